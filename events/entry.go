@@ -1,0 +1,77 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Verdict is the state machine's decision on an event, stored in its entry.
+type Verdict string
+
+// The verdicts. Rejected events are logged so that the court sees what was
+// attempted; tallies ignore them.
+const (
+	Accepted Verdict = "accepted"
+	Rejected Verdict = "rejected"
+)
+
+// Entry is one record of an election's log: an event as the ledger logged
+// it. Its canonical encoding ([Entry.Encode]) is the exact byte string that
+// the Merkle tree commits to.
+//
+// An entry holds nothing local to the node that wrote it: the index comes
+// from the log, the time from the stream, the verdict from the state machine.
+type Entry struct {
+	Index    uint64    // position in the election's log, from 0
+	Recorded time.Time // the stream's timestamp of the message, UTC
+	Verdict  Verdict
+	Reason   string // why it was rejected; empty when accepted
+	Event    *Event
+}
+
+type entryWire struct {
+	V        int             `json:"v"`
+	Index    uint64          `json:"index"`
+	Recorded string          `json:"recorded"`
+	Verdict  Verdict         `json:"verdict"`
+	Reason   string          `json:"reason,omitempty"`
+	Event    json.RawMessage `json:"event"`
+}
+
+// Encode returns the canonical bytes of the entry.
+func (e *Entry) Encode() ([]byte, error) {
+	ev, err := e.Event.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(entryWire{
+		V: FormatVersion, Index: e.Index,
+		Recorded: e.Recorded.UTC().Format(time.RFC3339Nano),
+		Verdict:  e.Verdict, Reason: e.Reason, Event: ev,
+	})
+}
+
+// DecodeEntry parses a stored entry. It does not re-validate the event
+// against an election's state: that is the replaying state machine's job.
+func DecodeEntry(data []byte) (*Entry, error) {
+	var w entryWire
+	if err := strictUnmarshal(data, &w, ""); err != nil {
+		return nil, fmt.Errorf("couldn't decode entry: %w", err)
+	}
+	if w.V != FormatVersion {
+		return nil, fmt.Errorf("couldn't decode entry: unsupported format version %d", w.V)
+	}
+	t, err := time.Parse(time.RFC3339Nano, w.Recorded)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't decode entry %d: recorded: %w", w.Index, err)
+	}
+	if w.Verdict != Accepted && w.Verdict != Rejected {
+		return nil, fmt.Errorf("couldn't decode entry %d: unknown verdict %q", w.Index, w.Verdict)
+	}
+	ev, err := Decode(w.Event)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't decode entry %d: event: %w", w.Index, err)
+	}
+	return &Entry{Index: w.Index, Recorded: t.UTC(), Verdict: w.Verdict, Reason: w.Reason, Event: ev}, nil
+}

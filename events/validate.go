@@ -1,0 +1,269 @@
+package events
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Limits of a valid event.
+const (
+	MaxVotes        = 1_000_000_000_000 // per count; sums of a national election stay far from int64 overflow
+	MaxCountRows    = 10_000            // counts in one report
+	MaxNameLength   = 256               // names, labels and operators, in bytes
+	MaxReasonLength = 2048
+	MaxIDLength     = 128
+)
+
+var (
+	electionIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+	idPattern         = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
+	sha256Pattern     = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ValidElectionID reports whether s can name an election: 1–64 characters of
+// lowercase letters, digits, '-' and '_', starting with a letter or digit.
+// Election IDs appear in NATS subjects and URL paths.
+func ValidElectionID(s string) bool { return electionIDPattern.MatchString(s) }
+
+// Validate checks the rules an event must meet on its own, without knowing
+// the election's state, and normalises it (sorts counts). Decode calls it.
+func (e *Event) Validate() error {
+	v := &validator{}
+	if e.ID.Version() != 7 || e.ID.Variant() != uuid.RFC4122 {
+		v.fail("id", "%s is not a UUIDv7", e.ID)
+	}
+	if !ValidElectionID(e.Election) {
+		v.fail("election", "%q is not a valid election ID (1–64 of a-z, 0-9, '-', '_')", e.Election)
+	}
+	if e.Body == nil {
+		v.fail("data", "missing")
+		return v.err
+	}
+	if e.ExpectedVersion != nil {
+		switch e.Body.Type() {
+		case TypeCountReported, TypeCountCorrected, TypeCountRetracted:
+		default:
+			v.fail("expected_version", "only count events (reported, corrected, retracted) take an expected version")
+		}
+	}
+	v.push("data")
+	e.Body.validate(v)
+	return v.err
+}
+
+// validator collects the first error, with the JSON path where it happened.
+type validator struct {
+	path []string
+	err  error
+}
+
+func (v *validator) push(p string) { v.path = append(v.path, p) }
+func (v *validator) pop()          { v.path = v.path[:len(v.path)-1] }
+
+func (v *validator) fail(field, format string, args ...any) {
+	if v.err != nil {
+		return
+	}
+	p := slices.Clone(v.path)
+	if field != "" {
+		p = append(p, field)
+	}
+	v.err = &Error{Field: strings.Join(p, "."), Msg: fmt.Sprintf(format, args...)}
+}
+
+func (v *validator) id(field, s string) {
+	switch {
+	case s == "":
+		v.fail(field, "missing")
+	case len(s) > MaxIDLength:
+		v.fail(field, "longer than %d bytes", MaxIDLength)
+	case !idPattern.MatchString(s):
+		v.fail(field, "%q is not a valid ID (letters, digits, '.', '_', ':', '-')", s)
+	}
+}
+
+func (v *validator) text(field, s string, required bool, max int) {
+	switch {
+	case s == "" && required:
+		v.fail(field, "missing")
+	case len(s) > max:
+		v.fail(field, "longer than %d bytes", max)
+	case !utf8.ValidString(s):
+		v.fail(field, "not valid UTF-8")
+	case strings.ContainsFunc(s, unicode.IsControl):
+		v.fail(field, "contains control characters")
+	case s != strings.TrimSpace(s):
+		v.fail(field, "has leading or trailing space")
+	}
+}
+
+func (v *validator) uniq(field string, seen map[string]bool, id string) {
+	if seen[id] {
+		v.fail(field, "duplicate ID %q", id)
+	}
+	seen[id] = true
+}
+
+func (m *Manifest) validate(v *validator) {
+	v.text("name", m.Name, true, MaxNameLength)
+	if _, err := time.Parse(time.DateOnly, m.Date); err != nil {
+		v.fail("date", "%q is not a date in the form YYYY-MM-DD", m.Date)
+	}
+	if len(m.VoteTypes) == 0 {
+		v.fail("vote_types", "at least one vote type is needed")
+	}
+	seen := map[string]bool{}
+	for i, t := range m.VoteTypes {
+		v.push(fmt.Sprintf("vote_types[%d]", i))
+		v.id("id", t.ID)
+		v.text("name", t.Name, true, MaxNameLength)
+		v.uniq("id", seen, t.ID)
+		v.pop()
+	}
+	if len(m.Units) == 0 {
+		v.fail("units", "at least one reporting unit is needed")
+	}
+	units := map[string]bool{}
+	for i, u := range m.Units {
+		v.push(fmt.Sprintf("units[%d]", i))
+		v.id("id", u.ID)
+		v.text("name", u.Name, true, MaxNameLength)
+		v.text("kind", u.Kind, true, MaxNameLength)
+		switch {
+		case i == 0 && u.Parent != "":
+			v.fail("parent", "the first unit is the root and has no parent")
+		case i > 0 && u.Parent == "":
+			v.fail("parent", "missing: only the first unit is a root")
+		case i > 0 && !units[u.Parent]:
+			v.fail("parent", "%q is not a unit listed before this one", u.Parent)
+		}
+		v.uniq("id", units, u.ID)
+		v.pop()
+	}
+	if len(m.Contests) == 0 {
+		v.fail("contests", "at least one contest is needed")
+	}
+	contests := map[string]bool{}
+	for i, c := range m.Contests {
+		v.push(fmt.Sprintf("contests[%d]", i))
+		v.id("id", c.ID)
+		v.text("name", c.Name, true, MaxNameLength)
+		v.uniq("id", contests, c.ID)
+		if c.VoteFor < 1 || c.VoteFor > len(c.Choices) {
+			v.fail("vote_for", "%d is not between 1 and the number of choices", c.VoteFor)
+		}
+		if len(c.Choices) == 0 {
+			v.fail("choices", "at least one choice is needed")
+		}
+		choices := map[string]bool{}
+		for j, ch := range c.Choices {
+			v.push(fmt.Sprintf("choices[%d]", j))
+			v.id("id", ch.ID)
+			v.text("name", ch.Name, true, MaxNameLength)
+			v.text("party", ch.Party, false, MaxNameLength)
+			for k, a := range ch.Aliases {
+				v.text(fmt.Sprintf("aliases[%d]", k), a, true, MaxNameLength)
+			}
+			v.uniq("id", choices, ch.ID)
+			v.pop()
+		}
+		scope := map[string]bool{}
+		for j, u := range c.Units {
+			if !units[u] {
+				v.fail(fmt.Sprintf("units[%d]", j), "%q is not a unit of this election", u)
+			}
+			v.uniq(fmt.Sprintf("units[%d]", j), scope, u)
+		}
+		v.pop()
+	}
+}
+
+func (r *CountReport) validate(v *validator) {
+	v.id("unit", r.Unit)
+	v.id("contest", r.Contest)
+	if len(r.Counts) == 0 {
+		v.fail("counts", "at least one count is needed")
+	}
+	if len(r.Counts) > MaxCountRows {
+		v.fail("counts", "%d counts, more than the limit of %d", len(r.Counts), MaxCountRows)
+	}
+	for i, c := range r.Counts {
+		v.push(fmt.Sprintf("counts[%d]", i))
+		v.id("choice", c.Choice)
+		v.id("vote_type", c.VoteType)
+		switch {
+		case c.Votes < 0:
+			v.fail("votes", "%d is negative", c.Votes)
+		case c.Votes > MaxVotes:
+			v.fail("votes", "%d is more than the limit of %d", c.Votes, int64(MaxVotes))
+		}
+		v.pop()
+	}
+	slices.SortFunc(r.Counts, compareCount)
+	for i := 1; i < len(r.Counts); i++ {
+		if a, b := r.Counts[i-1], r.Counts[i]; a.Choice == b.Choice && a.VoteType == b.VoteType {
+			v.fail("counts", "choice %q, vote type %q is counted twice", a.Choice, a.VoteType)
+		}
+	}
+	v.push("source")
+	r.Source.validate(v)
+	v.pop()
+}
+
+func compareCount(a, b Count) int {
+	if c := strings.Compare(a.Choice, b.Choice); c != 0 {
+		return c
+	}
+	return strings.Compare(a.VoteType, b.VoteType)
+}
+
+func (s *Source) validate(v *validator) {
+	v.text("file", s.File, false, MaxNameLength)
+	v.text("version", s.Version, false, MaxNameLength)
+	v.text("operator", s.Operator, false, MaxNameLength)
+	switch {
+	case s.File == "" && s.Operator == "":
+		v.fail("", "name a file (with its sha256) or an operator")
+	case s.File != "" && !sha256Pattern.MatchString(s.SHA256):
+		v.fail("sha256", "%q is not a lowercase hex SHA-256 of the file", s.SHA256)
+	case s.File == "" && s.SHA256 != "":
+		v.fail("file", "missing: a sha256 needs the file it is the hash of")
+	}
+}
+
+func eventRef(v *validator, field string, id uuid.UUID) {
+	if id.Version() != 7 || id.Variant() != uuid.RFC4122 {
+		v.fail(field, "%s is not an event ID (UUIDv7)", id)
+	}
+}
+
+func (c *Correction) validate(v *validator) {
+	eventRef(v, "corrects", c.Corrects)
+	v.text("reason", c.Reason, true, MaxReasonLength)
+	c.CountReport.validate(v)
+}
+
+func (r *Retraction) validate(v *validator) {
+	eventRef(v, "retracts", r.Retracts)
+	v.text("reason", r.Reason, true, MaxReasonLength)
+	v.push("source")
+	r.Source.validate(v)
+	v.pop()
+}
+
+func (c *Certification) validate(v *validator) {
+	v.text("by", c.By, true, MaxNameLength)
+	v.text("note", c.Note, false, MaxReasonLength)
+}
+
+func (r *RecountOrder) validate(v *validator) {
+	v.text("by", r.By, true, MaxNameLength)
+	v.text("reason", r.Reason, true, MaxReasonLength)
+}
