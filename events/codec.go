@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -54,6 +56,10 @@ func Decode(data []byte) (*Event, error) {
 	if len(data) > MaxEventSize {
 		return nil, &Error{Msg: fmt.Sprintf("event is %d bytes, more than the limit of %d", len(data), MaxEventSize)}
 	}
+	if !utf8.Valid(data) {
+		// encoding/json would silently replace the bad bytes with U+FFFD.
+		return nil, &Error{Msg: fmt.Sprintf("not valid UTF-8 at byte %d", invalidUTF8(data))}
+	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &Error{Msg: "empty event: expected a JSON object"}
 	}
@@ -90,7 +96,29 @@ func Decode(data []byte) (*Event, error) {
 	if err := ev.Validate(); err != nil {
 		return nil, err
 	}
+	// The canonical encoding can be longer than the input (encoding/json
+	// writes '<' as \u003c): refuse an event that could not be read back.
+	enc, err := ev.Encode()
+	if err != nil {
+		return nil, err
+	}
+	if len(enc) > MaxEventSize {
+		return nil, &Error{Msg: fmt.Sprintf("event's canonical encoding is %d bytes, more than the limit of %d", len(enc), MaxEventSize)}
+	}
 	return ev, nil
+}
+
+// invalidUTF8 returns the offset of the first byte of data that is not
+// valid UTF-8.
+func invalidUTF8(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(data)
 }
 
 // Encode returns the canonical encoding of a valid event. Decode(Encode(e))
@@ -175,7 +203,7 @@ func jsonError(err error, prefix string) error {
 		if typ.Field == "" {
 			return &Error{Field: prefix, Msg: fmt.Sprintf("expected a JSON object, got %s", typ.Value)}
 		}
-		return &Error{Field: join(typ.Field), Msg: fmt.Sprintf("wrong type: got %s, want %s", typ.Value, goTypeName(typ.Type.String()))}
+		return &Error{Field: join(typ.Field), Msg: fmt.Sprintf("wrong type: got %s, want %s", typ.Value, goTypeName(typ.Type))}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return &Error{Field: prefix, Msg: "malformed JSON: unexpected end of input"}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -186,19 +214,23 @@ func jsonError(err error, prefix string) error {
 	return &Error{Field: prefix, Msg: "invalid value: " + err.Error()}
 }
 
-func goTypeName(t string) string {
-	switch t {
-	case "int", "int64", "uint64", "*uint64", "*int":
-		if strings.Contains(t, "uint") {
-			return "a non-negative integer"
-		}
-		return "an integer"
-	case "string", "*string":
-		return "a string"
-	case "uuid.UUID", "*uuid.UUID":
+// goTypeName describes what JSON a Go type takes. It goes by kind, so that
+// named types (Type, Verdict) are described as the strings they are.
+func goTypeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[uuid.UUID]() {
 		return "a UUID string"
 	}
-	if strings.HasPrefix(t, "[]") {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
 		return "an array"
 	}
 	return "an object"

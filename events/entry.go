@@ -41,6 +41,9 @@ type entryWire struct {
 
 // Encode returns the canonical bytes of the entry.
 func (e *Entry) Encode() ([]byte, error) {
+	if e.Event == nil {
+		return nil, fmt.Errorf("couldn't encode entry %d: it has no event", e.Index)
+	}
 	ev, err := e.Event.Encode()
 	if err != nil {
 		return nil, err
@@ -65,6 +68,10 @@ func DecodeEntry(data []byte) (*Entry, error) {
 	t, err := time.Parse(time.RFC3339Nano, w.Recorded)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't decode entry %d: recorded: %w", w.Index, err)
+	}
+	// An offset can carry the time out of the years RFC 3339 can write.
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return nil, fmt.Errorf("couldn't decode entry %d: recorded: %s is in year %d in UTC, outside 0000-9999", w.Index, w.Recorded, y)
 	}
 	if w.Verdict != Accepted && w.Verdict != Rejected {
 		return nil, fmt.Errorf("couldn't decode entry %d: unknown verdict %q", w.Index, w.Verdict)

@@ -1,0 +1,332 @@
+// Package api serves the ledger over HTTP: submissions, tallies, entries,
+// checkpoints, health and metrics. docs/api.md describes every route.
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/ledger"
+	"github.com/election-audit/ledger/store"
+)
+
+// Limits and defaults.
+const (
+	MaxBodySize     = 64 << 20 // a JSON Lines submission
+	MaxEntriesPage  = 1000
+	DefaultWaitTime = 60 * time.Second // longest a submission waits for its entry
+)
+
+// Config configures the HTTP API.
+type Config struct {
+	Ledger      *ledger.Ledger
+	VerifierKey string // the checkpoint verifier key, served at /v1/key
+	Gatherer    prometheus.Gatherer
+	Logger      *slog.Logger
+}
+
+type server struct {
+	Config
+}
+
+// New returns the API's handler.
+func New(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{cfg}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/events", s.submit)
+	mux.HandleFunc("GET /v1/events/{id}", s.event)
+	mux.HandleFunc("GET /v1/elections", s.elections)
+	mux.HandleFunc("GET /v1/elections/{election}/tally", s.tally)
+	mux.HandleFunc("GET /v1/elections/{election}/checkpoint", s.checkpoint)
+	mux.HandleFunc("GET /v1/elections/{election}/entries", s.entries)
+	mux.HandleFunc("GET /v1/elections/{election}/entries/{index}", s.entry)
+	mux.HandleFunc("GET /v1/key", s.key)
+	mux.HandleFunc("GET /healthz", s.health)
+	if cfg.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+// Problem is the body of every error response.
+type Problem struct {
+	Error string `json:"error"`
+	Item  *int   `json:"item,omitempty"`  // the 0-based position of the event at fault
+	Field string `json:"field,omitempty"` // the JSON path at fault
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.Encode(v)
+}
+
+func fail(w http.ResponseWriter, status int, format string, args ...any) {
+	writeJSON(w, status, Problem{Error: fmt.Sprintf(format, args...)})
+}
+
+// SubmitResponse is the answer to a JSON Lines submission.
+type SubmitResponse struct {
+	Receipts []ledger.Receipt `json:"receipts"`
+}
+
+func (s *server) submit(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		fail(w, http.StatusRequestEntityTooLarge, "request body is larger than %d bytes: split the submission", MaxBodySize)
+		return
+	case err != nil:
+		fail(w, http.StatusBadRequest, "couldn't read request body: %v", err)
+		return
+	case len(bytes.TrimSpace(body)) == 0:
+		fail(w, http.StatusBadRequest, "empty request body: send one JSON event, or JSON Lines with Content-Type application/x-ndjson")
+		return
+	}
+	lines := isJSONLines(r.Header.Get("Content-Type"))
+	var raw [][]byte
+	if lines {
+		sc := bufio.NewScanner(bytes.NewReader(body))
+		sc.Buffer(nil, events.MaxEventSize+1)
+		for sc.Scan() {
+			if len(bytes.TrimSpace(sc.Bytes())) > 0 {
+				raw = append(raw, bytes.Clone(sc.Bytes()))
+			}
+		}
+		if err := sc.Err(); err != nil {
+			fail(w, http.StatusRequestEntityTooLarge, "line %d is longer than the %d-byte event limit", len(raw)+1, events.MaxEventSize)
+			return
+		}
+	} else {
+		raw = [][]byte{body}
+	}
+	evs := make([]*events.Event, len(raw))
+	for i, b := range raw {
+		ev, err := events.Decode(b)
+		if err != nil {
+			status := http.StatusBadRequest
+			if len(b) > events.MaxEventSize {
+				status = http.StatusRequestEntityTooLarge
+			}
+			p := Problem{Error: err.Error()}
+			var ee *events.Error
+			if errors.As(err, &ee) {
+				p.Field = ee.Field
+			}
+			if lines {
+				p.Item = &i
+				p.Error = fmt.Sprintf("line %d: %s", i+1, err)
+			}
+			writeJSON(w, status, p)
+			return
+		}
+		evs[i] = ev
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), DefaultWaitTime)
+	defer cancel()
+	receipts, err := s.Ledger.Submit(ctx, evs)
+	var re *ledger.RefusedError
+	switch {
+	case errors.As(err, &re):
+		status := http.StatusBadRequest
+		if re.NotFound {
+			status = http.StatusUnprocessableEntity
+		}
+		p := Problem{Error: re.Problem}
+		if lines {
+			p.Item = &re.Item
+			p.Error = fmt.Sprintf("line %d: %s", re.Item+1, re.Problem)
+		}
+		writeJSON(w, status, p)
+		return
+	case errors.Is(err, context.DeadlineExceeded):
+		fail(w, http.StatusGatewayTimeout, "the event was published but not yet logged; resubmit it with the same ID to get its receipt: %v", err)
+		return
+	case err != nil:
+		s.Logger.Error("submission failed", "err", err)
+		fail(w, http.StatusServiceUnavailable, "couldn't log the submission; resubmitting with the same event IDs is safe: %v", err)
+		return
+	}
+	if lines {
+		writeJSON(w, http.StatusOK, SubmitResponse{Receipts: receipts})
+		return
+	}
+	rc := receipts[0]
+	status := http.StatusOK
+	switch {
+	case rc.Conflict():
+		status = http.StatusConflict
+	case rc.Verdict == events.Rejected:
+		status = http.StatusUnprocessableEntity
+	}
+	writeJSON(w, status, rc)
+}
+
+func isJSONLines(ct string) bool {
+	ct, _, _ = strings.Cut(ct, ";")
+	switch strings.TrimSpace(strings.ToLower(ct)) {
+	case "application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines":
+		return true
+	}
+	return false
+}
+
+func (s *server) elections(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"elections": s.Ledger.Elections()})
+}
+
+func (s *server) tally(w http.ResponseWriter, r *http.Request) {
+	t, err := s.Ledger.Tally(r.PathValue("election"))
+	if err != nil {
+		s.lookupFailed(w, err)
+		return
+	}
+	if r.URL.Query().Get("format") == "table" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		t.WriteTable(w)
+		return
+	}
+	b, err := t.Encode()
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {
+	cp, _, err := s.Ledger.Checkpoint(r.PathValue("election"))
+	if err != nil {
+		s.lookupFailed(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(cp)
+}
+
+func (s *server) entry(w http.ResponseWriter, r *http.Request) {
+	idx, err := strconv.ParseUint(r.PathValue("index"), 10, 64)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "entry index %q is not a non-negative integer", r.PathValue("index"))
+		return
+	}
+	b, err := s.Ledger.Entry(r.PathValue("election"), idx)
+	if err != nil {
+		s.lookupFailed(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// entries serves a range as JSON Lines: the stored bytes of each entry, one
+// per line.
+func (s *server) entries(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	start, err := parseUint(q.Get("start"), 0)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "start: %v", err)
+		return
+	}
+	limit, err := parseUint(q.Get("limit"), MaxEntriesPage)
+	if err != nil || limit == 0 || limit > MaxEntriesPage {
+		fail(w, http.StatusBadRequest, "limit must be an integer from 1 to %d", MaxEntriesPage)
+		return
+	}
+	var buf bytes.Buffer
+	err = s.Ledger.Entries(r.PathValue("election"), start, start+limit, func(_ uint64, data []byte) error {
+		buf.Write(data)
+		buf.WriteByte('\n')
+		return nil
+	})
+	if err != nil {
+		s.lookupFailed(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Write(buf.Bytes())
+}
+
+func parseUint(s string, def uint64) (uint64, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a non-negative integer", s)
+	}
+	return n, nil
+}
+
+// EventResponse locates an event and gives its entry.
+type EventResponse struct {
+	Election string          `json:"election"`
+	Index    uint64          `json:"index"`
+	Entry    json.RawMessage `json:"entry"`
+}
+
+func (s *server) event(w http.ResponseWriter, r *http.Request) {
+	id, err := events.ParseID(r.PathValue("id"))
+	if err != nil {
+		fail(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	rec, err := s.Ledger.LookupEvent(id)
+	if errors.Is(err, store.ErrNotFound) {
+		fail(w, http.StatusNotFound, "event %s is not in the ledger", id)
+		return
+	}
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	b, err := s.Ledger.Entry(rec.Election, rec.Index)
+	if err != nil {
+		s.lookupFailed(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, EventResponse{Election: rec.Election, Index: rec.Index, Entry: b})
+}
+
+func (s *server) key(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, s.VerifierKey+"\n")
+}
+
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	if err := s.Ledger.Err(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "failed", "error": err.Error(), "position": s.Ledger.Position()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "position": s.Ledger.Position()})
+}
+
+func (s *server) lookupFailed(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ledger.ErrUnknownElection), errors.Is(err, ledger.ErrOutOfRange), errors.Is(err, store.ErrNotFound):
+		fail(w, http.StatusNotFound, "%v", err)
+	default:
+		s.Logger.Error("lookup failed", "err", err)
+		fail(w, http.StatusInternalServerError, "%v", err)
+	}
+}

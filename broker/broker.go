@@ -1,0 +1,275 @@
+// Package broker connects the ledger to NATS JetStream: it starts the
+// embedded nats-server when no external one is configured, keeps the
+// submission stream configured, and publishes submissions.
+//
+// # Guarantees
+//
+// The embedded server syncs every write to disk before acknowledging it
+// (sync_interval: always) and listens on loopback only. The stream refuses
+// message deletion and purges: it is the order of record that replicas and
+// rebuilds replay. Every message carries its event ID as Nats-Msg-Id, so
+// JetStream drops duplicates within its window; the ledger drops the rest.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/election-audit/ledger/events"
+)
+
+// Defaults.
+const (
+	DefaultStream          = "LEDGER"
+	DefaultSubjectPrefix   = "ledger"
+	DefaultDuplicateWindow = 2 * time.Minute
+	DefaultListen          = "127.0.0.1:4222"
+	// MaxAtomicBatch is the largest atomic batch the server accepts by default.
+	MaxAtomicBatch = 1000
+)
+
+// Config configures the connection. Zero values take the defaults.
+type Config struct {
+	// URL of an external NATS server or cluster. Empty starts an embedded
+	// server storing JetStream data under Dir.
+	URL string
+	// Dir is the embedded server's storage directory.
+	Dir string
+	// Listen is the embedded server's client address, loopback only;
+	// port 0 picks a free port.
+	Listen          string
+	Stream          string
+	SubjectPrefix   string
+	Replicas        int // stream replicas; 3 in a cluster
+	DuplicateWindow time.Duration
+	Logger          *slog.Logger
+}
+
+func (c *Config) fill() error {
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.SubjectPrefix == "" {
+		c.SubjectPrefix = DefaultSubjectPrefix
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.URL == "" && c.Dir == "" {
+		return errors.New("broker: an embedded server needs a storage directory")
+	}
+	return nil
+}
+
+// Broker is a connection to JetStream with the submission stream ready.
+type Broker struct {
+	cfg Config
+	srv *server.Server // nil with an external server
+	nc  *nats.Conn
+	js  jetstream.JetStream
+}
+
+// Open starts the embedded server (unless cfg.URL is set), connects, and
+// creates or updates the stream.
+func Open(ctx context.Context, cfg Config) (*Broker, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	b := &Broker{cfg: cfg}
+	var err error
+	if cfg.URL == "" {
+		if b.srv, err = startEmbedded(cfg); err != nil {
+			return nil, err
+		}
+		b.nc, err = nats.Connect("", nats.InProcessServer(b.srv), nats.Name("ledger"), nats.MaxReconnects(-1))
+	} else {
+		b.nc, err = nats.Connect(cfg.URL, nats.Name("ledger"), nats.MaxReconnects(-1))
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("couldn't connect to NATS %s: %w", b.where(), err)
+	}
+	if b.js, err = jetstream.New(b.nc); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("couldn't use JetStream on %s: %w", b.where(), err)
+	}
+	if _, err := b.js.CreateOrUpdateStream(ctx, b.StreamConfig()); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("couldn't create stream %s on %s (is JetStream enabled, at v2.12 or later?): %w", cfg.Stream, b.where(), err)
+	}
+	return b, nil
+}
+
+func (b *Broker) where() string {
+	if b.cfg.URL != "" {
+		return b.cfg.URL
+	}
+	return "embedded server"
+}
+
+// StreamConfig is the submission stream's configuration.
+func (b *Broker) StreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:               b.cfg.Stream,
+		Description:        "election ledger submissions, in the order of record",
+		Subjects:           []string{b.cfg.SubjectPrefix + ".submit.>"},
+		Storage:            jetstream.FileStorage,
+		Retention:          jetstream.LimitsPolicy,
+		Replicas:           b.cfg.Replicas,
+		Duplicates:         b.cfg.DuplicateWindow,
+		MaxMsgSize:         events.MaxEventSize,
+		AllowAtomicPublish: true,
+		DenyDelete:         true,
+		DenyPurge:          true,
+	}
+}
+
+func startEmbedded(cfg Config) (*server.Server, error) {
+	host, portStr, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--nats-listen %q is not host:port: %w", cfg.Listen, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("--nats-listen %q: the embedded server listens on loopback only (127.0.0.1 or ::1)", cfg.Listen)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("--nats-listen %q: bad port", cfg.Listen)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	opts := &server.Options{
+		ServerName:         "ledger-embedded",
+		Host:               host,
+		Port:               port,
+		JetStream:          true,
+		StoreDir:           cfg.Dir,
+		SyncAlways:         true,
+		MaxPayload:         events.MaxEventSize + 64<<10,
+		NoSigs:             true,
+		NoLog:              true,
+		JetStreamMaxMemory: 256 << 20,
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't configure embedded NATS server: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded NATS server did not start on %s (is the port in use? pass --nats-listen 127.0.0.1:0)", cfg.Listen)
+	}
+	return srv, nil
+}
+
+// ClientURL returns the URL other clients can use to reach the server.
+func (b *Broker) ClientURL() string {
+	if b.srv != nil {
+		return b.srv.ClientURL()
+	}
+	return b.cfg.URL
+}
+
+// JetStream returns the JetStream context.
+func (b *Broker) JetStream() jetstream.JetStream { return b.js }
+
+// Stream returns the submission stream's name.
+func (b *Broker) Stream() string { return b.cfg.Stream }
+
+// SubmitSubject returns the subject submissions for an election go to.
+func (b *Broker) SubmitSubject(election string) string {
+	return b.cfg.SubjectPrefix + ".submit." + election
+}
+
+// SubmitFilter is the subject filter of all submissions.
+func (b *Broker) SubmitFilter() string { return b.cfg.SubjectPrefix + ".submit.>" }
+
+// Close drains the connection and stops the embedded server.
+func (b *Broker) Close() {
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+}
+
+// Message is one submission to publish.
+type Message struct {
+	Election string
+	ID       string // the event ID, sent as Nats-Msg-Id
+	Data     []byte // the encoded event
+}
+
+// Publish publishes messages to the stream in order and returns the highest
+// stream sequence among them (for a duplicate within the window, the
+// original's sequence). Up to MaxAtomicBatch messages go in one atomic
+// batch, so a failure publishes none of that batch.
+func (b *Broker) Publish(ctx context.Context, msgs []Message) (uint64, error) {
+	var last uint64
+	for start := 0; start < len(msgs); start += MaxAtomicBatch {
+		chunk := msgs[start:min(start+MaxAtomicBatch, len(msgs))]
+		seq, err := b.publishChunk(ctx, chunk)
+		if err != nil {
+			return 0, err
+		}
+		last = max(last, seq)
+	}
+	return last, nil
+}
+
+func (b *Broker) publishChunk(ctx context.Context, msgs []Message) (uint64, error) {
+	if len(msgs) > 1 {
+		nm := make([]*nats.Msg, len(msgs))
+		for i, m := range msgs {
+			nm[i] = b.natsMsg(m)
+		}
+		ack, err := jetstreamext.PublishMsgBatch(ctx, b.js, nm)
+		if err == nil {
+			return ack.Sequence, nil
+		}
+		var apiErr *jetstream.APIError
+		if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.ErrorCode(10201) {
+			return 0, fmt.Errorf("couldn't publish batch of %d to %s: %w", len(msgs), b.cfg.Stream, err)
+		}
+		// The batch repeats an event ID still inside the duplicate window:
+		// publish one by one, and let deduplication answer the repeats.
+	}
+	var last uint64
+	for _, m := range msgs {
+		ack, err := b.js.PublishMsg(ctx, b.natsMsg(m), jetstream.WithMsgID(m.ID))
+		if err != nil {
+			return 0, fmt.Errorf("couldn't publish event %s to %s: %w", m.ID, b.cfg.Stream, err)
+		}
+		last = max(last, ack.Sequence)
+	}
+	return last, nil
+}
+
+func (b *Broker) natsMsg(m Message) *nats.Msg {
+	msg := nats.NewMsg(b.SubmitSubject(m.Election))
+	msg.Header.Set(jetstream.MsgIDHeader, m.ID)
+	msg.Data = m.Data
+	return msg
+}

@@ -1,0 +1,182 @@
+// Package node assembles a running ledger from a data directory: the
+// signing key, the Pebble database, the broker (embedded nats-server or an
+// external one), the state machine and the HTTP API.
+//
+// For most uses, call [Open] and then [Node.Close] when done.
+//
+// # Data directory
+//
+//	<data>/ledger.key   the checkpoint signing key (mode 0600)
+//	<data>/ledger.pub   its verifier key
+//	<data>/pebble/      the ledger database
+//	<data>/jetstream/   the embedded server's stream storage
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/election-audit/ledger/api"
+	"github.com/election-audit/ledger/broker"
+	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/ledger"
+	"github.com/election-audit/ledger/store"
+)
+
+// Defaults.
+const (
+	DefaultName = "ledger.local"
+	DefaultHTTP = "127.0.0.1:8080"
+)
+
+// Config configures a node. Zero values take the defaults.
+type Config struct {
+	DataDir string
+	// HTTP is the API's listen address; "" means DefaultHTTP, "-" none.
+	HTTP string
+	// NATSURL selects an external NATS; empty starts the embedded server.
+	NATSURL string
+	// NATSListen is the embedded server's client address (loopback).
+	NATSListen      string
+	Name            string // ledger name: key name and checkpoint origin prefix
+	DuplicateWindow time.Duration
+	MaxBatch        int
+	Logger          *slog.Logger
+}
+
+// Node is a running ledger.
+type Node struct {
+	Ledger      *ledger.Ledger
+	Broker      *broker.Broker
+	DB          *store.DB
+	VerifierKey string
+	Handler     http.Handler
+	Registry    *prometheus.Registry
+
+	httpSrv  *http.Server
+	httpAddr string
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	runErr   chan error
+}
+
+// Open opens the data directory, starts the state machine and, unless
+// cfg.HTTP is "-", the HTTP API.
+func Open(ctx context.Context, cfg Config) (n *Node, err error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("node: no data directory given")
+	}
+	if cfg.Name == "" {
+		cfg.Name = DefaultName
+	}
+	if cfg.HTTP == "" {
+		cfg.HTTP = DefaultHTTP
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("couldn't create data directory: %w", err)
+	}
+	n = &Node{Registry: prometheus.NewRegistry(), runErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			n.Close(context.Background())
+		}
+	}()
+	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	signer, vkey, err := checkpoint.LoadOrCreateKey(cfg.DataDir, cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	n.VerifierKey = vkey
+	if n.DB, err = store.Open(filepath.Join(cfg.DataDir, "pebble")); err != nil {
+		return nil, err
+	}
+	n.Broker, err = broker.Open(ctx, broker.Config{
+		URL: cfg.NATSURL, Dir: filepath.Join(cfg.DataDir, "jetstream"), Listen: cfg.NATSListen,
+		DuplicateWindow: cfg.DuplicateWindow, Logger: cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.Ledger, err = ledger.Open(ledger.Config{
+		DB: n.DB, Broker: n.Broker, Signer: signer, MaxBatch: cfg.MaxBatch,
+		Logger: cfg.Logger, Registerer: n.Registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		err := n.Ledger.Run(runCtx)
+		if err != nil {
+			cfg.Logger.Error("ledger stopped", "err", err)
+		}
+		n.runErr <- err
+	}()
+	n.Handler = api.New(api.Config{Ledger: n.Ledger, VerifierKey: vkey, Gatherer: n.Registry, Logger: cfg.Logger})
+	if cfg.HTTP != "-" {
+		ln, err := net.Listen("tcp", cfg.HTTP)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't listen on %s (use --http to pick another address): %w", cfg.HTTP, err)
+		}
+		n.httpAddr = ln.Addr().String()
+		n.httpSrv = &http.Server{Handler: n.Handler, ReadHeaderTimeout: 10 * time.Second}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := n.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				cfg.Logger.Error("HTTP server stopped", "err", err)
+			}
+		}()
+	}
+	return n, nil
+}
+
+// HTTPAddr is the address the API listens on, "" if none.
+func (n *Node) HTTPAddr() string { return n.httpAddr }
+
+// Done returns a channel that yields the state machine's error (nil on a
+// clean stop) when it stops.
+func (n *Node) Done() <-chan error { return n.runErr }
+
+// Close shuts down in order: the HTTP API (letting requests finish until ctx
+// ends), the state machine, the broker connection and embedded server, and
+// the database.
+func (n *Node) Close(ctx context.Context) error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if n.httpSrv != nil {
+		keep(n.httpSrv.Shutdown(ctx))
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+	if n.Broker != nil {
+		n.Broker.Close()
+	}
+	if n.DB != nil {
+		keep(n.DB.Close())
+	}
+	return first
+}

@@ -1,0 +1,77 @@
+package node
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/events"
+)
+
+func smallManifest() *events.Manifest {
+	return &events.Manifest{
+		Name: "Test", Date: "2017-04-18",
+		VoteTypes: []events.VoteType{{ID: "election-day", Name: "Election Day"}, {ID: "absentee", Name: "Absentee"}},
+		Units: []events.Unit{{ID: "ga", Name: "Georgia", Kind: "state"},
+			{ID: "cobb", Name: "Cobb", Kind: "county", Parent: "ga"},
+			{ID: "fulton", Name: "Fulton", Kind: "county", Parent: "ga"}},
+		Contests: []events.Contest{{ID: "h6", Name: "House 6", VoteFor: 1, Choices: []events.Choice{{ID: "ossoff", Name: "Jon Ossoff"}, {ID: "handel", Name: "Karen Handel"}}}},
+	}
+}
+
+func TestSmoke(t *testing.T) {
+	ctx := context.Background()
+	n, err := Open(ctx, Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(ctx)
+	mk := func(b events.Body) *events.Event {
+		return &events.Event{ID: uuid.Must(uuid.NewV7()), Election: "t1", Body: b}
+	}
+	evs := []*events.Event{
+		mk(smallManifest()),
+		mk(&events.CountReport{Unit: "cobb", Contest: "h6", Source: events.Source{Operator: "clerk"},
+			Counts: []events.Count{{Choice: "ossoff", VoteType: "election-day", Votes: 10}, {Choice: "handel", VoteType: "absentee", Votes: 7}}}),
+	}
+	for _, ev := range evs {
+		if err := ev.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := n.Ledger.Submit(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		if r.Index != uint64(i) || r.Verdict != events.Accepted || r.TreeSize != 2 {
+			t.Errorf("receipt %d = %+v", i, r)
+		}
+	}
+	v, err := note.NewVerifier(n.VerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := checkpoint.Open([]byte(rs[1].Checkpoint), n.Ledger.Origin("t1"), v)
+	if err != nil || cp.Size != 2 {
+		t.Fatalf("checkpoint %+v, %v", cp, err)
+	}
+	tl, err := n.Ledger.Tally("t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tl.Contests[0].Choices[0].Votes; got != 10 {
+		t.Errorf("ossoff = %d", got)
+	}
+	if tl.Contests[0].UnitsReported != 1 || tl.Contests[0].UnitsTotal != 2 || tl.Status != "unofficial-partial" {
+		t.Errorf("tally %+v", tl.Contests[0])
+	}
+	// Resubmission answers with the original.
+	rs2, err := n.Ledger.Submit(ctx, evs[1:])
+	if err != nil || !rs2[0].Duplicate || rs2[0].Index != 1 {
+		t.Fatalf("resubmit: %+v %v", rs2, err)
+	}
+}

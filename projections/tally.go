@@ -1,0 +1,162 @@
+package projections
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Tally is the canonical totals document of an election. Its JSON encoding
+// ([Tally.Encode]) is a pure function of the entries applied: the same log
+// prefix gives the same bytes on every machine.
+type Tally struct {
+	Election string         `json:"election"`
+	Name     string         `json:"name"`
+	Date     string         `json:"date"`
+	Status   string         `json:"status"`
+	Entries  uint64         `json:"entries"` // log entries folded in
+	Accepted uint64         `json:"accepted"`
+	Rejected uint64         `json:"rejected"`
+	Contests []ContestTally `json:"contests"`
+}
+
+// ContestTally is one contest's totals.
+type ContestTally struct {
+	ID            string        `json:"id"`
+	Name          string        `json:"name"`
+	VoteFor       int           `json:"vote_for"`
+	UnitsReported int64         `json:"units_reported"` // in-scope leaf units with a report
+	UnitsTotal    int64         `json:"units_total"`
+	TotalVotes    int64         `json:"total_votes"`
+	Choices       []ChoiceTally `json:"choices"` // manifest order
+	Units         []UnitTally   `json:"units"`   // manifest order
+}
+
+// ChoiceTally is one choice's total, its share of the contest's votes as a
+// decimal string rounded half up to two places, and its votes by type.
+type ChoiceTally struct {
+	ID         string           `json:"id"`
+	Name       string           `json:"name"`
+	Party      string           `json:"party,omitempty"`
+	Votes      int64            `json:"votes"`
+	Share      string           `json:"share"`
+	ByVoteType map[string]int64 `json:"by_vote_type"`
+}
+
+// UnitTally is one reporting unit's rolled-up totals for a contest.
+type UnitTally struct {
+	ID            string           `json:"id"`
+	Parent        string           `json:"parent,omitempty"`
+	Reported      bool             `json:"reported"` // has its own current report
+	Version       uint64           `json:"version"`  // count changes applied to it
+	UnitsReported int64            `json:"units_reported"`
+	UnitsTotal    int64            `json:"units_total"`
+	Votes         map[string]int64 `json:"votes"` // by choice ID
+}
+
+// Tally returns the election's totals as they stand.
+func (e *Election) Tally() *Tally {
+	t := &Tally{
+		Election: e.id, Name: e.manifest.Name, Date: e.manifest.Date, Status: e.Status(),
+		Entries: e.size, Accepted: e.accepted, Rejected: e.rejected,
+		Contests: []ContestTally{},
+	}
+	nv := len(e.manifest.VoteTypes)
+	for _, c := range e.contests {
+		ct := ContestTally{
+			ID: c.def.ID, Name: c.def.Name, VoteFor: c.def.VoteFor,
+			UnitsReported: c.reportedLeaves(0), UnitsTotal: c.allLeafs,
+			Choices: []ChoiceTally{}, Units: []UnitTally{},
+		}
+		var root []int64
+		if c.nodes[0] != nil {
+			root = c.nodes[0].total()
+		}
+		for i, ch := range c.def.Choices {
+			cht := ChoiceTally{ID: ch.ID, Name: ch.Name, Party: ch.Party, ByVoteType: map[string]int64{}}
+			for j, vt := range e.manifest.VoteTypes {
+				var x int64
+				if root != nil {
+					x = root[i*nv+j]
+				}
+				cht.ByVoteType[vt.ID] = x
+				cht.Votes += x
+			}
+			ct.TotalVotes += cht.Votes
+			ct.Choices = append(ct.Choices, cht)
+		}
+		for i := range ct.Choices {
+			ct.Choices[i].Share = Share(ct.Choices[i].Votes, ct.TotalVotes)
+		}
+		for u, un := range e.units {
+			if !c.tracked[u] {
+				continue
+			}
+			ut := UnitTally{
+				ID: un.id, UnitsReported: c.reportedLeaves(u), UnitsTotal: c.leaves[u],
+				Votes: map[string]int64{},
+			}
+			if un.parent >= 0 {
+				ut.Parent = e.units[un.parent].id
+			}
+			var tot []int64
+			if n := c.nodes[u]; n != nil {
+				ut.Reported, ut.Version, tot = n.own != nil, n.version, n.total()
+			}
+			for i, ch := range c.def.Choices {
+				var x int64
+				for j := 0; j < nv && tot != nil; j++ {
+					x += tot[i*nv+j]
+				}
+				ut.Votes[ch.ID] = x
+			}
+			ct.Units = append(ct.Units, ut)
+		}
+		t.Contests = append(t.Contests, ct)
+	}
+	return t
+}
+
+// Share formats part/total as a percentage with two decimals, rounded half
+// up, using integer arithmetic only.
+func Share(part, total int64) string {
+	if total <= 0 {
+		return "0.00"
+	}
+	bp := (part*20000 + total) / (2 * total) // basis points, rounded half up
+	return fmt.Sprintf("%d.%02d", bp/100, bp%100)
+}
+
+// Encode returns the canonical JSON of the tally, newline-terminated.
+func (t *Tally) Encode() ([]byte, error) {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't encode tally of %s: %w", t.Election, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// WriteTable writes the tally as a readable table.
+func (t *Tally) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "%s (%s) — %s, %d entries\n", t.Name, t.Election, t.Status, t.Entries)
+	for _, c := range t.Contests {
+		fmt.Fprintf(tw, "\n%s — %d of %d units reported, %d votes\n", c.Name, c.UnitsReported, c.UnitsTotal, c.TotalVotes)
+		fmt.Fprintf(tw, "choice\tparty\tvotes\tshare\t\n")
+		for _, ch := range c.Choices {
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s%%\t\n", ch.Name, ch.Party, ch.Votes, ch.Share)
+		}
+		var top []string
+		for _, u := range c.Units {
+			if u.Parent != "" && u.Parent == c.Units[0].ID {
+				top = append(top, fmt.Sprintf("  %s: %d/%d units", u.ID, u.UnitsReported, u.UnitsTotal))
+			}
+		}
+		if len(top) > 0 {
+			fmt.Fprintln(tw, strings.Join(top, "\n"))
+		}
+	}
+	return tw.Flush()
+}

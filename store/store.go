@@ -1,0 +1,173 @@
+// Package store is the ledger's system of record: one Pebble database that
+// holds every election's log (entries, Merkle hashes, signed checkpoints),
+// the event-ID index, the projections and the stream position.
+//
+// # Guarantees
+//
+// Everything one ingest step changes goes into one [Batch], committed with
+// [Batch.Commit], which syncs to disk before it returns. A crash leaves the
+// database as of the last committed batch: never half a step.
+//
+// # Format
+//
+// Keys start with a one-byte table tag; election IDs never contain 0x00, so
+// "tag, election, 0x00, big-endian number" keys sort in log order. See
+// docs/storage.md.
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Table tags.
+const (
+	tagEntry      = 'e' // e election 0 index(8)        → entry bytes
+	tagHash       = 'h' // h election 0 storageIndex(8) → 32-byte tlog hash
+	tagCheckpoint = 'c' // c election 0 size(8)         → signed checkpoint note
+	tagElection   = 'x' // x election                   → tree size(8)
+	tagEvent      = 'i' // i uuid(16)                   → election 0 index(8) verdict(1)
+	tagSeq        = 'q' // q seq(8)                     → what the stream message became
+	tagProjection = 'p' // p election 0 cell key        → cell bytes (package projections)
+	tagMeta       = 'm' // m name                       → value
+)
+
+// ErrNotFound is returned when a key is absent.
+var ErrNotFound = errors.New("not found")
+
+// DB is an open ledger database. Its methods are safe for concurrent use;
+// reads see the last committed batch.
+type DB struct {
+	pdb *pebble.DB
+}
+
+// Open opens (creating if needed) the database in dir.
+func Open(dir string) (*DB, error) {
+	pdb, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open Pebble database in %s: %w", dir, err)
+	}
+	return &DB{pdb: pdb}, nil
+}
+
+// quietLogger keeps Pebble's routine messages off stdout; errors go to
+// stderr and a fatal error ends the process, as Pebble's own logger does.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+func (quietLogger) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "pebble: "+format+"\n", args...)
+}
+func (quietLogger) Fatalf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "pebble: fatal: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.pdb.Close() }
+
+// Pebble returns the underlying database, for benchmarks and tools.
+func (d *DB) Pebble() *pebble.DB { return d.pdb }
+
+// Batch is one atomic, durable step.
+type Batch struct {
+	b *pebble.Batch
+}
+
+// NewBatch starts a write batch.
+func (d *DB) NewBatch() *Batch { return &Batch{b: d.pdb.NewBatch()} }
+
+// Commit writes the batch and syncs it to disk before returning.
+func (b *Batch) Commit() error {
+	if err := b.b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("couldn't commit batch: %w", err)
+	}
+	return b.b.Close()
+}
+
+// Close releases an uncommitted batch, discarding it.
+func (b *Batch) Close() error { return b.b.Close() }
+
+// Len is the number of bytes in the batch so far.
+func (b *Batch) Len() int { return b.b.Len() }
+
+func (b *Batch) set(k, v []byte) {
+	// Set on an uncommitted batch only fails if the batch is closed or too
+	// large (4 GiB), both programming errors.
+	if err := b.b.Set(k, v, nil); err != nil {
+		panic(fmt.Sprintf("store: batch set: %v", err))
+	}
+}
+
+func (b *Batch) del(k []byte) {
+	if err := b.b.Delete(k, nil); err != nil {
+		panic(fmt.Sprintf("store: batch delete: %v", err))
+	}
+}
+
+func electionKey(tag byte, election string, n uint64) []byte {
+	k := make([]byte, 0, 2+len(election)+8)
+	k = append(k, tag)
+	k = append(k, election...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, n)
+}
+
+func electionPrefix(tag byte, election string) []byte {
+	k := append([]byte{tag}, election...)
+	return append(k, 0)
+}
+
+// prefixEnd returns the first key after every key with the prefix.
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func (d *DB) get(k []byte) ([]byte, error) {
+	v, closer, err := d.pdb.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, nil
+}
+
+// scan calls fn for each key in [lo, hi) in order; fn's slices are valid
+// only during the call.
+func (d *DB) scan(lo, hi []byte, fn func(k, v []byte) error) error {
+	it, err := d.pdb.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return err
+		}
+		if err := fn(it.Key(), v); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return err
+	}
+	return it.Close()
+}
