@@ -1,0 +1,185 @@
+// Package client is a Go client of the ledger's HTTP API (docs/api.md).
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/election-audit/ledger/api"
+	"github.com/election-audit/ledger/ledger"
+)
+
+// DefaultURL is where `ledger serve` listens by default.
+const DefaultURL = "http://127.0.0.1:8080"
+
+// Client talks to one ledger.
+type Client struct {
+	base string
+	http *http.Client
+}
+
+// New returns a client for the ledger at base (such as DefaultURL).
+func New(base string, hc *http.Client) (*Client, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server %q is not an http:// or https:// URL", base)
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Client{base: strings.TrimRight(base, "/"), http: hc}, nil
+}
+
+// Error is an error response from the ledger.
+type Error struct {
+	Status  int
+	Problem api.Problem
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("ledger refused (HTTP %d): %s", e.Status, e.Problem.Error)
+}
+
+// IsClientError reports whether the ledger refused the request itself (4xx),
+// so that retrying it unchanged cannot help.
+func (e *Error) IsClientError() bool { return e.Status >= 400 && e.Status < 500 }
+
+func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, 0, err
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("couldn't reach the ledger at %s (is `ledger serve` running?): %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, resp.StatusCode, fmt.Errorf("couldn't read the ledger's answer: %w", err)
+	}
+	return b, resp.StatusCode, nil
+}
+
+func asError(status int, b []byte) error {
+	e := &Error{Status: status}
+	if json.Unmarshal(b, &e.Problem) != nil || e.Problem.Error == "" {
+		e.Problem.Error = strings.TrimSpace(string(b))
+	}
+	return e
+}
+
+// Submit sends encoded events (one JSON object each) as one JSON Lines
+// submission and returns a receipt per event. A single event whose verdict
+// is "rejected" still returns its receipt, with no error.
+func (c *Client) Submit(ctx context.Context, evs [][]byte) ([]ledger.Receipt, error) {
+	var body bytes.Buffer
+	for _, e := range evs {
+		body.Write(bytes.TrimSpace(e))
+		body.WriteByte('\n')
+	}
+	b, status, err := c.do(ctx, http.MethodPost, "/v1/events", "application/x-ndjson", body.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, asError(status, b)
+	}
+	var r api.SubmitResponse
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("couldn't decode receipts: %w", err)
+	}
+	if len(r.Receipts) != len(evs) {
+		return nil, fmt.Errorf("the ledger returned %d receipts for %d events", len(r.Receipts), len(evs))
+	}
+	return r.Receipts, nil
+}
+
+// SubmitOne sends one event as a single JSON submission.
+func (c *Client) SubmitOne(ctx context.Context, ev []byte) (*ledger.Receipt, error) {
+	b, status, err := c.do(ctx, http.MethodPost, "/v1/events", "application/json", ev)
+	if err != nil {
+		return nil, err
+	}
+	switch status {
+	case http.StatusOK, http.StatusConflict, http.StatusUnprocessableEntity:
+		var r ledger.Receipt
+		if err := json.Unmarshal(b, &r); err == nil && r.Verdict != "" {
+			return &r, nil
+		}
+	}
+	return nil, asError(status, b)
+}
+
+// get fetches a path and returns the body of a 200 answer.
+func (c *Client) get(ctx context.Context, path string) ([]byte, error) {
+	b, status, err := c.do(ctx, http.MethodGet, path, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	if status != http.StatusOK {
+		return nil, asError(status, b)
+	}
+	return b, nil
+}
+
+// Tally returns an election's current tally: canonical JSON, or a table
+// when table is set.
+func (c *Client) Tally(ctx context.Context, election string, table bool) ([]byte, error) {
+	p := "/v1/elections/" + url.PathEscape(election) + "/tally"
+	if table {
+		p += "?format=table"
+	}
+	return c.get(ctx, p)
+}
+
+// Checkpoint returns an election's latest signed checkpoint.
+func (c *Client) Checkpoint(ctx context.Context, election string) ([]byte, error) {
+	return c.get(ctx, "/v1/elections/"+url.PathEscape(election)+"/checkpoint")
+}
+
+// Key returns the ledger's checkpoint verifier key.
+func (c *Client) Key(ctx context.Context) (string, error) {
+	b, err := c.get(ctx, "/v1/key")
+	return strings.TrimSpace(string(b)), err
+}
+
+// Entries returns the stored bytes of entries [start, start+limit).
+func (c *Client) Entries(ctx context.Context, election string, start, limit uint64) ([][]byte, error) {
+	b, err := c.get(ctx, fmt.Sprintf("/v1/elections/%s/entries?start=%d&limit=%d", url.PathEscape(election), start, limit))
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if len(line) > 0 {
+			out = append(out, line)
+		}
+	}
+	return out, nil
+}
+
+// ErrNotReady is returned by Health when the ledger answers but is not ok.
+var ErrNotReady = errors.New("ledger is not healthy")
+
+// Health checks /healthz.
+func (c *Client) Health(ctx context.Context) error {
+	b, status, err := c.do(ctx, http.MethodGet, "/healthz", "", nil)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("%w: %s", ErrNotReady, strings.TrimSpace(string(b)))
+	}
+	return nil
+}

@@ -1,0 +1,76 @@
+// Command ledger runs and uses the election audit ledger.
+//
+// Run `ledger --help` for the commands. Exit codes: 0 success; 1 an error
+// (bad flags, unreachable server, failed verification); 2 a submission
+// refused by the ledger (nothing was logged); 3 a submission logged but
+// rejected by the election's rules (the reason is printed).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// Exit codes.
+const (
+	exitOK       = 0
+	exitError    = 1
+	exitRefused  = 2
+	exitRejected = 3
+)
+
+// exitError carries a specific exit code.
+type exitCodeError struct {
+	code int
+	err  error
+}
+
+func (e *exitCodeError) Error() string { return e.err.Error() }
+func (e *exitCodeError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string) int {
+	root := newRoot()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(os.Stderr, "ledger:", err)
+	var ec *exitCodeError
+	if errors.As(err, &ec) {
+		return ec.code
+	}
+	return exitError
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ledger",
+		Short: "An election audit ledger: vote counts in a verifiable, signed log",
+		Long: `ledger records every vote-count change an election office reports as an entry of
+a verifiable log (RFC 6962 Merkle tree, signed C2SP checkpoints), through NATS
+JetStream into Pebble, and serves current totals.
+
+Start here:
+  ledger serve                       run the ledger (embedded NATS, data in ./ledger-data)
+  ledger submit events.jsonl         report counts; prints each event's log index
+  ledger tally --election ID         current totals`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServe(), newSubmit(), newTally(), newCheckpoint(), newRebuild(), newBench())
+	return root
+}

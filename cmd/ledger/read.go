@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/term"
+
+	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/client"
+	"github.com/election-audit/ledger/ledger"
+	"github.com/election-audit/ledger/store"
+)
+
+func newTally() *cobra.Command {
+	var server, election, format string
+	cmd := &cobra.Command{
+		Use:   "tally --election ID",
+		Short: "Print an election's current totals (JSON, or a table)",
+		Long: `tally prints the current totals of an election from a running ledger: the
+canonical JSON document (docs/events.md, "Tally") or, with --format table, a
+readable table.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "json" && format != "table" {
+				return fmt.Errorf("--format %q: use json or table", format)
+			}
+			c, err := client.New(server, nil)
+			if err != nil {
+				return err
+			}
+			b, err := c.Tally(cmd.Context(), election, format == "table")
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(b)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", client.DefaultURL, "ledger HTTP API")
+	cmd.Flags().StringVar(&election, "election", "", "election ID (required)")
+	cmd.Flags().StringVar(&format, "format", "json", "json or table")
+	cmd.MarkFlagRequired("election")
+	return cmd
+}
+
+func newCheckpoint() *cobra.Command {
+	var server, election, key string
+	cmd := &cobra.Command{
+		Use:   "checkpoint --election ID",
+		Short: "Print and verify an election's latest signed checkpoint",
+		Long: `checkpoint fetches the latest signed checkpoint of an election (a C2SP signed
+note: origin, tree size, root hash, signature), verifies its signature, and
+prints it. Pass --key with the verifier key you trust; without it the key is
+fetched from the same server, which proves only that the server signed it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := client.New(server, nil)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			cp, err := c.Checkpoint(ctx, election)
+			if err != nil {
+				return err
+			}
+			if key == "" {
+				if key, err = c.Key(ctx); err != nil {
+					return err
+				}
+			}
+			v, err := note.NewVerifier(key)
+			if err != nil {
+				return fmt.Errorf("--key is not a note verifier key: %w", err)
+			}
+			opened, err := checkpoint.Open(cp, checkpoint.Origin(v.Name(), election), v)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s", cp)
+			fmt.Fprintf(cmd.ErrOrStderr(), "signature verified with %s: size %d, root %s\n", key, opened.Size, opened.Root)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&server, "server", client.DefaultURL, "ledger HTTP API")
+	cmd.Flags().StringVar(&election, "election", "", "election ID (required)")
+	cmd.Flags().StringVar(&key, "key", "", "verifier key to check the signature with (default: fetched from the server)")
+	cmd.MarkFlagRequired("election")
+	return cmd
+}
+
+func newRebuild() *cobra.Command {
+	var dataDir, election string
+	cmd := &cobra.Command{
+		Use:   "rebuild",
+		Short: "Drop and rebuild projections from the log (server stopped)",
+		Long: `rebuild replays every entry of each election's log (or of --election) into a
+fresh projection and replaces the stored one in one synced batch. Projections
+are derived data: the rebuilt state is byte-identical to the incremental one.
+The ledger must not be running on the same data directory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return rebuild(cmd.Context(), dataDir, election)
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data", defaultDataDir, "data directory")
+	cmd.Flags().StringVar(&election, "election", "", "rebuild only this election")
+	return cmd
+}
+
+func rebuild(_ context.Context, dataDir, only string) error {
+	if _, err := os.Stat(filepath.Join(dataDir, "pebble")); err != nil {
+		return fmt.Errorf("%s has no ledger database (is --data right?): %w", dataDir, err)
+	}
+	db, err := store.Open(filepath.Join(dataDir, "pebble"))
+	if err != nil {
+		if strings.Contains(err.Error(), "lock") {
+			return fmt.Errorf("%w (stop `ledger serve` on this data directory first)", err)
+		}
+		return err
+	}
+	defer db.Close()
+	found := false
+	err = db.Elections(func(id string, size uint64) error {
+		if only != "" && id != only {
+			return nil
+		}
+		found = true
+		var bar *progressbar.ProgressBar
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			bar = progressbar.NewOptions64(int64(size), progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionSetDescription("rebuilding "+id), progressbar.OptionShowCount())
+		}
+		_, err := ledger.Rebuild(db, id, size, func(done uint64) {
+			if bar != nil {
+				bar.Set64(int64(done))
+			}
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Printf("rebuilt %s from %d entries\n", id, size)
+		return nil
+	})
+	if err == nil && only != "" && !found {
+		err = errors.New("no election " + only + " in " + dataDir)
+	}
+	return err
+}

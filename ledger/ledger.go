@@ -1,0 +1,257 @@
+// Package ledger is the state machine at the heart of the product: it
+// consumes the submission stream in order and turns each message into an
+// entry of an election's verifiable log, with its Merkle hashes, event-ID
+// index, projection update and stream position, in one synced Pebble batch
+// per step; then it signs a checkpoint and answers the submitters.
+//
+// For most uses, call [Open], run [Ledger.Run] in a goroutine, and submit
+// with [Ledger.Submit].
+//
+// # Guarantees
+//
+//   - A receipt from Submit means the entry is synced to disk; it survives a
+//     kill -9 at any moment.
+//   - An event ID is logged at most once, whenever it is resubmitted: the
+//     event-ID index lives in the same batch as the entry.
+//   - Entries depend only on the stream's content and order: the index from
+//     the log, the time from the stream, the verdict from the state machine.
+//   - The ledger never signs two inconsistent checkpoints of one election:
+//     checkpoints are signed by the single state machine, in log order, and
+//     stored in the batch that appends their entries.
+//   - On start it checks that the stream still holds the message it applied
+//     last; if the stream shows a different history it stops with an alarm
+//     instead of logging a fork.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/election-audit/ledger/broker"
+	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/projections"
+	"github.com/election-audit/ledger/store"
+)
+
+// DefaultMaxBatch is the most stream messages applied in one step (one
+// synced Pebble batch).
+const DefaultMaxBatch = 2000
+
+// Config configures a Ledger.
+type Config struct {
+	DB     *store.DB
+	Broker *broker.Broker
+	Signer note.Signer // signs checkpoints; its name is the ledger name
+	// MaxBatch is the most messages per step; 0 means DefaultMaxBatch.
+	MaxBatch int
+	Logger   *slog.Logger
+	// Registerer receives the ledger's metrics; nil means none.
+	Registerer prometheus.Registerer
+}
+
+// Ledger is the running state machine.
+type Ledger struct {
+	cfg     Config
+	db      *store.DB
+	name    string
+	metrics *metrics
+
+	// mu guards everything below. The state machine holds it for writing
+	// while it applies and commits a step, so readers never see state that
+	// is not on disk.
+	mu        sync.RWMutex
+	elections map[string]*election
+	position  uint64        // last stream sequence applied
+	notify    chan struct{} // closed and replaced after each commit
+	fatal     error         // set when Run stops on an error
+}
+
+type election struct {
+	proj       *projections.Election
+	size       uint64
+	checkpoint []byte // latest signed checkpoint
+	pending    map[int64]tlog.Hash
+}
+
+// Open loads the ledger's state from the database, rebuilding any
+// projection that is missing or outdated.
+func Open(cfg Config) (*Ledger, error) {
+	if cfg.DB == nil || cfg.Broker == nil || cfg.Signer == nil {
+		return nil, errors.New("ledger: Config needs DB, Broker and Signer")
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	l := &Ledger{
+		cfg: cfg, db: cfg.DB, name: cfg.Signer.Name(),
+		elections: map[string]*election{}, notify: make(chan struct{}),
+		metrics: newMetrics(cfg.Registerer),
+	}
+	var err error
+	if l.position, err = l.db.Position(); err != nil {
+		return nil, fmt.Errorf("couldn't read stream position: %w", err)
+	}
+	err = l.db.Elections(func(id string, size uint64) error {
+		proj, err := projections.Load(id, func(fn func(string, []byte) error) error { return l.db.Cells(id, fn) })
+		if errors.Is(err, projections.ErrOutdated) || (err == nil && proj.Size() != size) {
+			cfg.Logger.Info("rebuilding projection from the log", "election", id, "entries", size)
+			proj, err = Rebuild(l.db, id, size, nil)
+		}
+		if err != nil {
+			return err
+		}
+		el := &election{proj: proj, size: size}
+		if size > 0 {
+			if el.checkpoint, err = l.db.Checkpoint(id, size); err != nil {
+				return fmt.Errorf("couldn't read checkpoint of %s at size %d: %w", id, size, err)
+			}
+		}
+		l.elections[id] = el
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.metrics.position.Set(float64(l.position))
+	return l, nil
+}
+
+// Name is the ledger's name: its key name and checkpoint origin prefix.
+func (l *Ledger) Name() string { return l.name }
+
+// Origin returns the checkpoint origin of an election's log.
+func (l *Ledger) Origin(election string) string { return checkpoint.Origin(l.name, election) }
+
+// Position returns the last stream sequence applied.
+func (l *Ledger) Position() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.position
+}
+
+// Err returns the error Run stopped with, if any.
+func (l *Ledger) Err() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.fatal
+}
+
+// WaitApplied blocks until the stream position reaches seq, ctx ends, or the
+// state machine stops on an error.
+func (l *Ledger) WaitApplied(ctx context.Context, seq uint64) error {
+	for {
+		l.mu.RLock()
+		pos, ch, fatal := l.position, l.notify, l.fatal
+		l.mu.RUnlock()
+		switch {
+		case pos >= seq:
+			return nil
+		case fatal != nil:
+			return fmt.Errorf("ledger stopped: %w", fatal)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for stream message %d to be logged (at %d): %w", seq, pos, ctx.Err())
+		}
+	}
+}
+
+// ErrUnknownElection is returned for an election the ledger does not have.
+var ErrUnknownElection = errors.New("unknown election")
+
+// Elections lists the elections with their log sizes, by ID.
+func (l *Ledger) Elections() []ElectionInfo {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]ElectionInfo, 0, len(l.elections))
+	for id, el := range l.elections {
+		out = append(out, ElectionInfo{ID: id, Name: el.proj.Manifest().Name, Size: el.size, Status: el.proj.Status()})
+	}
+	sortElections(out)
+	return out
+}
+
+// ElectionInfo summarises one election.
+type ElectionInfo struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Size   uint64 `json:"size"`
+	Status string `json:"status"`
+}
+
+// Tally returns an election's current totals.
+func (l *Ledger) Tally(election string) (*projections.Tally, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	el, ok := l.elections[election]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownElection, election)
+	}
+	return el.proj.Tally(), nil
+}
+
+// Checkpoint returns an election's latest signed checkpoint and its size.
+func (l *Ledger) Checkpoint(election string) ([]byte, uint64, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	el, ok := l.elections[election]
+	if !ok {
+		return nil, 0, fmt.Errorf("%w %q", ErrUnknownElection, election)
+	}
+	return el.checkpoint, el.size, nil
+}
+
+// Entry returns the stored bytes of an election's entry.
+func (l *Ledger) Entry(election string, index uint64) ([]byte, error) {
+	size, err := l.size(election)
+	if err != nil {
+		return nil, err
+	}
+	if index >= size {
+		return nil, fmt.Errorf("%w: entry %d is past the end of %s's log (size %d)", ErrOutOfRange, index, election, size)
+	}
+	return l.db.Entry(election, index)
+}
+
+// ErrOutOfRange is returned for an index past the end of a log.
+var ErrOutOfRange = errors.New("out of range")
+
+// Entries calls fn for entries [start, end) of an election's log; end is
+// clipped to the log's size.
+func (l *Ledger) Entries(election string, start, end uint64, fn func(index uint64, data []byte) error) error {
+	size, err := l.size(election)
+	if err != nil {
+		return err
+	}
+	if start > size {
+		return fmt.Errorf("%w: start %d is past the end of %s's log (size %d)", ErrOutOfRange, start, election, size)
+	}
+	return l.db.Entries(election, start, min(end, size), fn)
+}
+
+func (l *Ledger) size(election string) (uint64, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	el, ok := l.elections[election]
+	if !ok {
+		return 0, fmt.Errorf("%w %q", ErrUnknownElection, election)
+	}
+	return el.size, nil
+}
+
+// LookupEvent says where an event ID was logged; store.ErrNotFound if not.
+func (l *Ledger) LookupEvent(id uuid.UUID) (store.EventRecord, error) {
+	return l.db.Event(id)
+}

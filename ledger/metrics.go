@@ -1,0 +1,42 @@
+package ledger
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	messages    prometheus.Counter
+	outcomes    *prometheus.CounterVec
+	batchSize   prometheus.Histogram
+	stepSeconds prometheus.Histogram
+	position    prometheus.Gauge
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	m := &metrics{
+		messages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ledger_stream_messages_total", Help: "Stream messages applied."}),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ledger_messages_total", Help: "Stream messages by outcome: accepted, rejected, duplicate, dropped."},
+			[]string{"outcome"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ledger_step_messages", Help: "Messages per step (one synced batch).",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 7)}),
+		stepSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "ledger_step_seconds", Help: "Time to apply and commit one step.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12)}),
+		position: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ledger_stream_position", Help: "Last stream sequence applied."}),
+	}
+	if r != nil {
+		r.MustRegister(m.messages, m.outcomes, m.batchSize, m.stepSeconds, m.position)
+	}
+	return m
+}
+
+func sortElections(s []ElectionInfo) {
+	slices.SortFunc(s, func(a, b ElectionInfo) int { return strings.Compare(a.ID, b.ID) })
+}

@@ -1,0 +1,300 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/projections"
+	"github.com/election-audit/ledger/store"
+)
+
+// StreamAlarm is returned by Run when the stream shows a history other than
+// the one the ledger already logged: messages lost, or replaced.
+type StreamAlarm struct {
+	Seq    uint64
+	Detail string
+}
+
+func (a *StreamAlarm) Error() string {
+	return fmt.Sprintf("ALARM: the stream's history differs from the ledger's at stream sequence %d: %s; the ledger stops rather than log a fork", a.Seq, a.Detail)
+}
+
+// Run consumes the stream from the position after the last one applied and
+// applies it until ctx ends (returning nil) or a step fails (returning the
+// error, after which the ledger answers no more submissions).
+func (l *Ledger) Run(ctx context.Context) error {
+	err := l.run(ctx)
+	if err != nil && ctx.Err() == nil {
+		l.mu.Lock()
+		l.fatal = err
+		close(l.notify)
+		l.notify = make(chan struct{})
+		l.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (l *Ledger) run(ctx context.Context) error {
+	if err := l.checkStream(ctx); err != nil {
+		return err
+	}
+	b := l.cfg.Broker
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{b.SubmitFilter()}}
+	if pos := l.Position(); pos > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = pos + 1
+	}
+	cons, err := b.JetStream().OrderedConsumer(ctx, b.Stream(), cfg)
+	if err != nil {
+		return fmt.Errorf("couldn't create ordered consumer on %s: %w", b.Stream(), err)
+	}
+	msgs := make(chan jetstream.Msg, 2*l.cfg.MaxBatch)
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-ctx.Done():
+		}
+	}, jetstream.PullMaxMessages(l.cfg.MaxBatch))
+	if err != nil {
+		return fmt.Errorf("couldn't consume %s: %w", b.Stream(), err)
+	}
+	defer cc.Stop()
+	batch := make([]jetstream.Msg, 0, l.cfg.MaxBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case m := <-msgs:
+			batch = append(batch[:0], m)
+		}
+	drain:
+		for len(batch) < l.cfg.MaxBatch {
+			select {
+			case m := <-msgs:
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		if err := l.step(batch); err != nil {
+			return err
+		}
+	}
+}
+
+// checkStream compares the stream with what the ledger logged last.
+func (l *Ledger) checkStream(ctx context.Context) error {
+	pos := l.Position()
+	if pos == 0 {
+		return nil
+	}
+	s, err := l.cfg.Broker.JetStream().Stream(ctx, l.cfg.Broker.Stream())
+	if err != nil {
+		return fmt.Errorf("couldn't read stream %s: %w", l.cfg.Broker.Stream(), err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("couldn't read stream %s: %w", l.cfg.Broker.Stream(), err)
+	}
+	if info.State.LastSeq < pos {
+		return &StreamAlarm{Seq: pos, Detail: fmt.Sprintf("the ledger applied up to %d but the stream ends at %d: acknowledged messages were lost", pos, info.State.LastSeq)}
+	}
+	rec, err := l.db.Seq(pos)
+	if err != nil {
+		return fmt.Errorf("couldn't read the record of stream message %d: %w", pos, err)
+	}
+	msg, err := s.GetMsg(ctx, pos)
+	if err != nil {
+		return &StreamAlarm{Seq: pos, Detail: fmt.Sprintf("the stream no longer has the message the ledger applied last: %v", err)}
+	}
+	if rec.ID != uuid.Nil && msg.Header.Get(jetstream.MsgIDHeader) != rec.ID.String() {
+		return &StreamAlarm{Seq: pos, Detail: fmt.Sprintf("the ledger logged event %s there, the stream now holds %q", rec.ID, msg.Header.Get(jetstream.MsgIDHeader))}
+	}
+	return nil
+}
+
+// stepState is the work of one step not yet committed.
+type stepState struct {
+	batch   *store.Batch
+	ids     map[uuid.UUID]bool // event IDs logged in this step
+	touched []string           // elections appended to, in first-touch order
+}
+
+// step applies messages in one synced batch, then signs the checkpoints.
+func (l *Ledger) step(msgs []jetstream.Msg) error {
+	start := time.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := &stepState{batch: l.db.NewBatch(), ids: map[uuid.UUID]bool{}}
+	defer st.batch.Close()
+	pos := l.position
+	for _, m := range msgs {
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("couldn't read stream metadata: %w", err)
+		}
+		seq := md.Sequence.Stream
+		if seq <= pos {
+			continue // redelivered after a consumer reset
+		}
+		if err := l.apply(st, seq, md.Timestamp, m.Data()); err != nil {
+			return fmt.Errorf("couldn't apply stream message %d: %w", seq, err)
+		}
+		pos = seq
+	}
+	if pos == l.position {
+		return nil
+	}
+	signed := make(map[string][]byte, len(st.touched))
+	for _, id := range st.touched {
+		el := l.elections[id]
+		root, err := tlog.TreeHash(int64(el.size), l.hashReader(id, el))
+		if err != nil {
+			return fmt.Errorf("couldn't compute the root of %s at size %d: %w", id, el.size, err)
+		}
+		cp, err := checkpoint.Sign(l.cfg.Signer, l.Origin(id), el.size, root)
+		if err != nil {
+			return err
+		}
+		st.batch.PutCheckpoint(id, el.size, cp)
+		st.batch.PutTreeSize(id, el.size)
+		if err := el.proj.Flush(func(k string, v []byte) { st.batch.PutCell(id, k, v) }); err != nil {
+			return err
+		}
+		signed[id] = cp
+	}
+	if err := st.batch.Commit(); err != nil {
+		return err
+	}
+	for id, cp := range signed {
+		el := l.elections[id]
+		el.checkpoint = cp
+		clear(el.pending)
+	}
+	l.metrics.messages.Add(float64(len(msgs)))
+	l.metrics.batchSize.Observe(float64(len(msgs)))
+	l.metrics.stepSeconds.Observe(time.Since(start).Seconds())
+	l.metrics.position.Set(float64(pos))
+	l.position = pos
+	close(l.notify)
+	l.notify = make(chan struct{})
+	return nil
+}
+
+// apply turns one stream message into an entry, a duplicate or a drop.
+func (l *Ledger) apply(st *stepState, seq uint64, ts time.Time, data []byte) error {
+	ev, err := events.Decode(data)
+	if err != nil {
+		// Only something bypassing the ledger's edge publishes such a message.
+		l.drop(st, seq, uuid.Nil, "undecodable: "+err.Error())
+		return nil
+	}
+	if st.ids[ev.ID] {
+		st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "duplicate"})
+		l.metrics.outcomes.WithLabelValues("duplicate").Inc()
+		return nil
+	}
+	switch _, err := l.db.Event(ev.ID); {
+	case err == nil:
+		st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "duplicate"})
+		l.metrics.outcomes.WithLabelValues("duplicate").Inc()
+		return nil
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("couldn't look up event %s: %w", ev.ID, err)
+	}
+	el := l.elections[ev.Election]
+	verdict, reason := events.Accepted, ""
+	if el == nil {
+		m, ok := ev.Body.(*events.Manifest)
+		if !ok {
+			l.drop(st, seq, ev.ID, fmt.Sprintf("election %q is not defined", ev.Election))
+			return nil
+		}
+		proj, err := projections.New(ev.Election, m)
+		if err != nil {
+			l.drop(st, seq, ev.ID, err.Error())
+			return nil
+		}
+		el = &election{proj: proj}
+		l.elections[ev.Election] = el
+	} else if rj := el.proj.Check(ev); rj != nil {
+		verdict, reason = events.Rejected, rj.Reason
+	}
+	if !slices.Contains(st.touched, ev.Election) {
+		st.touched = append(st.touched, ev.Election)
+	}
+	en := &events.Entry{Index: el.size, Recorded: ts.UTC(), Verdict: verdict, Reason: reason, Event: ev}
+	b, err := en.Encode()
+	if err != nil {
+		return fmt.Errorf("couldn't encode entry %d of %s: %w", en.Index, ev.Election, err)
+	}
+	hashes, err := tlog.StoredHashes(int64(en.Index), b, l.hashReader(ev.Election, el))
+	if err != nil {
+		return fmt.Errorf("couldn't hash entry %d of %s: %w", en.Index, ev.Election, err)
+	}
+	first := tlog.StoredHashIndex(0, int64(en.Index))
+	if el.pending == nil {
+		el.pending = map[int64]tlog.Hash{}
+	}
+	for i, h := range hashes {
+		el.pending[first+int64(i)] = h
+	}
+	if err := el.proj.Apply(en); err != nil {
+		return err
+	}
+	st.batch.PutEntry(ev.Election, en.Index, b)
+	st.batch.PutHashes(ev.Election, first, hashes)
+	st.batch.PutEvent(ev.ID, store.EventRecord{Election: ev.Election, Index: en.Index, Accepted: verdict == events.Accepted})
+	st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "logged"})
+	st.ids[ev.ID] = true
+	el.size++
+	l.metrics.outcomes.WithLabelValues(string(verdict)).Inc()
+	return nil
+}
+
+func (l *Ledger) drop(st *stepState, seq uint64, id uuid.UUID, reason string) {
+	l.cfg.Logger.Warn("stream message not logged", "seq", seq, "id", id, "reason", reason)
+	st.batch.PutSeq(seq, store.SeqRecord{ID: id, Outcome: "dropped: " + reason})
+	l.metrics.outcomes.WithLabelValues("dropped").Inc()
+}
+
+// hashReader reads an election's hashes from this step's pending ones, then
+// from the database.
+func (l *Ledger) hashReader(id string, el *election) tlog.HashReader {
+	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		var missing []int64
+		for i, x := range idx {
+			if h, ok := el.pending[x]; ok {
+				out[i] = h
+			} else {
+				missing = append(missing, x)
+			}
+		}
+		if len(missing) == 0 {
+			return out, nil
+		}
+		got, err := l.db.ReadHashes(id, missing)
+		if err != nil {
+			return nil, err
+		}
+		j := 0
+		for i, x := range idx {
+			if _, ok := el.pending[x]; !ok {
+				out[i] = got[j]
+				j++
+			}
+		}
+		return out, nil
+	})
+}

@@ -1,0 +1,189 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/election-audit/ledger/broker"
+	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/projections"
+	"github.com/election-audit/ledger/store"
+)
+
+// Receipt is the answer to one submitted event, given once its entry is
+// synced to disk.
+type Receipt struct {
+	ID       uuid.UUID      `json:"id"`
+	Election string         `json:"election"`
+	Index    uint64         `json:"index"`
+	Verdict  events.Verdict `json:"verdict"`
+	Reason   string         `json:"reason,omitempty"`
+	// Duplicate is set when the event ID was logged before this submission:
+	// the receipt is the original one, and nothing was appended.
+	Duplicate  bool   `json:"duplicate"`
+	TreeSize   uint64 `json:"tree_size"`
+	Checkpoint string `json:"checkpoint"` // signed, includes the entry
+}
+
+// Conflict reports whether the event was rejected for a stale expected
+// version.
+func (r *Receipt) Conflict() bool {
+	return r.Verdict == events.Rejected && strings.HasPrefix(r.Reason, projections.ConflictPrefix)
+}
+
+// RefusedError is a submission refused at the edge: nothing was published
+// and nothing logged.
+type RefusedError struct {
+	Item    int    // position of the event in the submission, from 0
+	ID      string // its event ID, if known
+	Problem string
+	// NotFound is set when the event names an election, contest, unit,
+	// choice or event that does not exist.
+	NotFound bool
+}
+
+func (e *RefusedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "event #%d", e.Item+1)
+	if e.ID != "" {
+		fmt.Fprintf(&b, " (%s)", e.ID)
+	}
+	b.WriteString(": " + e.Problem)
+	return b.String()
+}
+
+// Precheck refuses an event that names things its election does not have,
+// or that is for an unknown election. Rule violations that depend on the
+// order of events (certification, stale versions) pass: the state machine
+// decides them, and logs the rejection.
+//
+// pending holds the elections defined earlier in the same submission.
+func (l *Ledger) Precheck(ev *events.Event, pending map[string]*projections.Election) error {
+	var rj *projections.Rejection
+	l.mu.RLock()
+	el := l.elections[ev.Election]
+	if el != nil {
+		rj = el.proj.Check(ev)
+	}
+	l.mu.RUnlock()
+	if p := pending[ev.Election]; el == nil && p != nil {
+		if rj = p.Check(ev); rj != nil && rj.Reference {
+			return &RefusedError{NotFound: true, Problem: rj.Reason}
+		}
+		return nil
+	}
+	if el == nil {
+		if ev.Type() == events.TypeElectionDefined {
+			return nil
+		}
+		return &RefusedError{NotFound: true, Problem: fmt.Sprintf("election %q is not defined: submit its %s event first", ev.Election, events.TypeElectionDefined)}
+	}
+	if rj != nil && rj.Reference {
+		return &RefusedError{NotFound: true, Problem: rj.Reason}
+	}
+	var target uuid.UUID
+	var field string
+	switch b := ev.Body.(type) {
+	case *events.Correction:
+		target, field = b.Corrects, "corrects"
+	case *events.Retraction:
+		target, field = b.Retracts, "retracts"
+	default:
+		return nil
+	}
+	rec, err := l.db.Event(target)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && rec.Election != ev.Election):
+		return &RefusedError{NotFound: true, Problem: fmt.Sprintf("data.%s: event %s is not in the log of election %q", field, target, ev.Election)}
+	case err != nil:
+		return fmt.Errorf("couldn't look up event %s: %w", target, err)
+	}
+	return nil
+}
+
+// Submit checks, publishes and waits for a list of events, and returns one
+// receipt per event, in order. If any event is refused at the edge, none is
+// published and the error is a *RefusedError. Events already logged are
+// answered from the log without publishing.
+func (l *Ledger) Submit(ctx context.Context, evs []*events.Event) ([]Receipt, error) {
+	seen := make(map[uuid.UUID]int, len(evs))
+	pending := map[string]*projections.Election{}
+	msgs := make([]broker.Message, 0, len(evs))
+	for i, ev := range evs {
+		if j, dup := seen[ev.ID]; dup {
+			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: fmt.Sprintf("the same event ID is already event #%d of this submission", j+1)}
+		}
+		seen[ev.ID] = i
+		if err := l.Precheck(ev, pending); err != nil {
+			var re *RefusedError
+			if errors.As(err, &re) {
+				re.Item, re.ID = i, ev.ID.String()
+			}
+			return nil, err
+		}
+		if m, ok := ev.Body.(*events.Manifest); ok && pending[ev.Election] == nil {
+			if p, err := projections.New(ev.Election, m); err == nil {
+				pending[ev.Election] = p
+			}
+		}
+		if _, err := l.db.Event(ev.ID); err == nil {
+			continue // already logged: answered below
+		}
+		data, err := ev.Encode()
+		if err != nil {
+			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error()}
+		}
+		msgs = append(msgs, broker.Message{Election: ev.Election, ID: ev.ID.String(), Data: data})
+	}
+	if len(msgs) > 0 {
+		seq, err := l.cfg.Broker.Publish(ctx, msgs)
+		if err != nil {
+			return nil, err
+		}
+		if err := l.WaitApplied(ctx, seq); err != nil {
+			return nil, err
+		}
+	}
+	published := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		published[m.ID] = true
+	}
+	out := make([]Receipt, len(evs))
+	for i, ev := range evs {
+		r, err := l.receipt(ev.ID)
+		if err != nil {
+			return nil, err
+		}
+		r.Duplicate = !published[ev.ID.String()]
+		out[i] = r
+	}
+	return out, nil
+}
+
+// receipt answers for a logged event ID.
+func (l *Ledger) receipt(id uuid.UUID) (Receipt, error) {
+	rec, err := l.db.Event(id)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("event %s was sequenced but not logged (see the ledger's log for why): %w", id, err)
+	}
+	data, err := l.db.Entry(rec.Election, rec.Index)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("couldn't read entry %d of %s: %w", rec.Index, rec.Election, err)
+	}
+	en, err := events.DecodeEntry(data)
+	if err != nil {
+		return Receipt{}, err
+	}
+	cp, size, err := l.Checkpoint(rec.Election)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return Receipt{
+		ID: id, Election: rec.Election, Index: rec.Index, Verdict: en.Verdict, Reason: en.Reason,
+		TreeSize: size, Checkpoint: string(cp),
+	}, nil
+}
