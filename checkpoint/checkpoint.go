@@ -117,7 +117,7 @@ func VerifierKey(skey string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	parts := strings.Split(skey, "+")
+	parts := strings.SplitN(skey, "+", 5) // the base64 key itself may contain "+"
 	raw, err := base64.StdEncoding.DecodeString(parts[len(parts)-1])
 	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
 		return "", errors.New("signing key is not an Ed25519 note key")

@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 )
 
@@ -32,12 +35,12 @@ func (e *Error) Error() string {
 
 // wire is the JSON shape of an event.
 type wire struct {
-	V               *int            `json:"v"`
-	Type            Type            `json:"type"`
-	ID              *string         `json:"id"`
-	Election        *string         `json:"election"`
-	ExpectedVersion *uint64         `json:"expected_version,omitempty"`
-	Data            json.RawMessage `json:"data"`
+	V               *int           `json:"v"`
+	Type            Type           `json:"type"`
+	ID              *string        `json:"id"`
+	Election        *string        `json:"election"`
+	ExpectedVersion *uint64        `json:"expected_version,omitempty"`
+	Data            jsontext.Value `json:"data"`
 }
 
 // wireOut is the canonical encoding of an event: fixed field order.
@@ -53,6 +56,30 @@ type wireOut struct {
 // Decode parses, validates and normalises one event. Any problem comes back
 // as an *Error naming the field.
 func Decode(data []byte) (*Event, error) {
+	ev, _, err := DecodeCanonical(data)
+	return ev, err
+}
+
+// DecodeCanonical is Decode that also returns the event's canonical
+// encoding, which it computes anyway, so that callers need not encode again.
+func DecodeCanonical(data []byte) (*Event, []byte, error) {
+	ev, err := decode(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The canonical encoding can be longer than the input (encoding/json
+	// writes '<' as \u003c): refuse an event that could not be read back.
+	enc, err := ev.Encode()
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(enc) > MaxEventSize {
+		return nil, nil, &Error{Msg: fmt.Sprintf("event's canonical encoding is %d bytes, more than the limit of %d", len(enc), MaxEventSize)}
+	}
+	return ev, enc, nil
+}
+
+func decode(data []byte) (*Event, error) {
 	if len(data) > MaxEventSize {
 		return nil, &Error{Msg: fmt.Sprintf("event is %d bytes, more than the limit of %d", len(data), MaxEventSize)}
 	}
@@ -95,15 +122,6 @@ func Decode(data []byte) (*Event, error) {
 	ev := &Event{ID: id, Election: *w.Election, ExpectedVersion: w.ExpectedVersion, Body: body}
 	if err := ev.Validate(); err != nil {
 		return nil, err
-	}
-	// The canonical encoding can be longer than the input (encoding/json
-	// writes '<' as \u003c): refuse an event that could not be read back.
-	enc, err := ev.Encode()
-	if err != nil {
-		return nil, err
-	}
-	if len(enc) > MaxEventSize {
-		return nil, &Error{Msg: fmt.Sprintf("event's canonical encoding is %d bytes, more than the limit of %d", len(enc), MaxEventSize)}
 	}
 	return ev, nil
 }
@@ -162,56 +180,123 @@ func (e *Event) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// strictUnmarshal decodes one JSON value into v, refusing unknown fields and
-// trailing data, and turns encoding/json's errors into *Error.
+// strictUnmarshal decodes one JSON value into v with encoding/json/v2's
+// strict defaults (exact-case names, no duplicate names, valid UTF-8, no
+// trailing data) and unknown fields refused, and turns its errors into
+// *Error. prefix is the JSON path of data within the event.
 func strictUnmarshal(data []byte, v any, prefix string) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	if err := jsonv2.Unmarshal(data, v, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return jsonError(err, prefix)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &Error{Field: prefix, Msg: "unexpected data after the JSON object"}
 	}
 	return nil
 }
 
 func jsonError(err error, prefix string) error {
 	var (
-		syn *json.SyntaxError
-		typ *json.UnmarshalTypeError
+		syn *jsontext.SyntacticError
+		sem *jsonv2.SemanticError
 		ee  *Error
 	)
-	join := func(f string) string {
-		switch {
-		case prefix == "":
-			return f
-		case f == "":
-			return prefix
-		}
-		return prefix + "." + f
-	}
 	switch {
 	case errors.As(err, &ee):
 		return err
 	case errors.As(err, &syn):
-		return &Error{Field: prefix, Msg: fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}
-	case errors.As(err, &typ):
-		if typ.Field == "" && typ.Value == "object" && prefix == "" {
-			return &Error{Msg: "expected a JSON object"}
+		field := fieldPath(prefix, syn.JSONPointer)
+		switch {
+		case errors.Is(syn.Err, jsontext.ErrDuplicateName):
+			return &Error{Field: field, Msg: "appears twice in the same object"}
+		case errors.Is(syn.Err, io.ErrUnexpectedEOF):
+			return &Error{Field: prefix, Msg: "malformed JSON: unexpected end of input"}
+		case strings.Contains(syn.Err.Error(), "after top-level value"):
+			return &Error{Field: prefix, Msg: "unexpected data after the JSON object"}
 		}
-		if typ.Field == "" {
-			return &Error{Field: prefix, Msg: fmt.Sprintf("expected a JSON object, got %s", typ.Value)}
+		return &Error{Field: prefix, Msg: fmt.Sprintf("malformed JSON at byte %d: %v", syn.ByteOffset, syn.Err)}
+	case errors.As(err, &sem):
+		field := fieldPath(prefix, sem.JSONPointer)
+		switch {
+		case errors.Is(sem.Err, jsonv2.ErrUnknownName):
+			return &Error{Field: field, Msg: "unknown field"}
+		case sem.JSONPointer == "" && sem.JSONKind != '{' && sem.JSONKind != 0:
+			if prefix == "" {
+				return &Error{Msg: "expected a JSON object, got " + kindName(sem.JSONKind)}
+			}
+			return &Error{Field: prefix, Msg: "expected a JSON object, got " + kindName(sem.JSONKind)}
+		case sem.GoType != nil && sem.JSONKind != 0 && !kindFits(sem.JSONKind, sem.GoType):
+			return &Error{Field: field, Msg: fmt.Sprintf("wrong type: got %s, want %s", kindName(sem.JSONKind), goTypeName(sem.GoType))}
+		case sem.JSONKind == '0' && sem.GoType != nil:
+			// A number that does not fit: a fraction, a negative for an
+			// unsigned field, or out of range.
+			return &Error{Field: field, Msg: fmt.Sprintf("got number %s, want %s", sem.JSONValue, goTypeName(sem.GoType))}
+		case sem.Err != nil:
+			return &Error{Field: field, Msg: "invalid value: " + sem.Err.Error()}
 		}
-		return &Error{Field: join(typ.Field), Msg: fmt.Sprintf("wrong type: got %s, want %s", typ.Value, goTypeName(typ.Type))}
+		return &Error{Field: field, Msg: fmt.Sprintf("invalid %s for %s", kindName(sem.JSONKind), goTypeName(sem.GoType))}
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return &Error{Field: prefix, Msg: "malformed JSON: unexpected end of input"}
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return &Error{Field: join(name), Msg: "unknown field"}
 	}
-	// uuid parse errors and other value errors from UnmarshalText.
 	return &Error{Field: prefix, Msg: "invalid value: " + err.Error()}
+}
+
+// fieldPath turns a JSON Pointer ("/counts/3/votes") into the path style
+// of Error.Field ("data.counts[3].votes").
+func fieldPath(prefix string, ptr jsontext.Pointer) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	for tok := range ptr.Tokens() {
+		if _, err := strconv.ParseUint(tok, 10, 64); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return b.String()
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "nothing"
+}
+
+// kindFits reports whether a JSON kind is the right one for a Go type, so
+// that a well-typed but invalid value (an overflowing number, a bad UUID) is
+// not reported as a wrong type.
+func kindFits(k jsontext.Kind, t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == reflect.TypeFor[uuid.UUID]() {
+		return k == '"'
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return k == '"'
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		return k == '0'
+	case reflect.Slice, reflect.Array:
+		return k == '['
+	case reflect.Struct, reflect.Map:
+		return k == '{'
+	case reflect.Bool:
+		return k == 't' || k == 'f'
+	}
+	return true
 }
 
 // goTypeName describes what JSON a Go type takes. It goes by kind, so that

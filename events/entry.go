@@ -2,7 +2,10 @@ package events
 
 import (
 	"encoding/json"
+
 	"fmt"
+	"github.com/go-json-experiment/json/jsontext"
+	"strconv"
 	"time"
 )
 
@@ -30,13 +33,15 @@ type Entry struct {
 	Event    *Event
 }
 
+// entryWire is the shape DecodeEntry reads; EncodeEntry writes the same
+// fields in this order.
 type entryWire struct {
-	V        int             `json:"v"`
-	Index    uint64          `json:"index"`
-	Recorded string          `json:"recorded"`
-	Verdict  Verdict         `json:"verdict"`
-	Reason   string          `json:"reason,omitempty"`
-	Event    json.RawMessage `json:"event"`
+	V        int            `json:"v"`
+	Index    uint64         `json:"index"`
+	Recorded string         `json:"recorded"`
+	Verdict  Verdict        `json:"verdict"`
+	Reason   string         `json:"reason,omitempty"`
+	Event    jsontext.Value `json:"event"`
 }
 
 // Encode returns the canonical bytes of the entry.
@@ -48,11 +53,41 @@ func (e *Entry) Encode() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(entryWire{
-		V: FormatVersion, Index: e.Index,
-		Recorded: e.Recorded.UTC().Format(time.RFC3339Nano),
-		Verdict:  e.Verdict, Reason: e.Reason, Event: ev,
-	})
+	return e.EncodeWith(ev)
+}
+
+// EncodeWith encodes the entry around event, which must be the canonical
+// encoding of e.Event (as DecodeCanonical returns it). The result is byte
+// for byte what encoding/json makes of the entry's fields in order.
+func (e *Entry) EncodeWith(event []byte) ([]byte, error) {
+	recorded := e.Recorded.UTC()
+	if y := recorded.Year(); y < 0 || y > 9999 {
+		return nil, fmt.Errorf("couldn't encode entry %d: recorded time %v is outside years 0–9999", e.Index, recorded)
+	}
+	b := make([]byte, 0, len(event)+128+len(e.Reason))
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, FormatVersion, 10)
+	b = append(b, `,"index":`...)
+	b = strconv.AppendUint(b, e.Index, 10)
+	b = append(b, `,"recorded":"`...)
+	b = recorded.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","verdict":`...)
+	v, err := json.Marshal(e.Verdict)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, v...)
+	if e.Reason != "" {
+		r, err := json.Marshal(e.Reason)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"reason":`...)
+		b = append(b, r...)
+	}
+	b = append(b, `,"event":`...)
+	b = append(b, event...)
+	return append(b, '}'), nil
 }
 
 // DecodeEntry parses a stored entry. It does not re-validate the event

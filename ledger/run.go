@@ -193,7 +193,7 @@ func (l *Ledger) step(msgs []jetstream.Msg) error {
 
 // apply turns one stream message into an entry, a duplicate or a drop.
 func (l *Ledger) apply(st *stepState, seq uint64, ts time.Time, data []byte) error {
-	ev, err := events.Decode(data)
+	ev, canonical, err := events.DecodeCanonical(data)
 	if err != nil {
 		// Only something bypassing the ledger's edge publishes such a message.
 		l.drop(st, seq, uuid.Nil, "undecodable: "+err.Error())
@@ -234,7 +234,7 @@ func (l *Ledger) apply(st *stepState, seq uint64, ts time.Time, data []byte) err
 		st.touched = append(st.touched, ev.Election)
 	}
 	en := &events.Entry{Index: el.size, Recorded: ts.UTC(), Verdict: verdict, Reason: reason, Event: ev}
-	b, err := en.Encode()
+	b, err := en.EncodeWith(canonical)
 	if err != nil {
 		return fmt.Errorf("couldn't encode entry %d of %s: %w", en.Index, ev.Election, err)
 	}

@@ -56,20 +56,19 @@ func (e *RefusedError) Error() string {
 	return b.String()
 }
 
-// Precheck refuses an event that names things its election does not have,
+// precheck refuses an event that names things its election does not have,
 // or that is for an unknown election. Rule violations that depend on the
 // order of events (certification, stale versions) pass: the state machine
 // decides them, and logs the rejection.
 //
-// pending holds the elections defined earlier in the same submission.
-func (l *Ledger) Precheck(ev *events.Event, pending map[string]*projections.Election) error {
+// pending holds the elections defined earlier in the same submission. The
+// caller holds l.mu for reading.
+func (l *Ledger) precheck(ev *events.Event, pending map[string]*projections.Election) error {
 	var rj *projections.Rejection
-	l.mu.RLock()
 	el := l.elections[ev.Election]
 	if el != nil {
 		rj = el.proj.Check(ev)
 	}
-	l.mu.RUnlock()
 	if p := pending[ev.Election]; el == nil && p != nil {
 		if rj = p.Check(ev); rj != nil && rj.Reference {
 			return &RefusedError{NotFound: true, Problem: rj.Reason}
@@ -110,15 +109,51 @@ func (l *Ledger) Precheck(ev *events.Event, pending map[string]*projections.Elec
 // published and the error is a *RefusedError. Events already logged are
 // answered from the log without publishing.
 func (l *Ledger) Submit(ctx context.Context, evs []*events.Event) ([]Receipt, error) {
+	msgs, err := l.prepare(evs)
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) > 0 {
+		seq, err := l.cfg.Broker.Publish(ctx, msgs)
+		if err != nil {
+			return nil, err
+		}
+		if err := l.WaitApplied(ctx, seq); err != nil {
+			return nil, err
+		}
+	}
+	published := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		published[m.ID] = true
+	}
+	out := make([]Receipt, len(evs))
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for i, ev := range evs {
+		r, err := l.receipt(ev.ID)
+		if err != nil {
+			return nil, err
+		}
+		r.Duplicate = !published[ev.ID.String()]
+		out[i] = r
+	}
+	return out, nil
+}
+
+// prepare checks a submission at the edge, under one read lock, and returns
+// the messages to publish: every event not logged already.
+func (l *Ledger) prepare(evs []*events.Event) ([]broker.Message, error) {
 	seen := make(map[uuid.UUID]int, len(evs))
 	pending := map[string]*projections.Election{}
 	msgs := make([]broker.Message, 0, len(evs))
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	for i, ev := range evs {
 		if j, dup := seen[ev.ID]; dup {
 			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: fmt.Sprintf("the same event ID is already event #%d of this submission", j+1)}
 		}
 		seen[ev.ID] = i
-		if err := l.Precheck(ev, pending); err != nil {
+		if err := l.precheck(ev, pending); err != nil {
 			var re *RefusedError
 			if errors.As(err, &re) {
 				re.Item, re.ID = i, ev.ID.String()
@@ -139,51 +174,31 @@ func (l *Ledger) Submit(ctx context.Context, evs []*events.Event) ([]Receipt, er
 		}
 		msgs = append(msgs, broker.Message{Election: ev.Election, ID: ev.ID.String(), Data: data})
 	}
-	if len(msgs) > 0 {
-		seq, err := l.cfg.Broker.Publish(ctx, msgs)
-		if err != nil {
-			return nil, err
-		}
-		if err := l.WaitApplied(ctx, seq); err != nil {
-			return nil, err
-		}
-	}
-	published := make(map[string]bool, len(msgs))
-	for _, m := range msgs {
-		published[m.ID] = true
-	}
-	out := make([]Receipt, len(evs))
-	for i, ev := range evs {
-		r, err := l.receipt(ev.ID)
-		if err != nil {
-			return nil, err
-		}
-		r.Duplicate = !published[ev.ID.String()]
-		out[i] = r
-	}
-	return out, nil
+	return msgs, nil
 }
 
-// receipt answers for a logged event ID.
+// receipt answers for a logged event ID. The caller holds l.mu for reading.
 func (l *Ledger) receipt(id uuid.UUID) (Receipt, error) {
 	rec, err := l.db.Event(id)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("event %s was sequenced but not logged (see the ledger's log for why): %w", id, err)
 	}
-	data, err := l.db.Entry(rec.Election, rec.Index)
-	if err != nil {
-		return Receipt{}, fmt.Errorf("couldn't read entry %d of %s: %w", rec.Index, rec.Election, err)
+	r := Receipt{ID: id, Election: rec.Election, Index: rec.Index, Verdict: events.Accepted}
+	if !rec.Accepted {
+		data, err := l.db.Entry(rec.Election, rec.Index)
+		if err != nil {
+			return Receipt{}, fmt.Errorf("couldn't read entry %d of %s: %w", rec.Index, rec.Election, err)
+		}
+		en, err := events.DecodeEntry(data)
+		if err != nil {
+			return Receipt{}, err
+		}
+		r.Verdict, r.Reason = en.Verdict, en.Reason
 	}
-	en, err := events.DecodeEntry(data)
-	if err != nil {
-		return Receipt{}, err
+	el, ok := l.elections[rec.Election]
+	if !ok {
+		return Receipt{}, fmt.Errorf("%w %q", ErrUnknownElection, rec.Election)
 	}
-	cp, size, err := l.Checkpoint(rec.Election)
-	if err != nil {
-		return Receipt{}, err
-	}
-	return Receipt{
-		ID: id, Election: rec.Election, Index: rec.Index, Verdict: en.Verdict, Reason: en.Reason,
-		TreeSize: size, Checkpoint: string(cp),
-	}, nil
+	r.TreeSize, r.Checkpoint = el.size, string(el.checkpoint)
+	return r, nil
 }

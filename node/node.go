@@ -73,7 +73,7 @@ type Node struct {
 
 // Open opens the data directory, starts the state machine and, unless
 // cfg.HTTP is "-", the HTTP API.
-func Open(ctx context.Context, cfg Config) (n *Node, err error) {
+func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("node: no data directory given")
 	}
@@ -89,7 +89,7 @@ func Open(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("couldn't create data directory: %w", err)
 	}
-	n = &Node{Registry: prometheus.NewRegistry(), runErr: make(chan error, 1)}
+	n := &Node{Registry: prometheus.NewRegistry(), runErr: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			n.Close(context.Background())

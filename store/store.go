@@ -22,6 +22,7 @@ import (
 	"os"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // Table tags.
@@ -36,6 +37,14 @@ const (
 	tagMeta       = 'm' // m name                       → value
 )
 
+// Memory bounds: the block cache and the memtable size. With Pebble's
+// default of two memtables, the database uses about CacheSize+2×MemTableSize
+// whatever the length of the log.
+const (
+	CacheSize    = 256 << 20
+	MemTableSize = 64 << 20
+)
+
 // ErrNotFound is returned when a key is absent.
 var ErrNotFound = errors.New("not found")
 
@@ -47,7 +56,15 @@ type DB struct {
 
 // Open opens (creating if needed) the database in dir.
 func Open(dir string) (*DB, error) {
-	pdb, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+	cache := pebble.NewCache(CacheSize)
+	defer cache.Unref()
+	opts := &pebble.Options{Cache: cache, MemTableSize: MemTableSize, Logger: quietLogger{}}
+	for i := range opts.Levels {
+		// Most event-ID lookups are for IDs not yet logged: bloom filters
+		// answer those without reading data blocks.
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	pdb, err := pebble.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open Pebble database in %s: %w", dir, err)
 	}

@@ -1,0 +1,310 @@
+// Package bench measures the ledger against the raw ceilings of the parts
+// it is built from, in one run on one machine: JetStream publishing into a
+// file stream configured like the ledger's, Pebble synced batch writes, and
+// SHA-256 hashing. `ledger bench` prints its report.
+package bench
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/node"
+)
+
+// Config sizes a run.
+type Config struct {
+	Dir        string // scratch directory; removed afterwards
+	Events     int    // events for the ingest measurement
+	Submitters int    // concurrent submitters
+	Chunk      int    // events per submission
+	Latency    int    // sequential single-event submissions for latency
+	Out        io.Writer
+}
+
+func (c *Config) fill() {
+	if c.Events == 0 {
+		c.Events = 200_000
+	}
+	if c.Submitters == 0 {
+		c.Submitters = 4
+	}
+	if c.Chunk == 0 {
+		c.Chunk = 1000
+	}
+	if c.Latency == 0 {
+		c.Latency = 2000
+	}
+	if c.Out == nil {
+		c.Out = os.Stdout
+	}
+}
+
+// Result is one measured figure.
+type Result struct {
+	Name  string
+	Value float64
+	Unit  string
+}
+
+// Report is everything one run measured.
+type Report struct {
+	EventBytes   int // mean encoded size of a count event
+	Ingest       float64
+	LatencyP50   time.Duration
+	LatencyP99   time.Duration
+	JSAsync      float64
+	JSBatch      float64
+	PebbleBatch  float64
+	PebbleSingle float64
+	SHA256       float64
+}
+
+// Run measures everything and prints the report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.fill()
+	if cfg.Dir == "" {
+		d, err := os.MkdirTemp("", "ledger-bench-")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Dir = d
+	}
+	defer os.RemoveAll(cfg.Dir)
+	r := &Report{}
+	w := cfg.Out
+
+	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.Dir, "ledger"), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	if err != nil {
+		return nil, err
+	}
+	defer n.Close(context.Background())
+
+	gen := newGenerator("bench")
+	if _, err := n.Ledger.Submit(ctx, []*events.Event{gen.manifestEvent()}); err != nil {
+		return nil, fmt.Errorf("couldn't define the bench election: %w", err)
+	}
+	evs := make([]*events.Event, cfg.Events)
+	var total int
+	for i := range evs {
+		evs[i] = gen.report()
+		b, _ := evs[i].Encode()
+		total += len(b)
+	}
+	r.EventBytes = total / len(evs)
+	fmt.Fprintf(w, "bench: %d count events of %d bytes on average, %d submitters × %d events per submission\n",
+		cfg.Events, r.EventBytes, cfg.Submitters, cfg.Chunk)
+
+	// Ceilings first, on the ledger's own embedded server.
+	js := n.Broker.JetStream()
+	payload := make([]byte, r.EventBytes)
+	rand.NewChaCha8([32]byte{}).Read(payload)
+	if r.JSBatch, err = jsBatch(ctx, js, n, payload, cfg.Events); err != nil {
+		return nil, err
+	}
+	if r.JSAsync, err = jsAsync(ctx, js, n, payload, min(cfg.Events, 50_000)); err != nil {
+		return nil, err
+	}
+
+	// The ledger: concurrent submitters, each waiting for durable receipts.
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, cfg.Submitters)
+	var next int
+	var mu sync.Mutex
+	for range cfg.Submitters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				lo := next
+				next = min(next+cfg.Chunk, len(evs))
+				hi := next
+				mu.Unlock()
+				if lo >= hi {
+					return
+				}
+				if _, err := n.Ledger.Submit(ctx, evs[lo:hi]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	r.Ingest = float64(len(evs)) / time.Since(start).Seconds()
+
+	// Single synchronous submitter.
+	lat := make([]time.Duration, cfg.Latency)
+	for i := range lat {
+		ev := gen.report()
+		t := time.Now()
+		if _, err := n.Ledger.Submit(ctx, []*events.Event{ev}); err != nil {
+			return nil, fmt.Errorf("latency: %w", err)
+		}
+		lat[i] = time.Since(t)
+	}
+	slices.Sort(lat)
+	r.LatencyP50, r.LatencyP99 = lat[len(lat)/2], lat[len(lat)*99/100]
+
+	if r.PebbleBatch, r.PebbleSingle, err = pebbleCeilings(filepath.Join(cfg.Dir, "pebble-raw"), r.EventBytes, cfg.Events); err != nil {
+		return nil, err
+	}
+	r.SHA256 = sha256Rate(r.EventBytes, 1_000_000)
+	r.Print(w)
+	return r, nil
+}
+
+// Print writes the report as a table with the ratios to the ceilings.
+func (r *Report) Print(w io.Writer) {
+	jsCeil := max(r.JSBatch, r.JSAsync)
+	fmt.Fprintf(w, "\n%-52s %14s %10s\n", "measure", "value", "ratio")
+	row := func(name string, v float64, unit string, ratio string) {
+		fmt.Fprintf(w, "%-52s %10.0f %-4s %9s\n", name, v, unit, ratio)
+	}
+	row("ledger ingest, submit → durable entry (events/s)", r.Ingest, "/s", fmt.Sprintf("%.2f× JS", r.Ingest/jsCeil))
+	fmt.Fprintf(w, "%-52s %10.2f ms\n", "ledger single submitter latency p50", float64(r.LatencyP50.Microseconds())/1000)
+	fmt.Fprintf(w, "%-52s %10.2f ms\n", "ledger single submitter latency p99", float64(r.LatencyP99.Microseconds())/1000)
+	row("ceiling: JetStream atomic batches of 1000, msg IDs", r.JSBatch, "/s", "")
+	row("ceiling: JetStream async publish, msg IDs", r.JSAsync, "/s", "")
+	row("ceiling: Pebble synced batches of 1000 entries", r.PebbleBatch, "/s", fmt.Sprintf("%.2f× led", r.PebbleBatch/r.Ingest))
+	row("ceiling: Pebble synced single writes", r.PebbleSingle, "/s", "")
+	row("ceiling: SHA-256 of one event (hashes/s, 1 core)", r.SHA256, "/s", "")
+	fmt.Fprintf(w, "\ntargets: ingest ≥ 50000/s and ≥ 0.5× the JetStream ceiling (%.0f/s): %s; p50 < 5 ms: %s\n",
+		jsCeil, verdict(r.Ingest >= 50_000 && r.Ingest >= 0.5*jsCeil), verdict(r.LatencyP50 < 5*time.Millisecond))
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+func rawStream(ctx context.Context, js jetstream.JetStream, n *node.Node, name string) error {
+	cfg := n.Broker.StreamConfig()
+	cfg.Name, cfg.Subjects = name, []string{"benchraw." + name}
+	cfg.DenyPurge, cfg.DenyDelete = false, false
+	_, err := js.CreateOrUpdateStream(ctx, cfg)
+	return err
+}
+
+func jsBatch(ctx context.Context, js jetstream.JetStream, n *node.Node, payload []byte, count int) (float64, error) {
+	if err := rawStream(ctx, js, n, "RAWBATCH"); err != nil {
+		return 0, err
+	}
+	defer js.DeleteStream(ctx, "RAWBATCH")
+	start := time.Now()
+	for done := 0; done < count; done += 1000 {
+		k := min(1000, count-done)
+		msgs := make([]*nats.Msg, k)
+		for i := range msgs {
+			m := nats.NewMsg("benchraw.RAWBATCH")
+			m.Header.Set(jetstream.MsgIDHeader, uuid.NewString())
+			m.Data = payload
+			msgs[i] = m
+		}
+		if _, err := jetstreamext.PublishMsgBatch(ctx, js, msgs); err != nil {
+			return 0, fmt.Errorf("JetStream batch ceiling: %w", err)
+		}
+	}
+	return float64(count) / time.Since(start).Seconds(), nil
+}
+
+func jsAsync(ctx context.Context, js jetstream.JetStream, n *node.Node, payload []byte, count int) (float64, error) {
+	if err := rawStream(ctx, js, n, "RAWASYNC"); err != nil {
+		return 0, err
+	}
+	defer js.DeleteStream(ctx, "RAWASYNC")
+	start := time.Now()
+	for i := range count {
+		m := nats.NewMsg("benchraw.RAWASYNC")
+		m.Data = payload
+		if _, err := js.PublishMsgAsync(m, jetstream.WithMsgID(uuid.NewString())); err != nil {
+			return 0, fmt.Errorf("JetStream async ceiling: %w", err)
+		}
+		if i%2000 == 1999 || i == count-1 {
+			// Keep the window under the client's 4,000 pending publishes.
+			select {
+			case <-js.PublishAsyncComplete():
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}
+	}
+	return float64(count) / time.Since(start).Seconds(), nil
+}
+
+func pebbleCeilings(dir string, size, count int) (batch, single float64, err error) {
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quiet{}})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	val := make([]byte, size)
+	key := make([]byte, 8)
+	start := time.Now()
+	for done := 0; done < count; done += 1000 {
+		b := db.NewBatch()
+		for i := range min(1000, count-done) {
+			k := uint64(done + i)
+			for j := range 8 {
+				key[j] = byte(k >> (56 - 8*j))
+			}
+			b.Set(key, val, nil)
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			return 0, 0, err
+		}
+		b.Close()
+	}
+	batch = float64(count) / time.Since(start).Seconds()
+	n := 2000
+	start = time.Now()
+	for i := range n {
+		key[0], key[1] = 0xff, byte(i)
+		if err := db.Set(key, val, pebble.Sync); err != nil {
+			return 0, 0, err
+		}
+	}
+	single = float64(n) / time.Since(start).Seconds()
+	return batch, single, nil
+}
+
+type quiet struct{}
+
+func (quiet) Infof(string, ...any)  {}
+func (quiet) Errorf(string, ...any) {}
+func (quiet) Fatalf(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, f+"\n", a...)
+	os.Exit(1)
+}
+
+func sha256Rate(size, count int) float64 {
+	buf := make([]byte, size)
+	start := time.Now()
+	for i := range count {
+		buf[0] = byte(i)
+		sha256.Sum256(buf)
+	}
+	return float64(count) / time.Since(start).Seconds()
+}

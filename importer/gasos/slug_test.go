@@ -1,0 +1,63 @@
+package gasos
+
+import "testing"
+
+func TestSlug(t *testing.T) {
+	for in, want := range map[string]string{
+		"U.S. Representative, District 6": "us-representative-district-6",
+		"State Senator, District 32":      "state-senator-district-32",
+		"JON OSSOFF":                      "jon-ossoff",
+		`ROYDEN "ROY" DANIELS`:            "royden-roy-daniels",
+		"Absentee by Mail":                "absentee-by-mail",
+		"DeKalb":                          "dekalb",
+		"O'BRIEN-SMITH JR.":               "obrien-smith-jr",
+		"José Nuñez Ærø":                  "jose-nunez-aero",
+		"  --Question 1.5--  ":            "question-1-5",
+		"???":                             "",
+		"日本":                              "",
+		"A_B":                             "a-b",
+		"Board of Commissioners, District 1 (Unexpired Term Ending 2030), Special Election for": "board-of-commissioners-district-1-unexpired-term-ending-2030",
+	} {
+		if got := slug(in); got != want {
+			t.Errorf("slug(%q) = %q, want %q", in, got, want)
+		}
+		if got := slug(in); len(got) > maxSlug {
+			t.Errorf("slug(%q) is %d bytes", in, len(got))
+		}
+	}
+}
+
+func TestTitleCase(t *testing.T) {
+	for in, want := range map[string]string{
+		"JON OSSOFF":           "Jon Ossoff",
+		`ROYDEN "ROY" DANIELS`: `Royden "Roy" Daniels`,
+		"O'BRIEN-SMITH III":    "O'Brien-Smith III",
+		"D'ANGELO JONES, JR.":  "D'Angelo Jones, Jr.",
+		"YES":                  "Yes",
+		"WON'T":                "Won't",
+		"3RD DISTRICT":         "3rd District",
+		"Ann McSmith":          "Ann McSmith",
+		"JOSÉ NUÑEZ":           "José Nuñez",
+		"J.R. EWING":           "J.R. Ewing",
+		"MOHAMMAD ALI BHUIYAN": "Mohammad Ali Bhuiyan",
+	} {
+		if got := titleCase(in); got != want {
+			t.Errorf("titleCase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestStripParty(t *testing.T) {
+	for _, tc := range []struct{ name, party, want string }{
+		{"JON OSSOFF (DEM)", "DEM", "JON OSSOFF"},
+		{"KAREN HANDEL (Rep)", "REP", "KAREN HANDEL"},
+		{"KAREN HANDEL (REP)", "", "KAREN HANDEL (REP)"},
+		{"KAREN HANDEL (REP)", "DEM", "KAREN HANDEL (REP)"},
+		{"(REP)", "REP", "(REP)"},
+		{"é(REP)", "REP", "é"},
+	} {
+		if got := stripParty(tc.name, tc.party); got != tc.want {
+			t.Errorf("stripParty(%q, %q) = %q, want %q", tc.name, tc.party, got, tc.want)
+		}
+	}
+}
