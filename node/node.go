@@ -48,7 +48,9 @@ type Config struct {
 	// NATSURL selects an external NATS; empty starts the embedded server.
 	NATSURL string
 	// NATSListen is the embedded server's client address (loopback).
-	NATSListen      string
+	NATSListen string
+	// StreamReplicas is the stream's replica count; 3 in a cluster.
+	StreamReplicas  int
 	Name            string // ledger name: key name and checkpoint origin prefix
 	DuplicateWindow time.Duration
 	MaxBatch        int
@@ -106,7 +108,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.Broker, err = broker.Open(ctx, broker.Config{
 		URL: cfg.NATSURL, Dir: filepath.Join(cfg.DataDir, "jetstream"), Listen: cfg.NATSListen,
-		DuplicateWindow: cfg.DuplicateWindow, Logger: cfg.Logger,
+		DuplicateWindow: cfg.DuplicateWindow, Replicas: cfg.StreamReplicas, Logger: cfg.Logger,
 	})
 	if err != nil {
 		return nil, err

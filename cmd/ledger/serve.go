@@ -60,6 +60,7 @@ On first start it creates the checkpoint signing key (DATA/ledger.key, mode
 	f.StringVar(&cfg.HTTP, "http", node.DefaultHTTP, "HTTP API listen address")
 	f.StringVar(&cfg.NATSURL, "nats", "", "URL of an external NATS JetStream server or cluster (default: start an embedded one)")
 	f.StringVar(&cfg.NATSListen, "nats-listen", broker.DefaultListen, "client address of the embedded NATS server, loopback only (port 0: any free port)")
+	f.IntVar(&cfg.StreamReplicas, "stream-replicas", 1, "replicas of the submission stream (3 on a three-node cluster)")
 	f.StringVar(&cfg.Name, "name", node.DefaultName, "ledger name: the signing key's name and the prefix of checkpoint origins")
 	f.DurationVar(&cfg.DuplicateWindow, "duplicate-window", broker.DefaultDuplicateWindow, "JetStream duplicate window (the ledger deduplicates forever beyond it)")
 	f.IntVar(&cfg.MaxBatch, "max-batch", 0, "most stream messages per synced batch (default 2000)")
