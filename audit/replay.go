@@ -55,4 +55,3 @@ func Replay(db *store.DB, election string, size uint64, progress func(done uint6
 	}
 	return proj, nil
 }
-
