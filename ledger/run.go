@@ -69,19 +69,32 @@ func (l *Ledger) run(ctx context.Context) error {
 		return fmt.Errorf("couldn't consume %s: %w", b.Stream(), err)
 	}
 	defer cc.Stop()
-	batch := make([]jetstream.Msg, 0, l.cfg.MaxBatch)
+	batch := make([]message, 0, l.cfg.MaxBatch)
+	add := func(m jetstream.Msg) error {
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("couldn't read stream metadata: %w", err)
+		}
+		batch = append(batch, message{seq: md.Sequence.Stream, time: md.Timestamp, data: m.Data()})
+		return nil
+	}
 	for {
+		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return nil
 		case m := <-msgs:
-			batch = append(batch[:0], m)
+			if err := add(m); err != nil {
+				return err
+			}
 		}
 	drain:
 		for len(batch) < l.cfg.MaxBatch {
 			select {
 			case m := <-msgs:
-				batch = append(batch, m)
+				if err := add(m); err != nil {
+					return err
+				}
 			default:
 				break drain
 			}
@@ -90,6 +103,13 @@ func (l *Ledger) run(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// message is one stream message as the state machine sees it.
+type message struct {
+	seq  uint64    // stream sequence
+	time time.Time // the stream's timestamp
+	data []byte
 }
 
 // checkStream compares the stream with what the ledger logged last.
@@ -131,7 +151,7 @@ type stepState struct {
 }
 
 // step applies messages in one synced batch, then signs the checkpoints.
-func (l *Ledger) step(msgs []jetstream.Msg) error {
+func (l *Ledger) step(msgs []message) error {
 	start := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -139,22 +159,18 @@ func (l *Ledger) step(msgs []jetstream.Msg) error {
 	defer st.batch.Close()
 	pos := l.position
 	for _, m := range msgs {
-		md, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("couldn't read stream metadata: %w", err)
-		}
-		seq := md.Sequence.Stream
-		if seq <= pos {
+		if m.seq <= pos {
 			continue // redelivered after a consumer reset
 		}
-		if err := l.apply(st, seq, md.Timestamp, m.Data()); err != nil {
-			return fmt.Errorf("couldn't apply stream message %d: %w", seq, err)
+		if err := l.apply(st, m.seq, m.time, m.data); err != nil {
+			return fmt.Errorf("couldn't apply stream message %d: %w", m.seq, err)
 		}
-		pos = seq
+		pos = m.seq
 	}
 	if pos == l.position {
 		return nil
 	}
+	st.batch.PutPosition(pos)
 	signed := make(map[string][]byte, len(st.touched))
 	for _, id := range st.touched {
 		el := l.elections[id]

@@ -134,11 +134,14 @@ type SeqRecord struct {
 	Outcome string    // "logged", "duplicate" or "dropped: <reason>"
 }
 
-// PutSeq records what stream message seq became, and advances the stream
-// position to seq.
+// PutSeq records what stream message seq became.
 func (b *Batch) PutSeq(seq uint64, r SeqRecord) {
 	v := append(r.ID[:], r.Outcome...)
 	b.set(binary.BigEndian.AppendUint64([]byte{tagSeq}, seq), v)
+}
+
+// PutPosition records the last stream sequence applied.
+func (b *Batch) PutPosition(seq uint64) {
 	b.set([]byte{tagMeta, 'p', 'o', 's'}, binary.BigEndian.AppendUint64(nil, seq))
 }
 

@@ -71,6 +71,6 @@ Start here:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newSubmit(), newTally(), newCheckpoint(), newRebuild(), newBench())
+	root.AddCommand(newServe(), newSubmit(), newTally(), newCheckpoint(), newRebuild(), newAudit(), newBench())
 	return root
 }
