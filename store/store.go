@@ -103,11 +103,19 @@ func (b *Batch) Commit() error {
 	if err := b.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("couldn't commit batch: %w", err)
 	}
-	return b.b.Close()
+	pb := b.b
+	b.b = nil // Close after Commit must not release the pooled batch twice
+	return pb.Close()
 }
 
-// Close releases an uncommitted batch, discarding it.
-func (b *Batch) Close() error { return b.b.Close() }
+// Close releases an uncommitted batch, discarding it. After Commit it does
+// nothing.
+func (b *Batch) Close() error {
+	if b.b == nil {
+		return nil
+	}
+	return b.b.Close()
+}
 
 // Len is the number of bytes in the batch so far.
 func (b *Batch) Len() int { return b.b.Len() }
