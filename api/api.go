@@ -104,16 +104,22 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	lines := isJSONLines(r.Header.Get("Content-Type"))
 	var raw [][]byte
+	var lineNo []int // physical line of each event, from 1
 	if lines {
 		sc := bufio.NewScanner(bytes.NewReader(body))
 		sc.Buffer(nil, events.MaxEventSize+1)
+		n := 0
 		for sc.Scan() {
+			n++
 			if len(bytes.TrimSpace(sc.Bytes())) > 0 {
 				raw = append(raw, bytes.Clone(sc.Bytes()))
+				lineNo = append(lineNo, n)
 			}
 		}
 		if err := sc.Err(); err != nil {
-			fail(w, http.StatusRequestEntityTooLarge, "line %d is longer than the %d-byte event limit", len(raw)+1, events.MaxEventSize)
+			item := len(raw)
+			writeJSON(w, http.StatusRequestEntityTooLarge, Problem{Item: &item,
+				Error: fmt.Sprintf("line %d is longer than the %d-byte event limit", n+1, events.MaxEventSize)})
 			return
 		}
 	} else {
@@ -134,7 +140,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 			}
 			if lines {
 				p.Item = &i
-				p.Error = fmt.Sprintf("line %d: %s", i+1, err)
+				p.Error = fmt.Sprintf("line %d: %s", lineNo[i], err)
 			}
 			writeJSON(w, status, p)
 			return
@@ -154,7 +160,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		p := Problem{Error: re.Problem}
 		if lines {
 			p.Item = &re.Item
-			p.Error = fmt.Sprintf("line %d: %s", re.Item+1, re.Problem)
+			p.Error = fmt.Sprintf("line %d: %s", lineNo[re.Item], re.Problem)
 		}
 		writeJSON(w, status, p)
 		return

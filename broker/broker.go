@@ -36,6 +36,8 @@ const (
 	DefaultListen          = "127.0.0.1:4222"
 	// MaxAtomicBatch is the largest atomic batch the server accepts by default.
 	MaxAtomicBatch = 1000
+	// maxHeaderBytes is room for Nats-Msg-Id and the batch headers.
+	maxHeaderBytes = 4096
 )
 
 // Config configures the connection. Zero values take the defaults.
@@ -136,7 +138,7 @@ func (b *Broker) StreamConfig() jetstream.StreamConfig {
 		Retention:          jetstream.LimitsPolicy,
 		Replicas:           b.cfg.Replicas,
 		Duplicates:         b.cfg.DuplicateWindow,
-		MaxMsgSize:         events.MaxEventSize,
+		MaxMsgSize:         events.MaxEventSize + maxHeaderBytes, // JetStream counts headers too
 		AllowAtomicPublish: true,
 		DenyDelete:         true,
 		DenyPurge:          true,
@@ -165,7 +167,7 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 		JetStream:          true,
 		StoreDir:           cfg.Dir,
 		SyncAlways:         true,
-		MaxPayload:         events.MaxEventSize + 64<<10,
+		MaxPayload:         events.MaxEventSize + 64<<10, // as deploy/nats.conf
 		NoSigs:             true,
 		NoLog:              true,
 		JetStreamMaxMemory: 256 << 20,

@@ -82,10 +82,12 @@ func LoadOrCreateKey(dir, name string) (note.Signer, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("couldn't generate signing key: %w", err)
 		}
-		if err := writeFileSync(path, []byte(skey+"\n"), 0o600); err != nil {
+		// The public key first: a crash between the two leaves no private
+		// key, and the next start makes a new pair.
+		if err := writeFileAtomic(filepath.Join(dir, PublicKeyFile), []byte(vkey+"\n"), 0o644); err != nil {
 			return nil, "", err
 		}
-		if err := writeFileSync(filepath.Join(dir, PublicKeyFile), []byte(vkey+"\n"), 0o644); err != nil {
+		if err := writeFileAtomic(path, []byte(skey+"\n"), 0o600); err != nil {
 			return nil, "", err
 		}
 		data = []byte(skey)
@@ -105,6 +107,12 @@ func LoadOrCreateKey(dir, name string) (note.Signer, string, error) {
 	vkey, err := VerifierKey(strings.TrimSpace(string(data)))
 	if err != nil {
 		return nil, "", err
+	}
+	pub := filepath.Join(dir, PublicKeyFile)
+	if got, err := os.ReadFile(pub); err != nil || strings.TrimSpace(string(got)) != vkey {
+		if err := writeFileAtomic(pub, []byte(vkey+"\n"), 0o644); err != nil {
+			return nil, "", err
+		}
 	}
 	return s, vkey, nil
 }
@@ -126,18 +134,35 @@ func VerifierKey(skey string) (string, error) {
 	return note.NewEd25519VerifierKey(s.Name(), pub)
 }
 
-func writeFileSync(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+// writeFileAtomic writes a file under a temporary name, syncs it, renames
+// it into place and syncs the directory: the file is whole or absent.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
-		return fmt.Errorf("couldn't create %s: %w", path, err)
+		return fmt.Errorf("couldn't create %s: %w", tmp, err)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("couldn't write %s: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't sync %s: %w", path, err)
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("couldn't sync directory of %s: %w", path, err)
 	}
-	return f.Close()
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("couldn't sync directory of %s: %w", path, err)
+	}
+	return nil
 }

@@ -137,7 +137,7 @@ func TestDecodeBad(t *testing.T) {
 		{"votes overflow int64", sub(validReport, votes, `"votes":99999999999999999999`), "data.counts[0].votes", "got number 99999999999999999999, want an integer"},
 		{"votes is a fraction", sub(validReport, votes, `"votes":17300.5`), "data.counts[0].votes", "want an integer"},
 		{"negative votes", sub(validReport, votes, `"votes":-1`), "data.counts[0].votes", "-1 is negative"},
-		{"votes over MaxVotes", sub(validReport, votes, fmt.Sprintf(`"votes":%d`, events.MaxVotes+1)), "data.counts[0].votes", "is more than the limit of 1000000000000"},
+		{"votes over MaxVotes", sub(validReport, votes, fmt.Sprintf(`"votes":%d`, events.MaxVotes+1)), "data.counts[0].votes", "is more than the limit of 1000000000"},
 		{"counts is an object", sub(validReport, `"counts":[`+firstCount+`,`, `"counts":{"a":`+firstCount+`},"x":[`), "data.counts", "wrong type: got object, want an array"},
 		{"zero counts", sub(validReport, `"counts":[`+firstCount+`,{"choice":"handel","vote_type":"election-day","votes":6168}]`, `"counts":[]`), "data.counts", "at least one count"},
 		{"null counts", sub(validReport, `"counts":[`+firstCount+`,{"choice":"handel","vote_type":"election-day","votes":6168}]`, `"counts":null`), "data.counts", "at least one count"},

@@ -14,9 +14,9 @@ import (
 
 // Limits of a valid event.
 const (
-	MaxVotes        = 1_000_000_000_000 // per count; sums of a national election stay far from int64 overflow
-	MaxCountRows    = 10_000            // counts in one report
-	MaxNameLength   = 256               // names, labels and operators, in bytes
+	MaxVotes        = 1_000_000_000 // per count: sums over 10,000 counts × 175,000 units stay below int64's limit
+	MaxCountRows    = 10_000        // counts in one report
+	MaxNameLength   = 256           // names, labels and operators, in bytes
 	MaxReasonLength = 2048
 	MaxIDLength     = 128
 )

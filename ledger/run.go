@@ -75,7 +75,7 @@ func (l *Ledger) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("couldn't read stream metadata: %w", err)
 		}
-		batch = append(batch, message{seq: md.Sequence.Stream, time: md.Timestamp, data: m.Data()})
+		batch = append(batch, message{seq: md.Sequence.Stream, time: md.Timestamp, subject: m.Subject(), data: m.Data()})
 		return nil
 	}
 	for {
@@ -107,9 +107,10 @@ func (l *Ledger) run(ctx context.Context) error {
 
 // message is one stream message as the state machine sees it.
 type message struct {
-	seq  uint64    // stream sequence
-	time time.Time // the stream's timestamp
-	data []byte
+	seq     uint64    // stream sequence
+	time    time.Time // the stream's timestamp
+	subject string
+	data    []byte
 }
 
 // checkStream compares the stream with what the ledger logged last.
@@ -162,7 +163,7 @@ func (l *Ledger) step(msgs []message) error {
 		if m.seq <= pos {
 			continue // redelivered after a consumer reset
 		}
-		if err := l.apply(st, m.seq, m.time, m.data); err != nil {
+		if err := l.apply(st, m); err != nil {
 			return fmt.Errorf("couldn't apply stream message %d: %w", m.seq, err)
 		}
 		pos = m.seq
@@ -208,11 +209,16 @@ func (l *Ledger) step(msgs []message) error {
 }
 
 // apply turns one stream message into an entry, a duplicate or a drop.
-func (l *Ledger) apply(st *stepState, seq uint64, ts time.Time, data []byte) error {
-	ev, canonical, err := events.DecodeCanonical(data)
+func (l *Ledger) apply(st *stepState, m message) error {
+	seq, ts := m.seq, m.time
+	ev, canonical, err := events.DecodeCanonical(m.data)
 	if err != nil {
 		// Only something bypassing the ledger's edge publishes such a message.
 		l.drop(st, seq, uuid.Nil, "undecodable: "+err.Error())
+		return nil
+	}
+	if want := l.cfg.Broker.SubmitSubject(ev.Election); m.subject != want {
+		l.drop(st, seq, ev.ID, fmt.Sprintf("published on %q, but election %q submits on %q", m.subject, ev.Election, want))
 		return nil
 	}
 	if st.ids[ev.ID] {

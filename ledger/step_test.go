@@ -53,7 +53,7 @@ func BenchmarkStep(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		return message{seq: seq, time: time.Unix(int64(seq), 0), data: data}
+		return message{seq: seq, time: time.Unix(int64(seq), 0), subject: brk.SubmitSubject("bench"), data: data}
 	}
 	if err := l.step([]message{msg(m)}); err != nil {
 		b.Fatal(err)
@@ -73,5 +73,9 @@ func BenchmarkStep(b *testing.B) {
 		if err := l.step(batch); err != nil {
 			b.Fatal(err)
 		}
+	}
+	b.StopTimer()
+	if got, want := l.elections["bench"].proj.Tally().Accepted, uint64(1+(b.N+len(batch)-1)/len(batch)*len(batch)); got != want {
+		b.Fatalf("%d events accepted, want %d: the benchmark measured something else", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -165,16 +166,40 @@ func (l *Ledger) prepare(evs []*events.Event) ([]broker.Message, error) {
 				pending[ev.Election] = p
 			}
 		}
-		if _, err := l.db.Event(ev.ID); err == nil {
-			continue // already logged: answered below
-		}
 		data, err := ev.Encode()
 		if err != nil {
 			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error()}
 		}
+		if rec, err := l.db.Event(ev.ID); err == nil {
+			// Already logged: answered below, if it is the same event.
+			if err := l.sameEvent(rec, data); err != nil {
+				return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error(), NotFound: true}
+			}
+			continue
+		}
 		msgs = append(msgs, broker.Message{Election: ev.Election, ID: ev.ID.String(), Data: data})
 	}
 	return msgs, nil
+}
+
+// sameEvent checks that a resubmitted event is the one logged under its ID.
+func (l *Ledger) sameEvent(rec store.EventRecord, canonical []byte) error {
+	data, err := l.db.Entry(rec.Election, rec.Index)
+	if err != nil {
+		return fmt.Errorf("couldn't read entry %d of %s: %w", rec.Index, rec.Election, err)
+	}
+	en, err := events.DecodeEntry(data)
+	if err != nil {
+		return err
+	}
+	logged, err := en.Event.Encode()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(logged, canonical) {
+		return fmt.Errorf("event ID is already logged (election %q, index %d) with different content: a new event needs a new ID", rec.Election, rec.Index)
+	}
+	return nil
 }
 
 // receipt answers for a logged event ID. The caller holds l.mu for reading.

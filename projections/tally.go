@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 	"text/tabwriter"
 )
@@ -45,7 +46,9 @@ type ChoiceTally struct {
 	ByVoteType map[string]int64 `json:"by_vote_type"`
 }
 
-// UnitTally is one reporting unit's rolled-up totals for a contest.
+// UnitTally is one reporting unit's rolled-up totals for a contest. Its
+// UnitsReported counts reports at or below the unit; a report of an
+// ancestor covers the unit in the ancestor's row and the contest's count.
 type UnitTally struct {
 	ID            string           `json:"id"`
 	Parent        string           `json:"parent,omitempty"`
@@ -122,10 +125,15 @@ func (e *Election) Tally() *Tally {
 // Share formats part/total as a percentage with two decimals, rounded half
 // up, using integer arithmetic only.
 func Share(part, total int64) string {
-	if total <= 0 {
+	if total <= 0 || part < 0 || part > total {
 		return "0.00"
 	}
-	bp := (part*20000 + total) / (2 * total) // basis points, rounded half up
+	// Basis points, rounded half up: (part×20000 + total) / (2×total), in
+	// 128 bits so that no vote count can overflow it.
+	hi, lo := bits.Mul64(uint64(part), 20000)
+	lo, carry := bits.Add64(lo, uint64(total), 0)
+	hi += carry
+	bp, _ := bits.Div64(hi, lo, 2*uint64(total))
 	return fmt.Sprintf("%d.%02d", bp/100, bp%100)
 }
 

@@ -75,7 +75,11 @@ submission with exit code 2 and nothing from its request is logged. Exit code
 							fmt.Sprintf("event %d:", start+*ce.Problem.Item+1), 1)
 					}
 					out.Flush()
-					return &exitCodeError{exitRefused, fmt.Errorf("%s: %s (events before it in this run were logged; fix it and resubmit the file)", displayName(name), ce.Problem.Error)}
+					logged := "no event of this run was logged"
+					if start > 0 {
+						logged = fmt.Sprintf("events 1–%d were logged, the rest were not", start)
+					}
+					return &exitCodeError{exitRefused, fmt.Errorf("%s: %s (%s; fix it and resubmit the whole file: logged events are answered, not logged twice)", displayName(name), ce.Problem.Error, logged)}
 				}
 				if err != nil {
 					return err
