@@ -114,11 +114,58 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		b.Close()
 		return nil, fmt.Errorf("couldn't use JetStream on %s: %w", b.where(), err)
 	}
-	if _, err := b.js.CreateOrUpdateStream(ctx, b.StreamConfig()); err != nil {
+	if err := b.ensureStream(ctx); err != nil {
 		b.Close()
-		return nil, fmt.Errorf("couldn't create stream %s on %s (is JetStream enabled, at v2.12 or later?): %w", cfg.Stream, b.where(), err)
+		return nil, err
 	}
 	return b, nil
+}
+
+// ensureStream creates the stream if it is missing. An existing stream is
+// updated only on the embedded server, which this ledger owns; on an
+// external server it is shared with other replicas and kept as it is, with
+// a warning for each setting that differs from this ledger's flags.
+func (b *Broker) ensureStream(ctx context.Context) error {
+	want := b.StreamConfig()
+	s, err := b.js.Stream(ctx, want.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		if _, err := b.js.CreateStream(ctx, want); err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return fmt.Errorf("couldn't create stream %s on %s (is JetStream enabled, at v2.12 or later?): %w", want.Name, b.where(), err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("couldn't read stream %s on %s (is JetStream enabled?): %w", want.Name, b.where(), err)
+	}
+	have := s.CachedInfo().Config
+	if b.srv != nil {
+		if _, err := b.js.UpdateStream(ctx, want); err != nil {
+			return fmt.Errorf("couldn't update stream %s: %w", want.Name, err)
+		}
+		return nil
+	}
+	if len(have.Subjects) != 1 || have.Subjects[0] != want.Subjects[0] {
+		return fmt.Errorf("stream %s on %s takes subjects %v, not %v: use --stream and --subject-prefix of the ledgers that made it", want.Name, b.where(), have.Subjects, want.Subjects)
+	}
+	if !have.AllowAtomicPublish {
+		return fmt.Errorf("stream %s on %s does not allow atomic publish: update it (nats stream edit %s --allow-batch) or let a new ledger create it", want.Name, b.where(), want.Name)
+	}
+	for _, d := range []struct {
+		name       string
+		have, want any
+	}{
+		{"duplicate window", have.Duplicates, want.Duplicates},
+		{"replicas", have.Replicas, want.Replicas},
+		{"max message size", have.MaxMsgSize, want.MaxMsgSize},
+		{"deny delete", have.DenyDelete, want.DenyDelete},
+		{"deny purge", have.DenyPurge, want.DenyPurge},
+		{"storage", have.Storage, want.Storage},
+	} {
+		if d.have != d.want {
+			b.cfg.Logger.Warn("shared stream keeps its own setting", "stream", want.Name, "setting", d.name, "stream_has", d.have, "flag_asks", d.want)
+		}
+	}
+	return nil
 }
 
 func (b *Broker) where() string {

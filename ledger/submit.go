@@ -57,32 +57,32 @@ func (e *RefusedError) Error() string {
 	return b.String()
 }
 
+// submission is what the edge knows of a submission's earlier events.
+type submission struct {
+	elections map[string]*projections.Election // defined earlier in it
+	events    map[uuid.UUID]string             // event ID → election, earlier in it
+}
+
 // precheck refuses an event that names things its election does not have,
 // or that is for an unknown election. Rule violations that depend on the
 // order of events (certification, stale versions) pass: the state machine
 // decides them, and logs the rejection.
 //
-// pending holds the elections defined earlier in the same submission. The
-// caller holds l.mu for reading.
-func (l *Ledger) precheck(ev *events.Event, pending map[string]*projections.Election) error {
-	var rj *projections.Rejection
-	el := l.elections[ev.Election]
-	if el != nil {
-		rj = el.proj.Check(ev)
+// The caller holds l.mu for reading.
+func (l *Ledger) precheck(ev *events.Event, sub *submission) error {
+	var proj *projections.Election
+	if el := l.elections[ev.Election]; el != nil {
+		proj = el.proj
+	} else {
+		proj = sub.elections[ev.Election]
 	}
-	if p := pending[ev.Election]; el == nil && p != nil {
-		if rj = p.Check(ev); rj != nil && rj.Reference {
-			return &RefusedError{NotFound: true, Problem: rj.Reason}
-		}
-		return nil
-	}
-	if el == nil {
+	if proj == nil {
 		if ev.Type() == events.TypeElectionDefined {
 			return nil
 		}
 		return &RefusedError{NotFound: true, Problem: fmt.Sprintf("election %q is not defined: submit its %s event first", ev.Election, events.TypeElectionDefined)}
 	}
-	if rj != nil && rj.Reference {
+	if rj := proj.Check(ev); rj != nil && rj.Reference {
 		return &RefusedError{NotFound: true, Problem: rj.Reason}
 	}
 	var target uuid.UUID
@@ -94,6 +94,9 @@ func (l *Ledger) precheck(ev *events.Event, pending map[string]*projections.Elec
 		target, field = b.Retracts, "retracts"
 	default:
 		return nil
+	}
+	if sub.events[target] == ev.Election {
+		return nil // named earlier in this submission: the state machine decides
 	}
 	rec, err := l.db.Event(target)
 	switch {
@@ -145,25 +148,26 @@ func (l *Ledger) Submit(ctx context.Context, evs []*events.Event) ([]Receipt, er
 // the messages to publish: every event not logged already.
 func (l *Ledger) prepare(evs []*events.Event) ([]broker.Message, error) {
 	seen := make(map[uuid.UUID]int, len(evs))
-	pending := map[string]*projections.Election{}
+	sub := &submission{elections: map[string]*projections.Election{}, events: make(map[uuid.UUID]string, len(evs))}
 	msgs := make([]broker.Message, 0, len(evs))
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for i, ev := range evs {
 		if j, dup := seen[ev.ID]; dup {
-			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: fmt.Sprintf("the same event ID is already event #%d of this submission", j+1)}
+			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: fmt.Sprintf("event ID %s is already event #%d of this submission", ev.ID, j+1)}
 		}
 		seen[ev.ID] = i
-		if err := l.precheck(ev, pending); err != nil {
+		if err := l.precheck(ev, sub); err != nil {
 			var re *RefusedError
 			if errors.As(err, &re) {
 				re.Item, re.ID = i, ev.ID.String()
 			}
 			return nil, err
 		}
-		if m, ok := ev.Body.(*events.Manifest); ok && pending[ev.Election] == nil {
+		sub.events[ev.ID] = ev.Election
+		if m, ok := ev.Body.(*events.Manifest); ok && sub.elections[ev.Election] == nil && l.elections[ev.Election] == nil {
 			if p, err := projections.New(ev.Election, m); err == nil {
-				pending[ev.Election] = p
+				sub.elections[ev.Election] = p
 			}
 		}
 		data, err := ev.Encode()
