@@ -176,13 +176,13 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, SubmitResponse{Receipts: receipts})
 		return
 	}
+	// 409 always means "logged, as rejected": the body is the receipt, and
+	// a reason starting "version conflict:" is a stale expected version.
+	// Refusals (nothing logged) are 400, 413 and 422 with an error body.
 	rc := receipts[0]
 	status := http.StatusOK
-	switch {
-	case rc.Conflict():
+	if rc.Verdict == events.Rejected {
 		status = http.StatusConflict
-	case rc.Verdict == events.Rejected:
-		status = http.StatusUnprocessableEntity
 	}
 	writeJSON(w, status, rc)
 }

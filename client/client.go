@@ -112,7 +112,7 @@ func (c *Client) SubmitOne(ctx context.Context, ev []byte) (*ledger.Receipt, err
 		return nil, err
 	}
 	switch status {
-	case http.StatusOK, http.StatusConflict, http.StatusUnprocessableEntity:
+	case http.StatusOK, http.StatusConflict:
 		var r ledger.Receipt
 		if err := json.Unmarshal(b, &r); err == nil && r.Verdict != "" {
 			return &r, nil

@@ -383,9 +383,9 @@ func TestRuleViolationsAreLoggedAndRejected(t *testing.T) {
 	}
 
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, correction(first.ID, houseReport("cobb-01", 1, 2, 3))),
-		http.StatusUnprocessableEntity, first.ID.String(), "is not the current report", second.ID.String())
+		http.StatusConflict, first.ID.String(), "is not the current report", second.ID.String())
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, retraction(first.ID)),
-		http.StatusUnprocessableEntity, first.ID.String(), "not the current report")
+		http.StatusConflict, first.ID.String(), "not the current report")
 	// cobb-01 is at version 2 in the house contest.
 	r := checkLoggedRejection(t, tn, withVersion(mkEvent(t, elecMain, houseReport("cobb-01", 1, 2, 3)), 1),
 		http.StatusConflict, "version conflict", "expected version 1", "at version 2")
@@ -395,9 +395,9 @@ func TestRuleViolationsAreLoggedAndRejected(t *testing.T) {
 	checkLoggedRejection(t, tn, withVersion(mkEvent(t, elecMain, correction(second.ID, houseReport("cobb-01", 1, 2, 3))), 0),
 		http.StatusConflict, "version conflict", "expected version 0")
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, testManifest("Main, again")),
-		http.StatusUnprocessableEntity, "already defined")
+		http.StatusConflict, "already defined")
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, recountOrder()),
-		http.StatusUnprocessableEntity, "not certified")
+		http.StatusConflict, "not certified")
 
 	// A current expected version is accepted.
 	if st, r := tn.submitOne(withVersion(mkEvent(t, elecMain, correction(second.ID, houseReport("cobb-01", 1211, 950, 31))), 2)); st != 200 || r.Verdict != events.Accepted {
@@ -407,11 +407,11 @@ func TestRuleViolationsAreLoggedAndRejected(t *testing.T) {
 		t.Fatalf("certification: HTTP %d %+v", st, r)
 	}
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, houseReport("dekalb-01", 10, 20, 30)),
-		http.StatusUnprocessableEntity, "is certified", "recount order")
+		http.StatusConflict, "is certified", "recount order")
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, senateReport("fulton-02", 10, 20)),
-		http.StatusUnprocessableEntity, "is certified", "recount order")
+		http.StatusConflict, "is certified", "recount order")
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, certification()),
-		http.StatusUnprocessableEntity, "already certified")
+		http.StatusConflict, "already certified")
 
 	var tl struct {
 		Status   string `json:"status"`
