@@ -72,6 +72,24 @@ type Report struct {
 	PebbleBatch  float64
 	PebbleSingle float64
 	SHA256       float64
+	ingestEvents float64
+	Steps        float64 // state machine steps (synced batches) during ingest
+	StepSeconds  float64 // time spent in them
+}
+
+// stepStats reads the ledger's step histogram.
+func stepStats(n *node.Node) (steps, seconds float64) {
+	mfs, err := n.Registry.Gather()
+	if err != nil {
+		return 0, 0
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "ledger_step_seconds" && len(mf.GetMetric()) == 1 {
+			h := mf.GetMetric()[0].GetHistogram()
+			return float64(h.GetSampleCount()), h.GetSampleSum()
+		}
+	}
+	return 0, 0
 }
 
 // Run measures everything and prints the report.
@@ -152,6 +170,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	r.Ingest = float64(len(evs)) / time.Since(start).Seconds()
+	r.Steps, r.StepSeconds = stepStats(n)
+	r.ingestEvents = float64(len(evs))
 
 	// Single synchronous submitter.
 	lat := make([]time.Duration, cfg.Latency)
@@ -174,6 +194,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return r, nil
 }
 
+// EventsPerStep is the mean number of messages per synced batch.
+func (r *Report) EventsPerStep() float64 { return r.ingestEvents / r.Steps }
+
 // Print writes the report as a table with the ratios to the ceilings.
 func (r *Report) Print(w io.Writer) {
 	jsCeil := max(r.JSBatch, r.JSAsync)
@@ -182,6 +205,9 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "%-52s %10.0f %-4s %9s\n", name, v, unit, ratio)
 	}
 	row("ledger ingest, submit → durable entry (events/s)", r.Ingest, "/s", fmt.Sprintf("%.2f× JS", r.Ingest/jsCeil))
+	if r.Steps > 0 {
+		fmt.Fprintf(w, "%-52s %10.0f steps, %.0f events each, %.1f ms each\n", "  state machine during ingest", r.Steps, r.EventsPerStep(), 1000*r.StepSeconds/r.Steps)
+	}
 	fmt.Fprintf(w, "%-52s %10.2f ms\n", "ledger single submitter latency p50", float64(r.LatencyP50.Microseconds())/1000)
 	fmt.Fprintf(w, "%-52s %10.2f ms\n", "ledger single submitter latency p99", float64(r.LatencyP99.Microseconds())/1000)
 	row("ceiling: JetStream atomic batches of 1000, msg IDs", r.JSBatch, "/s", "")

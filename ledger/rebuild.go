@@ -8,16 +8,10 @@ import (
 	"github.com/election-audit/ledger/store"
 )
 
-// Replay folds entries [0, size) of an election's log into a fresh
-// projection; see audit.Replay.
-func Replay(db *store.DB, election string, size uint64, progress func(done uint64)) (*projections.Election, error) {
-	return audit.Replay(db, election, size, progress)
-}
-
 // Rebuild replaces an election's stored projection with a replay of its
 // log, in one synced batch, and returns it.
 func Rebuild(db *store.DB, election string, size uint64, progress func(done uint64)) (*projections.Election, error) {
-	proj, err := Replay(db, election, size, progress)
+	proj, err := audit.Replay(db, election, size, progress)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/ledger"
@@ -637,7 +638,7 @@ func TestProjectionsAreDisposable(t *testing.T) {
 
 	// Replay alone gives the same tally and touches nothing.
 	var done []uint64
-	p, err := ledger.Replay(db, elecMain, size, func(n uint64) { done = append(done, n) })
+	p, err := audit.Replay(db, elecMain, size, func(n uint64) { done = append(done, n) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -647,7 +648,7 @@ func TestProjectionsAreDisposable(t *testing.T) {
 	if len(done) == 0 || done[len(done)-1] != size {
 		t.Errorf("replay progress %v, want it to end at %d", done, size)
 	}
-	if _, err := ledger.Replay(db, elecMain, size+1, nil); err == nil {
+	if _, err := audit.Replay(db, elecMain, size+1, nil); err == nil {
 		t.Errorf("replay of %d entries from a log of %d: no error", size+1, size)
 	}
 

@@ -171,7 +171,7 @@ func hostile(t testing.TB) []hostileCase {
 		{"huge negative", edit(t, `"voteCount":999,`, `"voteCount":-99999999999999999999,`),
 			"x.json: localResults[1].ballotItems[0].ballotOptions[0]: voteCount -99999999999999999999 is negative"},
 		{"too many votes", edit(t, `"voteCount":999,`, `"voteCount":99999999999999999999,`),
-			"x.json: localResults[1].ballotItems[0].ballotOptions[0]: voteCount 99999999999999999999 is more than the limit of 1000000000000"},
+			"x.json: localResults[1].ballotItems[0].ballotOptions[0]: voteCount 99999999999999999999 is more than the limit of 1000000000"},
 		{"fraction", edit(t, `"voteCount":999,`, `"voteCount":998.5,`),
 			"x.json: localResults[1].ballotItems[0].ballotOptions[0]: voteCount 998.5 is not a whole number"},
 		{"string count", edit(t, `"voteCount":999,`, `"voteCount":"999",`),
