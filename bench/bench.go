@@ -12,8 +12,10 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -33,6 +35,8 @@ type Config struct {
 	Submitters int    // concurrent submitters
 	Chunk      int    // events per submission
 	Latency    int    // sequential single-event submissions for latency
+	Publishers int    // concurrent publishers for the JetStream ceilings; 0: Submitters
+	CPUProfile string // if set, a CPU profile of the ingest phase is written here
 	Out        io.Writer
 }
 
@@ -48,6 +52,9 @@ func (c *Config) fill() {
 	}
 	if c.Latency == 0 {
 		c.Latency = 2000
+	}
+	if c.Publishers == 0 {
+		c.Publishers = c.Submitters
 	}
 	if c.Out == nil {
 		c.Out = os.Stdout
@@ -73,6 +80,8 @@ type Report struct {
 	PebbleSingle float64
 	SHA256       float64
 	ingestEvents float64
+	JSBatchCPU   time.Duration // process CPU per message of the atomic batch ceiling
+	CPUPerEvent  time.Duration // process CPU (all goroutines, embedded server too) per ingested event
 	Steps        float64 // state machine steps (synced batches) during ingest
 	StepSeconds  float64 // time spent in them
 }
@@ -124,21 +133,34 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		total += len(b)
 	}
 	r.EventBytes = total / len(evs)
-	fmt.Fprintf(w, "bench: %d count events of %d bytes on average, %d submitters × %d events per submission\n",
-		cfg.Events, r.EventBytes, cfg.Submitters, cfg.Chunk)
+	fmt.Fprintf(w, "bench: %d count events of %d bytes on average, %d submitters × %d events per submission, %d publishers for the JetStream ceilings\n",
+		cfg.Events, r.EventBytes, cfg.Submitters, cfg.Chunk, cfg.Publishers)
 
 	// Ceilings first, on the ledger's own embedded server.
 	js := n.Broker.JetStream()
 	payload := make([]byte, r.EventBytes)
 	rand.NewChaCha8([32]byte{}).Read(payload)
-	if r.JSBatch, err = jsBatch(ctx, js, n, payload, cfg.Events); err != nil {
+	cpu0 := cpuTime()
+	if r.JSBatch, err = jsBatch(ctx, js, n, payload, cfg.Events, cfg.Publishers); err != nil {
 		return nil, err
 	}
+	r.JSBatchCPU = (cpuTime() - cpu0) / time.Duration(cfg.Events)
 	if r.JSAsync, err = jsAsync(ctx, js, n, payload, min(cfg.Events, 50_000)); err != nil {
 		return nil, err
 	}
 
 	// The ledger: concurrent submitters, each waiting for durable receipts.
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+	}
+	cpu0 = cpuTime()
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, cfg.Submitters)
@@ -170,6 +192,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("ingest: %w", err)
 	}
 	r.Ingest = float64(len(evs)) / time.Since(start).Seconds()
+	r.CPUPerEvent = (cpuTime() - cpu0) / time.Duration(len(evs))
+	if cfg.CPUProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	r.Steps, r.StepSeconds = stepStats(n)
 	r.ingestEvents = float64(len(evs))
 
@@ -208,9 +234,12 @@ func (r *Report) Print(w io.Writer) {
 	if r.Steps > 0 {
 		fmt.Fprintf(w, "%-52s %10.0f steps, %.0f events each, %.1f ms each\n", "  state machine during ingest", r.Steps, r.EventsPerStep(), 1000*r.StepSeconds/r.Steps)
 	}
+	fmt.Fprintf(w, "%-52s %10.1f µs (%.1f cores busy)\n", "  process CPU per event, embedded server included",
+		float64(r.CPUPerEvent.Nanoseconds())/1000, r.CPUPerEvent.Seconds()*r.Ingest)
 	fmt.Fprintf(w, "%-52s %10.2f ms\n", "ledger single submitter latency p50", float64(r.LatencyP50.Microseconds())/1000)
 	fmt.Fprintf(w, "%-52s %10.2f ms\n", "ledger single submitter latency p99", float64(r.LatencyP99.Microseconds())/1000)
 	row("ceiling: JetStream atomic batches of 1000, msg IDs", r.JSBatch, "/s", "")
+	fmt.Fprintf(w, "%-52s %10.1f µs\n", "  process CPU per message, client and server", float64(r.JSBatchCPU.Nanoseconds())/1000)
 	row("ceiling: JetStream async publish, msg IDs", r.JSAsync, "/s", "")
 	row("ceiling: Pebble synced batches of 1000 entries", r.PebbleBatch, "/s", fmt.Sprintf("%.2f× led", r.PebbleBatch/r.Ingest))
 	row("ceiling: Pebble synced single writes", r.PebbleSingle, "/s", "")
@@ -234,24 +263,44 @@ func rawStream(ctx context.Context, js jetstream.JetStream, n *node.Node, name s
 	return err
 }
 
-func jsBatch(ctx context.Context, js jetstream.JetStream, n *node.Node, payload []byte, count int) (float64, error) {
+// jsBatch publishes count messages in atomic batches of 1,000 from
+// concurrent publishers, as the ledger's submitters do.
+func jsBatch(ctx context.Context, js jetstream.JetStream, n *node.Node, payload []byte, count, publishers int) (float64, error) {
 	if err := rawStream(ctx, js, n, "RAWBATCH"); err != nil {
 		return 0, err
 	}
 	defer js.DeleteStream(ctx, "RAWBATCH")
-	start := time.Now()
+	batches := make(chan int, count/1000+1)
 	for done := 0; done < count; done += 1000 {
-		k := min(1000, count-done)
-		msgs := make([]*nats.Msg, k)
-		for i := range msgs {
-			m := nats.NewMsg("benchraw.RAWBATCH")
-			m.Header.Set(jetstream.MsgIDHeader, uuid.NewString())
-			m.Data = payload
-			msgs[i] = m
-		}
-		if _, err := jetstreamext.PublishMsgBatch(ctx, js, msgs); err != nil {
-			return 0, fmt.Errorf("JetStream batch ceiling: %w", err)
-		}
+		batches <- min(1000, count-done)
+	}
+	close(batches)
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, publishers)
+	for range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range batches {
+				msgs := make([]*nats.Msg, k)
+				for i := range msgs {
+					m := nats.NewMsg("benchraw.RAWBATCH")
+					m.Header.Set(jetstream.MsgIDHeader, uuid.NewString())
+					m.Data = payload
+					msgs[i] = m
+				}
+				if _, err := jetstreamext.PublishMsgBatch(ctx, js, msgs); err != nil {
+					errs <- fmt.Errorf("JetStream batch ceiling: %w", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
 	}
 	return float64(count) / time.Since(start).Seconds(), nil
 }
@@ -314,6 +363,15 @@ func pebbleCeilings(dir string, size, count int) (batch, single float64, err err
 	}
 	single = float64(n) / time.Since(start).Seconds()
 	return batch, single, nil
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type quiet struct{}

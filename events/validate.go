@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -73,19 +74,38 @@ func (e *Event) Validate() error {
 }
 
 // validator collects the first error, with the JSON path where it happened.
+// Path segments are kept unformatted, so a valid event costs no formatting.
 type validator struct {
-	path []string
+	path []segment
 	err  error
 }
 
-func (v *validator) push(p string) { v.path = append(v.path, p) }
-func (v *validator) pop()          { v.path = v.path[:len(v.path)-1] }
+// segment is one step of a JSON path: a field name, with an array index
+// when idx >= 0.
+type segment struct {
+	name string
+	idx  int
+}
+
+func (s segment) String() string {
+	if s.idx < 0 {
+		return s.name
+	}
+	return s.name + "[" + strconv.Itoa(s.idx) + "]"
+}
+
+func (v *validator) push(p string)             { v.path = append(v.path, segment{p, -1}) }
+func (v *validator) pushIndex(p string, i int) { v.path = append(v.path, segment{p, i}) }
+func (v *validator) pop()                      { v.path = v.path[:len(v.path)-1] }
 
 func (v *validator) fail(field, format string, args ...any) {
 	if v.err != nil {
 		return
 	}
-	p := slices.Clone(v.path)
+	p := make([]string, 0, len(v.path)+1)
+	for _, s := range v.path {
+		p = append(p, s.String())
+	}
 	if field != "" {
 		p = append(p, field)
 	}
@@ -135,7 +155,7 @@ func (m *Manifest) validate(v *validator) {
 	}
 	seen := map[string]bool{}
 	for i, t := range m.VoteTypes {
-		v.push(fmt.Sprintf("vote_types[%d]", i))
+		v.pushIndex("vote_types", i)
 		v.id("id", t.ID)
 		v.text("name", t.Name, true, MaxNameLength)
 		v.uniq("id", seen, t.ID)
@@ -146,7 +166,7 @@ func (m *Manifest) validate(v *validator) {
 	}
 	units := map[string]bool{}
 	for i, u := range m.Units {
-		v.push(fmt.Sprintf("units[%d]", i))
+		v.pushIndex("units", i)
 		v.id("id", u.ID)
 		v.text("name", u.Name, true, MaxNameLength)
 		v.text("kind", u.Kind, true, MaxNameLength)
@@ -166,7 +186,7 @@ func (m *Manifest) validate(v *validator) {
 	}
 	contests := map[string]bool{}
 	for i, c := range m.Contests {
-		v.push(fmt.Sprintf("contests[%d]", i))
+		v.pushIndex("contests", i)
 		v.id("id", c.ID)
 		v.text("name", c.Name, true, MaxNameLength)
 		v.uniq("id", contests, c.ID)
@@ -178,7 +198,7 @@ func (m *Manifest) validate(v *validator) {
 		}
 		choices := map[string]bool{}
 		for j, ch := range c.Choices {
-			v.push(fmt.Sprintf("choices[%d]", j))
+			v.pushIndex("choices", j)
 			v.id("id", ch.ID)
 			v.text("name", ch.Name, true, MaxNameLength)
 			v.text("party", ch.Party, false, MaxNameLength)
@@ -209,7 +229,7 @@ func (r *CountReport) validate(v *validator) {
 		v.fail("counts", "%d counts, more than the limit of %d", len(r.Counts), MaxCountRows)
 	}
 	for i, c := range r.Counts {
-		v.push(fmt.Sprintf("counts[%d]", i))
+		v.pushIndex("counts", i)
 		v.id("choice", c.Choice)
 		v.id("vote_type", c.VoteType)
 		switch {

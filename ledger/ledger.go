@@ -64,10 +64,15 @@ type Ledger struct {
 	name    string
 	metrics *metrics
 
-	// mu guards everything below. The state machine holds it for writing
-	// while it applies and commits a step, so readers never see state that
-	// is not on disk.
-	mu        sync.RWMutex
+	// mu guards the projections. The state machine holds it for writing
+	// while it applies and commits a step, so that a tally never shows
+	// state that is not on disk.
+	mu sync.RWMutex
+	// pub guards what has been committed: the elections map, each
+	// election's committed size and checkpoint, the position, notify and
+	// fatal. It is held only briefly, never across a disk sync, so that
+	// submissions are not held up by a step. Lock order: mu, then pub.
+	pub       sync.RWMutex
 	elections map[string]*election
 	position  uint64        // last stream sequence applied
 	notify    chan struct{} // closed and replaced after each commit
@@ -75,10 +80,12 @@ type Ledger struct {
 }
 
 type election struct {
-	proj       *projections.Election
-	size       uint64
-	checkpoint []byte // latest signed checkpoint
-	pending    map[int64]tlog.Hash
+	proj    *projections.Election // guarded by mu
+	size    uint64                // working size: the state machine's own
+	pending map[int64]tlog.Hash   // hashes of the step not yet committed
+
+	committed  uint64 // guarded by pub: size of the log on disk
+	checkpoint []byte // guarded by pub: latest signed checkpoint on disk
 }
 
 // Open loads the ledger's state from the database, rebuilding any
@@ -111,7 +118,7 @@ func Open(cfg Config) (*Ledger, error) {
 		if err != nil {
 			return err
 		}
-		el := &election{proj: proj, size: size}
+		el := &election{proj: proj, size: size, committed: size}
 		if size > 0 {
 			if el.checkpoint, err = l.db.Checkpoint(id, size); err != nil {
 				return fmt.Errorf("couldn't read checkpoint of %s at size %d: %w", id, size, err)
@@ -135,15 +142,15 @@ func (l *Ledger) Origin(election string) string { return checkpoint.Origin(l.nam
 
 // Position returns the last stream sequence applied.
 func (l *Ledger) Position() uint64 {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
+	l.pub.RLock()
+	defer l.pub.RUnlock()
 	return l.position
 }
 
 // Err returns the error Run stopped with, if any.
 func (l *Ledger) Err() error {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
+	l.pub.RLock()
+	defer l.pub.RUnlock()
 	return l.fatal
 }
 
@@ -151,9 +158,9 @@ func (l *Ledger) Err() error {
 // state machine stops on an error.
 func (l *Ledger) WaitApplied(ctx context.Context, seq uint64) error {
 	for {
-		l.mu.RLock()
+		l.pub.RLock()
 		pos, ch, fatal := l.position, l.notify, l.fatal
-		l.mu.RUnlock()
+		l.pub.RUnlock()
 		switch {
 		case pos >= seq:
 			return nil
@@ -175,9 +182,11 @@ var ErrUnknownElection = errors.New("unknown election")
 func (l *Ledger) Elections() []ElectionInfo {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	l.pub.RLock()
+	defer l.pub.RUnlock()
 	out := make([]ElectionInfo, 0, len(l.elections))
 	for id, el := range l.elections {
-		out = append(out, ElectionInfo{ID: id, Name: el.proj.Manifest().Name, Size: el.size, Status: el.proj.Status()})
+		out = append(out, ElectionInfo{ID: id, Name: el.proj.Manifest().Name, Size: el.committed, Status: el.proj.Status()})
 	}
 	sortElections(out)
 	return out
@@ -195,8 +204,8 @@ type ElectionInfo struct {
 func (l *Ledger) Tally(election string) (*projections.Tally, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	el, ok := l.elections[election]
-	if !ok {
+	el := l.lookup(election)
+	if el == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownElection, election)
 	}
 	return el.proj.Tally(), nil
@@ -204,13 +213,13 @@ func (l *Ledger) Tally(election string) (*projections.Tally, error) {
 
 // Checkpoint returns an election's latest signed checkpoint and its size.
 func (l *Ledger) Checkpoint(election string) ([]byte, uint64, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
+	l.pub.RLock()
+	defer l.pub.RUnlock()
 	el, ok := l.elections[election]
 	if !ok {
 		return nil, 0, fmt.Errorf("%w %q", ErrUnknownElection, election)
 	}
-	return el.checkpoint, el.size, nil
+	return el.checkpoint, el.committed, nil
 }
 
 // Entry returns the stored bytes of an election's entry.
@@ -242,13 +251,20 @@ func (l *Ledger) Entries(election string, start, end uint64, fn func(index uint6
 }
 
 func (l *Ledger) size(election string) (uint64, error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
+	l.pub.RLock()
+	defer l.pub.RUnlock()
 	el, ok := l.elections[election]
 	if !ok {
 		return 0, fmt.Errorf("%w %q", ErrUnknownElection, election)
 	}
-	return el.size, nil
+	return el.committed, nil
+}
+
+// lookup returns a committed election, or nil.
+func (l *Ledger) lookup(id string) *election {
+	l.pub.RLock()
+	defer l.pub.RUnlock()
+	return l.elections[id]
 }
 
 // LookupEvent says where an event ID was logged; store.ErrNotFound if not.

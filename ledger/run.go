@@ -34,11 +34,11 @@ func (a *StreamAlarm) Error() string {
 func (l *Ledger) Run(ctx context.Context) error {
 	err := l.run(ctx)
 	if err != nil && ctx.Err() == nil {
-		l.mu.Lock()
+		l.pub.Lock()
 		l.fatal = err
 		close(l.notify)
 		l.notify = make(chan struct{})
-		l.mu.Unlock()
+		l.pub.Unlock()
 		return err
 	}
 	return nil
@@ -58,8 +58,18 @@ func (l *Ledger) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("couldn't create ordered consumer on %s: %w", b.Stream(), err)
 	}
-	msgs := make(chan jetstream.Msg, 2*l.cfg.MaxBatch)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	// The consumer's goroutine decodes each message, which needs no state,
+	// while the state machine applies the previous ones.
+	msgs := make(chan message, 2*l.cfg.MaxBatch)
+	cc, err := cons.Consume(func(jm jetstream.Msg) {
+		m := message{subject: jm.Subject(), data: jm.Data()}
+		md, err := jm.Metadata()
+		if err != nil {
+			m.err = fmt.Errorf("couldn't read stream metadata: %w", err)
+		} else {
+			m.seq, m.time = md.Sequence.Stream, md.Timestamp
+			m.ev, m.canonical, m.decodeErr = events.DecodeCanonical(m.data)
+		}
 		select {
 		case msgs <- m:
 		case <-ctx.Done():
@@ -70,31 +80,19 @@ func (l *Ledger) run(ctx context.Context) error {
 	}
 	defer cc.Stop()
 	batch := make([]message, 0, l.cfg.MaxBatch)
-	add := func(m jetstream.Msg) error {
-		md, err := m.Metadata()
-		if err != nil {
-			return fmt.Errorf("couldn't read stream metadata: %w", err)
-		}
-		batch = append(batch, message{seq: md.Sequence.Stream, time: md.Timestamp, subject: m.Subject(), data: m.Data()})
-		return nil
-	}
 	for {
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return nil
 		case m := <-msgs:
-			if err := add(m); err != nil {
-				return err
-			}
+			batch = append(batch, m)
 		}
 	drain:
 		for len(batch) < l.cfg.MaxBatch {
 			select {
 			case m := <-msgs:
-				if err := add(m); err != nil {
-					return err
-				}
+				batch = append(batch, m)
 			default:
 				break drain
 			}
@@ -111,6 +109,13 @@ type message struct {
 	time    time.Time // the stream's timestamp
 	subject string
 	data    []byte
+	err     error // the message could not be read at all
+
+	// The decoded event, or why it does not decode, when known in advance;
+	// apply decodes otherwise.
+	ev        *events.Event
+	canonical []byte
+	decodeErr error
 }
 
 // checkStream compares the stream with what the ledger logged last.
@@ -147,8 +152,9 @@ func (l *Ledger) checkStream(ctx context.Context) error {
 // stepState is the work of one step not yet committed.
 type stepState struct {
 	batch   *store.Batch
-	ids     map[uuid.UUID]bool // event IDs logged in this step
-	touched []string           // elections appended to, in first-touch order
+	ids     map[uuid.UUID]bool   // event IDs logged in this step
+	touched []string             // elections appended to, in first-touch order
+	created map[string]*election // elections defined in this step
 }
 
 // step applies messages in one synced batch, then signs the checkpoints.
@@ -156,10 +162,13 @@ func (l *Ledger) step(msgs []message) error {
 	start := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := &stepState{batch: l.db.NewBatch(), ids: map[uuid.UUID]bool{}}
+	st := &stepState{batch: l.db.NewBatch(), ids: map[uuid.UUID]bool{}, created: map[string]*election{}}
 	defer st.batch.Close()
-	pos := l.position
+	pos := l.Position()
 	for _, m := range msgs {
+		if m.err != nil {
+			return m.err
+		}
 		if m.seq <= pos {
 			continue // redelivered after a consumer reset
 		}
@@ -168,13 +177,13 @@ func (l *Ledger) step(msgs []message) error {
 		}
 		pos = m.seq
 	}
-	if pos == l.position {
+	if pos == l.Position() {
 		return nil
 	}
 	st.batch.PutPosition(pos)
 	signed := make(map[string][]byte, len(st.touched))
 	for _, id := range st.touched {
-		el := l.elections[id]
+		el := l.working(st, id)
 		root, err := tlog.TreeHash(int64(el.size), l.hashReader(id, el))
 		if err != nil {
 			return fmt.Errorf("couldn't compute the root of %s at size %d: %w", id, el.size, err)
@@ -193,25 +202,43 @@ func (l *Ledger) step(msgs []message) error {
 	if err := st.batch.Commit(); err != nil {
 		return err
 	}
+	l.pub.Lock()
+	for id, el := range st.created {
+		l.elections[id] = el
+	}
 	for id, cp := range signed {
 		el := l.elections[id]
-		el.checkpoint = cp
+		el.checkpoint, el.committed = cp, el.size
 		clear(el.pending)
 	}
+	l.position = pos
+	close(l.notify)
+	l.notify = make(chan struct{})
+	l.pub.Unlock()
 	l.metrics.messages.Add(float64(len(msgs)))
 	l.metrics.batchSize.Observe(float64(len(msgs)))
 	l.metrics.stepSeconds.Observe(time.Since(start).Seconds())
 	l.metrics.position.Set(float64(pos))
-	l.position = pos
-	close(l.notify)
-	l.notify = make(chan struct{})
 	return nil
+}
+
+// working returns an election as the state machine sees it in a step,
+// including one defined earlier in the step; nil if there is none. Only
+// the state machine writes l.elections, so it reads it without pub.
+func (l *Ledger) working(st *stepState, id string) *election {
+	if el := st.created[id]; el != nil {
+		return el
+	}
+	return l.elections[id]
 }
 
 // apply turns one stream message into an entry, a duplicate or a drop.
 func (l *Ledger) apply(st *stepState, m message) error {
 	seq, ts := m.seq, m.time
-	ev, canonical, err := events.DecodeCanonical(m.data)
+	ev, canonical, err := m.ev, m.canonical, m.decodeErr
+	if ev == nil && err == nil {
+		ev, canonical, err = events.DecodeCanonical(m.data)
+	}
 	if err != nil {
 		// Only something bypassing the ledger's edge publishes such a message.
 		l.drop(st, seq, uuid.Nil, "undecodable: "+err.Error())
@@ -234,7 +261,7 @@ func (l *Ledger) apply(st *stepState, m message) error {
 	case !errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("couldn't look up event %s: %w", ev.ID, err)
 	}
-	el := l.elections[ev.Election]
+	el := l.working(st, ev.Election)
 	verdict, reason := events.Accepted, ""
 	if el == nil {
 		m, ok := ev.Body.(*events.Manifest)
@@ -248,7 +275,7 @@ func (l *Ledger) apply(st *stepState, m message) error {
 			return nil
 		}
 		el = &election{proj: proj}
-		l.elections[ev.Election] = el
+		st.created[ev.Election] = el
 	} else if rj := el.proj.Check(ev); rj != nil {
 		verdict, reason = events.Rejected, rj.Reason
 	}

@@ -68,7 +68,8 @@ type submission struct {
 // order of events (certification, stale versions) pass: the state machine
 // decides them, and logs the rejection.
 //
-// The caller holds l.mu for reading.
+// The caller holds l.pub for reading. Only the manifest of the election is
+// read (CheckReferences), so no step holds this up.
 func (l *Ledger) precheck(ev *events.Event, sub *submission) error {
 	var proj *projections.Election
 	if el := l.elections[ev.Election]; el != nil {
@@ -82,7 +83,7 @@ func (l *Ledger) precheck(ev *events.Event, sub *submission) error {
 		}
 		return &RefusedError{NotFound: true, Problem: fmt.Sprintf("election %q is not defined: submit its %s event first", ev.Election, events.TypeElectionDefined)}
 	}
-	if rj := proj.Check(ev); rj != nil && rj.Reference {
+	if rj := proj.CheckReferences(ev); rj != nil {
 		return &RefusedError{NotFound: true, Problem: rj.Reason}
 	}
 	var target uuid.UUID
@@ -131,8 +132,8 @@ func (l *Ledger) Submit(ctx context.Context, evs []*events.Event) ([]Receipt, er
 		published[m.ID] = true
 	}
 	out := make([]Receipt, len(evs))
-	l.mu.RLock()
-	defer l.mu.RUnlock()
+	l.pub.RLock()
+	defer l.pub.RUnlock()
 	for i, ev := range evs {
 		r, err := l.receipt(ev.ID)
 		if err != nil {
@@ -150,8 +151,8 @@ func (l *Ledger) prepare(evs []*events.Event) ([]broker.Message, error) {
 	seen := make(map[uuid.UUID]int, len(evs))
 	sub := &submission{elections: map[string]*projections.Election{}, events: make(map[uuid.UUID]string, len(evs))}
 	msgs := make([]broker.Message, 0, len(evs))
-	l.mu.RLock()
-	defer l.mu.RUnlock()
+	l.pub.RLock()
+	defer l.pub.RUnlock()
 	for i, ev := range evs {
 		if j, dup := seen[ev.ID]; dup {
 			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: fmt.Sprintf("event ID %s is already event #%d of this submission", ev.ID, j+1)}
@@ -206,7 +207,7 @@ func (l *Ledger) sameEvent(rec store.EventRecord, canonical []byte) error {
 	return nil
 }
 
-// receipt answers for a logged event ID. The caller holds l.mu for reading.
+// receipt answers for a logged event ID. The caller holds l.pub for reading.
 func (l *Ledger) receipt(id uuid.UUID) (Receipt, error) {
 	rec, err := l.db.Event(id)
 	if err != nil {
@@ -228,6 +229,6 @@ func (l *Ledger) receipt(id uuid.UUID) (Receipt, error) {
 	if !ok {
 		return Receipt{}, fmt.Errorf("%w %q", ErrUnknownElection, rec.Election)
 	}
-	r.TreeSize, r.Checkpoint = el.size, string(el.checkpoint)
+	r.TreeSize, r.Checkpoint = el.committed, string(el.checkpoint)
 	return r, nil
 }

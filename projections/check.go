@@ -70,28 +70,48 @@ func (e *Election) Check(ev *events.Event) *Rejection {
 	return nil
 }
 
-func (e *Election) checkCounts(ev *events.Event, r *events.CountReport, corrects uuid.UUID) *Rejection {
+// CheckReferences refuses an event that names a contest, unit, choice or
+// vote type the election does not have, or a unit outside the contest. It
+// reads only the manifest, which never changes, so it is safe to call
+// concurrently with Apply.
+func (e *Election) CheckReferences(ev *events.Event) *Rejection {
+	if r := ev.Counts(); r != nil {
+		_, rj := e.references(r)
+		return rj
+	}
+	return nil
+}
+
+func (e *Election) references(r *events.CountReport) (nodeRef, *Rejection) {
 	ci, ok := e.contestIx[r.Contest]
 	if !ok {
-		return refErr("contest %q is not in election %q", r.Contest, e.id)
+		return nodeRef{}, refErr("contest %q is not in election %q", r.Contest, e.id)
 	}
 	ui, ok := e.unitIdx[r.Unit]
 	if !ok {
-		return refErr("unit %q is not in election %q", r.Unit, e.id)
+		return nodeRef{}, refErr("unit %q is not in election %q", r.Unit, e.id)
 	}
 	c := e.contests[ci]
 	if !c.inScope[ui] {
-		return refErr("unit %q does not vote in contest %q", r.Unit, r.Contest)
+		return nodeRef{}, refErr("unit %q does not vote in contest %q", r.Unit, r.Contest)
 	}
 	for _, cnt := range r.Counts {
 		if _, ok := c.choices[cnt.Choice]; !ok {
-			return refErr("choice %q is not in contest %q", cnt.Choice, r.Contest)
+			return nodeRef{}, refErr("choice %q is not in contest %q", cnt.Choice, r.Contest)
 		}
 		if _, ok := e.voteTypes[cnt.VoteType]; !ok {
-			return refErr("vote type %q is not in election %q", cnt.VoteType, e.id)
+			return nodeRef{}, refErr("vote type %q is not in election %q", cnt.VoteType, e.id)
 		}
 	}
-	ref := nodeRef{ci, ui}
+	return nodeRef{ci, ui}, nil
+}
+
+func (e *Election) checkCounts(ev *events.Event, r *events.CountReport, corrects uuid.UUID) *Rejection {
+	ref, rj := e.references(r)
+	if rj != nil {
+		return rj
+	}
+	c, ui := e.contests[ref.contest], ref.unit
 	if corrects != uuid.Nil {
 		cur := uuid.Nil
 		if n := c.nodes[ui]; n != nil {

@@ -30,6 +30,8 @@ each figure and the ratio of the ledger to the ceiling.`,
 	f.IntVar(&cfg.Submitters, "submitters", 4, "concurrent submitters")
 	f.IntVar(&cfg.Chunk, "chunk", 1000, "events per submission")
 	f.IntVar(&cfg.Latency, "latency", 2000, "sequential single-event submissions for the latency figures")
+	f.IntVar(&cfg.Publishers, "publishers", 0, "concurrent publishers for the JetStream batch ceiling (default: --submitters)")
+	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the ingest phase to this file")
 	f.StringVar(&cfg.Dir, "dir", "", "scratch directory (default: a new temporary one; removed afterwards)")
 	return cmd
 }
