@@ -82,8 +82,8 @@ type Report struct {
 	ingestEvents float64
 	JSBatchCPU   time.Duration // process CPU per message of the atomic batch ceiling
 	CPUPerEvent  time.Duration // process CPU (all goroutines, embedded server too) per ingested event
-	Steps        float64 // state machine steps (synced batches) during ingest
-	StepSeconds  float64 // time spent in them
+	Steps        float64       // state machine steps (synced batches) during ingest
+	StepSeconds  float64       // time spent in them
 }
 
 // stepStats reads the ledger's step histogram.
