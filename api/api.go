@@ -306,7 +306,9 @@ func (s *server) event(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
-	b, err := s.Ledger.Entry(rec.Election, rec.Index)
+	// The index record and the entry are written in the same synced batch,
+	// so the entry is there even if its step has not published its size.
+	b, err := s.Ledger.StoredEntry(rec.Election, rec.Index)
 	if err != nil {
 		s.lookupFailed(w, err)
 		return

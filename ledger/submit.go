@@ -131,18 +131,42 @@ func (l *Ledger) Submit(ctx context.Context, evs []*events.Event) ([]Receipt, er
 	for _, m := range msgs {
 		published[m.ID] = true
 	}
+	for {
+		out, wait, err := l.receipts(evs, published)
+		if wait == nil {
+			return out, err
+		}
+		// An entry is in the database but its step has not published its
+		// checkpoint yet (a resubmission raced the step): wait for it.
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the checkpoint of a logged event: %w", ctx.Err())
+		}
+	}
+}
+
+// receipts answers for logged events, or returns a channel to wait on when
+// one of them is committed but not yet covered by a published checkpoint.
+func (l *Ledger) receipts(evs []*events.Event, published map[string]bool) ([]Receipt, <-chan struct{}, error) {
 	out := make([]Receipt, len(evs))
 	l.pub.RLock()
 	defer l.pub.RUnlock()
 	for i, ev := range evs {
 		r, err := l.receipt(ev.ID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		if r.Index >= r.TreeSize {
+			if l.fatal != nil {
+				return nil, nil, fmt.Errorf("ledger stopped: %w", l.fatal)
+			}
+			return nil, l.notify, nil
 		}
 		r.Duplicate = !published[ev.ID.String()]
 		out[i] = r
 	}
-	return out, nil
+	return out, nil, nil
 }
 
 // prepare checks a submission at the edge, under one read lock, and returns
@@ -225,10 +249,8 @@ func (l *Ledger) receipt(id uuid.UUID) (Receipt, error) {
 		}
 		r.Verdict, r.Reason = en.Verdict, en.Reason
 	}
-	el, ok := l.elections[rec.Election]
-	if !ok {
-		return Receipt{}, fmt.Errorf("%w %q", ErrUnknownElection, rec.Election)
-	}
-	r.TreeSize, r.Checkpoint = el.committed, string(el.checkpoint)
+	if el, ok := l.elections[rec.Election]; ok {
+		r.TreeSize, r.Checkpoint = el.committed, string(el.checkpoint)
+	} // else: defined in a step not yet published; TreeSize 0 makes the caller wait
 	return r, nil
 }
