@@ -58,10 +58,14 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /v1/elections/{election}/entries", s.entries)
 	mux.HandleFunc("GET /v1/elections/{election}/entries/{index}", s.entry)
 	mux.HandleFunc("GET /v1/key", s.key)
+	s.registerLog(mux)
 	mux.HandleFunc("GET /healthz", s.health)
 	if cfg.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fail(w, http.StatusNotFound, "no route %s %s: see docs/api.md", r.Method, r.URL.Path)
+	})
 	return mux
 }
 
