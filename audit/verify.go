@@ -138,7 +138,13 @@ func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
 			}
 			copy(root[:], r)
 			if root != cps[ci].root {
-				return &MismatchError{election, next, fmt.Sprintf("signed checkpoint at size %d has root %s, the entries give %s", next, cps[ci].root, root)}
+				// The previous checkpoint matched, so the change is in
+				// the entries since it.
+				from := uint64(0)
+				if ci > 0 {
+					from = cps[ci-1].size
+				}
+				return &MismatchError{election, from, fmt.Sprintf("entries [%d, %d) are not what the checkpoint at size %d signed: its root is %s, the entries give %s", from, next, next, cps[ci].root, root)}
 			}
 			ci++
 		}

@@ -2,13 +2,18 @@ package audit_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/events"
@@ -93,4 +98,126 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("flipped entry 3: got %v", err)
 	}
 	t.Logf("detected: %v", err)
+}
+
+// Tamper tests: each changes the real Pebble files the way an attacker with
+// the disk but not the signing key could, and Verify must name the place.
+// Keys are built from the layout in docs/storage.md, as an attacker would.
+
+func entryKey(election string, i uint64) []byte {
+	k := append([]byte{'e'}, election...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, i)
+}
+
+func hashKey(election string, idx int64) []byte {
+	k := append([]byte{'h'}, election...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, uint64(idx))
+}
+
+func checkpointKey(election string, size uint64) []byte {
+	k := append([]byte{'c'}, election...)
+	k = append(k, 0)
+	return binary.BigEndian.AppendUint64(k, size)
+}
+
+func TestTamper(t *testing.T) {
+	const e = "ga06-2017-04"
+	dir, v, size := ledgerWithExample(t)
+	get := func(db *pebble.DB, k []byte) []byte {
+		v, closer, err := db.Get(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closer.Close()
+		return append([]byte(nil), v...)
+	}
+	for _, tc := range []struct {
+		name   string
+		tamper func(db *pebble.DB)
+		index  uint64 // where Verify must point
+		want   string
+	}{
+		{"flip a byte of an entry", func(db *pebble.DB) {
+			b := get(db, entryKey(e, 2))
+			b[len(b)-20] ^= 0x01
+			db.Set(entryKey(e, 2), b, pebble.Sync)
+		}, 2, "index 2"},
+		{"flip a byte of a stored hash", func(db *pebble.DB) {
+			k := hashKey(e, tlog.StoredHashIndex(0, 4))
+			b := get(db, k)
+			b[0] ^= 0x80
+			db.Set(k, b, pebble.Sync)
+		}, 4, "stored hash (level 0, index 4)"},
+		{"flip a byte of a checkpoint signature", func(db *pebble.DB) {
+			b := get(db, checkpointKey(e, 3))
+			b[len(b)-10] ^= 0x01
+			db.Set(checkpointKey(e, 3), b, pebble.Sync)
+		}, 3, "does not verify"},
+		{"delete an entry", func(db *pebble.DB) {
+			db.Delete(entryKey(e, 3), pebble.Sync)
+		}, 3, "entry is missing"},
+		{"swap two entries", func(db *pebble.DB) {
+			a, b := get(db, entryKey(e, 1)), get(db, entryKey(e, 4))
+			db.Set(entryKey(e, 1), b, pebble.Sync)
+			db.Set(entryKey(e, 4), a, pebble.Sync)
+		}, 1, "index 1"},
+		{"truncate the log", func(db *pebble.DB) {
+			db.DeleteRange(entryKey(e, 4), entryKey(e, 1<<62), pebble.Sync)
+		}, 4, "entries"},
+		{"rewrite an entry and recompute every hash", func(db *pebble.DB) {
+			// Change Fulton's Ossoff count in entry 3, then rebuild the whole
+			// hash table from the entries: only the signatures stay.
+			b := get(db, entryKey(e, 3))
+			nb := bytes.Replace(b, []byte(`"votes":`), []byte(`"votes":1`), 1)
+			if bytes.Equal(b, nb) {
+				t.Fatal("entry 3 has no votes to rewrite")
+			}
+			db.Set(entryKey(e, 3), nb, pebble.Sync)
+			hashes := map[int64]tlog.Hash{}
+			r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+				out := make([]tlog.Hash, len(idx))
+				for i, x := range idx {
+					out[i] = hashes[x]
+				}
+				return out, nil
+			})
+			for i := uint64(0); i < size; i++ {
+				hs, err := tlog.StoredHashes(int64(i), get(db, entryKey(e, i)), r)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j, h := range hs {
+					idx := tlog.StoredHashIndex(0, int64(i)) + int64(j)
+					hashes[idx] = h
+					db.Set(hashKey(e, idx), h[:], pebble.Sync)
+				}
+			}
+		}, 3, "not what the checkpoint at size 4 signed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cp := filepath.Join(t.TempDir(), "pebble")
+			if err := os.CopyFS(cp, os.DirFS(filepath.Join(dir, "pebble"))); err != nil {
+				t.Fatal(err)
+			}
+			db, err := store.Open(cp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := audit.Verify(db, e, v); err != nil {
+				t.Fatalf("the untouched copy does not verify: %v", err)
+			}
+			tc.tamper(db.Pebble())
+			_, err = audit.Verify(db, e, v)
+			var me *audit.MismatchError
+			if !errors.As(err, &me) {
+				t.Fatalf("tampered log verified: %v", err)
+			}
+			if me.Index != tc.index || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v; want index %d and %q", err, tc.index, tc.want)
+			}
+		})
+	}
 }
