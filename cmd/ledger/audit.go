@@ -40,18 +40,12 @@ by default DATA/ledger.pub is used, which proves only that the log matches
 the key stored beside it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if key == "" {
-				key = filepath.Join(dataDir, checkpoint.PublicKeyFile)
-			}
-			if b, err := os.ReadFile(key); err == nil {
-				key = strings.TrimSpace(string(b))
-			}
-			v, err := note.NewVerifier(key)
-			if err != nil {
-				return fmt.Errorf("--key: not a verifier key or a file holding one: %w", err)
-			}
 			if _, err := os.Stat(filepath.Join(dataDir, "pebble")); err != nil {
 				return fmt.Errorf("%s has no ledger database (is --data right?): %w", dataDir, err)
+			}
+			v, err := loadVerifier(key, dataDir)
+			if err != nil {
+				return err
 			}
 			db, err := store.Open(filepath.Join(dataDir, "pebble"))
 			if err != nil {
@@ -81,4 +75,24 @@ the key stored beside it.`,
 	cmd.Flags().StringVar(&election, "election", "", "verify only this election")
 	cmd.Flags().StringVar(&key, "key", "", "verifier key, or a file holding it (default DATA/ledger.pub)")
 	return cmd
+}
+
+// loadVerifier reads --key: a verifier key, or a file holding one; empty
+// means DATA/ledger.pub.
+func loadVerifier(key, dataDir string) (note.Verifier, error) {
+	if key == "" {
+		path := filepath.Join(dataDir, checkpoint.PublicKeyFile)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("no --key given and no verifier key in %s: %w", path, err)
+		}
+		key = string(b)
+	} else if b, err := os.ReadFile(key); err == nil {
+		key = string(b)
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(key))
+	if err != nil {
+		return nil, fmt.Errorf("--key: not a verifier key (name+hash+base64) or a file holding one: %w", err)
+	}
+	return v, nil
 }

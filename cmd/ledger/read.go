@@ -1,9 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,7 +107,7 @@ are derived data: the rebuilt state is byte-identical to the incremental one.
 The ledger must not be running on the same data directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return rebuild(cmd.Context(), dataDir, election)
+			return rebuild(cmd.OutOrStdout(), dataDir, election)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data", defaultDataDir, "data directory")
@@ -115,7 +115,7 @@ The ledger must not be running on the same data directory.`,
 	return cmd
 }
 
-func rebuild(_ context.Context, dataDir, only string) error {
+func rebuild(out io.Writer, dataDir, only string) error {
 	if _, err := os.Stat(filepath.Join(dataDir, "pebble")); err != nil {
 		return fmt.Errorf("%s has no ledger database (is --data right?): %w", dataDir, err)
 	}
@@ -146,7 +146,7 @@ func rebuild(_ context.Context, dataDir, only string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Printf("rebuilt %s from %d entries\n", id, size)
+		fmt.Fprintf(out, "rebuilt %s from %d entries\n", id, size)
 		return nil
 	})
 	if err == nil && only != "" && !found {
