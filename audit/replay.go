@@ -8,14 +8,45 @@ import (
 	"github.com/election-audit/ledger/store"
 )
 
+// Source yields the stored entries [start, end) of an election in order;
+// fn's data is valid only during the call. *store.DB is a Source, and so
+// is anything that fetches entries from a ledger's HTTP API: the audit
+// functions recompute everything from the entry bytes, so they need not
+// trust where the entries came from.
+type Source interface {
+	Entries(election string, start, end uint64, fn func(index uint64, data []byte) error) error
+}
+
+var _ Source = (*store.DB)(nil)
+
 // Replay folds entries [0, size) of an election's log into a fresh
 // projection, re-reading and decoding every stored entry: the projection
-// is a pure function of the log. progress, if not
-// nil, is called with the number of entries done.
-func Replay(db *store.DB, election string, size uint64, progress func(done uint64)) (*projections.Election, error) {
+// is a pure function of the log. progress, if not nil, is called with the
+// number of entries done.
+func Replay(src Source, election string, size uint64, progress func(done uint64)) (*projections.Election, error) {
 	var proj *projections.Election
-	var next uint64
-	err := db.Entries(election, 0, size, func(index uint64, data []byte) error {
+	err := fold(src, election, 0, size, &proj, func(en *events.Entry) error {
+		if progress != nil && (en.Index+1)%4096 == 0 {
+			progress(en.Index + 1)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't replay %s: %w", election, err)
+	}
+	if progress != nil {
+		progress(size)
+	}
+	return proj, nil
+}
+
+// fold applies entries [start, end) to *proj (created from the manifest at
+// entry 0 when start is 0), calling before for each entry before it is
+// applied. It checks that indexes are dense and that entry 0 is the
+// election's manifest.
+func fold(src Source, election string, start, end uint64, proj **projections.Election, before func(*events.Entry) error) error {
+	next := start
+	err := src.Entries(election, start, end, func(index uint64, data []byte) error {
 		if index != next {
 			return fmt.Errorf("entry %d of %s is missing", next, election)
 		}
@@ -27,31 +58,25 @@ func Replay(db *store.DB, election string, size uint64, progress func(done uint6
 		if en.Index != index {
 			return fmt.Errorf("entry stored at %d of %s says it is entry %d", index, election, en.Index)
 		}
-		if proj == nil {
+		if *proj == nil {
 			m, ok := en.Event.Body.(*events.Manifest)
-			if !ok || en.Event.Election != election {
+			if !ok || en.Event.Election != election || index != 0 {
 				return fmt.Errorf("entry 0 of %s is not its manifest", election)
 			}
-			if proj, err = projections.New(election, m); err != nil {
+			if *proj, err = projections.New(election, m); err != nil {
 				return err
 			}
 		}
-		if err := proj.Apply(en); err != nil {
+		if err := before(en); err != nil {
 			return err
 		}
-		if progress != nil && next%4096 == 0 {
-			progress(next)
-		}
-		return nil
+		return (*proj).Apply(en)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("couldn't replay %s: %w", election, err)
+		return err
 	}
-	if next != size {
-		return nil, fmt.Errorf("couldn't replay %s: the log has %d entries, want %d", election, next, size)
+	if next != end {
+		return fmt.Errorf("the log of %s has %d entries, want %d", election, next, end)
 	}
-	if progress != nil {
-		progress(next)
-	}
-	return proj, nil
+	return nil
 }

@@ -19,7 +19,7 @@ func newAudit() *cobra.Command {
 		Use:   "audit",
 		Short: "Verify logs, checkpoints and tallies",
 	}
-	cmd.AddCommand(newAuditVerify(), newAuditProve(), newAuditBundle(), newAuditVerifyBundle())
+	cmd.AddCommand(newAuditVerify(), newAuditDiff(), newAuditProve(), newAuditBundle(), newAuditVerifyBundle())
 	return cmd
 }
 

@@ -1,0 +1,44 @@
+package projections
+
+import (
+	"github.com/google/uuid"
+
+	"github.com/election-audit/ledger/events"
+)
+
+// Current returns the current report of a unit for a contest: its event ID
+// (uuid.Nil if none), its counts in the manifest's choice and vote-type
+// order (zeros included), and the version of the (unit, contest). Unknown
+// names give uuid.Nil, nil and 0.
+func (e *Election) Current(unit, contest string) (uuid.UUID, []events.Count, uint64) {
+	ci, ok1 := e.contestIx[contest]
+	ui, ok2 := e.unitIdx[unit]
+	if !ok1 || !ok2 {
+		return uuid.Nil, nil, 0
+	}
+	c := e.contests[ci]
+	n := c.nodes[ui]
+	if n == nil {
+		return uuid.Nil, nil, 0
+	}
+	if n.own == nil {
+		return uuid.Nil, nil, n.version
+	}
+	nv := len(e.manifest.VoteTypes)
+	out := make([]events.Count, 0, c.width)
+	for i, ch := range c.def.Choices {
+		for j, vt := range e.manifest.VoteTypes {
+			out = append(out, events.Count{Choice: ch.ID, VoteType: vt.ID, Votes: n.own[i*nv+j]})
+		}
+	}
+	return n.current, out, n.version
+}
+
+// ReportOf returns the unit and contest of a current report by its event ID.
+func (e *Election) ReportOf(id uuid.UUID) (unit, contest string, ok bool) {
+	ref, ok := e.current[id]
+	if !ok {
+		return "", "", false
+	}
+	return e.units[ref.unit].id, e.contests[ref.contest].def.ID, true
+}
