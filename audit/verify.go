@@ -60,56 +60,95 @@ func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	origin := checkpoint.Origin(v.Name(), election)
-	type cp struct {
-		size uint64
-		root tlog.Hash
-	}
-	var cps []cp
+	var cps []Checkpoint
 	err = db.Checkpoints(election, func(n uint64, signed []byte) error {
-		c, err := checkpoint.Open(signed, origin, v)
-		if err != nil {
-			return &MismatchError{election, n, err.Error()}
-		}
-		if c.Size != n {
-			return &MismatchError{election, n, fmt.Sprintf("checkpoint stored at size %d says size %d", n, c.Size)}
-		}
-		if n > size {
-			return &MismatchError{election, n, fmt.Sprintf("checkpoint at size %d is past the end of the log (size %d)", n, size)}
-		}
-		cps = append(cps, cp{n, c.Root})
+		cps = append(cps, Checkpoint{Size: n, Signed: signed})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if size > 0 && (len(cps) == 0 || cps[len(cps)-1].size != size) {
+	stored := func(idx int64) (tlog.Hash, error) {
+		h, err := db.ReadHashes(election, []int64{idx})
+		if err != nil {
+			return tlog.Hash{}, err
+		}
+		return h[0], nil
+	}
+	res, err := VerifyLog(db, election, size, cps, v, stored)
+	if err != nil {
+		return nil, err
+	}
+	if size > 0 && (len(cps) == 0 || cps[len(cps)-1].Size != size) {
 		return nil, &MismatchError{election, size, "no signed checkpoint covers the whole log"}
+	}
+	if err := checkProjection(db, election, size); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Checkpoint is a signed checkpoint and the tree size it was issued at.
+type Checkpoint struct {
+	Size   uint64
+	Signed []byte
+}
+
+// VerifyLog checks entries [0, size) from src against signed checkpoints
+// (in increasing size, each at most size): every checkpoint must be signed
+// by v for the election's origin, and its root must equal the root
+// recomputed from the entry bytes at its size; each entry must decode and
+// carry its index. If stored is not nil, every Merkle hash the ledger
+// stored (by tlog storage index) must also equal the recomputed one.
+func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, v note.Verifier, stored func(idx int64) (tlog.Hash, error)) (*Result, error) {
+	origin := checkpoint.Origin(v.Name(), election)
+	type cp struct {
+		size uint64
+		root tlog.Hash
+	}
+	var opened []cp
+	for _, c := range cps {
+		o, err := checkpoint.Open(c.Signed, origin, v)
+		if err != nil {
+			return nil, &MismatchError{election, c.Size, err.Error()}
+		}
+		if o.Size != c.Size {
+			return nil, &MismatchError{election, c.Size, fmt.Sprintf("checkpoint stored at size %d says size %d", c.Size, o.Size)}
+		}
+		if c.Size > size {
+			return nil, &MismatchError{election, c.Size, fmt.Sprintf("checkpoint at size %d is past the end of the log (size %d)", c.Size, size)}
+		}
+		if len(opened) > 0 && opened[len(opened)-1].size >= c.Size {
+			return nil, fmt.Errorf("checkpoints of %s are not in increasing size", election)
+		}
+		opened = append(opened, cp{c.Size, o.Root})
 	}
 
 	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 	tree := rf.NewEmptyRange(0)
 	var visitErr error
-	visit := func(id compact.NodeID, hash []byte) {
-		if visitErr != nil {
-			return
-		}
-		idx := tlog.StoredHashIndex(int(id.Level), int64(id.Index))
-		stored, err := db.ReadHashes(election, []int64{idx})
-		if err != nil {
-			visitErr = &MismatchError{election, id.Index << id.Level, fmt.Sprintf("stored hash (level %d, index %d) is missing: %v", id.Level, id.Index, err)}
-			return
-		}
-		if !bytes.Equal(stored[0][:], hash) {
-			var want tlog.Hash
-			copy(want[:], hash)
-			visitErr = &MismatchError{election, id.Index << id.Level, fmt.Sprintf("stored hash (level %d, index %d) is %s, the entries give %s", id.Level, id.Index, stored[0], want)}
+	var visit compact.VisitFn
+	if stored != nil {
+		visit = func(id compact.NodeID, hash []byte) {
+			if visitErr != nil {
+				return
+			}
+			got, err := stored(tlog.StoredHashIndex(int(id.Level), int64(id.Index)))
+			if err != nil {
+				visitErr = &MismatchError{election, id.Index << id.Level, fmt.Sprintf("stored hash (level %d, index %d) is missing: %v", id.Level, id.Index, err)}
+				return
+			}
+			if !bytes.Equal(got[:], hash) {
+				var want tlog.Hash
+				copy(want[:], hash)
+				visitErr = &MismatchError{election, id.Index << id.Level, fmt.Sprintf("stored hash (level %d, index %d) is %s, the entries give %s", id.Level, id.Index, got, want)}
+			}
 		}
 	}
 	next := uint64(0)
 	ci := 0
 	var root tlog.Hash
-	err = db.Entries(election, 0, size, func(index uint64, data []byte) error {
+	err := src.Entries(election, 0, size, func(index uint64, data []byte) error {
 		if index != next {
 			return &MismatchError{election, next, "entry is missing"}
 		}
@@ -131,20 +170,20 @@ func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
 			return visitErr
 		}
 		next++
-		for ci < len(cps) && cps[ci].size == next {
+		for ci < len(opened) && opened[ci].size == next {
 			r, err := tree.GetRootHash(nil)
 			if err != nil {
 				return err
 			}
 			copy(root[:], r)
-			if root != cps[ci].root {
+			if root != opened[ci].root {
 				// The previous checkpoint matched, so the change is in
 				// the entries since it.
 				from := uint64(0)
 				if ci > 0 {
-					from = cps[ci-1].size
+					from = opened[ci-1].size
 				}
-				return &MismatchError{election, from, fmt.Sprintf("entries [%d, %d) are not what the checkpoint at size %d signed: its root is %s, the entries give %s", from, next, next, cps[ci].root, root)}
+				return &MismatchError{election, from, fmt.Sprintf("entries [%d, %d) are not what the checkpoint at size %d signed: its root is %s, the entries give %s", from, next, next, opened[ci].root, root)}
 			}
 			ci++
 		}
@@ -156,10 +195,10 @@ func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
 	if next != size {
 		return nil, &MismatchError{election, next, fmt.Sprintf("log has %d entries, its tree size says %d", next, size)}
 	}
-	if err := checkProjection(db, election, size); err != nil {
-		return nil, err
+	if r, err := tree.GetRootHash(nil); err == nil && size > 0 {
+		copy(root[:], r)
 	}
-	return &Result{Election: election, Size: size, Root: root, Checkpoints: len(cps)}, nil
+	return &Result{Election: election, Size: size, Root: root, Checkpoints: len(opened)}, nil
 }
 
 func treeSize(db *store.DB, election string) (uint64, error) {

@@ -183,3 +183,18 @@ func (c *Client) Health(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Elections lists the ledger's elections.
+func (c *Client) Elections(ctx context.Context) ([]ledger.ElectionInfo, error) {
+	b, err := c.get(ctx, "/v1/elections")
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Elections []ledger.ElectionInfo `json:"elections"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("couldn't decode the election list: %w", err)
+	}
+	return r.Elections, nil
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/store"
 )
 
@@ -24,7 +27,7 @@ func newAudit() *cobra.Command {
 }
 
 func newAuditVerify() *cobra.Command {
-	var dataDir, election, key string
+	var dataDir, election, key, server string
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Re-hash every entry and check it against every signed checkpoint (offline)",
@@ -37,9 +40,18 @@ exit code is 1.
 
 --key is the verifier key you trust (a key string, or a file holding one);
 by default DATA/ledger.pub is used, which proves only that the log matches
-the key stored beside it.`,
+the key stored beside it.
+
+With --server URL it verifies a running ledger from the outside instead:
+it fetches every entry over HTTP, re-hashes them, checks the root against
+the latest signed checkpoint, and checks the served tally equals a replay
+of the entries. Stored hashes and older checkpoints are checked only
+offline.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if server != "" {
+				return verifyRemote(cmd, server, election, key)
+			}
 			if _, err := os.Stat(filepath.Join(dataDir, "pebble")); err != nil {
 				return fmt.Errorf("%s has no ledger database (is --data right?): %w", dataDir, err)
 			}
@@ -73,7 +85,8 @@ the key stored beside it.`,
 	}
 	cmd.Flags().StringVar(&dataDir, "data", defaultDataDir, "data directory (or a copy of one)")
 	cmd.Flags().StringVar(&election, "election", "", "verify only this election")
-	cmd.Flags().StringVar(&key, "key", "", "verifier key, or a file holding it (default DATA/ledger.pub)")
+	cmd.Flags().StringVar(&key, "key", "", "verifier key, or a file holding it (default DATA/ledger.pub, or the server's /v1/key)")
+	cmd.Flags().StringVar(&server, "server", "", "verify a running ledger over HTTP instead of a data directory")
 	return cmd
 }
 
@@ -95,4 +108,76 @@ func loadVerifier(key, dataDir string) (note.Verifier, error) {
 		return nil, fmt.Errorf("--key: not a verifier key (name+hash+base64) or a file holding one: %w", err)
 	}
 	return v, nil
+}
+
+// verifyRemote verifies a running ledger from its HTTP API.
+func verifyRemote(cmd *cobra.Command, server, election, key string) error {
+	ctx := cmd.Context()
+	c, err := client.New(server, nil)
+	if err != nil {
+		return err
+	}
+	if key == "" {
+		if key, err = c.Key(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "no --key given: using the server's own key %s, which proves only that the server signed its log\n", key)
+	}
+	v, err := loadVerifier(key, "")
+	if err != nil {
+		return err
+	}
+	var ids []string
+	if election != "" {
+		ids = []string{election}
+	} else {
+		list, err := c.Elections(ctx)
+		if err != nil {
+			return err
+		}
+		for _, e := range list {
+			ids = append(ids, e.ID)
+		}
+	}
+	src := client.Source{Client: c, Ctx: ctx}
+	for _, id := range ids {
+		signed, err := c.Checkpoint(ctx, id)
+		if err != nil {
+			return err
+		}
+		cp, err := checkpoint.Open(signed, checkpoint.Origin(v.Name(), id), v)
+		if err != nil {
+			return fmt.Errorf("verification FAILED: %s: %w", id, err)
+		}
+		res, err := audit.VerifyLog(src, id, cp.Size, []audit.Checkpoint{{Size: cp.Size, Signed: signed}}, v, nil)
+		if err != nil {
+			return fmt.Errorf("verification FAILED: %w", err)
+		}
+		tallyNote := "tally matches a replay"
+		served, err := c.Tally(ctx, id, false)
+		if err != nil {
+			return err
+		}
+		replayed, err := audit.Replay(src, id, cp.Size, nil)
+		if err != nil {
+			return fmt.Errorf("verification FAILED: %w", err)
+		}
+		want, err := replayed.Tally().Encode()
+		if err != nil {
+			return err
+		}
+		var head struct {
+			Entries uint64 `json:"entries"`
+		}
+		switch {
+		case json.Unmarshal(served, &head) != nil:
+			return fmt.Errorf("verification FAILED: %s: the served tally is not JSON", id)
+		case head.Entries != cp.Size:
+			tallyNote = fmt.Sprintf("tally not compared: the log grew to %d entries meanwhile", head.Entries)
+		case !bytes.Equal(served, want):
+			return fmt.Errorf("verification FAILED: %s: the served tally differs from a replay of the %d entries", id, cp.Size)
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: %d entries, root %s matches the signed checkpoint, %s: OK\n", id, res.Size, res.Root, tallyNote)
+	}
+	return nil
 }

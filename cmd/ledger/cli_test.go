@@ -66,6 +66,12 @@ func TestCLI(t *testing.T) {
 		t.Errorf("checkpoint: exit %d:\n%s%s", code, out, stderr)
 	}
 
+	// Verified from the outside, over HTTP.
+	code, out, stderr = cli(t, "", "audit", "verify", "--server", srv.URL, "--key", n.VerifierKey)
+	if code != exitOK || !strings.Contains(out, "ga06-2017-04: 6 entries") || !strings.Contains(out, "tally matches a replay: OK") {
+		t.Errorf("remote verify: exit %d:\n%s%s", code, out, stderr)
+	}
+
 	// Refused at the edge: exit 2, and the line is named.
 	bad := `{"v":1,"type":"count.reported","id":"015b826f-8b80-7000-8000-0000000000ff","election":"ga06-2017-04","data":{"unit":"cobb","contest":"us-representative-district-6","counts":[{"choice":"jon-ossoff","vote_type":"election-day","votes":-5}],"source":{"operator":"x"}}}`
 	code, _, stderr = cli(t, bad, "submit", "--server", srv.URL, "-")
