@@ -1,0 +1,77 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+
+	"github.com/election-audit/ledger/api"
+)
+
+func logPath(election string) string { return "/v1/elections/" + url.PathEscape(election) }
+
+// CheckpointAt returns the checkpoint the ledger signed at a tree size; an
+// *Error with Status 404 if it signed none at that size.
+func (c *Client) CheckpointAt(ctx context.Context, election string, size uint64) ([]byte, error) {
+	return c.get(ctx, fmt.Sprintf("%s/checkpoints/%d", logPath(election), size))
+}
+
+func inclusionQuery(election string, index, size uint64, format string) string {
+	q := url.Values{"index": {fmt.Sprint(index)}}
+	if size > 0 {
+		q.Set("size", fmt.Sprint(size))
+	}
+	if format != "" {
+		q.Set("format", format)
+	}
+	return logPath(election) + "/proof/inclusion?" + q.Encode()
+}
+
+// InclusionProof returns the inclusion proof of entry index in the tree of
+// size entries; size 0 means the latest committed size. The proof is not
+// verified: see audit.CheckInclusion.
+func (c *Client) InclusionProof(ctx context.Context, election string, index, size uint64) (*api.InclusionProof, error) {
+	b, err := c.get(ctx, inclusionQuery(election, index, size, ""))
+	if err != nil {
+		return nil, err
+	}
+	var p api.InclusionProof
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("couldn't decode the inclusion proof: %w", err)
+	}
+	return &p, nil
+}
+
+// TLogProof returns the inclusion proof of entry index as a C2SP tlog-proof
+// (https://c2sp.org/tlog-proof); size 0 means the latest committed size,
+// and any other size must have a signed checkpoint. The proof is not
+// verified: see audit.VerifyTLogProof.
+func (c *Client) TLogProof(ctx context.Context, election string, index, size uint64) ([]byte, error) {
+	return c.get(ctx, inclusionQuery(election, index, size, "tlog-proof"))
+}
+
+// ConsistencyProof returns the consistency proof between the trees of from
+// and to entries; to 0 means the latest committed size. The proof is not
+// verified: see audit.CheckConsistency.
+func (c *Client) ConsistencyProof(ctx context.Context, election string, from, to uint64) (*api.ConsistencyProof, error) {
+	q := url.Values{"from": {fmt.Sprint(from)}}
+	if to > 0 {
+		q.Set("to", fmt.Sprint(to))
+	}
+	b, err := c.get(ctx, logPath(election)+"/proof/consistency?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	var p api.ConsistencyProof
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("couldn't decode the consistency proof: %w", err)
+	}
+	return &p, nil
+}
+
+// TileURL returns the C2SP tlog-tiles URL prefix of an election's log (with
+// a trailing slash), for a tlog client such as filippo.io/torchwood.
+func (c *Client) TileURL(election string) string {
+	return c.base + logPath(election) + "/tlog/"
+}
