@@ -41,42 +41,26 @@ func Replay(src Source, election string, size uint64, progress func(done uint64)
 }
 
 // fold applies entries [start, end) to *proj (created from the manifest at
-// entry 0 when start is 0), calling before for each entry before it is
-// applied. It checks that indexes are dense and that entry 0 is the
-// election's manifest.
+// entry 0 when start is 0), checking each as folder.apply does and calling
+// before, if not nil, for each entry before it is applied.
 func fold(src Source, election string, start, end uint64, proj **projections.Election, before func(*events.Entry) error) error {
-	next := start
+	f := folder{election: election, proj: *proj, next: start}
+	live := func(en *events.Entry) error {
+		*proj = f.proj // callers look at the projection as it goes
+		if before != nil {
+			return before(en)
+		}
+		return nil
+	}
 	err := src.Entries(election, start, end, func(index uint64, data []byte) error {
-		if index != next {
-			return fmt.Errorf("entry %d of %s is missing", next, election)
-		}
-		next++
-		en, err := events.DecodeEntry(data)
-		if err != nil {
-			return fmt.Errorf("entry %d of %s: %w", index, election, err)
-		}
-		if en.Index != index {
-			return fmt.Errorf("entry stored at %d of %s says it is entry %d", index, election, en.Index)
-		}
-		if *proj == nil {
-			m, ok := en.Event.Body.(*events.Manifest)
-			if !ok || en.Event.Election != election || index != 0 {
-				return fmt.Errorf("entry 0 of %s is not its manifest", election)
-			}
-			if *proj, err = projections.New(election, m); err != nil {
-				return err
-			}
-		}
-		if err := before(en); err != nil {
-			return err
-		}
-		return (*proj).Apply(en)
+		return f.apply(index, data, live)
 	})
+	*proj = f.proj
 	if err != nil {
 		return err
 	}
-	if next != end {
-		return fmt.Errorf("the log of %s has %d entries, want %d", election, next, end)
+	if f.next != end {
+		return &MismatchError{election, f.next, fmt.Sprintf("the log ends at size %d, want %d", f.next, end)}
 	}
 	return nil
 }

@@ -202,18 +202,11 @@ func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, v not
 }
 
 func treeSize(db *store.DB, election string) (uint64, error) {
-	var size uint64
-	found := false
-	err := db.Elections(func(id string, n uint64) error {
-		if id == election {
-			size, found = n, true
-		}
-		return nil
-	})
+	size, ok, err := db.TreeSize(election)
 	if err != nil {
 		return 0, err
 	}
-	if !found {
+	if !ok {
 		return 0, fmt.Errorf("%w: no election %q in this ledger", ErrUnknownElection, election)
 	}
 	return size, nil

@@ -82,6 +82,21 @@ func (b *Batch) PutTreeSize(election string, size uint64) {
 	b.set(append([]byte{tagElection}, election...), binary.BigEndian.AppendUint64(nil, size))
 }
 
+// TreeSize returns an election's log size, and false if the database does
+// not hold the election.
+func (d *DB) TreeSize(election string) (uint64, bool, error) {
+	v, err := d.get(append([]byte{tagElection}, election...))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, err
+	case len(v) != 8:
+		return 0, false, fmt.Errorf("election record %q is corrupt", election)
+	}
+	return binary.BigEndian.Uint64(v), true, nil
+}
+
 // Elections calls fn for every election with its log size, in ID order.
 func (d *DB) Elections(fn func(election string, size uint64) error) error {
 	lo := []byte{tagElection}
