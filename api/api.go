@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/store"
@@ -202,6 +203,10 @@ func (s *server) elections(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) tally(w http.ResponseWriter, r *http.Request) {
+	if q := r.URL.Query(); q.Has("as_of") || q.Has("at") {
+		s.tallyAsOf(w, r)
+		return
+	}
 	t, err := s.Ledger.Tally(r.PathValue("election"))
 	if err != nil {
 		s.lookupFailed(w, err)
@@ -213,6 +218,54 @@ func (s *server) tally(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := t.Encode()
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// tallyAsOf serves the as-of document (audit.AsOf) of the log at a size
+// (?as_of=N) or at a time (?at=RFC 3339), replayed from the entries.
+func (s *server) tallyAsOf(w http.ResponseWriter, r *http.Request) {
+	election, q := r.PathValue("election"), r.URL.Query()
+	_, size, err := s.Ledger.Checkpoint(election)
+	if err != nil {
+		s.lookupFailed(w, err)
+		return
+	}
+	var n uint64
+	if q.Has("as_of") {
+		if n, err = parseUint(q.Get("as_of"), 0); err != nil || n == 0 {
+			fail(w, http.StatusBadRequest, "as_of: %q is not a log size from 1 to %d", q.Get("as_of"), size)
+			return
+		}
+		if n > size {
+			fail(w, http.StatusNotFound, "as_of: size %d is past the end of %s's log (size %d)", n, election, size)
+			return
+		}
+	} else {
+		t, err := time.Parse(time.RFC3339Nano, q.Get("at"))
+		if err != nil {
+			fail(w, http.StatusBadRequest, "at: %q is not an RFC 3339 time such as 2017-04-18T23:30:00Z", q.Get("at"))
+			return
+		}
+		if n, err = audit.SizeAt(s.Ledger, election, size, t); err != nil {
+			fail(w, http.StatusInternalServerError, "%v", err)
+			return
+		}
+		if n == 0 {
+			fail(w, http.StatusNotFound, "at: no entry of %s was recorded at or before %s", election, t.Format(time.RFC3339Nano))
+			return
+		}
+	}
+	doc, err := audit.TallyDocument(s.Ledger, election, n)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	b, err := doc.Encode()
 	if err != nil {
 		fail(w, http.StatusInternalServerError, "%v", err)
 		return

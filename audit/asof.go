@@ -1,7 +1,14 @@
 package audit
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/projections"
@@ -86,3 +93,92 @@ func (f *folder) apply(index uint64, data []byte, before func(*events.Entry) err
 	f.next++
 	return nil
 }
+
+// AsOf is the canonical document of an election's tally as it stood after
+// entries [0, TreeSize): the totals, and the Merkle root of exactly those
+// entries, so that anyone holding a signed checkpoint at that size can tie
+// the numbers to it. Its encoding (Encode) is the same bytes on every
+// machine for the same log prefix.
+type AsOf struct {
+	Election     string             `json:"election"`
+	TreeSize     uint64             `json:"tree_size"`
+	Root         tlog.Hash          `json:"root"`          // RFC 6962 root of entries [0, tree_size), base64
+	LastRecorded string             `json:"last_recorded"` // stream time of entry tree_size-1
+	Tally        *projections.Tally `json:"tally"`
+}
+
+// Encode returns the canonical JSON of the document, newline-terminated.
+func (a *AsOf) Encode() ([]byte, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't encode the tally of %s at %d: %w", a.Election, a.TreeSize, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// TallyDocument replays entries [0, n) from src and returns the as-of
+// document: the tally, with the root recomputed from the entry bytes.
+func TallyDocument(src Source, election string, n uint64) (*AsOf, error) {
+	if n == 0 {
+		return nil, fmt.Errorf("couldn't compute the tally of %s at size 0: a log starts with its manifest", election)
+	}
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	tree := rf.NewEmptyRange(0)
+	hashing := entriesFunc(func(e string, start, end uint64, fn func(uint64, []byte) error) error {
+		return src.Entries(e, start, end, func(i uint64, data []byte) error {
+			leaf := tlog.RecordHash(data)
+			if err := tree.Append(leaf[:], nil); err != nil {
+				return err
+			}
+			return fn(i, data)
+		})
+	})
+	var proj *projections.Election
+	var last time.Time
+	err := fold(hashing, election, 0, n, &proj, func(en *events.Entry) error {
+		last = en.Recorded
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	doc := &AsOf{Election: election, TreeSize: n, LastRecorded: last.UTC().Format(time.RFC3339Nano), Tally: proj.Tally()}
+	r, err := tree.GetRootHash(nil)
+	if err != nil {
+		return nil, err
+	}
+	copy(doc.Root[:], r)
+	return doc, nil
+}
+
+// SizeAt returns the size of the log as it stood at time t: the entries
+// before the first one recorded after t. Defined by log order, so it stays
+// well defined if the stream's clock ever steps back: an entry appended
+// after one recorded later than t is not part of the log at t, whatever
+// its own timestamp. It reads at most entries [0, size).
+func SizeAt(src Source, election string, size uint64, t time.Time) (uint64, error) {
+	var n uint64
+	err := src.Entries(election, 0, size, func(i uint64, data []byte) error {
+		var w struct {
+			Recorded string `json:"recorded"`
+		}
+		if err := json.Unmarshal(data, &w); err != nil {
+			return &MismatchError{election, i, "entry does not decode: " + err.Error()}
+		}
+		rec, err := time.Parse(time.RFC3339Nano, w.Recorded)
+		if err != nil {
+			return &MismatchError{election, i, "entry's recorded time does not parse: " + err.Error()}
+		}
+		if rec.After(t) {
+			return errStop
+		}
+		n = i + 1
+		return nil
+	})
+	if err != nil && err != errStop {
+		return 0, err
+	}
+	return n, nil
+}
+
+var errStop = errors.New("stop")

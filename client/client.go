@@ -143,6 +143,18 @@ func (c *Client) Tally(ctx context.Context, election string, table bool) ([]byte
 	return c.get(ctx, p)
 }
 
+// TallyAsOf returns the as-of document (audit.AsOf) of an election's log
+// at a size (asOf > 0) or, when asOf is 0, at the time at (RFC 3339).
+func (c *Client) TallyAsOf(ctx context.Context, election string, asOf uint64, at string) ([]byte, error) {
+	q := url.Values{}
+	if asOf > 0 {
+		q.Set("as_of", fmt.Sprint(asOf))
+	} else {
+		q.Set("at", at)
+	}
+	return c.get(ctx, "/v1/elections/"+url.PathEscape(election)+"/tally?"+q.Encode())
+}
+
 // Checkpoint returns an election's latest signed checkpoint.
 func (c *Client) Checkpoint(ctx context.Context, election string) ([]byte, error) {
 	return c.get(ctx, "/v1/elections/"+url.PathEscape(election)+"/checkpoint")

@@ -66,6 +66,11 @@ func TestCLI(t *testing.T) {
 		t.Errorf("checkpoint: exit %d:\n%s%s", code, out, stderr)
 	}
 
+	code, out, _ = cli(t, "", "tally", "--server", srv.URL, "--election", "ga06-2017-04", "--as-of", "3")
+	if code != exitOK || !strings.HasPrefix(out, `{"election":"ga06-2017-04","tree_size":3,"root":"`) {
+		t.Errorf("tally --as-of: exit %d: %.120s", code, out)
+	}
+
 	// Verified from the outside, over HTTP.
 	code, out, stderr = cli(t, "", "audit", "verify", "--server", srv.URL, "--key", n.VerifierKey)
 	if code != exitOK || !strings.Contains(out, "ga06-2017-04: 6 entries") || !strings.Contains(out, "tally matches a replay: OK") {
