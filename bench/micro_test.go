@@ -42,3 +42,16 @@ func BenchmarkEncodeOnly(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkDecodeEntry(b *testing.B) {
+	g := newGenerator("bench")
+	ev := g.report()
+	en := &events.Entry{Index: 5, Recorded: time.Unix(1, 0), Verdict: events.Accepted, Event: ev}
+	data, _ := en.Encode()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := events.DecodeEntry(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

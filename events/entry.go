@@ -111,7 +111,7 @@ func DecodeEntry(data []byte) (*Entry, error) {
 	if w.Verdict != Accepted && w.Verdict != Rejected {
 		return nil, fmt.Errorf("couldn't decode entry %d: unknown verdict %q", w.Index, w.Verdict)
 	}
-	ev, err := Decode(w.Event)
+	ev, err := decode(w.Event) // no canonical re-encoding: stored events were sized when logged
 	if err != nil {
 		return nil, fmt.Errorf("couldn't decode entry %d: event: %w", w.Index, err)
 	}
