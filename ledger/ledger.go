@@ -28,6 +28,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -188,7 +190,7 @@ func (l *Ledger) Elections() []ElectionInfo {
 	for id, el := range l.elections {
 		out = append(out, ElectionInfo{ID: id, Name: el.proj.Manifest().Name, Size: el.committed, Status: el.proj.Status()})
 	}
-	sortElections(out)
+	slices.SortFunc(out, func(a, b ElectionInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 

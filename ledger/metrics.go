@@ -1,9 +1,6 @@
 package ledger
 
 import (
-	"slices"
-	"strings"
-
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -35,8 +32,4 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		r.MustRegister(m.messages, m.outcomes, m.batchSize, m.stepSeconds, m.position)
 	}
 	return m
-}
-
-func sortElections(s []ElectionInfo) {
-	slices.SortFunc(s, func(a, b ElectionInfo) int { return strings.Compare(a.ID, b.ID) })
 }
