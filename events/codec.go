@@ -35,12 +35,38 @@ func (e *Error) Error() string {
 
 // wire is the JSON shape of an event.
 type wire struct {
-	V               *int           `json:"v"`
-	Type            Type           `json:"type"`
-	ID              *string        `json:"id"`
-	Election        *string        `json:"election"`
-	ExpectedVersion *uint64        `json:"expected_version,omitempty"`
-	Data            jsontext.Value `json:"data"`
+	V               *int       `json:"v"`
+	Type            Type       `json:"type"`
+	ID              *string    `json:"id"`
+	Election        *string    `json:"election"`
+	ExpectedVersion *uint64    `json:"expected_version,omitempty"`
+	Data            bodyHolder `json:"data"`
+}
+
+// bodyHolder decodes "data" in the same pass as the envelope when "type"
+// came first (as in the canonical encoding), and keeps it raw otherwise.
+type bodyHolder struct {
+	typ     *Type // the envelope's type, as decoded so far
+	body    Body  // decoded in the same pass
+	raw     jsontext.Value
+	present bool
+}
+
+func (h *bodyHolder) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	h.present = true
+	if dec.PeekKind() == 'n' {
+		_, err := dec.ReadToken()
+		return err
+	}
+	if h.typ != nil && *h.typ != "" {
+		if b := newBody(*h.typ); b != nil {
+			h.body = b
+			return jsonv2.UnmarshalDecode(dec, b, jsonv2.RejectUnknownMembers(true))
+		}
+	}
+	raw, err := dec.ReadValue()
+	h.raw = bytes.Clone(raw)
+	return err
 }
 
 // wireOut is the canonical encoding of an event: fixed field order.
@@ -91,9 +117,15 @@ func decode(data []byte) (*Event, error) {
 		return nil, &Error{Msg: "empty event: expected a JSON object"}
 	}
 	var w wire
+	w.Data.typ = &w.Type
 	if err := strictUnmarshal(data, &w, ""); err != nil {
 		return nil, err
 	}
+	return w.event()
+}
+
+// event checks a decoded envelope and builds the event from it.
+func (w *wire) event() (*Event, error) {
 	switch {
 	case w.V == nil:
 		return nil, &Error{Field: "v", Msg: "missing: the format version, 1"}
@@ -105,15 +137,17 @@ func decode(data []byte) (*Event, error) {
 		return nil, &Error{Field: "id", Msg: "missing: a UUIDv7 chosen by the submitter"}
 	case w.Election == nil:
 		return nil, &Error{Field: "election", Msg: "missing: the election ID"}
-	case len(w.Data) == 0 || string(w.Data) == "null":
+	case !w.Data.present || (w.Data.body == nil && len(w.Data.raw) == 0):
 		return nil, &Error{Field: "data", Msg: "missing: the body of the " + string(w.Type) + " event"}
 	}
-	body := newBody(w.Type)
+	body := w.Data.body
 	if body == nil {
-		return nil, &Error{Field: "type", Msg: fmt.Sprintf("unknown event type %q: expected one of %s", w.Type, typeList())}
-	}
-	if err := strictUnmarshal(w.Data, body, "data"); err != nil {
-		return nil, err
+		if body = newBody(w.Type); body == nil {
+			return nil, &Error{Field: "type", Msg: fmt.Sprintf("unknown event type %q: expected one of %s", w.Type, typeList())}
+		}
+		if err := strictUnmarshal(w.Data.raw, body, "data"); err != nil {
+			return nil, err
+		}
 	}
 	id, err := ParseID(*w.ID)
 	if err != nil {
@@ -216,6 +250,8 @@ func jsonError(err error, prefix string) error {
 		switch {
 		case errors.Is(sem.Err, jsonv2.ErrUnknownName):
 			return &Error{Field: field, Msg: "unknown field"}
+		case field == "data" && sem.JSONKind != '{' && sem.JSONKind != 0:
+			return &Error{Field: field, Msg: "expected a JSON object, got " + kindName(sem.JSONKind)}
 		case sem.JSONPointer == "" && sem.JSONKind != '{' && sem.JSONKind != 0:
 			if prefix == "" {
 				return &Error{Msg: "expected a JSON object, got " + kindName(sem.JSONKind)}

@@ -464,6 +464,7 @@ func TestDecodeEntryBad(t *testing.T) {
 		{"recorded before year 0 in UTC", sub(entry, recorded, `"recorded":"0000-01-01T00:00:00+01:00"`), "outside 0000-9999", "-"},
 		{"recorded as a number", sub(entry, recorded, `"recorded":1492570201`), "want a string", "recorded"},
 		{"missing event", sub(entry, entry[strings.Index(entry, `,"event"`):], `}`), "event: empty event", ""},
+		{"null event", sub(entry, entry[strings.Index(entry, `,"event"`):], `,"event":null}`), "event: empty event", ""},
 		{"invalid event", sub(entry, `"votes":620`, `"votes":-620`), "event: data.counts[0].votes: -620 is negative", "data.counts[0].votes"},
 		{"event v2", sub(entry, `"event":{"v":1`, `"event":{"v":2`), "unsupported format version 2", "v"},
 	}

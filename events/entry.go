@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 
 	"fmt"
-	"github.com/go-json-experiment/json/jsontext"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Verdict is the state machine's decision on an event, stored in its entry.
@@ -36,12 +36,12 @@ type Entry struct {
 // entryWire is the shape DecodeEntry reads; EncodeEntry writes the same
 // fields in this order.
 type entryWire struct {
-	V        int            `json:"v"`
-	Index    uint64         `json:"index"`
-	Recorded string         `json:"recorded"`
-	Verdict  Verdict        `json:"verdict"`
-	Reason   string         `json:"reason,omitempty"`
-	Event    jsontext.Value `json:"event"`
+	V        int     `json:"v"`
+	Index    uint64  `json:"index"`
+	Recorded string  `json:"recorded"`
+	Verdict  Verdict `json:"verdict"`
+	Reason   string  `json:"reason,omitempty"`
+	Event    *wire   `json:"event"` // decoded in the same pass
 }
 
 // Encode returns the canonical bytes of the entry.
@@ -93,7 +93,11 @@ func (e *Entry) EncodeWith(event []byte) ([]byte, error) {
 // DecodeEntry parses a stored entry. It does not re-validate the event
 // against an election's state: that is the replaying state machine's job.
 func DecodeEntry(data []byte) (*Entry, error) {
-	var w entryWire
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("couldn't decode entry: not valid UTF-8 at byte %d", invalidUTF8(data))
+	}
+	w := entryWire{Event: new(wire)}
+	w.Event.Data.typ = &w.Event.Type
 	if err := strictUnmarshal(data, &w, ""); err != nil {
 		return nil, fmt.Errorf("couldn't decode entry: %w", err)
 	}
@@ -111,7 +115,10 @@ func DecodeEntry(data []byte) (*Entry, error) {
 	if w.Verdict != Accepted && w.Verdict != Rejected {
 		return nil, fmt.Errorf("couldn't decode entry %d: unknown verdict %q", w.Index, w.Verdict)
 	}
-	ev, err := decode(w.Event) // no canonical re-encoding: stored events were sized when logged
+	if w.Event == nil || (w.Event.V == nil && w.Event.Type == "" && w.Event.ID == nil && !w.Event.Data.present) {
+		return nil, fmt.Errorf("couldn't decode entry %d: event: %w", w.Index, &Error{Msg: "empty event: expected a JSON object"})
+	}
+	ev, err := w.Event.event() // no canonical re-encoding: stored events were sized when logged
 	if err != nil {
 		return nil, fmt.Errorf("couldn't decode entry %d: event: %w", w.Index, err)
 	}
