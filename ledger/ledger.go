@@ -79,6 +79,10 @@ type Ledger struct {
 	position  uint64        // last stream sequence applied
 	notify    chan struct{} // closed and replaced after each commit
 	fatal     error         // set when Run stops on an error
+	// recent holds what the last steps logged, so that most receipts are
+	// answered without a database read.
+	recent     [8]map[uuid.UUID]store.EventRecord
+	recentNext int
 }
 
 type election struct {

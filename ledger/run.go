@@ -154,6 +154,7 @@ type stepState struct {
 	batch   *store.Batch
 	ids     map[uuid.UUID]bool   // event IDs logged in this step
 	touched []string             // elections appended to, in first-touch order
+	logged  map[uuid.UUID]store.EventRecord
 	created map[string]*election // elections defined in this step
 }
 
@@ -162,7 +163,8 @@ func (l *Ledger) step(msgs []message) error {
 	start := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := &stepState{batch: l.db.NewBatch(), ids: map[uuid.UUID]bool{}, created: map[string]*election{}}
+	st := &stepState{batch: l.db.NewBatch(), ids: map[uuid.UUID]bool{}, created: map[string]*election{},
+		logged: make(map[uuid.UUID]store.EventRecord, len(msgs))}
 	defer st.batch.Close()
 	pos := l.Position()
 	for _, m := range msgs {
@@ -212,6 +214,8 @@ func (l *Ledger) step(msgs []message) error {
 		clear(el.pending)
 	}
 	l.position = pos
+	l.recent[l.recentNext%len(l.recent)] = st.logged
+	l.recentNext++
 	close(l.notify)
 	l.notify = make(chan struct{})
 	l.pub.Unlock()
@@ -303,7 +307,9 @@ func (l *Ledger) apply(st *stepState, m message) error {
 	}
 	st.batch.PutEntry(ev.Election, en.Index, b)
 	st.batch.PutHashes(ev.Election, first, hashes)
-	st.batch.PutEvent(ev.ID, store.EventRecord{Election: ev.Election, Index: en.Index, Accepted: verdict == events.Accepted})
+	rec := store.EventRecord{Election: ev.Election, Index: en.Index, Accepted: verdict == events.Accepted}
+	st.batch.PutEvent(ev.ID, rec)
+	st.logged[ev.ID] = rec
 	st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "logged"})
 	st.ids[ev.ID] = true
 	el.size++

@@ -211,6 +211,17 @@ func (l *Ledger) prepare(evs []*events.Event) ([]broker.Message, error) {
 	return msgs, nil
 }
 
+// lookupRecent finds where an event was logged, in what the last steps
+// logged or else in the database. The caller holds l.pub for reading.
+func (l *Ledger) lookupRecent(id uuid.UUID) (store.EventRecord, error) {
+	for _, m := range l.recent {
+		if rec, ok := m[id]; ok {
+			return rec, nil
+		}
+	}
+	return l.db.Event(id)
+}
+
 // sameEvent checks that a resubmitted event is the one logged under its ID.
 func (l *Ledger) sameEvent(rec store.EventRecord, canonical []byte) error {
 	data, err := l.db.Entry(rec.Election, rec.Index)
@@ -233,7 +244,7 @@ func (l *Ledger) sameEvent(rec store.EventRecord, canonical []byte) error {
 
 // receipt answers for a logged event ID. The caller holds l.pub for reading.
 func (l *Ledger) receipt(id uuid.UUID) (Receipt, error) {
-	rec, err := l.db.Event(id)
+	rec, err := l.lookupRecent(id)
 	if err != nil {
 		return Receipt{}, fmt.Errorf("event %s was sequenced but not logged (see the ledger's log for why): %w", id, err)
 	}
