@@ -152,8 +152,8 @@ func (l *Ledger) checkStream(ctx context.Context) error {
 // stepState is the work of one step not yet committed.
 type stepState struct {
 	batch   *store.Batch
-	ids     map[uuid.UUID]bool   // event IDs logged in this step
-	touched []string             // elections appended to, in first-touch order
+	ids     map[uuid.UUID]bool // event IDs logged in this step
+	touched []string           // elections appended to, in first-touch order
 	logged  map[uuid.UUID]store.EventRecord
 	created map[string]*election // elections defined in this step
 }
