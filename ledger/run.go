@@ -152,10 +152,9 @@ func (l *Ledger) checkStream(ctx context.Context) error {
 // stepState is the work of one step not yet committed.
 type stepState struct {
 	batch   *store.Batch
-	ids     map[uuid.UUID]bool // event IDs logged in this step
-	touched []string           // elections appended to, in first-touch order
-	logged  map[uuid.UUID]store.EventRecord
-	created map[string]*election // elections defined in this step
+	touched []string                        // elections appended to, in first-touch order
+	logged  map[uuid.UUID]store.EventRecord // event IDs logged in this step
+	created map[string]*election            // elections defined in this step
 }
 
 // step applies messages in one synced batch, then signs the checkpoints.
@@ -163,7 +162,7 @@ func (l *Ledger) step(msgs []message) error {
 	start := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	st := &stepState{batch: l.db.NewBatch(), ids: map[uuid.UUID]bool{}, created: map[string]*election{},
+	st := &stepState{batch: l.db.NewBatch(), created: map[string]*election{},
 		logged: make(map[uuid.UUID]store.EventRecord, len(msgs))}
 	defer st.batch.Close()
 	pos := l.Position()
@@ -252,7 +251,7 @@ func (l *Ledger) apply(st *stepState, m message) error {
 		l.drop(st, seq, ev.ID, fmt.Sprintf("published on %q, but election %q submits on %q", m.subject, ev.Election, want))
 		return nil
 	}
-	if st.ids[ev.ID] {
+	if _, dup := st.logged[ev.ID]; dup {
 		st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "duplicate"})
 		l.metrics.outcomes.WithLabelValues("duplicate").Inc()
 		return nil
@@ -311,7 +310,6 @@ func (l *Ledger) apply(st *stepState, m message) error {
 	st.batch.PutEvent(ev.ID, rec)
 	st.logged[ev.ID] = rec
 	st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "logged"})
-	st.ids[ev.ID] = true
 	el.size++
 	l.metrics.outcomes.WithLabelValues(string(verdict)).Inc()
 	return nil
