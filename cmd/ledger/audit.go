@@ -100,10 +100,21 @@ func loadVerifier(key, dataDir string) (note.Verifier, error) {
 			return nil, fmt.Errorf("no --key given and no verifier key in %s: %w", path, err)
 		}
 		key = string(b)
-	} else if b, err := os.ReadFile(key); err == nil {
+	}
+	return parseVerifier(keyText(key))
+}
+
+// keyText returns the text of a --key value: the key itself, or the
+// content of the file it names.
+func keyText(key string) string {
+	if b, err := os.ReadFile(key); err == nil {
 		key = string(b)
 	}
-	v, err := note.NewVerifier(strings.TrimSpace(key))
+	return strings.TrimSpace(key)
+}
+
+func parseVerifier(key string) (note.Verifier, error) {
+	v, err := note.NewVerifier(key)
 	if err != nil {
 		return nil, fmt.Errorf("--key: not a verifier key (name+hash+base64) or a file holding one: %w", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
@@ -52,17 +51,15 @@ func (f *proveFlags) open(ctx context.Context) (*client.Client, note.Verifier, s
 	if err != nil {
 		return nil, nil, "", err
 	}
-	key := f.key
+	key := keyText(f.key)
 	if key == "" {
 		if key, err = c.Key(ctx); err != nil {
 			return nil, nil, "", err
 		}
-	} else if b, err := os.ReadFile(key); err == nil {
-		key = strings.TrimSpace(string(b))
 	}
-	v, err := note.NewVerifier(key)
+	v, err := parseVerifier(key)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("--key: not a verifier key or a file holding one: %w", err)
+		return nil, nil, "", err
 	}
 	f.key = key
 	return c, v, checkpoint.Origin(v.Name(), f.election), nil

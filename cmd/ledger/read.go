@@ -10,7 +10,6 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/term"
 
 	"github.com/election-audit/ledger/checkpoint"
@@ -92,14 +91,14 @@ fetched from the same server, which proves only that the server signed it.`,
 			if err != nil {
 				return err
 			}
-			if key == "" {
+			if key = keyText(key); key == "" {
 				if key, err = c.Key(ctx); err != nil {
 					return err
 				}
 			}
-			v, err := note.NewVerifier(key)
+			v, err := parseVerifier(key)
 			if err != nil {
-				return fmt.Errorf("--key is not a note verifier key: %w", err)
+				return err
 			}
 			opened, err := checkpoint.Open(cp, checkpoint.Origin(v.Name(), election), v)
 			if err != nil {
