@@ -1,14 +1,12 @@
 package api_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/examples"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -34,19 +33,12 @@ func TestTallyAsOf(t *testing.T) {
 	defer n.Close(ctx)
 	srv := httptest.NewServer(n.Handler)
 	defer srv.Close()
-	f, err := os.Open("../examples/ga06-2017-04.jsonl")
+	evs, err := examples.GA06April()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, events.MaxEventSize)
 	var recorded []time.Time
-	for sc.Scan() {
-		ev, err := events.Decode(sc.Bytes())
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range evs {
 		if _, err := n.Ledger.Submit(ctx, []*events.Event{ev}); err != nil {
 			t.Fatal(err)
 		}

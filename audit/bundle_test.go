@@ -2,7 +2,6 @@ package audit_test
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -27,6 +26,7 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/examples"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
@@ -37,22 +37,8 @@ const ga06 = "ga06-2017-04"
 // exampleEvents reads examples/ga06-2017-04.jsonl.
 func exampleEvents(t testing.TB) []*events.Event {
 	t.Helper()
-	f, err := os.Open("../examples/ga06-2017-04.jsonl")
+	evs, err := examples.GA06April()
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var evs []*events.Event
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, events.MaxEventSize)
-	for sc.Scan() {
-		ev, err := events.Decode(sc.Bytes())
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
-	}
-	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
 	return evs

@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/binary"
@@ -31,21 +30,7 @@ func ledgerWithExample(t *testing.T) (string, note.Verifier, uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open("../examples/ga06-2017-04.jsonl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var evs []*events.Event
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, events.MaxEventSize)
-	for sc.Scan() {
-		ev, err := events.Decode(sc.Bytes())
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
-	}
+	evs := exampleEvents(t)
 	// One step per event, so that there are several checkpoints.
 	for _, ev := range evs {
 		if _, err := n.Ledger.Submit(ctx, []*events.Event{ev}); err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/examples"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/store"
 )
@@ -51,20 +51,9 @@ func bundleTestLedger(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open("../../examples/ga06-2017-04.jsonl")
+	evs, err := examples.GA06April()
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	var evs []*events.Event
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, events.MaxEventSize)
-	for sc.Scan() {
-		ev, err := events.Decode(sc.Bytes())
-		if err != nil {
-			t.Fatal(err)
-		}
-		evs = append(evs, ev)
 	}
 	for _, batch := range [][]*events.Event{evs[:1], evs[1:2], evs[2:3], evs[3:]} {
 		if _, err := n.Ledger.Submit(ctx, batch); err != nil {
