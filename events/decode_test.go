@@ -174,6 +174,8 @@ func TestDecodeBad(t *testing.T) {
 		{"no units", sub(validManifest, validManifest[strings.Index(validManifest, `"units":[{`):strings.Index(validManifest, `,"contests"`)], `"units":[]`), "data.units", "at least one reporting unit"},
 		{"duplicate contest IDs", sub(validManifest, `"id":"ga-senate-32"`, `"id":"us-house-6"`), "data.contests[1].id", `duplicate ID "us-house-6"`},
 		{"vote_for 0", sub(validManifest, `"vote_for":1,"units"`, `"vote_for":0,"units"`), "data.contests[1].vote_for", "0 is not between 1 and the number of choices"},
+		{"unknown contest kind", sub(validManifest, `"vote_for":1,"units"`, `"vote_for":1,"kind":"referendum","units"`), "data.contests[1].kind", `"referendum" is not a contest kind`},
+		{"turnout with vote_for", sub(validManifest, `"vote_for":1,"units"`, `"vote_for":1,"kind":"turnout","units"`), "data.contests[1].vote_for", "a turnout contest has no vote_for"},
 		{"vote_for more than choices", sub(validManifest, `"vote_for":1,"units"`, `"vote_for":3,"units"`), "data.contests[1].vote_for", "3 is not between 1"},
 		{"no choices", sub(validManifest, `"choices":[{"id":"handel","name":"Karen Handel"},{"id":"ossoff","name":"Jon Ossoff"}]`, `"choices":[]`), "data.contests[0].vote_for", "not between 1 and the number of choices"},
 		{"duplicate choice", sub(validManifest, `"id":"ossoff"`, `"id":"handel"`), "data.contests[0].choices[1].id", `duplicate ID "handel"`},

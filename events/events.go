@@ -110,7 +110,15 @@ type Contest struct {
 	// Units limits the contest to these units' subtrees; empty means the
 	// whole election.
 	Units []string `json:"units,omitempty"`
+	// Kind is empty for a race between choices, or [KindTurnout] for the
+	// turnout figures of the units (choices such as "registered" and
+	// "ballots-cast"), which are counted and rolled up like votes but have
+	// no shares or winner. Its VoteFor is 0.
+	Kind string `json:"kind,omitempty"`
 }
+
+// KindTurnout marks a [Contest] that carries turnout figures, not votes.
+const KindTurnout = "turnout"
 
 // Choice is one candidate or option, with the other names official files
 // use for it.

@@ -190,8 +190,17 @@ func (m *Manifest) validate(v *validator) {
 		v.id("id", c.ID)
 		v.text("name", c.Name, true, MaxNameLength)
 		v.uniq("id", contests, c.ID)
-		if c.VoteFor < 1 || c.VoteFor > len(c.Choices) {
-			v.fail("vote_for", "%d is not between 1 and the number of choices", c.VoteFor)
+		switch c.Kind {
+		case "":
+			if c.VoteFor < 1 || c.VoteFor > len(c.Choices) {
+				v.fail("vote_for", "%d is not between 1 and the number of choices", c.VoteFor)
+			}
+		case KindTurnout:
+			if c.VoteFor != 0 {
+				v.fail("vote_for", "is %d; a turnout contest has no vote_for, so it must be 0", c.VoteFor)
+			}
+		default:
+			v.fail("kind", "%q is not a contest kind (leave it out for a race, or use %q)", c.Kind, KindTurnout)
 		}
 		if len(c.Choices) == 0 {
 			v.fail("choices", "at least one choice is needed")

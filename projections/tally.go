@@ -7,6 +7,8 @@ import (
 	"math/bits"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/election-audit/ledger/events"
 )
 
 // Tally is the canonical totals document of an election. Its JSON encoding
@@ -28,21 +30,23 @@ type ContestTally struct {
 	ID            string        `json:"id"`
 	Name          string        `json:"name"`
 	VoteFor       int           `json:"vote_for"`
+	Kind          string        `json:"kind,omitempty"` // "turnout", or empty for a race
 	UnitsReported int64         `json:"units_reported"` // in-scope leaf units with a report
 	UnitsTotal    int64         `json:"units_total"`
-	TotalVotes    int64         `json:"total_votes"`
-	Choices       []ChoiceTally `json:"choices"` // manifest order
-	Units         []UnitTally   `json:"units"`   // manifest order
+	TotalVotes    int64         `json:"total_votes"` // 0 for turnout
+	Choices       []ChoiceTally `json:"choices"`     // manifest order
+	Units         []UnitTally   `json:"units"`       // manifest order
 }
 
 // ChoiceTally is one choice's total, its share of the contest's votes as a
-// decimal string rounded half up to two places, and its votes by type.
+// decimal string rounded half up to two places (empty in a turnout
+// contest), and its votes by type.
 type ChoiceTally struct {
 	ID         string           `json:"id"`
 	Name       string           `json:"name"`
 	Party      string           `json:"party,omitempty"`
 	Votes      int64            `json:"votes"`
-	Share      string           `json:"share"`
+	Share      string           `json:"share,omitempty"`
 	ByVoteType map[string]int64 `json:"by_vote_type"`
 }
 
@@ -69,7 +73,7 @@ func (e *Election) Tally() *Tally {
 	nv := len(e.manifest.VoteTypes)
 	for _, c := range e.contests {
 		ct := ContestTally{
-			ID: c.def.ID, Name: c.def.Name, VoteFor: c.def.VoteFor,
+			ID: c.def.ID, Name: c.def.Name, VoteFor: c.def.VoteFor, Kind: c.def.Kind,
 			UnitsReported: c.reportedLeaves(0), UnitsTotal: c.allLeafs,
 			Choices: []ChoiceTally{}, Units: []UnitTally{},
 		}
@@ -90,8 +94,12 @@ func (e *Election) Tally() *Tally {
 			ct.TotalVotes += cht.Votes
 			ct.Choices = append(ct.Choices, cht)
 		}
-		for i := range ct.Choices {
-			ct.Choices[i].Share = Share(ct.Choices[i].Votes, ct.TotalVotes)
+		if c.def.Kind == events.KindTurnout {
+			ct.TotalVotes = 0 // registered voters and ballots cast don't add up
+		} else {
+			for i := range ct.Choices {
+				ct.Choices[i].Share = Share(ct.Choices[i].Votes, ct.TotalVotes)
+			}
 		}
 		for u, un := range e.units {
 			if !c.tracked[u] {
@@ -151,10 +159,17 @@ func (t *Tally) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%s (%s) — %s, %d entries\n", t.Name, t.Election, t.Status, t.Entries)
 	for _, c := range t.Contests {
-		fmt.Fprintf(tw, "\n%s — %d of %d units reported, %d votes\n", c.Name, c.UnitsReported, c.UnitsTotal, c.TotalVotes)
-		fmt.Fprintf(tw, "choice\tparty\tvotes\tshare\t\n")
-		for _, ch := range c.Choices {
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s%%\t\n", ch.Name, ch.Party, ch.Votes, ch.Share)
+		if c.Kind == events.KindTurnout {
+			fmt.Fprintf(tw, "\n%s — turnout, %d of %d units reported\n", c.Name, c.UnitsReported, c.UnitsTotal)
+			for _, ch := range c.Choices {
+				fmt.Fprintf(tw, "%s\t\t%d\t\t\n", ch.Name, ch.Votes)
+			}
+		} else {
+			fmt.Fprintf(tw, "\n%s — %d of %d units reported, %d votes\n", c.Name, c.UnitsReported, c.UnitsTotal, c.TotalVotes)
+			fmt.Fprintf(tw, "choice\tparty\tvotes\tshare\t\n")
+			for _, ch := range c.Choices {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s%%\t\n", ch.Name, ch.Party, ch.Votes, ch.Share)
+			}
 		}
 		var top []string
 		for _, u := range c.Units {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/importer"
 )
 
 // builder turns a decoded export into a manifest and reports, checking it
@@ -67,7 +68,7 @@ func newBuilder(file string) *builder {
 }
 
 func (b *builder) errf(path, format string, args ...any) error {
-	return &Error{File: b.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	return &importer.Error{File: b.file, Where: path, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (b *builder) build(x *exportWire) error {
@@ -162,7 +163,7 @@ func (b *builder) stateItem(path string, it *itemWire) error {
 		b.byID[id] = len(b.contests)
 	}
 	c := &contest{
-		path: path, name: name, slug: slug(name), voteFor: voteFor,
+		path: path, name: name, slug: importer.Slug(name), voteFor: voteFor,
 		byID: map[string]int{}, bySlug: map[string]int{},
 		state: map[cell]int64{}, counties: map[cell]int64{},
 	}
@@ -199,7 +200,7 @@ func (b *builder) contestID(path, base, fileID string) (string, error) {
 	if !taken(base) {
 		return base, nil
 	}
-	if s := slug(fileID); s != "" && !taken(base+"-"+s) {
+	if s := importer.Slug(fileID); s != "" && !taken(base+"-"+s) {
 		return base + "-" + s, nil
 	}
 	for n := 2; n <= len(b.m.Contests)+1; n++ {
@@ -224,12 +225,12 @@ func (b *builder) stateOption(path string, c *contest, o *optionWire) (events.Ch
 	if err != nil {
 		return events.Choice{}, err
 	}
-	bare := stripParty(name, party)
-	title := titleCase(bare)
+	bare := importer.StripParty(name, party)
+	title := importer.TitleCase(bare)
 	if len(title) > events.MaxNameLength {
 		title = bare // a few letters grow when their case changes
 	}
-	ch := events.Choice{ID: slug(bare), Name: title, Party: party, Aliases: []string{name}}
+	ch := events.Choice{ID: importer.Slug(bare), Name: title, Party: party, Aliases: []string{name}}
 	if bare != name {
 		ch.Aliases = append(ch.Aliases, bare)
 	}
@@ -291,7 +292,7 @@ func (b *builder) groups(path string, o *optionWire, where string) ([]group, err
 		if err != nil {
 			return nil, err
 		}
-		vt := slug(name)
+		vt := importer.Slug(name)
 		if vt == "" {
 			return nil, b.errf(gpath, "groupName %q has no letters or digits to make an ID from", name)
 		}
@@ -333,7 +334,7 @@ func (b *builder) county(path string, a *areaWire) error {
 	if n := len(base) - len(" County"); n > 0 && strings.EqualFold(base[n:], " County") {
 		base = base[:n]
 	}
-	id := slug(base)
+	id := importer.Slug(base)
 	switch {
 	case id == "":
 		return b.errf(path, "name %q has no letters or digits to make an ID from", name)
@@ -373,7 +374,7 @@ func (b *builder) countyItem(path, county, unit string, it *itemWire) (*events.C
 	}
 	k, ok := b.byID[id] // ids are never ""
 	if !ok {
-		k, ok = b.bySlug[slug(name)]
+		k, ok = b.bySlug[importer.Slug(name)]
 	}
 	switch {
 	case !ok:
@@ -382,7 +383,7 @@ func (b *builder) countyItem(path, county, unit string, it *itemWire) (*events.C
 		return nil, 0, b.errf(path, "%q matches several statewide ballot items by name; it needs a matching id", name)
 	}
 	c := b.contests[k]
-	if slug(name) != c.slug {
+	if importer.Slug(name) != c.slug {
 		return nil, 0, b.errf(path, "name %q differs from %q, the statewide item with id %q", name, c.name, id)
 	}
 	voteFor, err := b.count(path, "voteFor", it.VoteFor)
@@ -449,7 +450,7 @@ func (b *builder) countyOption(path string, c *contest, o *optionWire) (int, str
 	if err != nil {
 		return 0, "", err
 	}
-	s := slug(stripParty(name, party))
+	s := importer.Slug(importer.StripParty(name, party))
 	k, byID := c.byID[id] // ids are never ""
 	if !byID {
 		var ok bool
@@ -458,7 +459,7 @@ func (b *builder) countyOption(path string, c *contest, o *optionWire) (int, str
 		}
 	}
 	// Matched by id, the names must still agree, party tags aside.
-	if ch := c.choices[k]; s != ch.id && slug(stripParty(name, ch.party)) != ch.id {
+	if ch := c.choices[k]; s != ch.id && importer.Slug(importer.StripParty(name, ch.party)) != ch.id {
 		return 0, "", b.errf(path, "name %q differs from %q, the statewide candidate with id %q (%s)", name, ch.name, id, ch.path)
 	}
 	return k, name, nil

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/importer"
 )
 
 // The wire shape of an export. Leaves are kept raw so that a wrong value is
@@ -54,7 +55,7 @@ var bom = []byte("\xef\xbb\xbf")
 // builder's job.
 func decode(file string, data []byte) (*exportWire, error) {
 	fail := func(format string, args ...any) error {
-		return &Error{File: file, Msg: fmt.Sprintf(format, args...)}
+		return &importer.Error{File: file, Msg: fmt.Sprintf(format, args...)}
 	}
 	if !utf8.Valid(data) {
 		// encoding/json would silently replace the bad bytes with U+FFFD.

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/gasos"
 	"github.com/election-audit/ledger/internal/ga06"
 )
 
 // FuzzParse checks that Parse never panics, that every refusal is an
-// *gasos.Error (a refusal by events' own rules would mean the importer let
+// *importer.Error (a refusal by events' own rules would mean the importer let
 // something through that it should have named itself), and that whatever
 // it accepts validates as events.
 func FuzzParse(f *testing.F) {
@@ -28,9 +29,9 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		imp, err := gasos.Parse(bytes.NewReader(data), "fuzz.json", "fuzz")
 		if err != nil {
-			var e *gasos.Error
+			var e *importer.Error
 			if !errors.As(err, &e) {
-				t.Fatalf("refused with %T, not a *gasos.Error: %v", err, err)
+				t.Fatalf("refused with %T, not a *importer.Error: %v", err, err)
 			}
 			return
 		}

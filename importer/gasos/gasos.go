@@ -52,7 +52,7 @@
 //
 // # Checks
 //
-// Parse refuses, with an [*Error] that names the file and the element, a file
+// Parse refuses, with an [*importer.Error] that names the file and the element, a file
 // that is larger than [MaxFileSize], not UTF-8, not one JSON object, or that
 // has a missing name, a negative or fractional count, two candidates with the
 // same name in one contest, the same vote type twice for one candidate,
@@ -64,16 +64,11 @@
 package gasos
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"path/filepath"
-
-	"github.com/google/uuid"
 
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/importer"
 )
 
 // MaxFileSize is the largest export Parse reads, in bytes.
@@ -83,35 +78,11 @@ const MaxFileSize = 64 << 20
 // imported manifest.
 const RootUnit = "ga"
 
-// Import is what an export file holds: the election's manifest and one count
-// report per county and contest, in file order.
-type Import struct {
-	Election string // the election ID given to Parse
-	Manifest *events.Manifest
-	Reports  []*events.CountReport
-}
-
-// Error is a problem with an export file: which file, where in it, and what
-// is wrong.
-type Error struct {
-	File string // as given to Parse
-	Path string // the element, "localResults[2].ballotItems[0]"; "" for the whole file
-	Msg  string
-}
-
-// Error returns "file: path: message".
-func (e *Error) Error() string {
-	if e.Path == "" {
-		return e.File + ": " + e.Msg
-	}
-	return e.File + ": " + e.Path + ": " + e.Msg
-}
-
 // Parse reads one export from r. file names it in errors, and its base name
 // is each report's source file; election is the election ID used to check
 // the events. Parse reads at most [MaxFileSize] bytes and holds the file in
 // memory.
-func Parse(r io.Reader, file string, election string) (*Import, error) {
+func Parse(r io.Reader, file string, election string) (*importer.Import, error) {
 	if file == "" {
 		return nil, fmt.Errorf("couldn't import an export: it needs a file name for the reports' source")
 	}
@@ -123,7 +94,7 @@ func Parse(r io.Reader, file string, election string) (*Import, error) {
 		return nil, fmt.Errorf("couldn't read %s: %w", file, err)
 	}
 	if len(data) > MaxFileSize {
-		return nil, &Error{File: file, Msg: fmt.Sprintf("larger than the limit of %d bytes (64 MiB)", MaxFileSize)}
+		return nil, &importer.Error{File: file, Msg: fmt.Sprintf("larger than the limit of %d bytes (64 MiB)", MaxFileSize)}
 	}
 	x, err := decode(file, data)
 	if err != nil {
@@ -133,51 +104,13 @@ func Parse(r io.Reader, file string, election string) (*Import, error) {
 	if err := b.build(x); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	src := events.Source{File: filepath.Base(file), SHA256: hex.EncodeToString(sum[:])}
+	src := importer.SourceOf(file, data)
 	for _, rep := range b.reports {
 		rep.Source = src
 	}
-	imp := &Import{Election: election, Manifest: b.m, Reports: b.reports}
-	if err := check(file, imp); err != nil {
+	imp := &importer.Import{Election: election, Manifest: b.m, Reports: b.reports}
+	if err := importer.Check(file, imp); err != nil {
 		return nil, err
 	}
 	return imp, nil
-}
-
-// checkID is the event ID used to validate bodies; a fixed UUIDv7, so that
-// Parse stays a pure function of its input.
-var checkID = uuid.UUID{0x01, 0x5b, 0x84, 0x15, 0x9a, 0x60, 0x7d, 0x35, 0x85, 0xfc, 0x54, 0xe0, 0xf3, 0x3a, 0x4a, 0x94}
-
-// envelope is room for an event's fields around its body (type, ID, a
-// 64-byte election ID), so that a body that fits can be submitted.
-const envelope = 256
-
-// check validates every body as events does and makes sure each fits in one
-// event. The builder already refuses what events would; this is a backstop.
-func check(file string, imp *Import) error {
-	bodies := make([]events.Body, 0, 1+len(imp.Reports))
-	bodies = append(bodies, imp.Manifest)
-	for _, r := range imp.Reports {
-		bodies = append(bodies, r)
-	}
-	for i, body := range bodies {
-		what := "the manifest"
-		if i > 0 {
-			r := imp.Reports[i-1]
-			what = fmt.Sprintf("the report for unit %q, contest %q", r.Unit, r.Contest)
-		}
-		ev := &events.Event{ID: checkID, Election: imp.Election, Body: body}
-		if err := ev.Validate(); err != nil {
-			return fmt.Errorf("couldn't import %s: %s is not a valid event: %w", file, what, err)
-		}
-		enc, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("couldn't encode %s of %s: %w", what, file, err)
-		}
-		if len(enc)+envelope > events.MaxEventSize {
-			return &Error{File: file, Msg: fmt.Sprintf("%s is %d bytes, too large for one event (limit %d)", what, len(enc), events.MaxEventSize-envelope)}
-		}
-	}
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/gasos"
 	"github.com/election-audit/ledger/internal/ga06"
 )
@@ -25,7 +26,7 @@ func readEmbedded(t testing.TB, file string) []byte {
 	return b
 }
 
-func parseEmbedded(t *testing.T, file, election string) *gasos.Import {
+func parseEmbedded(t *testing.T, file, election string) *importer.Import {
 	t.Helper()
 	imp, err := gasos.Parse(bytes.NewReader(readEmbedded(t, file)), file, election)
 	if err != nil {
@@ -37,7 +38,7 @@ func parseEmbedded(t *testing.T, file, election string) *gasos.Import {
 
 // checkValid submits every body as events would: wrapped in an event,
 // validated, encoded and decoded back.
-func checkValid(t testing.TB, imp *gasos.Import) {
+func checkValid(t testing.TB, imp *importer.Import) {
 	t.Helper()
 	bodies := []events.Body{imp.Manifest}
 	for _, r := range imp.Reports {
@@ -76,7 +77,7 @@ type totals struct {
 	choice, unit, voteType map[string]int64
 }
 
-func sum(imp *gasos.Import, contest string) totals {
+func sum(imp *importer.Import, contest string) totals {
 	s := totals{choice: map[string]int64{}, unit: map[string]int64{}, voteType: map[string]int64{}}
 	for _, r := range imp.Reports {
 		if r.Contest != contest {
@@ -224,11 +225,11 @@ func fmtUnits(us []events.Unit) string {
 	return strings.Join(s, ", ")
 }
 
-func asError(t *testing.T, err error) *gasos.Error {
+func asError(t *testing.T, err error) *importer.Error {
 	t.Helper()
-	var e *gasos.Error
+	var e *importer.Error
 	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not a *gasos.Error", err, err)
+		t.Fatalf("error %v (%T) is not a *importer.Error", err, err)
 	}
 	return e
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/gasos"
 	"github.com/election-audit/ledger/internal/ga06"
 )
@@ -61,28 +62,28 @@ func TestFlexible(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		input string
-		check func(*testing.T, *gasos.Import)
+		check func(*testing.T, *importer.Import)
 	}{
 		{"bom", "\xef\xbb\xbf" + sample, nil},
 		{"numeric ids", edit(t, `{"id":"11","name":"BOB JONES","politicalParty":null,"voteCount":2220`, `{"id":11,"name":"BOB JONES","politicalParty":null,"voteCount":2220`), nil},
 		{"county without ids matches by name",
 			edit(t, `{"name":"Cobb County","ballotItems":[{"id":"1",`, `{"name":"Cobb County","ballotItems":[{"id":null,`,
 				`{"id":"10","name":"ANN SMITH","politicalParty":null,"voteCount":111,`, `{"name":"Ann Smith","voteCount":111,`),
-			func(t *testing.T, imp *gasos.Import) {
+			func(t *testing.T, imp *importer.Import) {
 				ann := choice(t, &imp.Manifest.Contests[0], "ann-smith")
 				wantEqual(t, "aliases", strings.Join(ann.Aliases, "|"), "ANN SMITH|Ann Smith")
 			}},
 		{"timestamp date", edit(t, `"electionDate":"2017-04-18"`, `"electionDate":"2017-04-18T00:00:00"`),
-			func(t *testing.T, imp *gasos.Import) { wantEqual(t, "date", imp.Manifest.Date, "2017-04-18") }},
+			func(t *testing.T, imp *importer.Import) { wantEqual(t, "date", imp.Manifest.Date, "2017-04-18") }},
 		{"county without the contest", edit(t, `"localResults":[`, `"localResults":[{"name":"Cherokee County","ballotItems":[]},`),
-			func(t *testing.T, imp *gasos.Import) {
+			func(t *testing.T, imp *importer.Import) {
 				wantEqual(t, "units", strings.Join(imp.Manifest.Contests[0].Units, ","), "cobb,fulton")
 				wantEqual(t, "reports", len(imp.Reports), 2)
 			}},
 		{"mixed case kept", edit(t, `"name":"ANN SMITH","politicalParty":null,"voteCount":1110`, `"name":"Ann McSmith","politicalParty":"DEM","voteCount":1110`,
 			`"name":"ANN SMITH","politicalParty":null,"voteCount":111,`, `"name":"ANN MCSMITH (DEM)","politicalParty":"DEM","voteCount":111,`,
 			`"name":"ANN SMITH","politicalParty":null,"voteCount":999`, `"name":"Ann McSmith","politicalParty":null,"voteCount":999`),
-			func(t *testing.T, imp *gasos.Import) {
+			func(t *testing.T, imp *importer.Import) {
 				ann := choice(t, &imp.Manifest.Contests[0], "ann-mcsmith")
 				wantEqual(t, "name", ann.Name, "Ann McSmith")
 				wantEqual(t, "aliases", strings.Join(ann.Aliases, "|"), "Ann McSmith|ANN MCSMITH (DEM)")

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/gasos"
 )
 
@@ -49,13 +50,13 @@ func Files() fs.FS {
 
 // April returns the parsed results of the special election of 18 April 2017,
 // election ID [AprilElection].
-func April() (*gasos.Import, error) { return parse(AprilFile, AprilElection) }
+func April() (*importer.Import, error) { return parse(AprilFile, AprilElection) }
 
 // June returns the parsed results of the runoff of 20 June 2017, election ID
 // [JuneElection].
-func June() (*gasos.Import, error) { return parse(JuneFile, JuneElection) }
+func June() (*importer.Import, error) { return parse(JuneFile, JuneElection) }
 
-func parse(file, election string) (*gasos.Import, error) {
+func parse(file, election string) (*importer.Import, error) {
 	f, err := Files().Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open embedded %s: %w", file, err)

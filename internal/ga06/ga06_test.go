@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/election-audit/ledger/importer/gasos"
+	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/internal/ga06"
 )
 
@@ -63,7 +63,7 @@ func TestSHA256SUMS(t *testing.T) {
 // embedded file and its hash.
 func TestAprilJune(t *testing.T) {
 	for _, tc := range []struct {
-		parse    func() (*gasos.Import, error)
+		parse    func() (*importer.Import, error)
 		election string
 		file     string
 		date     string

@@ -1,4 +1,4 @@
-package gasos
+package importer
 
 import "testing"
 
@@ -18,11 +18,11 @@ func TestSlug(t *testing.T) {
 		"A_B":                             "a-b",
 		"Board of Commissioners, District 1 (Unexpired Term Ending 2030), Special Election for": "board-of-commissioners-district-1-unexpired-term-ending-2030",
 	} {
-		if got := slug(in); got != want {
-			t.Errorf("slug(%q) = %q, want %q", in, got, want)
+		if got := Slug(in); got != want {
+			t.Errorf("Slug(%q) = %q, want %q", in, got, want)
 		}
-		if got := slug(in); len(got) > maxSlug {
-			t.Errorf("slug(%q) is %d bytes", in, len(got))
+		if got := Slug(in); len(got) > maxSlug {
+			t.Errorf("Slug(%q) is %d bytes", in, len(got))
 		}
 	}
 }
@@ -41,8 +41,8 @@ func TestTitleCase(t *testing.T) {
 		"J.R. EWING":           "J.R. Ewing",
 		"MOHAMMAD ALI BHUIYAN": "Mohammad Ali Bhuiyan",
 	} {
-		if got := titleCase(in); got != want {
-			t.Errorf("titleCase(%q) = %q, want %q", in, got, want)
+		if got := TitleCase(in); got != want {
+			t.Errorf("TitleCase(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -56,8 +56,8 @@ func TestStripParty(t *testing.T) {
 		{"(REP)", "REP", "(REP)"},
 		{"é(REP)", "REP", "é"},
 	} {
-		if got := stripParty(tc.name, tc.party); got != tc.want {
-			t.Errorf("stripParty(%q, %q) = %q, want %q", tc.name, tc.party, got, tc.want)
+		if got := StripParty(tc.name, tc.party); got != tc.want {
+			t.Errorf("StripParty(%q, %q) = %q, want %q", tc.name, tc.party, got, tc.want)
 		}
 	}
 }

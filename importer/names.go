@@ -1,4 +1,4 @@
-package gasos
+package importer
 
 import (
 	"strings"
@@ -9,12 +9,12 @@ import (
 // stays within events.MaxIDLength.
 const maxSlug = 60
 
-// slug derives a stable ID from a name: lower case ASCII letters and digits,
+// Slug derives a stable ID from a name: lower case ASCII letters and digits,
 // words joined by '-'. A '.' or apostrophe right after a letter is dropped
 // rather than splitting the word ("U.S." gives "us", "O'Brien" "obrien");
 // common accented Latin letters are folded ("José" gives "jose"); anything
 // else separates words. The result is at most maxSlug bytes and may be empty.
-func slug(s string) string {
+func Slug(s string) string {
 	var b strings.Builder
 	sep, afterLetter := false, false
 	write := func(t string) {
@@ -83,11 +83,11 @@ func romanNumeral(w string) bool {
 	return false
 }
 
-// titleCase turns an all upper-case name into title case ("JON OSSOFF" gives
+// TitleCase turns an all upper-case name into title case ("JON OSSOFF" gives
 // "Jon Ossoff", `ROYDEN "ROY" DANIELS` gives `Royden "Roy" Daniels`,
 // "O'BRIEN-SMITH III" gives "O'Brien-Smith III"). A name with any lower-case
 // letter is already cased by its author and is returned as given.
-func titleCase(s string) string {
+func TitleCase(s string) string {
 	if strings.IndexFunc(s, unicode.IsLower) >= 0 {
 		return s
 	}
@@ -129,9 +129,9 @@ func titleWord(w string) string {
 	return b.String()
 }
 
-// stripParty removes a trailing party tag, " (REP)", from a candidate name
+// StripParty removes a trailing party tag, " (REP)", from a candidate name
 // when it repeats the option's politicalParty.
-func stripParty(name, party string) string {
+func StripParty(name, party string) string {
 	if party == "" {
 		return name
 	}

@@ -1,0 +1,70 @@
+package importer
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/election-audit/ledger/events"
+)
+
+// Events returns the import as events ready to submit: the manifest first
+// (unless withManifest is false, when the election already has one), then
+// the reports in order.
+//
+// Event IDs are deterministic UUIDv7s, so that submitting the same import
+// twice appends nothing the second time: the ledger answers with the
+// original entries. The 48-bit time field is the election day (midnight UTC)
+// from the manifest; the other 74 bits come from SHA-256 over the election
+// ID and, for the manifest, its canonical encoding, or, for a report, its
+// source file's SHA-256, its position in the import and its unit and
+// contest. Two different files therefore never share an event ID, and a
+// file imported again maps to the same IDs.
+func (imp *Import) Events(withManifest bool) ([]*events.Event, error) {
+	day, err := time.Parse(time.DateOnly, imp.Manifest.Date)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't derive event IDs for %s: the manifest's date %q: %w", imp.Election, imp.Manifest.Date, err)
+	}
+	ms := uint64(day.UnixMilli())
+	out := make([]*events.Event, 0, 1+len(imp.Reports))
+	if withManifest {
+		enc, err := json.Marshal(imp.Manifest)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't encode the manifest of %s: %w", imp.Election, err)
+		}
+		out = append(out, &events.Event{ID: derivedID(ms, imp.Election, "manifest", string(enc)), Election: imp.Election, Body: imp.Manifest})
+	}
+	var idx [8]byte
+	for i, r := range imp.Reports {
+		binary.BigEndian.PutUint64(idx[:], uint64(i))
+		id := derivedID(ms, imp.Election, "report", r.Source.SHA256, r.Source.File, string(idx[:]), r.Unit, r.Contest)
+		out = append(out, &events.Event{ID: id, Election: imp.Election, Body: r})
+	}
+	return out, nil
+}
+
+// derivedID is a UUIDv7 with time field ms and the rest taken from
+// SHA-256 of the parts, each length-prefixed so that no two lists collide.
+func derivedID(ms uint64, parts ...string) uuid.UUID {
+	h := sha256.New()
+	h.Write([]byte("election-audit ledger import id v1\x00"))
+	var n [8]byte
+	for _, p := range parts {
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write([]byte(p))
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
+	var id uuid.UUID
+	copy(id[6:], sum[:10])
+	id[0], id[1], id[2] = byte(ms>>40), byte(ms>>32), byte(ms>>24)
+	id[3], id[4], id[5] = byte(ms>>16), byte(ms>>8), byte(ms)
+	id[6] = 0x70 | id[6]&0x0f // version 7
+	id[8] = 0x80 | id[8]&0x3f // RFC 4122 variant
+	return id
+}

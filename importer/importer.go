@@ -1,0 +1,109 @@
+// Package importer turns official results files into ledger events: an
+// election manifest and count reports that name their source file and its
+// SHA-256.
+//
+// Each format has its own package (gasos, openelections, clarity, nist) with
+// a Parse function that returns an [*Import]. This package holds what they
+// share: the [Import] itself, the [Error] every parser returns for a bad
+// file, the rule that derives stable IDs from names ([Slug]), the check that
+// every event is valid ([Check]), and the deterministic event IDs that make
+// re-importing a file a no-op ([Import.Events]).
+//
+// # Guarantees
+//
+// A parser is a pure function of the file's bytes, its name and the
+// election ID: the same input gives the same manifest, the same reports in
+// the same order, and so the same event IDs. A file that fails to parse
+// yields an error and no events, so nothing reaches the ledger.
+package importer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/google/uuid"
+
+	"github.com/election-audit/ledger/events"
+)
+
+// MaxFileSize is the largest results file a parser reads, in bytes.
+const MaxFileSize = 256 << 20
+
+// Import is what one results file (or several files of one election) holds:
+// the election's manifest and the count reports, in file order.
+type Import struct {
+	Election string // the election ID given to the parser
+	Manifest *events.Manifest
+	Reports  []*events.CountReport
+}
+
+// Error is a problem with a results file: which file, where in it, and what
+// is wrong.
+type Error struct {
+	File string // as given to the parser
+	// Where is the line ("line 12", "line 12, column \"votes\"") or element
+	// ("localResults[2].ballotItems[0]", "Contest[1]/Choice[3]"); "" for the
+	// whole file.
+	Where string
+	Msg   string
+}
+
+// Error returns "file: where: message".
+func (e *Error) Error() string {
+	if e.Where == "" {
+		return e.File + ": " + e.Msg
+	}
+	return e.File + ": " + e.Where + ": " + e.Msg
+}
+
+// SourceOf returns the source a report read from data names: the file's base
+// name and the lowercase hex SHA-256 of its bytes.
+func SourceOf(file string, data []byte) events.Source {
+	sum := sha256.Sum256(data)
+	return events.Source{File: filepath.Base(file), SHA256: hex.EncodeToString(sum[:])}
+}
+
+// checkID is the event ID used to validate bodies; a fixed UUIDv7, so that
+// Check stays a pure function of its input.
+var checkID = uuid.UUID{0x01, 0x5b, 0x84, 0x15, 0x9a, 0x60, 0x7d, 0x35, 0x85, 0xfc, 0x54, 0xe0, 0xf3, 0x3a, 0x4a, 0x94}
+
+// envelope is room for an event's fields around its body (type, ID, a
+// 64-byte election ID), so that a body that fits can be submitted.
+const envelope = 256
+
+// Check validates the manifest and every report as events does, and makes
+// sure each fits in one event. Parsers call it last, as a backstop: their
+// own checks should already refuse, with a better place in the file, what
+// events would.
+func Check(file string, imp *Import) error {
+	if !events.ValidElectionID(imp.Election) {
+		return fmt.Errorf("couldn't import %s: %q is not a valid election ID", file, imp.Election)
+	}
+	bodies := make([]events.Body, 0, 1+len(imp.Reports))
+	bodies = append(bodies, imp.Manifest)
+	for _, r := range imp.Reports {
+		bodies = append(bodies, r)
+	}
+	for i, body := range bodies {
+		what := "the manifest"
+		if i > 0 {
+			r := imp.Reports[i-1]
+			what = fmt.Sprintf("the report for unit %q, contest %q", r.Unit, r.Contest)
+		}
+		ev := &events.Event{ID: checkID, Election: imp.Election, Body: body}
+		if err := ev.Validate(); err != nil {
+			return fmt.Errorf("couldn't import %s: %s is not a valid event: %w", file, what, err)
+		}
+		enc, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("couldn't encode %s of %s: %w", what, file, err)
+		}
+		if len(enc)+envelope > events.MaxEventSize {
+			return &Error{File: file, Msg: fmt.Sprintf("%s is %d bytes, too large for one event (limit %d)", what, len(enc), events.MaxEventSize-envelope)}
+		}
+	}
+	return nil
+}
