@@ -38,6 +38,34 @@ type Import struct {
 	Election string // the election ID given to the parser
 	Manifest *events.Manifest
 	Reports  []*events.CountReport
+	// Findings are discrepancies inside the file that do not stop the
+	// import (a total that differs from the sum of its vote types, a roll-up
+	// row that differs from the sum of the rows it rolls up), in file order.
+	// `ledger audit reconcile` prints them with the log's own findings.
+	Findings []Finding
+}
+
+// Finding kinds.
+const (
+	// FindingVoteTypes: a row's or element's total differs from the sum of
+	// its vote types. The reports carry the vote types.
+	FindingVoteTypes = "vote-types-sum"
+	// FindingRollup: a roll-up (a county's TOTAL row, a county's total in a
+	// state file) differs from the sum of the units it rolls up. The reports
+	// carry the units; the roll-up is not counted.
+	FindingRollup = "rollup-sum"
+)
+
+// Finding is one discrepancy in a results file.
+type Finding struct {
+	Kind  string // FindingVoteTypes, FindingRollup
+	File  string
+	Where string // as in [Error]
+	Msg   string // what differs: both figures and what they are
+}
+
+func (f Finding) String() string {
+	return f.Kind + ": " + (&Error{File: f.File, Where: f.Where, Msg: f.Msg}).Error()
 }
 
 // Error is a problem with a results file: which file, where in it, and what
