@@ -48,18 +48,19 @@ type folder struct {
 	next     uint64 // the index the next entry must have
 }
 
-// apply checks the entry stored at index and folds it in. Past entry 0 it
+// apply checks the entry stored at index, decoded as en (or failing with
+// decodeErr), and folds it in. Past entry 0 it
 // also re-decides the verdict by the election's rules (projections'
 // Check): an accepted entry the rules reject, or a rejected one they accept,
 // is a fault. The reason text is not compared: it is for people.
-func (f *folder) apply(index uint64, data []byte, before func(*events.Entry) error) error {
+func (f *folder) apply(index uint64, en *events.Entry, decodeErr error, before func(*events.Entry) error) error {
 	if index != f.next {
 		return &MismatchError{f.election, f.next, "entry is missing"}
 	}
-	en, err := events.DecodeEntry(data)
-	if err != nil {
-		return &MismatchError{f.election, index, err.Error()}
+	if decodeErr != nil {
+		return &MismatchError{f.election, index, decodeErr.Error()}
 	}
+	var err error
 	if en.Index != index {
 		return &MismatchError{f.election, index, fmt.Sprintf("entry says it is entry %d", en.Index)}
 	}

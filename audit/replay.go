@@ -2,6 +2,8 @@ package audit
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/projections"
@@ -43,6 +45,12 @@ func Replay(src Source, election string, size uint64, progress func(done uint64)
 // fold applies entries [start, end) to *proj (created from the manifest at
 // entry 0 when start is 0), checking each as folder.apply does and calling
 // before, if not nil, for each entry before it is applied.
+//
+// Entries are read and decoded ahead of the fold, in batches, by
+// goroutines that fold owns and waits for: decoding is most of a replay's
+// work and every entry decodes on its own, while folding must go in log
+// order. A decode error is reported only when the fold reaches that entry,
+// so the first fault in log order is the one named.
 func fold(src Source, election string, start, end uint64, proj **projections.Election, before func(*events.Entry) error) error {
 	f := folder{election: election, proj: *proj, next: start}
 	live := func(en *events.Entry) error {
@@ -52,15 +60,125 @@ func fold(src Source, election string, start, end uint64, proj **projections.Ele
 		}
 		return nil
 	}
-	err := src.Entries(election, start, end, func(index uint64, data []byte) error {
-		return f.apply(index, data, live)
-	})
+	p := newPipeline(src, election, start, end)
+	var err error
+	for b := range p.order {
+		<-b.done
+		if err != nil {
+			continue // drain, so that the producer and decoders stop
+		}
+		for i := range b.items {
+			it := &b.items[i]
+			if err = f.apply(it.index, it.en, it.err, live); err != nil {
+				p.cancel()
+				break
+			}
+		}
+	}
+	p.wait()
 	*proj = f.proj
 	if err != nil {
 		return err
+	}
+	if p.srcErr != nil {
+		return p.srcErr
 	}
 	if f.next != end {
 		return &MismatchError{election, f.next, fmt.Sprintf("the log ends at size %d, want %d", f.next, end)}
 	}
 	return nil
+}
+
+// batchEntries is how many entries a decode batch holds.
+const batchEntries = 512
+
+type decodeBatch struct {
+	raw   []byte // the entries' bytes, back to back
+	ends  []int  // end offset of each entry in raw
+	items []decoded
+	done  chan struct{} // closed once items are decoded
+}
+
+type decoded struct {
+	index uint64
+	en    *events.Entry
+	err   error
+}
+
+// pipeline reads entries in batches (one goroutine, as sources want) and
+// decodes the batches in parallel; order yields them in log order.
+type pipeline struct {
+	order  chan *decodeBatch
+	stop   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
+	srcErr error // set by the reader before order is closed
+}
+
+func newPipeline(src Source, election string, start, end uint64) *pipeline {
+	workers := max(1, runtime.GOMAXPROCS(0))
+	p := &pipeline{order: make(chan *decodeBatch, 2*workers+2), stop: make(chan struct{})}
+	work := make(chan *decodeBatch, 2*workers+2)
+	for range workers {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for b := range work {
+				from := 0
+				for i, to := range b.ends {
+					b.items[i].en, b.items[i].err = events.DecodeEntry(b.raw[from:to])
+					from = to
+				}
+				close(b.done)
+			}
+		}()
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(work)
+		defer close(p.order)
+		b := newDecodeBatch()
+		send := func() bool {
+			select {
+			case p.order <- b:
+			case <-p.stop:
+				return false
+			}
+			work <- b // never blocks for long: workers drain it until it is closed
+			b = newDecodeBatch()
+			return true
+		}
+		err := src.Entries(election, start, end, func(index uint64, data []byte) error {
+			b.raw = append(b.raw, data...)
+			b.ends = append(b.ends, len(b.raw))
+			b.items = append(b.items, decoded{index: index})
+			if len(b.items) == batchEntries && !send() {
+				return errStop
+			}
+			return nil
+		})
+		if err == nil && len(b.items) > 0 {
+			send()
+		}
+		if err != errStop {
+			p.srcErr = err
+		}
+	}()
+	return p
+}
+
+func newDecodeBatch() *decodeBatch {
+	return &decodeBatch{ends: make([]int, 0, batchEntries), items: make([]decoded, 0, batchEntries), done: make(chan struct{})}
+}
+
+func (p *pipeline) cancel() { p.once.Do(func() { close(p.stop) }) }
+
+// wait stops the pipeline's goroutines and waits for them.
+func (p *pipeline) wait() {
+	p.cancel()
+	for b := range p.order {
+		<-b.done
+	}
+	p.wg.Wait()
 }

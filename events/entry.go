@@ -93,6 +93,14 @@ func (e *Entry) EncodeWith(event []byte) ([]byte, error) {
 // DecodeEntry parses a stored entry. It does not re-validate the event
 // against an election's state: that is the replaying state machine's job.
 func DecodeEntry(data []byte) (*Entry, error) {
+	if en, ok := decodeEntryFast(data); ok {
+		return en, nil
+	}
+	return decodeEntryStrict(data)
+}
+
+// decodeEntryStrict is DecodeEntry without the fast path.
+func decodeEntryStrict(data []byte) (*Entry, error) {
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("couldn't decode entry: not valid UTF-8 at byte %d", invalidUTF8(data))
 	}

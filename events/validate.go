@@ -2,7 +2,6 @@ package events
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -22,15 +21,33 @@ const (
 	MaxIDLength     = 128
 )
 
-var (
-	electionIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	sha256Pattern     = regexp.MustCompile(`^[0-9a-f]{64}$`)
-)
-
 // ValidElectionID reports whether s can name an election: 1–64 characters of
 // lowercase letters, digits, '-' and '_', starting with a letter or digit.
 // Election IDs appear in NATS subjects and URL paths.
-func ValidElectionID(s string) bool { return electionIDPattern.MatchString(s) }
+func ValidElectionID(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] == '-' || s[0] == '_' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validSHA256 reports whether s is 64 lowercase hex digits.
+func validSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // validID reports whether s matches ^[A-Za-z0-9][A-Za-z0-9._:-]*$; a loop,
 // because IDs are checked a dozen times per count report.
@@ -274,7 +291,7 @@ func (s *Source) validate(v *validator) {
 	switch {
 	case s.File == "" && s.Operator == "":
 		v.fail("", "name a file (with its sha256) or an operator")
-	case s.File != "" && !sha256Pattern.MatchString(s.SHA256):
+	case s.File != "" && !validSHA256(s.SHA256):
 		v.fail("sha256", "%q is not a lowercase hex SHA-256 of the file", s.SHA256)
 	case s.File == "" && s.SHA256 != "":
 		v.fail("file", "missing: a sha256 needs the file it is the hash of")

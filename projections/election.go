@@ -23,7 +23,6 @@ package projections
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/google/uuid"
 
@@ -70,6 +69,7 @@ type contest struct {
 	nodes    []*node // per unit; nil until a report touches it
 	width    int     // choices × vote types
 	allLeafs int64   // in-scope leaves of the whole election
+	delta    []int64 // scratch for change
 }
 
 type nodeRef struct{ contest, unit int }
@@ -281,7 +281,9 @@ func (e *Election) setCounts(id uuid.UUID, r *events.CountReport) error {
 func (e *Election) change(ref nodeRef, id uuid.UUID, own []int64) {
 	c := e.contests[ref.contest]
 	n := c.node(ref.unit)
-	oldTotal := slices.Clone(n.total())
+	// Not a copy: below, n.own is replaced, never written to, and n.child
+	// changes only when a descendant's report does.
+	oldTotal := n.total()
 	oldLeaves := c.reportedLeaves(ref.unit)
 	if n.current != uuid.Nil {
 		delete(e.current, n.current)
@@ -293,7 +295,11 @@ func (e *Election) change(ref nodeRef, id uuid.UUID, own []int64) {
 	}
 	e.dirty[ref] = struct{}{}
 
-	delta := make([]int64, c.width)
+	if cap(c.delta) < c.width {
+		c.delta = make([]int64, c.width)
+	}
+	delta := c.delta[:c.width]
+	clear(delta)
 	for i, x := range n.total() {
 		delta[i] += x
 	}

@@ -1,0 +1,74 @@
+package events
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fastSeeds are stored entries in canonical form, and near misses.
+func fastSeeds(t testing.TB) [][]byte {
+	var out [][]byte
+	for _, name := range []string{"entry.accepted.json", "entry.rejected.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "golden", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	acc := string(out[0])
+	for _, s := range []string{
+		strings.Replace(acc, `"votes":156`, `"votes":0156`, 1),
+		strings.Replace(acc, `"votes":156`, `"votes":-156`, 1),
+		strings.Replace(acc, `"votes":156`, `"votes":1000000001`, 1),
+		strings.Replace(acc, `"votes":156`, `"votes":156.0`, 1),
+		strings.Replace(acc, `"unit":"dekalb"`, `"unit":"de\u006balb"`, 1),
+		strings.Replace(acc, `"unit":"dekalb"`, `"unit":"DeKalb"`, 1),
+		strings.Replace(acc, `"unit":"dekalb"`, `"unit":""`, 1),
+		strings.Replace(acc, `"expected_version":0,`, ``, 1),
+		strings.Replace(acc, `"expected_version":0,`, `"expected_version":18446744073709551616,`, 1),
+		strings.Replace(acc, `"accepted"`, `"rejected","reason":"r"`, 1),
+		strings.Replace(acc, `"accepted"`, `"maybe"`, 1),
+		strings.Replace(acc, `Z"`, `+02:00"`, 1),
+		strings.Replace(acc, `2017-04-19T02:41:00.271828182Z`, `2017-02-30T02:41:00Z`, 1),
+		acc + " ",
+		strings.TrimSuffix(acc, "}"),
+	} {
+		out = append(out, []byte(s))
+	}
+	return out
+}
+
+// TestFastEntryTaken checks that the fast path really decodes the canonical
+// form, so that replays use it.
+func TestFastEntryTaken(t *testing.T) {
+	seeds := fastSeeds(t)
+	for i, b := range [][]byte{seeds[0], []byte(strings.Replace(string(seeds[0]), `"accepted"`, `"rejected","reason":"a stale version"`, 1))} {
+		if _, ok := decodeEntryFast(b); !ok {
+			t.Errorf("seed %d: the fast path refuses a canonical stored entry", i)
+		}
+	}
+}
+
+// FuzzFastEntry holds the fast path to its contract: whenever it decodes an
+// entry, the strict decoder decodes the same entry.
+func FuzzFastEntry(f *testing.F) {
+	for _, b := range fastSeeds(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := decodeEntryFast(data)
+		if !ok {
+			return
+		}
+		strict, err := decodeEntryStrict(data)
+		if err != nil {
+			t.Fatalf("the fast path accepts what the strict decoder refuses (%v):\n%s", err, data)
+		}
+		if !reflect.DeepEqual(fast, strict) {
+			t.Fatalf("fast and strict decoders disagree on\n%s\nfast:   %+v\nstrict: %+v", data, fast, strict)
+		}
+	})
+}
