@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/projections"
+	"github.com/election-audit/ledger/store"
 )
 
 // TallyAt returns the tally of an election after entries [0, n) of its log,
@@ -26,11 +28,86 @@ func TallyAt(src Source, election string, n uint64) (*projections.Tally, error) 
 	if n == 0 {
 		return nil, fmt.Errorf("couldn't compute the tally of %s at size 0: a log starts with its manifest", election)
 	}
-	var proj *projections.Election
-	if err := fold(src, election, 0, n, &proj, nil); err != nil {
+	proj, start, err := startAt(src, election, n)
+	if err != nil {
+		return nil, err
+	}
+	if err := fold(src, election, start, n, &proj, nil); err != nil {
 		return nil, err
 	}
 	return proj.Tally(), nil
+}
+
+// Snapshots is a [Source] that also keeps projection snapshots and the
+// Merkle tree's stored hashes, as *store.DB does: an as-of tally then
+// starts from the newest snapshot at or before the size asked for, and
+// folds only the entries after it. `ledger audit verify` checks every
+// snapshot against a replay, so a verified store gives the same document
+// either way.
+type Snapshots interface {
+	Source
+	// Snapshot returns the newest snapshot at a size of at most n, and
+	// that size; 0 and nil if there is none.
+	Snapshot(election string, n uint64) (size uint64, snap []byte, err error)
+	// ReadHashes returns stored hashes by storage index (tlog.HashReader).
+	ReadHashes(election string, indexes []int64) ([]tlog.Hash, error)
+}
+
+var _ Snapshots = (*store.DB)(nil)
+
+// startAt returns the projection to fold [start, n) into: restored from the
+// newest usable snapshot at or before n, or nil and 0 to fold from entry 0.
+func startAt(src Source, election string, n uint64) (*projections.Election, uint64, error) {
+	ss, ok := src.(Snapshots)
+	if !ok {
+		return nil, 0, nil
+	}
+	size, snap, err := ss.Snapshot(election, n)
+	if err != nil {
+		return nil, 0, fmt.Errorf("couldn't read a snapshot of %s at or before %d: %w", election, n, err)
+	}
+	if size == 0 {
+		return nil, 0, nil
+	}
+	var m *events.Manifest
+	if err := fold(src, election, 0, 1, new(*projections.Election), func(en *events.Entry) error {
+		m = en.Event.Body.(*events.Manifest) // fold checked it is the accepted manifest
+		return nil
+	}); err != nil {
+		return nil, 0, err
+	}
+	proj, err := projections.Restore(election, m, snap)
+	if errors.Is(err, projections.ErrSnapshotOutdated) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, &MismatchError{election, size, "stored snapshot: " + err.Error()}
+	}
+	if proj.Size() != size {
+		return nil, 0, &MismatchError{election, size, fmt.Sprintf("stored snapshot says it is at size %d", proj.Size())}
+	}
+	return proj, size, nil
+}
+
+// frontier returns the compact range [0, size) of the tree from stored
+// hashes: the roots of its perfect subtrees, largest first.
+func frontier(ss Snapshots, election string, size uint64) (*compact.Range, error) {
+	var idx []int64
+	for start := uint64(0); start < size; {
+		level := bits.Len64(size-start) - 1
+		idx = append(idx, tlog.StoredHashIndex(level, int64(start>>level)))
+		start += 1 << level
+	}
+	hs, err := ss.ReadHashes(election, idx)
+	if err != nil {
+		return nil, err
+	}
+	hashes := make([][]byte, len(hs))
+	for i := range hs {
+		hashes[i] = hs[i][:]
+	}
+	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+	return rf.NewRange(0, size, hashes)
 }
 
 // entriesFunc is a Source made of a function.
@@ -123,8 +200,18 @@ func TallyDocument(src Source, election string, n uint64) (*AsOf, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("couldn't compute the tally of %s at size 0: a log starts with its manifest", election)
 	}
+	// A snapshot before n, not at it: entry n-1 is read for its time.
+	proj, start, err := startAt(src, election, n-1)
+	if err != nil {
+		return nil, err
+	}
 	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 	tree := rf.NewEmptyRange(0)
+	if start > 0 {
+		if tree, err = frontier(src.(Snapshots), election, start); err != nil {
+			return nil, fmt.Errorf("couldn't read the tree of %s at size %d: %w", election, start, err)
+		}
+	}
 	hashing := entriesFunc(func(e string, start, end uint64, fn func(uint64, []byte) error) error {
 		return src.Entries(e, start, end, func(i uint64, data []byte) error {
 			leaf := tlog.RecordHash(data)
@@ -134,9 +221,8 @@ func TallyDocument(src Source, election string, n uint64) (*AsOf, error) {
 			return fn(i, data)
 		})
 	})
-	var proj *projections.Election
 	var last time.Time
-	err := fold(hashing, election, 0, n, &proj, func(en *events.Entry) error {
+	err = fold(hashing, election, start, n, &proj, func(en *events.Entry) error {
 		last = en.Recorded
 		return nil
 	})

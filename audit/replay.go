@@ -42,6 +42,27 @@ func Replay(src Source, election string, size uint64, progress func(done uint64)
 	return proj, nil
 }
 
+// ReplayEach is [Replay] that also calls each with the projection as it
+// stands after every entry, and lets it stop the replay with an error.
+// each must not keep or modify the projection; it may read it (Snapshot,
+// Tally). Rebuilding a ledger's projection snapshots uses it.
+func ReplayEach(src Source, election string, size uint64, each func(p *projections.Election) error) (*projections.Election, error) {
+	var proj *projections.Election
+	err := fold(src, election, 0, size, &proj, func(en *events.Entry) error {
+		if en.Index == 0 {
+			return nil
+		}
+		return each(proj)
+	})
+	if err == nil && proj != nil {
+		err = each(proj)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't replay %s: %w", election, err)
+	}
+	return proj, nil
+}
+
 // fold applies entries [start, end) to *proj (created from the manifest at
 // entry 0 when start is 0), checking each as folder.apply does and calling
 // before, if not nil, for each entry before it is applied.

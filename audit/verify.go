@@ -25,6 +25,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
 )
@@ -53,7 +54,8 @@ type Result struct {
 // entries; every stored checkpoint is signed by v for the election's origin
 // and its root equals the recomputed root at its size (so all checkpoints
 // are consistent with each other); the latest checkpoint covers the whole
-// log; and the stored projection equals a fresh replay.
+// log; and the stored projection, and every projection snapshot, equal a
+// fresh replay at their sizes.
 func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
 	size, err := treeSize(db, election)
 	if err != nil {
@@ -211,8 +213,48 @@ func checkProjection(db *store.DB, election string, size uint64) error {
 	if err != nil {
 		return &MismatchError{election, size, "stored projection: " + err.Error()}
 	}
-	fresh, err := Replay(db, election, size, nil)
-	if err != nil {
+	var snaps []uint64
+	if err := db.Snapshots(election, func(n uint64, _ []byte) error {
+		snaps = append(snaps, n)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(snaps) > 0 && snaps[len(snaps)-1] > size {
+		return &MismatchError{election, snaps[len(snaps)-1], fmt.Sprintf("a projection snapshot is stored at size %d, past the end of the log (size %d)", snaps[len(snaps)-1], size)}
+	}
+	// Each snapshot must be the replay as it stood at the snapshot's size.
+	var fresh *projections.Election
+	check := func(p *projections.Election) error {
+		if len(snaps) == 0 || p.Size() != snaps[0] {
+			return nil
+		}
+		n := snaps[0]
+		snaps = snaps[1:]
+		at, snap, err := db.Snapshot(election, n)
+		if err != nil {
+			return err
+		}
+		if at != n {
+			return &MismatchError{election, n, "projection snapshot vanished while verifying"}
+		}
+		if !bytes.Equal(snap, p.Snapshot()) {
+			if _, err := projections.Restore(election, p.Manifest(), snap); errors.Is(err, projections.ErrSnapshotOutdated) {
+				return nil // of another schema version: never used
+			}
+			return &MismatchError{election, n, fmt.Sprintf("the projection snapshot stored at size %d differs from a replay of the log", n)}
+		}
+		return nil
+	}
+	if err := fold(db, election, 0, size, &fresh, func(en *events.Entry) error {
+		if en.Index == 0 {
+			return nil
+		}
+		return check(fresh)
+	}); err != nil {
+		return err
+	}
+	if err := check(fresh); err != nil {
 		return err
 	}
 	a, err := stored.Tally().Encode()

@@ -90,6 +90,11 @@ type election struct {
 	size    uint64                // working size: the state machine's own
 	pending map[int64]tlog.Hash   // hashes of the step not yet committed
 
+	// snapAt and snapLen are the size and length of the newest stored
+	// projection snapshot; only the step reads and writes them.
+	snapAt  uint64
+	snapLen int
+
 	committed  uint64 // guarded by pub: size of the log on disk
 	checkpoint []byte // guarded by pub: latest signed checkpoint on disk
 }
@@ -125,6 +130,11 @@ func Open(cfg Config) (*Ledger, error) {
 			return err
 		}
 		el := &election{proj: proj, size: size, committed: size}
+		at, snap, err := l.db.Snapshot(id, size)
+		if err != nil {
+			return fmt.Errorf("couldn't read the newest snapshot of %s: %w", id, err)
+		}
+		el.snapAt, el.snapLen = at, len(snap)
 		if size > 0 {
 			if el.checkpoint, err = l.db.Checkpoint(id, size); err != nil {
 				return fmt.Errorf("couldn't read checkpoint of %s at size %d: %w", id, size, err)
@@ -261,6 +271,22 @@ func (l *Ledger) Entries(election string, start, end uint64, fn func(index uint6
 		return fmt.Errorf("%w: start %d is past the end of %s's log (size %d)", ErrOutOfRange, start, election, size)
 	}
 	return l.db.Entries(election, start, min(end, size), fn)
+}
+
+// Snapshot returns the newest projection snapshot of an election at a
+// committed size of at most n (see audit.Snapshots).
+func (l *Ledger) Snapshot(election string, n uint64) (uint64, []byte, error) {
+	size, err := l.size(election)
+	if err != nil {
+		return 0, nil, err
+	}
+	return l.db.Snapshot(election, min(n, size))
+}
+
+// ReadHashes returns stored Merkle hashes of an election by storage index.
+// Callers ask only for hashes of committed trees.
+func (l *Ledger) ReadHashes(election string, indexes []int64) ([]tlog.Hash, error) {
+	return l.db.ReadHashes(election, indexes)
 }
 
 func (l *Ledger) size(election string) (uint64, error) {

@@ -11,7 +11,29 @@ import (
 // Rebuild replaces an election's stored projection with a replay of its
 // log, in one synced batch, and returns it.
 func Rebuild(db *store.DB, election string, size uint64, progress func(done uint64)) (*projections.Election, error) {
-	proj, err := audit.Replay(db, election, size, progress)
+	// Snapshots are replaced too, each in its own batch: they are derived
+	// from the log, so a crash between batches leaves only correct ones.
+	clear := db.NewBatch()
+	clear.DeleteSnapshots(election)
+	if err := clear.Commit(); err != nil {
+		return nil, fmt.Errorf("couldn't delete the snapshots of %s: %w", election, err)
+	}
+	var snapAt uint64
+	var snapLen int
+	proj, err := audit.ReplayEach(db, election, size, func(p *projections.Election) error {
+		n := p.Size()
+		if progress != nil && (n%4096 == 0 || n == size) {
+			progress(n)
+		}
+		if !projections.SnapshotDue(n, snapAt, snapLen) {
+			return nil
+		}
+		snap := p.Snapshot()
+		b := db.NewBatch()
+		b.PutSnapshot(election, n, snap)
+		snapAt, snapLen = n, len(snap)
+		return b.Commit()
+	})
 	if err != nil {
 		return nil, err
 	}

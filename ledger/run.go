@@ -198,6 +198,11 @@ func (l *Ledger) step(msgs []message) error {
 		if err := el.proj.Flush(func(k string, v []byte) { st.batch.PutCell(id, k, v) }); err != nil {
 			return err
 		}
+		if projections.SnapshotDue(el.size, el.snapAt, el.snapLen) {
+			snap := el.proj.Snapshot()
+			st.batch.PutSnapshot(id, el.size, snap)
+			el.snapAt, el.snapLen = el.size, len(snap)
+		}
 		signed[id] = cp
 	}
 	if err := st.batch.Commit(); err != nil {

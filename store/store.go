@@ -35,6 +35,7 @@ const (
 	tagSeq        = 'q' // q seq(8)                     → what the stream message became
 	tagProjection = 'p' // p election 0 cell key        → cell bytes (package projections)
 	tagMeta       = 'm' // m name                       → value
+	tagSnapshot   = 's' // s election 0 size(8)         → projection snapshot (package projections)
 )
 
 // Memory bounds: the block cache and the memtable size. With Pebble's
