@@ -66,6 +66,7 @@ type AuditReport struct {
 	Entries      uint64
 	EntryBytes   float64       // mean stored entry size
 	Checkpoints  int           // signed checkpoints in the log
+	Snapshots    int           // projection snapshots in the log
 	Generate     time.Duration // setup, not a measured figure
 	Ceiling      float64       // entries/s: read from Pebble and SHA-256
 	VerifyLog    float64       // entries/s: re-hash and check against the checkpoints
@@ -95,6 +96,7 @@ type auditLog struct {
 	size     uint64
 	bytes    uint64
 	cps      int
+	snaps    int
 }
 
 // levelCache is a tlog.HashReader over the newest stored hash of each tree
@@ -162,6 +164,8 @@ func (lg *auditLog) fill(signer note.Signer, cfg AuditConfig, progress io.Writer
 	base := time.Date(2026, 11, 3, 19, 0, 0, 0, time.UTC)
 	var proj *projections.Election
 	var hc levelCache
+	var snapAt uint64
+	var snapLen int
 	n := cfg.Entries
 	start := time.Now()
 	b := lg.db.NewBatch()
@@ -203,6 +207,13 @@ func (lg *auditLog) fill(signer note.Signer, cfg AuditConfig, progress io.Writer
 		b.PutEntry(election, uint64(i), data)
 		b.PutHashes(election, first, hashes)
 		size := i + 1
+		// Projection snapshots where the ledger's policy puts them.
+		if projections.SnapshotDue(uint64(size), snapAt, snapLen) {
+			snap := proj.Snapshot()
+			b.PutSnapshot(election, uint64(size), snap)
+			snapAt, snapLen = uint64(size), len(snap)
+			lg.snaps++
+		}
 		if size%cfg.CheckpointEvery == 0 || size == n {
 			root, err := tlog.TreeHash(int64(size), &hc)
 			if err != nil {
@@ -271,10 +282,10 @@ func RunAudit(cfg AuditConfig) (*AuditReport, error) {
 		}
 	}
 	r.Generate = time.Since(t0)
-	r.Entries, r.Checkpoints = lg.size, lg.cps
+	r.Entries, r.Checkpoints, r.Snapshots = lg.size, lg.cps, lg.snaps
 	r.EntryBytes = float64(lg.bytes) / float64(lg.size)
-	fmt.Fprintf(w, "generated %d entries (%.0f bytes on average, %d signed checkpoints) in %.1f s\n\n",
-		r.Entries, r.EntryBytes, r.Checkpoints, r.Generate.Seconds())
+	fmt.Fprintf(w, "generated %d entries (%.0f bytes on average, %d signed checkpoints, %d projection snapshots) in %.1f s\n\n",
+		r.Entries, r.EntryBytes, r.Checkpoints, r.Snapshots, r.Generate.Seconds())
 	db, size, election := lg.db, lg.size, auditElection
 	rate := func(d time.Duration) float64 { return float64(size) / d.Seconds() }
 

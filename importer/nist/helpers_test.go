@@ -1,0 +1,217 @@
+package nist_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/importer/nist"
+	"github.com/election-audit/ledger/internal/ga06"
+	"github.com/election-audit/ledger/projections"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
+
+const schemaFile = "testdata/NIST_V2_election_results_reporting.json"
+
+// opts are the export options of the golden file.
+var opts = nist.ExportOptions{
+	GeneratedDate:      time.Date(2017, 4, 19, 3, 0, 0, 0, time.UTC),
+	Issuer:             "Georgia Secretary of State",
+	IssuerAbbreviation: "GA",
+}
+
+// rig folds events into a projection as the ledger's state machine does.
+type rig struct {
+	t testing.TB
+	e *projections.Election
+	n uint64
+}
+
+func newRig(t testing.TB, election string, m *events.Manifest) *rig {
+	t.Helper()
+	e, err := projections.New(election, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, e: e}
+	r.apply(&events.Event{ID: fixedID(0), Election: election, Body: m})
+	return r
+}
+
+// fixedID is a UUIDv7 that depends only on n, so tallies are reproducible.
+func fixedID(n byte) uuid.UUID {
+	return uuid.MustParse("01890000-0000-7000-8000-0000000000" + string("0123456789abcdef"[n>>4]) + string("0123456789abcdef"[n&15]))
+}
+
+func (r *rig) apply(ev *events.Event) {
+	r.t.Helper()
+	if err := ev.Validate(); err != nil {
+		r.t.Fatalf("invalid event: %v", err)
+	}
+	if r.n > 0 {
+		if rj := r.e.Check(ev); rj != nil {
+			r.t.Fatalf("%s rejected: %s", ev.Type(), rj.Reason)
+		}
+	}
+	en := &events.Entry{Index: r.n, Recorded: time.Date(2017, 4, 18, 20, 0, int(r.n), 0, time.UTC), Verdict: events.Accepted, Event: ev}
+	if err := r.e.Apply(en); err != nil {
+		r.t.Fatal(err)
+	}
+	r.n++
+}
+
+func (r *rig) body(b events.Body) {
+	r.t.Helper()
+	r.apply(&events.Event{ID: fixedID(byte(100 + r.n)), Election: r.e.ID(), Body: b})
+}
+
+// tallyOf folds an import's reports into a projection.
+func tallyOf(t testing.TB, imp *importer.Import) *rig {
+	t.Helper()
+	evs, err := imp.Events(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRig(t, imp.Election, imp.Manifest)
+	for _, ev := range evs[1:] {
+		r.apply(ev)
+	}
+	return r
+}
+
+func april(t testing.TB) (*importer.Import, *rig) {
+	t.Helper()
+	imp, err := ga06.April()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return imp, tallyOf(t, imp)
+}
+
+func export(t testing.TB, m *events.Manifest, tl *projections.Tally, o nist.ExportOptions) []byte {
+	t.Helper()
+	b, err := nist.Export(m, tl, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// schema compiles the shipped NIST schema for the draft it declares.
+func schema(t testing.TB) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(schemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared, _ := doc.(map[string]any)["$schema"].(string)
+	var draft *jsonschema.Draft
+	switch strings.TrimSuffix(declared, "#") {
+	case "http://json-schema.org/draft-04/schema":
+		draft = jsonschema.Draft4
+	case "http://json-schema.org/draft-06/schema":
+		draft = jsonschema.Draft6
+	case "http://json-schema.org/draft-07/schema":
+		draft = jsonschema.Draft7
+	default:
+		t.Fatalf("the schema declares $schema %q, which this test does not know", declared)
+	}
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(draft)
+	c.AssertFormat()
+	url, err := filepath.Abs(schemaFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url = "file://" + filepath.ToSlash(url)
+	if err := c.AddResource(url, doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func validate(s *jsonschema.Schema, data []byte) error {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	return s.Validate(doc)
+}
+
+// checkValid submits every body as events would: wrapped in an event,
+// validated, encoded and decoded back, unchanged.
+func checkValid(t testing.TB, imp *importer.Import) {
+	t.Helper()
+	bodies := []events.Body{imp.Manifest}
+	for _, r := range imp.Reports {
+		bodies = append(bodies, r)
+	}
+	for i, body := range bodies {
+		ev := &events.Event{ID: fixedID(1), Election: imp.Election, Body: body}
+		before, err := ev.Encode()
+		if err != nil {
+			t.Fatalf("body %d: %v", i, err)
+		}
+		if err := ev.Validate(); err != nil {
+			t.Fatalf("body %d (%s) is invalid: %v", i, body.Type(), err)
+		}
+		enc, err := ev.Encode()
+		if err != nil {
+			t.Fatalf("body %d: %v", i, err)
+		}
+		if !bytes.Equal(enc, before) {
+			t.Errorf("body %d: Validate changed it: Parse must return bodies already normalised", i)
+		}
+		back, err := events.Decode(enc)
+		if err != nil {
+			t.Fatalf("body %d does not decode: %v", i, err)
+		}
+		if !reflect.DeepEqual(back.Body, body) {
+			t.Errorf("body %d changed in an encode/decode round trip", i)
+		}
+	}
+}
+
+// edit replaces each old string of the golden-like document by its new one;
+// every old string must occur.
+func edit(t testing.TB, doc string, pairs ...string) string {
+	t.Helper()
+	for i := 0; i < len(pairs); i += 2 {
+		if !strings.Contains(doc, pairs[i]) {
+			t.Fatalf("edit: %q is not in the document", pairs[i])
+		}
+		doc = strings.Replace(doc, pairs[i], pairs[i+1], 1)
+	}
+	return doc
+}
+
+func pretty(v any) string {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return string(b)
+}
+
+// entry wraps an event as the log's accepted entry at index i.
+func entry(i uint64, ev *events.Event) *events.Entry {
+	return &events.Entry{Index: i, Recorded: time.Date(2017, 6, 20, 20, 0, int(i), 0, time.UTC), Verdict: events.Accepted, Event: ev}
+}

@@ -1,0 +1,288 @@
+package openelections_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/importer/openelections"
+)
+
+// sampleName follows the OpenElections convention, so that the state and
+// date come from it.
+const sampleName = "20181106__pa__general__precinct.csv"
+
+// sample is a small valid file: two counties with two precincts each, one
+// contest with vote types, and roll-up rows that match. Every count is
+// distinct so that a test can change one by text replacement.
+const sample = `county,precinct,office,district,party,candidate,votes,election_day,absentee
+Adams,Abbottstown,U.S. House,13,DEM,ANN SMITH,111,100,11
+Adams,Abbottstown,U.S. House,13,REP,BOB JONES,222,200,22
+Adams,Berwick,U.S. House,13,DEM,Ann Smith,333,300,33
+Adams,Berwick,U.S. House,13,REP,Bob Jones,444,400,44
+Adams,TOTAL,U.S. House,13,DEM,ANN SMITH (DEM),444,400,44
+Adams,TOTAL,U.S. House,13,REP,BOB JONES (REP),666,600,66
+Berks,Albany,U.S. House,13,DEM,ANN SMITH,5550,5000,550
+Berks,Albany,U.S. House,13,REP,BOB JONES,7770,7000,770
+Berks,Bern 1,U.S. House,13,DEM,ANN SMITH,8880,8000,880
+Berks,Bern 1,U.S. House,13,REP,BOB JONES,9990,9000,990
+`
+
+// edit returns sample with each old string, which must occur exactly once,
+// replaced by the new one.
+func edit(t testing.TB, oldnew ...string) string {
+	t.Helper()
+	s := sample
+	for i := 0; i < len(oldnew); i += 2 {
+		if n := strings.Count(s, oldnew[i]); n != 1 {
+			t.Fatalf("%q occurs %d times in the sample", oldnew[i], n)
+		}
+		s = strings.Replace(s, oldnew[i], oldnew[i+1], 1)
+	}
+	return s
+}
+
+func parse(t *testing.T, input string) *importer.Import {
+	t.Helper()
+	imp, err := openelections.Parse(strings.NewReader(input), sampleName, "test", openelections.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkValid(t, imp)
+	return imp
+}
+
+func TestSample(t *testing.T) {
+	imp := parse(t, sample)
+	m := imp.Manifest
+	wantEqual(t, "name", m.Name, "Pennsylvania general, 2018-11-06")
+	wantEqual(t, "units", fmtUnits(m.Units), "pa Pennsylvania state; adams Adams county pa; adams:abbottstown Abbottstown precinct adams; adams:berwick Berwick precinct adams; berks Berks county pa; berks:albany Albany precinct berks; berks:bern-1 Bern 1 precinct berks")
+	wantEqual(t, "vote types", fmtVoteTypes(m.VoteTypes), "election-day=Election Day, absentee=Absentee")
+	c := contest(t, m, "us-house-13")
+	ann := choice(t, c, "ann-smith")
+	wantEqual(t, "ann", ann.Name, "Ann Smith")
+	wantEqual(t, "ann party", ann.Party, "DEM")
+	wantEqual(t, "ann aliases", strings.Join(ann.Aliases, "|"), "ANN SMITH|Ann Smith|ANN SMITH (DEM)")
+	wantEqual(t, "reports", len(imp.Reports), 4)
+	wantEqual(t, "findings", len(imp.Findings), 0)
+	wantEqual(t, "report", fmtReport(imp.Reports[0]), "adams:abbottstown us-house-13: ann-smith/absentee=11 ann-smith/election-day=100 bob-jones/absentee=22 bob-jones/election-day=200")
+	s := sum(imp, "us-house-13")
+	wantEqual(t, "total", s.all, 111+222+333+444+5550+7770+8880+9990)
+	wantEqual(t, "absentee", s.voteType["absentee"], 11+22+33+44+550+770+880+990)
+}
+
+// TestHeaders reads the sample under header layouts of real OpenElections
+// files: other names, other orders, missing optional columns, extra columns.
+func TestHeaders(t *testing.T) {
+	rows := [][]string{
+		{"Cobb", "Addison 01", "U.S. House", "6", "R", "Karen Handel", "737", "500", "237"},
+		{"Cobb", "Addison 01", "U.S. House", "6", "D", "Jon Ossoff", "571", "500", "71"},
+		{"Cobb", "Total", "U.S. House", "6", "R", "Karen Handel", "737", "500", "237"},
+	}
+	for _, tc := range []struct {
+		header string
+		order  []int // fields of rows in header order; -1 for an extra column
+		types  string
+	}{
+		// openelections-data-ga, 2017
+		{"county,precinct,office,district,candidate,party,votes", []int{0, 1, 2, 3, 5, 4, 6}, "total=Total"},
+		// openelections-data-pa, 2020
+		{"county,precinct,office,district,party,candidate,election_day,absentee,provisional,votes", []int{0, 1, 2, 3, 4, 5, 7, 8, -1, 6}, "election-day=Election Day, absentee=Absentee, provisional=Provisional"},
+		// openelections-data-ga, 2020 (Clarity)
+		{"county,precinct,office,district,party,candidate,election_day_votes,absentee_by_mail_votes,advanced_votes,provisional_votes,votes", []int{0, 1, 2, 3, 4, 5, 7, 8, -1, -1, 6}, "election-day=Election Day, absentee-by-mail=Absentee by Mail, advance-in-person=Advance in Person, provisional=Provisional"},
+		// other spellings and orders, no district, no party
+		{"Candidate Name,Total Votes,County,Precinct Name,Office", []int{5, 6, 0, 1, 2}, "total=Total"},
+		{"COUNTY,PRECINCT,OFFICE,DISTRICT,NAME,TOTAL,Early-Voting,Election Day,notes", []int{0, 1, 2, 3, 5, 6, 7, 8, -1}, "early-voting=Early Voting, election-day=Election Day"},
+		// vote types only, and an "_votes" column of New York
+		{"county,precinct,office,district,party,candidate,public_counter_votes,absentee_military_votes", []int{0, 1, 2, 3, 4, 5, 7, 8}, "public-counter=Public Counter, absentee-military=Absentee Military"},
+	} {
+		t.Run(tc.header, func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString(tc.header + "\r\n")
+			for _, r := range rows {
+				for i, f := range tc.order {
+					if i > 0 {
+						b.WriteByte(',')
+					}
+					if f >= 0 {
+						b.WriteString(r[f])
+					} else {
+						b.WriteString("0")
+					}
+				}
+				b.WriteString("\r\n")
+			}
+			imp, err := openelections.Parse(strings.NewReader(b.String()), "x.csv", "test", openelections.Options{State: "GA", Date: "2017-06-20"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkValid(t, imp)
+			wantEqual(t, "vote types", fmtVoteTypes(imp.Manifest.VoteTypes), tc.types)
+			wantEqual(t, "name", imp.Manifest.Name, "Georgia election, 2017-06-20")
+			id := "us-house-6"
+			if !strings.Contains(strings.ToLower(tc.header), "district") {
+				id = "us-house"
+			}
+			s := sum(imp, id)
+			wantEqual(t, "handel", s.choice["karen-handel"], 737)
+			wantEqual(t, "ossoff", s.choice["jon-ossoff"], 571)
+			wantEqual(t, "reports", len(imp.Reports), 1)
+			wantEqual(t, "findings", len(imp.Findings), 1) // no roll-up row for Ossoff
+			wantEqual(t, "finding", imp.Findings[0].Kind, importer.FindingRollup)
+		})
+	}
+}
+
+// TestFlexible checks inputs that are unusual but valid.
+func TestFlexible(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		input string
+		check func(*testing.T, *importer.Import)
+	}{
+		{"bom", "\xef\xbb\xbf" + sample, nil},
+		{"crlf", strings.ReplaceAll(sample, "\n", "\r\n"), nil},
+		{"no final newline", strings.TrimSuffix(sample, "\n"), nil},
+		{"quoted fields", edit(t, "Adams,Abbottstown,U.S. House,13,DEM,ANN SMITH,", `"Adams","Abbottstown","U.S. House","13","DEM","ANN SMITH",`), nil},
+		{"pandas floats", edit(t, ",111,100,11", ",111.0,100.0,11.00"), nil},
+		{"spaces", edit(t, "Adams,Abbottstown,U.S. House,13,DEM,ANN SMITH,111,100,11", " Adams , Abbottstown ,U.S. House , 13,DEM, ANN SMITH , 111 ,100,11"), nil},
+		{"blank vote types", edit(t, ",5550,5000,550", ",5550,,"),
+			func(t *testing.T, imp *importer.Import) {
+				wantEqual(t, "vote types", fmtVoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, absentee=Absentee, total=Total")
+				wantEqual(t, "total", sum(imp, "us-house-13").voteType["total"], 5550)
+			}},
+		{"vote types differ from votes", edit(t, ",333,300,33", ",334,300,33"),
+			func(t *testing.T, imp *importer.Import) {
+				wantEqual(t, "findings", len(imp.Findings), 1)
+				wantEqual(t, "finding", imp.Findings[0].String(), "vote-types-sum: "+sampleName+": line 4: Adams, Berwick, U.S. House, District 13, Ann Smith: the vote types sum to 333, but votes is 334; the reports carry the vote types")
+				wantEqual(t, "ann", sum(imp, "us-house-13").choice["ann-smith"], 111+333+5550+8880)
+			}},
+		{"roll-up by vote type differs", edit(t, "ANN SMITH (DEM),444,400,44", "ANN SMITH (DEM),444,401,43"),
+			func(t *testing.T, imp *importer.Import) {
+				wantEqual(t, "findings", len(imp.Findings), 1)
+				wantEqual(t, "finding", imp.Findings[0].String(), "rollup-sum: "+sampleName+": line 6: roll-up of Adams, U.S. House, District 13, Ann Smith: Election Day 401, but the precincts sum to 400; Absentee 43, but the precincts sum to 44")
+			}},
+		{"blank precinct roll-up", edit(t, "Adams,TOTAL,U.S. House,13,DEM", "Adams,,U.S. House,13,DEM", "Adams,TOTAL,U.S. House,13,REP", "Adams,total,U.S. House,13,REP"),
+			func(t *testing.T, imp *importer.Import) { wantEqual(t, "findings", len(imp.Findings), 0) }},
+		{"county-level rows", edit(t, "Berks,Albany,U.S. House,13,DEM", "Berks,,U.S. House,13,DEM", "Berks,Albany,U.S. House,13,REP", "Berks,,U.S. House,13,REP", "Berks,Bern 1,U.S. House,13,DEM,ANN SMITH,8880,8000,880\nBerks,Bern 1,U.S. House,13,REP,BOB JONES,9990,9000,990\n", ""),
+			func(t *testing.T, imp *importer.Import) {
+				wantEqual(t, "units", len(imp.Manifest.Units), 5)
+				wantEqual(t, "last report", fmtReport(imp.Reports[len(imp.Reports)-1]), "berks us-house-13: ann-smith/absentee=550 ann-smith/election-day=5000 bob-jones/absentee=770 bob-jones/election-day=7000")
+			}},
+		{"pseudo-offices and figures",
+			edit(t, "Berks,Albany,U.S. House,13,DEM,ANN SMITH,5550,5000,550\n", `Berks,Albany,U.S. House,13,DEM,ANN SMITH,5550,5000,550
+Berks,Albany,Registered Voters,,,,9000,,
+Berks,Albany,Ballots Cast,,,,7000,,
+Berks,Albany,U.S. House,13,,Over Votes,3,2,1
+Berks,Albany,U.S. House,13,,Under Votes,5,4,1
+Berks,Albany,U.S. House,13,,Write-ins,2,2,0
+Berks,Bern 1,U.S. House,13,,Scattering,1,1,0
+`),
+			func(t *testing.T, imp *importer.Import) {
+				m := imp.Manifest
+				c := contest(t, m, "us-house-13")
+				wantEqual(t, "choices", len(c.Choices), 3)
+				wantEqual(t, "write-ins", strings.Join(choice(t, c, "write-ins").Aliases, "|"), "Write-ins|Scattering")
+				to := contest(t, m, "turnout")
+				wantEqual(t, "turnout", to.Kind, events.KindTurnout)
+				wantEqual(t, "turnout units", strings.Join(to.Units, ","), "berks")
+				wantEqual(t, "registered", strings.Join(choice(t, to, "registered").Aliases, "|"), "Registered Voters")
+				comp := contest(t, m, "us-house-13-turnout")
+				wantEqual(t, "companion", comp.Name, "U.S. House, District 13 (turnout)")
+				wantEqual(t, "over", choice(t, comp, "over-votes").Name, "Over Votes")
+				wantEqual(t, "under", sum(imp, "us-house-13-turnout").choice["under-votes"], 5)
+			}},
+		{"straight party", edit(t, "Berks,Albany,U.S. House,13,DEM,ANN SMITH,5550,5000,550\n", "Berks,Albany,U.S. House,13,DEM,ANN SMITH,5550,5000,550\nBerks,Albany,Straight Party,,GRN,,4,4,0\n"),
+			func(t *testing.T, imp *importer.Import) {
+				sp := contest(t, imp.Manifest, "straight-party")
+				ch := sp.Choices[0]
+				wantEqual(t, "choice", ch.ID+" "+ch.Name+" "+ch.Party+" "+strings.Join(ch.Aliases, "|"), "grn GRN GRN GRN")
+			}},
+		{"district in office", edit(t, "Adams,Abbottstown,U.S. House,13,DEM", "Adams,Abbottstown,U.S. House District 13,13,DEM"),
+			func(t *testing.T, imp *importer.Import) {
+				wantEqual(t, "contest", contest(t, imp.Manifest, "us-house-district-13").Name, "U.S. House District 13")
+				wantEqual(t, "scope", strings.Join(contest(t, imp.Manifest, "us-house-district-13").Units, ","), "adams")
+				wantEqual(t, "unscoped", len(contest(t, imp.Manifest, "us-house-13").Units), 0)
+			}},
+		{"county suffix", strings.ReplaceAll(sample, "Berks,", "BERKS COUNTY,"),
+			func(t *testing.T, imp *importer.Import) {
+				wantEqual(t, "county", imp.Manifest.Units[4], events.Unit{ID: "berks", Name: "BERKS COUNTY", Kind: "county", Parent: "pa"})
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			imp := parse(t, tc.input)
+			if tc.check != nil {
+				tc.check(t, imp)
+			}
+		})
+	}
+}
+
+// TestOptions: options override the file name.
+func TestOptions(t *testing.T) {
+	imp, err := openelections.Parse(strings.NewReader(sample), sampleName, "test", openelections.Options{
+		State: "NJ", Date: "2018-11-07", Name: "Test", VoteFor: map[string]int{"us-house-13": 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkValid(t, imp)
+	m := imp.Manifest
+	wantEqual(t, "root", m.Units[0].Name, "New Jersey")
+	wantEqual(t, "date", m.Date, "2018-11-07")
+	wantEqual(t, "name", m.Name, "Test")
+	wantEqual(t, "vote for", m.Contests[0].VoteFor, 2)
+
+	for _, tc := range []struct {
+		opts openelections.Options
+		want string
+	}{
+		{openelections.Options{State: "Georgia"}, `couldn't import 20181106__pa__general__precinct.csv: Options.State "Georgia" is not a two-letter state code`},
+		{openelections.Options{Date: "11/06/2018"}, `couldn't import 20181106__pa__general__precinct.csv: Options.Date "11/06/2018" is not a date (YYYY-MM-DD)`},
+		{openelections.Options{VoteFor: map[string]int{"mayor": 1}}, `couldn't import 20181106__pa__general__precinct.csv: Options.VoteFor names "mayor", which is not a contest of the files`},
+		{openelections.Options{VoteFor: map[string]int{"us-house-13": 3}}, `couldn't import 20181106__pa__general__precinct.csv: Options.VoteFor gives "us-house-13" 3, not between 1 and its 2 choices`},
+	} {
+		_, err := openelections.Parse(strings.NewReader(sample), sampleName, "test", tc.opts)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("error\n got %v\nwant %s", err, tc.want)
+		}
+	}
+	if _, err := openelections.Parse(strings.NewReader(sample), "results.csv", "test", openelections.Options{State: "pa"}); err == nil ||
+		err.Error() != "results.csv: the file name does not follow the OpenElections convention YYYYMMDD__st__…csv: give the state and date in Options" {
+		t.Errorf("no date: %v", err)
+	}
+}
+
+// TestMultipleFiles: counties merge across files; one unit's contest in two
+// files, and rows repeated across files, are refused.
+func TestMultipleFiles(t *testing.T) {
+	header, rest, _ := strings.Cut(sample, "\n")
+	adams, berks := rest[:strings.Index(rest, "Berks")], rest[strings.Index(rest, "Berks"):]
+	a := openelections.File{Name: "20181106__pa__general__adams__precinct.csv", Data: []byte(header + "\n" + adams)}
+	b := openelections.File{Name: "20181106__pa__general__berks__precinct.csv", Data: []byte(header + "\n" + berks)}
+	imp, err := openelections.ParseFiles([]openelections.File{a, b}, "test", openelections.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkValid(t, imp)
+	single := parse(t, sample)
+	wantEqual(t, "units", fmtUnits(imp.Manifest.Units), fmtUnits(single.Manifest.Units))
+	wantEqual(t, "name", imp.Manifest.Name, "Pennsylvania general, 2018-11-06")
+	wantEqual(t, "source a", imp.Reports[0].Source.File, a.Name)
+	wantEqual(t, "source b", imp.Reports[3].Source.File, b.Name)
+
+	_, err = openelections.ParseFiles([]openelections.File{a, b, a}, "test", openelections.Options{})
+	wantEqual(t, "twice", errString(err), a.Name+": line 2: Adams, Abbottstown, U.S. House, District 13 is already reported by "+a.Name+": one unit's results for a contest must come from one file")
+
+	c := b
+	c.Name = "20181107__pa__general__berks__precinct.csv"
+	_, err = openelections.ParseFiles([]openelections.File{a, c}, "test", openelections.Options{})
+	wantEqual(t, "dates", errString(err), c.Name+": the file name's date 2018-11-07 differs from 2018-11-06 of "+a.Name)
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
