@@ -3,10 +3,13 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 
 	"github.com/election-audit/ledger/api"
+	"github.com/election-audit/ledger/events"
 )
 
 func logPath(election string) string { return "/v1/elections/" + url.PathEscape(election) }
@@ -74,4 +77,29 @@ func (c *Client) ConsistencyProof(ctx context.Context, election string, from, to
 // a trailing slash), for a tlog client such as filippo.io/torchwood.
 func (c *Client) TileURL(election string) string {
 	return c.base + logPath(election) + "/tlog/"
+}
+
+// Manifest returns an election's manifest, the body of entry 0 of its log,
+// or nil if the ledger has no such election.
+func (c *Client) Manifest(ctx context.Context, election string) (*events.Manifest, error) {
+	es, err := c.Entries(ctx, election, 0, 1)
+	var ce *Error
+	if errors.As(err, &ce) && ce.Status == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(es) == 0 {
+		return nil, nil
+	}
+	en, err := events.DecodeEntry(es[0])
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the manifest of %s: entry 0: %w", election, err)
+	}
+	m, ok := en.Event.Body.(*events.Manifest)
+	if !ok || en.Verdict != events.Accepted {
+		return nil, fmt.Errorf("couldn't read the manifest of %s: entry 0 is not an accepted manifest", election)
+	}
+	return m, nil
 }

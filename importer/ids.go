@@ -68,3 +68,18 @@ func derivedID(ms uint64, parts ...string) uuid.UUID {
 	id[8] = 0x80 | id[8]&0x3f // RFC 4122 variant
 	return id
 }
+
+// EventsFor returns the events that log the import in an election whose
+// manifest is existing (nil if the election is not in the ledger yet): all
+// of [Import.Events] for a new election, or else the reports alone, bound
+// to the existing manifest with [Bind].
+func (imp *Import) EventsFor(existing *events.Manifest) ([]*events.Event, error) {
+	if existing == nil {
+		return imp.Events(true)
+	}
+	bound, err := Bind(existing, imp)
+	if err != nil {
+		return nil, err
+	}
+	return bound.Events(false)
+}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/gasos"
+	"github.com/election-audit/ledger/importer/openelections"
 )
 
 //go:embed data
@@ -55,6 +56,27 @@ func April() (*importer.Import, error) { return parse(AprilFile, AprilElection) 
 // June returns the parsed results of the runoff of 20 June 2017, election ID
 // [JuneElection].
 func June() (*importer.Import, error) { return parse(JuneFile, JuneElection) }
+
+// PrecinctFiles are the runoff's precinct-level OpenElections files.
+var PrecinctFiles = []string{
+	"20170620__ga__special__general__runoff__cobb__precinct.csv",
+	"20170620__ga__special__general__runoff__dekalb__precinct.csv",
+	"20170620__ga__special__general__runoff__fulton__precinct.csv",
+}
+
+// JunePrecincts returns the parsed precinct results of the runoff of 20
+// June 2017 (208 precincts), election ID [JuneElection].
+func JunePrecincts() (*importer.Import, error) {
+	var files []openelections.File
+	for _, name := range PrecinctFiles {
+		data, err := fs.ReadFile(Files(), name)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, openelections.File{Name: name, Data: data})
+	}
+	return openelections.ParseFiles(files, JuneElection, openelections.Options{})
+}
 
 func parse(file, election string) (*importer.Import, error) {
 	f, err := Files().Open(file)

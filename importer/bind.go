@@ -1,0 +1,350 @@
+package importer
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/election-audit/ledger/events"
+)
+
+// Bind maps an import onto the manifest its election already has in the
+// ledger, so that its reports can be logged there: a manifest, once
+// logged, does not change. The result has existing as its manifest and
+// reports rewritten to existing's IDs; its Findings are imp's.
+//
+// Things are matched as follows, and anything that does not match is an
+// error naming it, so that nothing is logged:
+//
+//   - vote types: by ID, or by the slug of the name;
+//   - units: by ID (importers derive them from names by one rule);
+//   - contests: by ID and kind, or else the one contest of the same kind
+//     that has a match for every choice of the imported one ("U.S. House,
+//     District 6" in a CSV and "U.S. Representative, District 6" in the
+//     state's export have the same candidates);
+//   - choices: by ID, or by a shared name: the slug of the name, of an
+//     alias or of an alias without its party tag ("JON OSSOFF (DEM)",
+//     "Jon Ossoff" and the ID "jon-ossoff" are one choice).
+func Bind(existing *events.Manifest, imp *Import) (*Import, error) {
+	b := newBinder(existing, false)
+	return b.bind(imp)
+}
+
+// Merge combines imports of one election, such as a state's county-level
+// export and its counties' precinct files, into one: the first import's
+// manifest extended with what the others add (units, vote types, contests,
+// choices, aliases), matched as [Bind] matches, and every import's reports
+// and findings in order.
+func Merge(imps ...*Import) (*Import, error) {
+	if len(imps) == 0 {
+		return nil, fmt.Errorf("couldn't merge imports: none given")
+	}
+	m := cloneManifest(imps[0].Manifest)
+	b := newBinder(m, true)
+	out := &Import{Election: imps[0].Election, Manifest: m}
+	for _, imp := range imps {
+		if imp.Election != out.Election {
+			return nil, fmt.Errorf("couldn't merge imports of elections %q and %q: one election at a time", out.Election, imp.Election)
+		}
+		bound, err := b.bind(imp)
+		if err != nil {
+			return nil, err
+		}
+		out.Reports = append(out.Reports, bound.Reports...)
+		out.Findings = append(out.Findings, bound.Findings...)
+	}
+	if err := Check("the merged import", out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// binder matches imported manifests against a target manifest, which it
+// extends when extend is set.
+type binder struct {
+	m      *events.Manifest
+	extend bool
+	units  map[string]bool
+}
+
+func newBinder(m *events.Manifest, extend bool) *binder {
+	b := &binder{m: m, extend: extend, units: map[string]bool{}}
+	for _, u := range m.Units {
+		b.units[u.ID] = true
+	}
+	return b
+}
+
+// contestMap maps one imported contest's choice IDs to the target's.
+type contestMap struct {
+	id      string
+	choices map[string]string
+}
+
+func (b *binder) bind(imp *Import) (*Import, error) {
+	src := imp.Manifest
+	for _, u := range src.Units {
+		if err := b.unit(u); err != nil {
+			return nil, fmt.Errorf("couldn't match %s with election %s: %w", what(imp), imp.Election, err)
+		}
+	}
+	vts := map[string]string{}
+	for _, vt := range src.VoteTypes {
+		id, err := b.voteType(vt)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't match %s with election %s: %w", what(imp), imp.Election, err)
+		}
+		vts[vt.ID] = id
+	}
+	contests := map[string]contestMap{}
+	for _, c := range src.Contests {
+		cm, err := b.contest(c)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't match %s with election %s: %w", what(imp), imp.Election, err)
+		}
+		contests[c.ID] = cm
+	}
+	out := &Import{Election: imp.Election, Manifest: b.m, Findings: imp.Findings}
+	for _, r := range imp.Reports {
+		cm, ok := contests[r.Contest]
+		if !ok {
+			return nil, fmt.Errorf("couldn't match %s: a report names contest %q, which its manifest does not define", what(imp), r.Contest)
+		}
+		nr := &events.CountReport{Unit: r.Unit, Contest: cm.id, Source: r.Source, Counts: make([]events.Count, len(r.Counts))}
+		for i, c := range r.Counts {
+			ch, ok1 := cm.choices[c.Choice]
+			vt, ok2 := vts[c.VoteType]
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("couldn't match %s: a report for unit %q names choice %q or vote type %q, which its manifest does not define", what(imp), r.Unit, c.Choice, c.VoteType)
+			}
+			nr.Counts[i] = events.Count{Choice: ch, VoteType: vt, Votes: c.Votes}
+		}
+		slices.SortFunc(nr.Counts, func(a, b events.Count) int {
+			if c := strings.Compare(a.Choice, b.Choice); c != 0 {
+				return c
+			}
+			return strings.Compare(a.VoteType, b.VoteType)
+		})
+		out.Reports = append(out.Reports, nr)
+	}
+	return out, nil
+}
+
+func what(imp *Import) string {
+	for _, r := range imp.Reports {
+		if r.Source.File != "" {
+			return r.Source.File
+		}
+	}
+	return "the import"
+}
+
+func (b *binder) voteType(vt events.VoteType) (string, error) {
+	for _, t := range b.m.VoteTypes {
+		if t.ID == vt.ID {
+			return t.ID, nil
+		}
+	}
+	s := Slug(vt.Name)
+	for _, t := range b.m.VoteTypes {
+		if s != "" && (Slug(t.Name) == s || t.ID == s) {
+			return t.ID, nil
+		}
+	}
+	if !b.extend {
+		return "", fmt.Errorf("vote type %q (%s) is not one of the election's (%s)", vt.ID, vt.Name, voteTypeIDs(b.m))
+	}
+	b.m.VoteTypes = append(b.m.VoteTypes, vt)
+	return vt.ID, nil
+}
+
+func voteTypeIDs(m *events.Manifest) string {
+	ids := make([]string, len(m.VoteTypes))
+	for i, t := range m.VoteTypes {
+		ids[i] = t.ID
+	}
+	return strings.Join(ids, ", ")
+}
+
+func (b *binder) unit(u events.Unit) error {
+	if b.units[u.ID] {
+		return nil
+	}
+	if !b.extend {
+		return fmt.Errorf("unit %q (%s %s) is not a reporting unit of the election; a logged manifest cannot gain units", u.ID, u.Kind, u.Name)
+	}
+	if u.Parent == "" {
+		return fmt.Errorf("the root unit %q is not the election's root %q", u.ID, b.m.Units[0].ID)
+	}
+	if !b.units[u.Parent] {
+		return fmt.Errorf("unit %q has parent %q, which is not a unit of the election", u.ID, u.Parent)
+	}
+	b.m.Units = append(b.m.Units, u)
+	b.units[u.ID] = true
+	return nil
+}
+
+func (b *binder) contest(c events.Contest) (contestMap, error) {
+	target := -1
+	for i := range b.m.Contests {
+		if t := &b.m.Contests[i]; t.ID == c.ID && t.Kind == c.Kind {
+			target = i
+			break
+		}
+	}
+	if target < 0 {
+		var found []int
+		for i := range b.m.Contests {
+			t := &b.m.Contests[i]
+			if t.Kind != c.Kind {
+				continue
+			}
+			all := true
+			for _, ch := range c.Choices {
+				if matchChoice(t, ch) < 0 {
+					all = false
+					break
+				}
+			}
+			if all {
+				found = append(found, i)
+			}
+		}
+		switch {
+		case len(found) == 1:
+			target = found[0]
+		case len(found) > 1:
+			return contestMap{}, fmt.Errorf("contest %q (%s) has the choices of %d of the election's contests (%s): it cannot be told which", c.ID, c.Name, len(found), contestIDs(b.m, found))
+		case !b.extend:
+			return contestMap{}, fmt.Errorf("contest %q (%s) is not a contest of the election, by ID or by its choices%s", c.ID, c.Name, b.nearest(c))
+		default:
+			nc := c
+			nc.Choices = slices.Clone(c.Choices)
+			nc.Units = slices.Clone(c.Units)
+			b.m.Contests = append(b.m.Contests, nc)
+			cm := contestMap{id: c.ID, choices: map[string]string{}}
+			for _, ch := range c.Choices {
+				cm.choices[ch.ID] = ch.ID
+			}
+			return cm, nil
+		}
+	}
+	t := &b.m.Contests[target]
+	cm := contestMap{id: t.ID, choices: map[string]string{}}
+	for _, ch := range c.Choices {
+		j := matchChoice(t, ch)
+		if j < 0 {
+			if !b.extend {
+				return contestMap{}, fmt.Errorf("choice %q (%s) of contest %q is not a choice of the election's contest %q", ch.ID, ch.Name, c.ID, t.ID)
+			}
+			t.Choices = append(t.Choices, ch)
+			j = len(t.Choices) - 1
+		} else if b.extend {
+			for _, a := range append([]string{ch.Name}, ch.Aliases...) {
+				if a != t.Choices[j].Name && !slices.Contains(t.Choices[j].Aliases, a) {
+					t.Choices[j].Aliases = append(t.Choices[j].Aliases, a)
+				}
+			}
+		}
+		cm.choices[ch.ID] = t.Choices[j].ID
+	}
+	if b.extend && len(t.Units) > 0 {
+		if len(c.Units) == 0 {
+			t.Units = nil // in the whole election now
+		} else {
+			for _, u := range c.Units {
+				if !slices.Contains(t.Units, u) {
+					t.Units = append(t.Units, u)
+				}
+			}
+		}
+	}
+	return cm, nil
+}
+
+// nearest describes the contest of the same kind that matches most of c's
+// choices, and the choices it lacks.
+func (b *binder) nearest(c events.Contest) string {
+	best, bestN := -1, 0
+	var missing []string
+	for i := range b.m.Contests {
+		t := &b.m.Contests[i]
+		if t.Kind != c.Kind {
+			continue
+		}
+		n := 0
+		var miss []string
+		for _, ch := range c.Choices {
+			if matchChoice(t, ch) >= 0 {
+				n++
+			} else {
+				miss = append(miss, fmt.Sprintf("%q", ch.ID))
+			}
+		}
+		if n > bestN {
+			best, bestN, missing = i, n, miss
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	return fmt.Sprintf(": the nearest, %q, has no choice for %s", b.m.Contests[best].ID, strings.Join(missing, ", "))
+}
+
+func contestIDs(m *events.Manifest, idx []int) string {
+	ids := make([]string, len(idx))
+	for i, j := range idx {
+		ids[i] = m.Contests[j].ID
+	}
+	return strings.Join(ids, ", ")
+}
+
+// matchChoice returns the index of the choice of t that ch names, or -1.
+func matchChoice(t *events.Contest, ch events.Choice) int {
+	keys := choiceKeys(ch)
+	for i, tc := range t.Choices {
+		if tc.ID == ch.ID {
+			return i
+		}
+		for _, k := range choiceKeys(tc) {
+			if slices.Contains(keys, k) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// choiceKeys are the slugs a choice is known by: its ID, its name, its
+// aliases, and those without a trailing party tag.
+func choiceKeys(ch events.Choice) []string {
+	keys := []string{ch.ID}
+	add := func(s string) {
+		if k := Slug(s); k != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	for _, n := range append([]string{ch.Name}, ch.Aliases...) {
+		add(n)
+		add(StripParty(n, ch.Party))
+		if i := strings.LastIndexByte(n, '('); i > 0 && strings.HasSuffix(n, ")") {
+			add(n[:i]) // "JON OSSOFF (DEM)" whatever the party is called
+		}
+	}
+	return keys
+}
+
+func cloneManifest(m *events.Manifest) *events.Manifest {
+	c := *m
+	c.VoteTypes = slices.Clone(m.VoteTypes)
+	c.Units = slices.Clone(m.Units)
+	c.Contests = slices.Clone(m.Contests)
+	for i := range c.Contests {
+		c.Contests[i].Choices = slices.Clone(c.Contests[i].Choices)
+		for j := range c.Contests[i].Choices {
+			c.Contests[i].Choices[j].Aliases = slices.Clone(c.Contests[i].Choices[j].Aliases)
+		}
+		c.Contests[i].Units = slices.Clone(c.Contests[i].Units)
+	}
+	return &c
+}
