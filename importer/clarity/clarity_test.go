@@ -2,57 +2,17 @@ package clarity_test
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
-
-	"github.com/google/uuid"
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/clarity"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/internal/ga06"
 )
-
-// checkValid submits every body as events would: wrapped in an event,
-// validated, encoded and decoded back.
-func checkValid(t testing.TB, imp *importer.Import) {
-	t.Helper()
-	if err := importer.Check("check", imp); err != nil {
-		t.Fatalf("importer.Check: %v", err)
-	}
-	bodies := []events.Body{imp.Manifest}
-	for _, r := range imp.Reports {
-		bodies = append(bodies, r)
-	}
-	for i, body := range bodies {
-		ev := &events.Event{ID: uuid.Must(uuid.NewV7()), Election: imp.Election, Body: body}
-		before, err := ev.Encode()
-		if err != nil {
-			t.Fatalf("body %d: %v", i, err)
-		}
-		if err := ev.Validate(); err != nil {
-			t.Fatalf("body %d (%s) is invalid: %v", i, body.Type(), err)
-		}
-		enc, err := ev.Encode()
-		if err != nil {
-			t.Fatalf("body %d: %v", i, err)
-		}
-		if !bytes.Equal(enc, before) {
-			t.Errorf("body %d: Validate changed it: Parse must return bodies already normalised", i)
-		}
-		back, err := events.Decode(enc)
-		if err != nil {
-			t.Fatalf("body %d does not decode: %v", i, err)
-		}
-		if !reflect.DeepEqual(back.Body, body) {
-			t.Errorf("body %d changed in an encode/decode round trip", i)
-		}
-	}
-}
 
 func parse(t testing.TB, data []byte, file string, opts *clarity.Options) *importer.Import {
 	t.Helper()
@@ -60,7 +20,7 @@ func parse(t testing.TB, data []byte, file string, opts *clarity.Options) *impor
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
+	importertest.CheckValid(t, imp)
 	return imp
 }
 
@@ -106,87 +66,42 @@ func total(m map[key]int64, k key) int64 {
 	return n
 }
 
-func wantEqual[T comparable](t testing.TB, what string, got, want T) {
-	t.Helper()
-	if got != want {
-		t.Errorf("%s = %v, want %v", what, got, want)
-	}
-}
-
-func asError(t testing.TB, err error) *importer.Error {
-	t.Helper()
-	var e *importer.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not a *importer.Error", err, err)
-	}
-	return e
-}
-
-func fmtUnits(us []events.Unit) string {
-	var s []string
-	for _, u := range us {
-		k := u.Kind
-		if u.Parent != "" {
-			k += "<" + u.Parent
-		}
-		s = append(s, u.ID+"="+u.Name+"("+k+")")
-	}
-	return strings.Join(s, ", ")
-}
-
-func fmtVoteTypes(vts []events.VoteType) string {
-	var s []string
-	for _, v := range vts {
-		s = append(s, v.ID+"="+v.Name)
-	}
-	return strings.Join(s, ", ")
-}
-
-func contest(t testing.TB, m *events.Manifest, id string) *events.Contest {
-	t.Helper()
-	i := slices.IndexFunc(m.Contests, func(c events.Contest) bool { return c.ID == id })
-	if i < 0 {
-		t.Fatalf("no contest %q", id)
-	}
-	return &m.Contests[i]
-}
-
 // TestRealState parses the Arkansas 2014 state-level file of
 // openelections/clarify (testdata/SOURCES.md).
 func TestRealState(t *testing.T) {
 	imp := parse(t, readFile(t, "clarify_county.xml"), "testdata/clarify_county.xml", nil)
 	m := imp.Manifest
-	wantEqual(t, "name", m.Name, "2014 General Election")
-	wantEqual(t, "date", m.Date, "2014-11-04")
-	wantEqual(t, "vote types", fmtVoteTypes(m.VoteTypes), "election-day=Election Day, early-vote=Early Vote, absentee=Absentee, provisional=Provisional, total=Total")
-	wantEqual(t, "units", len(m.Units), 76)
-	wantEqual(t, "root", fmtUnits(m.Units[:2]), "ar=AR(state), arkansas=Arkansas(county<ar)")
-	wantEqual(t, "hot spring", fmtUnits(m.Units[30:31]), "hot-spring=Hot Spring(county<ar)")
-	wantEqual(t, "contests", len(m.Contests), 2)
-	turnout := contest(t, m, "turnout")
-	wantEqual(t, "turnout kind", turnout.Kind, events.KindTurnout)
-	wantEqual(t, "turnout vote for", turnout.VoteFor, 0)
-	sen := contest(t, m, "us-senate")
-	wantEqual(t, "senate name", sen.Name, "U.S. Senate")
-	wantEqual(t, "senate units", len(sen.Units), 0) // every county
-	wantEqual(t, "cotton", fmtChoice(sen.Choices[0]), `tom-cotton "Tom Cotton" REP ["Tom Cotton"]`)
+	importertest.Equal(t, "name", m.Name, "2014 General Election")
+	importertest.Equal(t, "date", m.Date, "2014-11-04")
+	importertest.Equal(t, "vote types", importertest.VoteTypes(m.VoteTypes), "election-day=Election Day, early-vote=Early Vote, absentee=Absentee, provisional=Provisional, total=Total")
+	importertest.Equal(t, "units", len(m.Units), 76)
+	importertest.Equal(t, "root", importertest.Units(m.Units[:2]), "ar=AR(state), arkansas=Arkansas(county<ar)")
+	importertest.Equal(t, "hot spring", importertest.Units(m.Units[30:31]), "hot-spring=Hot Spring(county<ar)")
+	importertest.Equal(t, "contests", len(m.Contests), 2)
+	turnout := importertest.Contest(t, m, "turnout")
+	importertest.Equal(t, "turnout kind", turnout.Kind, events.KindTurnout)
+	importertest.Equal(t, "turnout vote for", turnout.VoteFor, 0)
+	sen := importertest.Contest(t, m, "us-senate")
+	importertest.Equal(t, "senate name", sen.Name, "U.S. Senate")
+	importertest.Equal(t, "senate units", len(sen.Units), 0) // every county
+	importertest.Equal(t, "cotton", fmtChoice(sen.Choices[0]), `tom-cotton "Tom Cotton" REP ["Tom Cotton"]`)
 
 	c := counts(t, imp)
-	wantEqual(t, "reports", len(imp.Reports), 150)
-	wantEqual(t, "registered", total(c, key{contest: "turnout", choice: "registered"}), 1_690_577)
-	wantEqual(t, "ballots cast", total(c, key{contest: "turnout", choice: "ballots-cast"}), 850_615)
-	wantEqual(t, "cotton", total(c, key{contest: "us-senate"}), 462_123)
-	wantEqual(t, "early vote", total(c, key{contest: "us-senate", voteType: "early-vote"}), 200_430)
-	wantEqual(t, "pulaski election day", c[key{"pulaski", "us-senate", "tom-cotton", "election-day"}], 28_800)
-	wantEqual(t, "newton ballots cast", c[key{"newton", "turnout", "ballots-cast", "total"}], 0)
+	importertest.Equal(t, "reports", len(imp.Reports), 150)
+	importertest.Equal(t, "registered", total(c, key{contest: "turnout", choice: "registered"}), 1_690_577)
+	importertest.Equal(t, "ballots cast", total(c, key{contest: "turnout", choice: "ballots-cast"}), 850_615)
+	importertest.Equal(t, "cotton", total(c, key{contest: "us-senate"}), 462_123)
+	importertest.Equal(t, "early vote", total(c, key{contest: "us-senate", voteType: "early-vote"}), 200_430)
+	importertest.Equal(t, "pulaski election day", c[key{"pulaski", "us-senate", "tom-cotton", "election-day"}], 28_800)
+	importertest.Equal(t, "newton ballots cast", c[key{"newton", "turnout", "ballots-cast", "total"}], 0)
 	for _, r := range imp.Reports {
-		wantEqual(t, "source file", r.Source.File, "clarify_county.xml")
-		wantEqual(t, "source version", r.Source.Version, "11/13/2014 2:58:41 PM CST")
-		wantEqual(t, "source sha256", r.Source.SHA256, "03dec93b8e0856e600c289f3bb0be57f0e2367f71867d3885152249fd79a9988")
+		importertest.Equal(t, "source file", r.Source.File, "clarify_county.xml")
+		importertest.Equal(t, "source version", r.Source.Version, "11/13/2014 2:58:41 PM CST")
+		importertest.Equal(t, "source sha256", r.Source.SHA256, "03dec93b8e0856e600c289f3bb0be57f0e2367f71867d3885152249fd79a9988")
 	}
 	// The file's own discrepancy: totalVotes is not the sum of the vote types.
-	wantEqual(t, "findings", len(imp.Findings), 1)
-	wantEqual(t, "finding", imp.Findings[0].String(), "vote-types-sum: testdata/clarify_county.xml: ElectionResult/Contest[1]/Choice[1] (line 166): U.S. Senate, Tom Cotton: totalVotes is 477734 but its VoteTypes sum to 462123")
+	importertest.Equal(t, "findings", len(imp.Findings), 1)
+	importertest.Equal(t, "finding", imp.Findings[0].String(), "vote-types-sum: testdata/clarify_county.xml: ElectionResult/Contest[1]/Choice[1] (line 166): U.S. Senate, Tom Cotton: totalVotes is 477734 but its VoteTypes sum to 462123")
 }
 
 func fmtChoice(ch events.Choice) string {
@@ -202,30 +117,30 @@ func fmtChoice(ch events.Choice) string {
 func TestRealCounty(t *testing.T) {
 	imp := parse(t, readFile(t, "atkinson_precincts_2020-11-03_GA_G_P.xml"), "atkinson.xml", nil)
 	m := imp.Manifest
-	wantEqual(t, "date", m.Date, "2020-11-03")
-	wantEqual(t, "units", fmtUnits(m.Units), "atkinson=Atkinson(county), atkinson:pearson-county=Pearson County(precinct<atkinson), atkinson:axson=Axson(precinct<atkinson), atkinson:willacoochee=Willacoochee(precinct<atkinson), atkinson:pearson-city=Pearson City(precinct<atkinson)")
-	wantEqual(t, "vote types", fmtVoteTypes(m.VoteTypes), "election-day-votes=Election Day Votes, advanced-voting-votes=Advanced Voting Votes, absentee-by-mail-votes=Absentee by Mail Votes, provisional-votes=Provisional Votes, total=Total")
-	pres := contest(t, m, "president-of-the-united-states")
+	importertest.Equal(t, "date", m.Date, "2020-11-03")
+	importertest.Equal(t, "units", importertest.Units(m.Units), "atkinson=Atkinson(county), atkinson:pearson-county=Pearson County(precinct<atkinson), atkinson:axson=Axson(precinct<atkinson), atkinson:willacoochee=Willacoochee(precinct<atkinson), atkinson:pearson-city=Pearson City(precinct<atkinson)")
+	importertest.Equal(t, "vote types", importertest.VoteTypes(m.VoteTypes), "election-day-votes=Election Day Votes, advanced-voting-votes=Advanced Voting Votes, absentee-by-mail-votes=Absentee by Mail Votes, provisional-votes=Provisional Votes, total=Total")
+	pres := importertest.Contest(t, m, "president-of-the-united-states")
 	var got []string
 	for _, ch := range pres.Choices {
 		got = append(got, fmtChoice(ch))
 	}
-	wantEqual(t, "choices", strings.Join(got, "; "), `donald-j-trump-i-rep "Donald J. Trump (I) (Rep)" NP ["Donald J. Trump (I) (Rep)"]; joseph-r-biden-dem "Joseph R. Biden (Dem)" NP ["Joseph R. Biden (Dem)"]; jo-jorgensen-lib "Jo Jorgensen (Lib)" NP ["Jo Jorgensen (Lib)"]`)
+	importertest.Equal(t, "choices", strings.Join(got, "; "), `donald-j-trump-i-rep "Donald J. Trump (I) (Rep)" NP ["Donald J. Trump (I) (Rep)"]; joseph-r-biden-dem "Joseph R. Biden (Dem)" NP ["Joseph R. Biden (Dem)"]; jo-jorgensen-lib "Jo Jorgensen (Lib)" NP ["Jo Jorgensen (Lib)"]`)
 	c := counts(t, imp)
-	wantEqual(t, "trump", total(c, key{choice: "donald-j-trump-i-rep"}), 2300)
-	wantEqual(t, "biden", total(c, key{choice: "joseph-r-biden-dem"}), 825)
-	wantEqual(t, "jorgensen", total(c, key{choice: "jo-jorgensen-lib"}), 30)
-	wantEqual(t, "axson advanced", c[key{"atkinson:axson", "president-of-the-united-states", "donald-j-trump-i-rep", "advanced-voting-votes"}], 257)
-	wantEqual(t, "registered", total(c, key{choice: "registered"}), 4799)
-	wantEqual(t, "ballots cast", total(c, key{choice: "ballots-cast"}), 3172)
-	wantEqual(t, "reports", len(imp.Reports), 8)
-	wantEqual(t, "first report", imp.Reports[0].Unit+"/"+imp.Reports[0].Contest, "atkinson:pearson-county/turnout")
-	wantEqual(t, "counts per report", len(imp.Reports[4].Counts), 12)
-	wantEqual(t, "findings", len(imp.Findings), 0)
+	importertest.Equal(t, "trump", total(c, key{choice: "donald-j-trump-i-rep"}), 2300)
+	importertest.Equal(t, "biden", total(c, key{choice: "joseph-r-biden-dem"}), 825)
+	importertest.Equal(t, "jorgensen", total(c, key{choice: "jo-jorgensen-lib"}), 30)
+	importertest.Equal(t, "axson advanced", c[key{"atkinson:axson", "president-of-the-united-states", "donald-j-trump-i-rep", "advanced-voting-votes"}], 257)
+	importertest.Equal(t, "registered", total(c, key{choice: "registered"}), 4799)
+	importertest.Equal(t, "ballots cast", total(c, key{choice: "ballots-cast"}), 3172)
+	importertest.Equal(t, "reports", len(imp.Reports), 8)
+	importertest.Equal(t, "first report", imp.Reports[0].Unit+"/"+imp.Reports[0].Contest, "atkinson:pearson-county/turnout")
+	importertest.Equal(t, "counts per report", len(imp.Reports[4].Counts), 12)
+	importertest.Equal(t, "findings", len(imp.Findings), 0)
 
 	// The root can be named explicitly.
 	imp = parse(t, readFile(t, "atkinson_precincts_2020-11-03_GA_G_P.xml"), "atkinson.xml", &clarity.Options{Root: "atkinson-county"})
-	wantEqual(t, "root", imp.Manifest.Units[1].ID, "atkinson-county:pearson-county")
+	importertest.Equal(t, "root", imp.Manifest.Units[1].ID, "atkinson-county:pearson-county")
 }
 
 // TestDeterministic parses twice and expects the same result.
@@ -266,34 +181,34 @@ func TestGA06State(t *testing.T) {
 	truth := april(t)
 	imp := parse(t, stateFile(t, truth), "detail.xml", nil)
 	m := imp.Manifest
-	wantEqual(t, "name", m.Name, truth.Manifest.Name)
-	wantEqual(t, "date", m.Date, "2017-04-18")
-	wantEqual(t, "units", fmtUnits(m.Units), "ga=GA(state), cobb=Cobb(county<ga), dekalb=DeKalb(county<ga), fulton=Fulton(county<ga)")
-	wantEqual(t, "vote types", fmtVoteTypes(m.VoteTypes), fmtVoteTypes(truth.Manifest.VoteTypes))
-	wantEqual(t, "contests", len(m.Contests), len(truth.Manifest.Contests))
+	importertest.Equal(t, "name", m.Name, truth.Manifest.Name)
+	importertest.Equal(t, "date", m.Date, "2017-04-18")
+	importertest.Equal(t, "units", importertest.Units(m.Units), "ga=GA(state), cobb=Cobb(county<ga), dekalb=DeKalb(county<ga), fulton=Fulton(county<ga)")
+	importertest.Equal(t, "vote types", importertest.VoteTypes(m.VoteTypes), importertest.VoteTypes(truth.Manifest.VoteTypes))
+	importertest.Equal(t, "contests", len(m.Contests), len(truth.Manifest.Contests))
 	for i, want := range truth.Manifest.Contests {
 		got := m.Contests[i]
-		wantEqual(t, "contest", got.ID, want.ID)
-		wantEqual(t, got.ID+" units", strings.Join(got.Units, ","), strings.Join(want.Units, ","))
-		wantEqual(t, got.ID+" choices", len(got.Choices), len(want.Choices))
+		importertest.Equal(t, "contest", got.ID, want.ID)
+		importertest.Equal(t, got.ID+" units", strings.Join(got.Units, ","), strings.Join(want.Units, ","))
+		importertest.Equal(t, got.ID+" choices", len(got.Choices), len(want.Choices))
 		for j := range want.Choices {
-			wantEqual(t, "choice", got.Choices[j].ID, want.Choices[j].ID)
-			wantEqual(t, "choice name", got.Choices[j].Name, want.Choices[j].Name)
+			importertest.Equal(t, "choice", got.Choices[j].ID, want.Choices[j].ID)
+			importertest.Equal(t, "choice name", got.Choices[j].Name, want.Choices[j].Name)
 		}
 	}
 	c, w := counts(t, imp), counts(t, truth)
 	if !reflect.DeepEqual(c, w) {
 		t.Errorf("counts differ from the SOS export's")
 	}
-	wantEqual(t, "house total", total(c, key{contest: house}), 192_569)
-	wantEqual(t, "ossoff", total(c, key{contest: house, choice: "jon-ossoff"}), 92_673)
-	wantEqual(t, "handel", total(c, key{contest: house, choice: "karen-handel"}), 38_071)
+	importertest.Equal(t, "house total", total(c, key{contest: house}), 192_569)
+	importertest.Equal(t, "ossoff", total(c, key{contest: house, choice: "jon-ossoff"}), 92_673)
+	importertest.Equal(t, "handel", total(c, key{contest: house, choice: "karen-handel"}), 38_071)
 	for id, want := range map[string]int64{"cobb": 61_229, "dekalb": 44_299, "fulton": 87_041} {
-		wantEqual(t, id, total(c, key{unit: id, contest: house}), want)
+		importertest.Equal(t, id, total(c, key{unit: id, contest: house}), want)
 	}
-	wantEqual(t, "reports", len(imp.Reports), len(truth.Reports))
-	wantEqual(t, "version", imp.Reports[0].Source.Version, timestamp)
-	wantEqual(t, "findings", len(imp.Findings), 0)
+	importertest.Equal(t, "reports", len(imp.Reports), len(truth.Reports))
+	importertest.Equal(t, "version", imp.Reports[0].Source.Version, timestamp)
+	importertest.Equal(t, "findings", len(imp.Findings), 0)
 }
 
 // TestGA06Counties builds one county-level file per county, each county's
@@ -306,10 +221,10 @@ func TestGA06Counties(t *testing.T) {
 	for _, u := range truth.Manifest.Units[1:] {
 		imp := parse(t, countyFile(t, truth, u.ID), u.ID+".xml", nil)
 		m := imp.Manifest
-		wantEqual(t, "root", m.Units[0].ID, u.ID)
-		wantEqual(t, "root kind", m.Units[0].Kind, "county")
-		wantEqual(t, "precincts", len(m.Units), 4)
-		wantEqual(t, "precinct", m.Units[1].ID, u.ID+":precinct-1")
+		importertest.Equal(t, "root", m.Units[0].ID, u.ID)
+		importertest.Equal(t, "root kind", m.Units[0].Kind, "county")
+		importertest.Equal(t, "precincts", len(m.Units), 4)
+		importertest.Equal(t, "precinct", m.Units[1].ID, u.ID+":precinct-1")
 		c := counts(t, imp)
 		for k, want := range w {
 			if k.unit != u.ID {
@@ -319,12 +234,12 @@ func TestGA06Counties(t *testing.T) {
 			for _, p := range m.Units[1:] {
 				got += c[key{p.ID, k.contest, k.choice, k.voteType + "-votes"}] // "Election Day Votes"
 			}
-			wantEqual(t, u.ID+"/"+k.contest+"/"+k.choice+"/"+k.voteType, got, want)
+			importertest.Equal(t, u.ID+"/"+k.contest+"/"+k.choice+"/"+k.voteType, got, want)
 		}
 		sumHouse += total(c, key{contest: house})
 		if u.ID == "dekalb" {
-			wantEqual(t, "dekalb contests", len(m.Contests), 2) // turnout and the House, no state senate
+			importertest.Equal(t, "dekalb contests", len(m.Contests), 2) // turnout and the House, no state senate
 		}
 	}
-	wantEqual(t, "house", sumHouse, 192_569)
+	importertest.Equal(t, "house", sumHouse, 192_569)
 }

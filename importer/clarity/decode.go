@@ -34,24 +34,22 @@ type walker struct {
 	ascii   bool   // the file declared US-ASCII
 }
 
-var utf8BOM = []byte("\xef\xbb\xbf")
-
 func (w *walker) init() error {
 	if len(w.data) >= 2 && (w.data[0] == 0xfe && w.data[1] == 0xff || w.data[0] == 0xff && w.data[1] == 0xfe) {
 		return w.fileErr("not UTF-8: the file starts with a UTF-16 byte order mark")
 	}
 	if !utf8.Valid(w.data) {
-		off := invalidUTF8(w.data)
+		off := importer.InvalidUTF8(w.data)
 		return &importer.Error{File: w.file, Where: fmt.Sprintf("line %d", 1+bytes.Count(w.data[:off], []byte("\n"))),
 			Msg: fmt.Sprintf("not valid UTF-8 at byte %d", off)}
 	}
-	body := bytes.TrimPrefix(w.data, utf8BOM)
+	body := bytes.TrimPrefix(w.data, importer.BOM)
 	start := bytes.IndexFunc(body, func(r rune) bool { return !unicode.IsSpace(r) })
 	switch {
 	case start < 0:
 		return w.fileErr("empty file: expected an XML document")
 	case body[start] != '<':
-		return w.fileErr(fmt.Sprintf("not XML: expected '<' at byte %d, found %s", start+len(w.data)-len(body), preview(body[start:])))
+		return w.fileErr(fmt.Sprintf("not XML: expected '<' at byte %d, found %s", start+len(w.data)-len(body), importer.Preview(body[start:])))
 	}
 	w.d = xml.NewDecoder(bytes.NewReader(body))
 	w.d.Strict = true
@@ -261,10 +259,9 @@ func (w *walker) name(what, s string) (string, error) {
 		return "", w.errf("%s: missing", what)
 	case len(s) > events.MaxNameLength:
 		return "", w.errf("%s: %d bytes, longer than the limit of %d", what, len(s), events.MaxNameLength)
-	case strings.ContainsFunc(s, unicode.IsControl):
-		return "", w.errf("%s: %s contains control characters", what, strconv.Quote(s))
-	case strings.ContainsAny(s, "<>"):
-		return "", w.errf("%s: %s contains markup ('<' or '>')", what, strconv.Quote(s))
+	}
+	if p := importer.NameProblem(s); p != "" {
+		return "", w.errf("%s: %s", what, p)
 	}
 	return s, nil
 }
@@ -310,35 +307,5 @@ func (w *walker) countAttr(se xml.StartElement, a string) (n int64, ok bool, err
 	return n, true, err
 }
 
-// invalidUTF8 returns the offset of the first byte of data that is not
-// valid UTF-8.
-func invalidUTF8(data []byte) int {
-	for i := 0; i < len(data); {
-		r, n := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && n == 1 {
-			return i
-		}
-		i += n
-	}
-	return len(data)
-}
-
-// preview quotes the start of some bytes for an error message.
-func preview(b []byte) string {
-	const max = 40
-	if len(b) > max {
-		b = b[:max]
-		for len(b) > 0 && !utf8.Valid(b) {
-			b = b[:len(b)-1]
-		}
-		return strconv.Quote(string(b) + "…")
-	}
-	return strconv.Quote(string(b))
-}
-
-func quoteShort(s string) string {
-	if len(s) > 24 {
-		s = s[:24] + "…"
-	}
-	return strconv.Quote(s)
-}
+// quoteShort quotes a value for an error message, cut if it is long.
+func quoteShort(s string) string { return strconv.Quote(importer.Short(s)) }

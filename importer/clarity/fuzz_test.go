@@ -7,6 +7,7 @@ import (
 
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/clarity"
+	"github.com/election-audit/ledger/importer/importertest"
 )
 
 // FuzzParse checks that Parse never panics, that every refusal is an
@@ -33,6 +34,6 @@ func FuzzParse(f *testing.F) {
 		if err := importer.Check("fuzz.xml", imp); err != nil {
 			t.Fatalf("accepted an import that fails importer.Check: %v", err)
 		}
-		checkValid(t, imp)
+		importertest.CheckValid(t, imp)
 	})
 }

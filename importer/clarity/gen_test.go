@@ -12,6 +12,7 @@ import (
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/clarity"
+	"github.com/election-audit/ledger/importer/importertest"
 )
 
 const timestamp = "4/18/2017 11:21:23 PM EDT"
@@ -218,19 +219,19 @@ func TestBigFile(t *testing.T) {
 	data, leaves := bigFile(159, 40, 5, 4)
 	imp := parse(t, data, "big.xml", nil)
 	m := imp.Manifest
-	wantEqual(t, "units", len(m.Units), 160)
-	wantEqual(t, "contests", len(m.Contests), 41)
-	wantEqual(t, "findings", len(imp.Findings), 0)
+	importertest.Equal(t, "units", len(m.Units), 160)
+	importertest.Equal(t, "contests", len(m.Contests), 41)
+	importertest.Equal(t, "findings", len(imp.Findings), 0)
 	n := 0
 	for _, r := range imp.Reports {
 		if r.Contest != "turnout" {
 			n += len(r.Counts)
 		}
 	}
-	wantEqual(t, "counts", n, leaves)
+	importertest.Equal(t, "counts", n, leaves)
 	for k, c := range m.Contests[1:] {
 		if k%2 == 0 {
-			wantEqual(t, c.ID+" units", len(c.Units), 0)
+			importertest.Equal(t, c.ID+" units", len(c.Units), 0)
 		} else if len(c.Units) == 0 || len(c.Units) >= 159 {
 			t.Errorf("%s: %d units, want a scope", c.ID, len(c.Units))
 		}
@@ -263,7 +264,7 @@ func TestLinearMemory(t *testing.T) {
 func TestTooManyCounts(t *testing.T) {
 	data, _ := bigFile(1, 1, 2501, 4)
 	_, err := clarity.Parse(bytes.NewReader(data), "big.xml", "test", nil)
-	e := asError(t, err)
+	e := importertest.AsError(t, err)
 	if !strings.Contains(e.Msg, "more than 10000 counts") {
 		t.Errorf("error %v", err)
 	}

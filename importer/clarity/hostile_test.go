@@ -10,6 +10,7 @@ import (
 
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/clarity"
+	"github.com/election-audit/ledger/importer/importertest"
 )
 
 // sample is a small valid state-level file: turnout and one contest in two
@@ -59,28 +60,20 @@ const sample = `<?xml version="1.0" encoding="UTF-8"?>
 // edit returns sample with each old string, which must occur exactly once,
 // replaced by the new one.
 func edit(t testing.TB, oldnew ...string) string {
-	t.Helper()
-	s := sample
-	for i := 0; i < len(oldnew); i += 2 {
-		if n := strings.Count(s, oldnew[i]); n != 1 {
-			t.Fatalf("%q occurs %d times in the sample", oldnew[i], n)
-		}
-		s = strings.Replace(s, oldnew[i], oldnew[i+1], 1)
-	}
-	return s
+	return importertest.Edit(t, sample, oldnew...)
 }
 
 func TestSample(t *testing.T) {
 	imp := parse(t, []byte(sample), "dir/x.xml", nil)
-	wantEqual(t, "units", fmtUnits(imp.Manifest.Units), "ga=GA(state), cobb=Cobb(county<ga), fulton=Fulton(county<ga)")
-	wantEqual(t, "vote types", fmtVoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, provisional=Provisional, total=Total")
-	mayor := contest(t, imp.Manifest, "mayor")
-	wantEqual(t, "ann", fmtChoice(mayor.Choices[0]), `ann-smith "Ann Smith" DEM ["ANN SMITH (DEM)" "ANN SMITH"]`)
-	wantEqual(t, "bob", fmtChoice(mayor.Choices[1]), `bob-jones "Bob Jones"  ["BOB JONES"]`)
+	importertest.Equal(t, "units", importertest.Units(imp.Manifest.Units), "ga=GA(state), cobb=Cobb(county<ga), fulton=Fulton(county<ga)")
+	importertest.Equal(t, "vote types", importertest.VoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, provisional=Provisional, total=Total")
+	mayor := importertest.Contest(t, imp.Manifest, "mayor")
+	importertest.Equal(t, "ann", fmtChoice(mayor.Choices[0]), `ann-smith "Ann Smith" DEM ["ANN SMITH (DEM)" "ANN SMITH"]`)
+	importertest.Equal(t, "bob", fmtChoice(mayor.Choices[1]), `bob-jones "Bob Jones"  ["BOB JONES"]`)
 	c := counts(t, imp)
-	wantEqual(t, "total", total(c, key{contest: "mayor"}), 3330)
-	wantEqual(t, "source", imp.Reports[0].Source.File, "x.xml")
-	wantEqual(t, "findings", len(imp.Findings), 0)
+	importertest.Equal(t, "total", total(c, key{contest: "mayor"}), 3330)
+	importertest.Equal(t, "source", imp.Reports[0].Source.File, "x.xml")
+	importertest.Equal(t, "findings", len(imp.Findings), 0)
 }
 
 // TestFlexible checks inputs that are unusual but valid.
@@ -95,24 +88,24 @@ func TestFlexible(t *testing.T) {
 		{"no declaration", edit(t, `<?xml version="1.0" encoding="UTF-8"?>`, ``), nil},
 		{"iso date", edit(t, `<ElectionDate>4/18/2017</ElectionDate>`, `<ElectionDate>2017-04-18</ElectionDate>`), nil},
 		{"entities", edit(t, `text="BOB JONES"`, `text="BOB &amp; JONES&#x20;"`), func(t *testing.T, imp *importer.Import) {
-			wantEqual(t, "bob", fmtChoice(imp.Manifest.Contests[1].Choices[1]), `bob-jones "Bob & Jones"  ["BOB & JONES"]`)
+			importertest.Equal(t, "bob", fmtChoice(imp.Manifest.Contests[1].Choices[1]), `bob-jones "Bob & Jones"  ["BOB & JONES"]`)
 		}},
 		{"question", edit(t, `text="Mayor" voteFor="1" isQuestion="false"`, `text="Question 1" voteFor="1" isQuestion="true"`), func(t *testing.T, imp *importer.Import) {
-			wantEqual(t, "id", imp.Manifest.Contests[1].ID, "question-1")
+			importertest.Equal(t, "id", imp.Manifest.Contests[1].ID, "question-1")
 		}},
 		{"no turnout figures", edit(t, `<ElectionVoterTurnout totalVoters="5000" ballotsCast="3330">`, `<ElectionVoterTurnout>`,
 			`<County name="Cobb" totalVoters="1000" ballotsCast="333"/>`, `<County name="Cobb"/>`,
 			`<County name="Fulton" totalVoters="4000" ballotsCast="2997"/>`, `<County name="Fulton"/>`), func(t *testing.T, imp *importer.Import) {
-			wantEqual(t, "contests", len(imp.Manifest.Contests), 1)
-			wantEqual(t, "vote types", fmtVoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, provisional=Provisional")
+			importertest.Equal(t, "contests", len(imp.Manifest.Contests), 1)
+			importertest.Equal(t, "vote types", importertest.VoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, provisional=Provisional")
 		}},
 		{"scoped", edit(t, `<County name="Fulton" totalVoters="4000" ballotsCast="2997"/>`, `<County name="Fulton" totalVoters="4000" ballotsCast="2997"/><County name="Cherokee County" totalVoters="0" ballotsCast="0"/>`), func(t *testing.T, imp *importer.Import) {
-			wantEqual(t, "scope", strings.Join(imp.Manifest.Contests[1].Units, ","), "cobb,fulton")
-			wantEqual(t, "cherokee", imp.Manifest.Units[3].ID, "cherokee")
+			importertest.Equal(t, "scope", strings.Join(imp.Manifest.Contests[1].Units, ","), "cobb,fulton")
+			importertest.Equal(t, "cherokee", imp.Manifest.Units[3].ID, "cherokee")
 		}},
 		{"same contest name", edit(t, `</Contest>`, `</Contest><Contest key="11" text="MAYOR" voteFor="1"><Choice text="X"><VoteType name="Election Day"><County name="Cobb" votes="1"/></VoteType></Choice></Contest>`), func(t *testing.T, imp *importer.Import) {
-			wantEqual(t, "id", imp.Manifest.Contests[2].ID, "mayor-11")
-			wantEqual(t, "scope", strings.Join(imp.Manifest.Contests[2].Units, ","), "cobb")
+			importertest.Equal(t, "id", imp.Manifest.Contests[2].ID, "mayor-11")
+			importertest.Equal(t, "scope", strings.Join(imp.Manifest.Contests[2].Units, ","), "cobb")
 		}},
 		{"findings", edit(t, `totalVotes="2220"`, `totalVotes="2221"`, `<VoteType name="Provisional" votes="110">`, `<VoteType name="Provisional" votes="111">`,
 			`<ElectionVoterTurnout totalVoters="5000"`, `<ElectionVoterTurnout totalVoters="5001"`), func(t *testing.T, imp *importer.Import) {
@@ -120,7 +113,7 @@ func TestFlexible(t *testing.T) {
 			for _, f := range imp.Findings {
 				got = append(got, f.String())
 			}
-			wantEqual(t, "findings", strings.Join(got, "\n"), `rollup-sum: x.xml: ElectionResult/ElectionVoterTurnout[1] (line 7): totalVoters is 5001 but its units' sum to 5000
+			importertest.Equal(t, "findings", strings.Join(got, "\n"), `rollup-sum: x.xml: ElectionResult/ElectionVoterTurnout[1] (line 7): totalVoters is 5001 but its units' sum to 5000
 rollup-sum: x.xml: ElectionResult/Contest[1]/Choice[1]/VoteType[2] (line 23): Mayor, ANN SMITH (DEM), Provisional: votes is 111 but its County elements sum to 110
 vote-types-sum: x.xml: ElectionResult/Contest[1]/Choice[1] (line 18): Mayor, ANN SMITH (DEM): totalVotes is 1110 but its VoteTypes sum to 1111
 vote-types-sum: x.xml: ElectionResult/Contest[1]/Choice[2] (line 28): Mayor, BOB JONES: totalVotes is 2221 but its VoteTypes sum to 2220`)
@@ -144,9 +137,9 @@ func TestHostile(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted: %d reports", len(imp.Reports))
 			}
-			e := asError(t, err)
-			wantEqual(t, "file", e.File, "x.xml")
-			wantEqual(t, "where", e.Where, tc.where)
+			e := importertest.AsError(t, err)
+			importertest.Equal(t, "file", e.File, "x.xml")
+			importertest.Equal(t, "where", e.Where, tc.where)
 			if !strings.Contains(e.Msg, tc.msg) {
 				t.Errorf("message %q does not contain %q", e.Msg, tc.msg)
 			}
@@ -256,27 +249,16 @@ func TestTruncations(t *testing.T) {
 		if err == nil {
 			t.Fatalf("a cut at byte %d was accepted", n)
 		}
-		asError(t, err)
+		importertest.AsError(t, err)
 	}
-}
-
-// endless is an endless reader of spaces after an opening tag.
-type endless struct{ n int }
-
-func (e *endless) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = ' '
-		e.n++
-	}
-	return len(p), nil
 }
 
 func TestTooLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 256 MiB")
 	}
-	_, err := clarity.Parse(io.MultiReader(strings.NewReader("<ElectionResult>"), &endless{}), "x.xml", "test", nil)
-	wantEqual(t, "error", asError(t, err).Error(), "x.xml: larger than the limit of 268435456 bytes")
+	_, err := clarity.Parse(importertest.Endless("<ElectionResult>", ' '), "x.xml", "test", nil)
+	importertest.Equal(t, "error", importertest.AsError(t, err).Error(), "x.xml: larger than the limit of 268435456 bytes")
 }
 
 func TestReadError(t *testing.T) {

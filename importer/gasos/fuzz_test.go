@@ -7,6 +7,7 @@ import (
 
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/gasos"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/internal/ga06"
 )
 
@@ -35,6 +36,6 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		checkValid(t, imp)
+		importertest.CheckValid(t, imp)
 	})
 }

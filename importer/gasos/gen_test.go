@@ -9,6 +9,7 @@ import (
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer/gasos"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/internal/ga06"
 )
 
@@ -93,14 +94,14 @@ func TestGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
+	importertest.CheckValid(t, imp)
 	m := imp.Manifest
-	wantEqual(t, "units", len(m.Units), 1+counties)
-	wantEqual(t, "county 158", m.Units[159].ID, "county158")
-	wantEqual(t, "contests", len(m.Contests), items)
+	importertest.Equal(t, "units", len(m.Units), 1+counties)
+	importertest.Equal(t, "county 158", m.Units[159].ID, "county158")
+	importertest.Equal(t, "contests", len(m.Contests), items)
 	reports := 0
 	for i, c := range m.Contests {
-		wantEqual(t, "contest id", c.ID, fmt.Sprintf("contest-%d", i))
+		importertest.Equal(t, "contest id", c.ID, fmt.Sprintf("contest-%d", i))
 		want := 0
 		for cty := 0; cty < counties; cty++ {
 			if i%2 == 0 || cty%3 != i%3 {
@@ -109,20 +110,20 @@ func TestGenerated(t *testing.T) {
 		}
 		reports += want
 		if i%2 == 0 {
-			wantEqual(t, c.ID+" units", len(c.Units), 0)
+			importertest.Equal(t, c.ID+" units", len(c.Units), 0)
 		} else {
-			wantEqual(t, c.ID+" units", len(c.Units), want)
+			importertest.Equal(t, c.ID+" units", len(c.Units), want)
 		}
 	}
-	wantEqual(t, "reports", len(imp.Reports), reports)
+	importertest.Equal(t, "reports", len(imp.Reports), reports)
 	for _, r := range imp.Reports {
-		wantEqual(t, "counts", len(r.Counts), options*4)
+		importertest.Equal(t, "counts", len(r.Counts), options*4)
 	}
 }
 
 func TestTooManyCounts(t *testing.T) {
 	_, err := gasos.Parse(bytes.NewReader(gen(1, 1, events.MaxCountRows/4+1)), "gen.json", "x")
-	e := asError(t, err)
+	e := importertest.AsError(t, err)
 	if !strings.Contains(e.Msg, "too many for one report") {
 		t.Errorf("error %v", err)
 	}
@@ -139,8 +140,8 @@ func TestNameGrows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
-	wantEqual(t, "name", imp.Manifest.Contests[0].Choices[1].Name, long)
+	importertest.CheckValid(t, imp)
+	importertest.Equal(t, "name", imp.Manifest.Contests[0].Choices[1].Name, long)
 }
 
 func BenchmarkParseApril(b *testing.B) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/gasos"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/internal/ga06"
 )
 
@@ -31,15 +32,7 @@ const sample = `{"electionDate":"2017-04-18","electionName":"Test Election ",
 // edit returns sample with each old string, which must occur exactly once,
 // replaced by the new one.
 func edit(t testing.TB, oldnew ...string) string {
-	t.Helper()
-	s := sample
-	for i := 0; i < len(oldnew); i += 2 {
-		if n := strings.Count(s, oldnew[i]); n != 1 {
-			t.Fatalf("%q occurs %d times in the sample", oldnew[i], n)
-		}
-		s = strings.Replace(s, oldnew[i], oldnew[i+1], 1)
-	}
-	return s
+	return importertest.Edit(t, sample, oldnew...)
 }
 
 func TestSample(t *testing.T) {
@@ -47,14 +40,14 @@ func TestSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
-	wantEqual(t, "contest", imp.Manifest.Contests[0].ID, "mayor")
-	wantEqual(t, "units", len(imp.Manifest.Contests[0].Units), 0)
-	wantEqual(t, "source", imp.Reports[0].Source.File, "sample.json")
-	wantEqual(t, "vote types", fmtVoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, provisional=Provisional")
-	s := sum(imp, "mayor")
-	wantEqual(t, "total", s.all, 3330)
-	wantEqual(t, "ann", s.choice["ann-smith"], 1110)
+	importertest.CheckValid(t, imp)
+	importertest.Equal(t, "contest", imp.Manifest.Contests[0].ID, "mayor")
+	importertest.Equal(t, "units", len(imp.Manifest.Contests[0].Units), 0)
+	importertest.Equal(t, "source", imp.Reports[0].Source.File, "sample.json")
+	importertest.Equal(t, "vote types", importertest.VoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, provisional=Provisional")
+	s := importertest.Sum(imp, "mayor")
+	importertest.Equal(t, "total", s.All, 3330)
+	importertest.Equal(t, "ann", s.Choice["ann-smith"], 1110)
 }
 
 // TestFlexible checks inputs that are unusual but valid.
@@ -70,23 +63,25 @@ func TestFlexible(t *testing.T) {
 			edit(t, `{"name":"Cobb County","ballotItems":[{"id":"1",`, `{"name":"Cobb County","ballotItems":[{"id":null,`,
 				`{"id":"10","name":"ANN SMITH","politicalParty":null,"voteCount":111,`, `{"name":"Ann Smith","voteCount":111,`),
 			func(t *testing.T, imp *importer.Import) {
-				ann := choice(t, &imp.Manifest.Contests[0], "ann-smith")
-				wantEqual(t, "aliases", strings.Join(ann.Aliases, "|"), "ANN SMITH|Ann Smith")
+				ann := importertest.Choice(t, &imp.Manifest.Contests[0], "ann-smith")
+				importertest.Equal(t, "aliases", strings.Join(ann.Aliases, "|"), "ANN SMITH|Ann Smith")
 			}},
 		{"timestamp date", edit(t, `"electionDate":"2017-04-18"`, `"electionDate":"2017-04-18T00:00:00"`),
-			func(t *testing.T, imp *importer.Import) { wantEqual(t, "date", imp.Manifest.Date, "2017-04-18") }},
+			func(t *testing.T, imp *importer.Import) {
+				importertest.Equal(t, "date", imp.Manifest.Date, "2017-04-18")
+			}},
 		{"county without the contest", edit(t, `"localResults":[`, `"localResults":[{"name":"Cherokee County","ballotItems":[]},`),
 			func(t *testing.T, imp *importer.Import) {
-				wantEqual(t, "units", strings.Join(imp.Manifest.Contests[0].Units, ","), "cobb,fulton")
-				wantEqual(t, "reports", len(imp.Reports), 2)
+				importertest.Equal(t, "units", strings.Join(imp.Manifest.Contests[0].Units, ","), "cobb,fulton")
+				importertest.Equal(t, "reports", len(imp.Reports), 2)
 			}},
 		{"mixed case kept", edit(t, `"name":"ANN SMITH","politicalParty":null,"voteCount":1110`, `"name":"Ann McSmith","politicalParty":"DEM","voteCount":1110`,
 			`"name":"ANN SMITH","politicalParty":null,"voteCount":111,`, `"name":"ANN MCSMITH (DEM)","politicalParty":"DEM","voteCount":111,`,
 			`"name":"ANN SMITH","politicalParty":null,"voteCount":999`, `"name":"Ann McSmith","politicalParty":null,"voteCount":999`),
 			func(t *testing.T, imp *importer.Import) {
-				ann := choice(t, &imp.Manifest.Contests[0], "ann-mcsmith")
-				wantEqual(t, "name", ann.Name, "Ann McSmith")
-				wantEqual(t, "aliases", strings.Join(ann.Aliases, "|"), "Ann McSmith|ANN MCSMITH (DEM)")
+				ann := importertest.Choice(t, &imp.Manifest.Contests[0], "ann-mcsmith")
+				importertest.Equal(t, "name", ann.Name, "Ann McSmith")
+				importertest.Equal(t, "aliases", strings.Join(ann.Aliases, "|"), "Ann McSmith|ANN MCSMITH (DEM)")
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,7 +89,7 @@ func TestFlexible(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkValid(t, imp)
+			importertest.CheckValid(t, imp)
 			if tc.check != nil {
 				tc.check(t, imp)
 			}
@@ -115,11 +110,11 @@ func TestScopedAndDuplicateNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
-	c := contest(t, imp.Manifest, "mayor-2")
-	wantEqual(t, "units", strings.Join(c.Units, ","), "fulton")
-	wantEqual(t, "first units", len(contest(t, imp.Manifest, "mayor").Units), 0)
-	wantEqual(t, "last report", imp.Reports[len(imp.Reports)-1].Contest, "mayor-2")
+	importertest.CheckValid(t, imp)
+	c := importertest.Contest(t, imp.Manifest, "mayor-2")
+	importertest.Equal(t, "units", strings.Join(c.Units, ","), "fulton")
+	importertest.Equal(t, "first units", len(importertest.Contest(t, imp.Manifest, "mayor").Units), 0)
+	importertest.Equal(t, "last report", imp.Reports[len(imp.Reports)-1].Contest, "mayor-2")
 }
 
 // TestHostile feeds broken and hostile files. Each must be refused with an
@@ -131,7 +126,7 @@ func TestHostile(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted: %d reports", len(imp.Reports))
 			}
-			e := asError(t, err)
+			e := importertest.AsError(t, err)
 			if e.File != "x.json" {
 				t.Errorf("File = %q", e.File)
 			}
@@ -247,23 +242,9 @@ func TestTruncations(t *testing.T) {
 	}
 }
 
-// endless is an endless reader of spaces after an opening brace.
-type endless struct{ n int }
-
-func (e *endless) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = ' '
-		if e.n == 0 {
-			p[i] = '{'
-		}
-		e.n++
-	}
-	return len(p), nil
-}
-
 func TestTooLarge(t *testing.T) {
-	_, err := gasos.Parse(&endless{}, "x.json", "test")
-	wantEqual(t, "error", asError(t, err).Error(), "x.json: larger than the limit of 67108864 bytes (64 MiB)")
+	_, err := gasos.Parse(importertest.Endless("{", ' '), "x.json", "test")
+	importertest.Equal(t, "error", importertest.AsError(t, err).Error(), "x.json: larger than the limit of 67108864 bytes (64 MiB)")
 }
 
 func TestReadError(t *testing.T) {
@@ -272,7 +253,7 @@ func TestReadError(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("error %v does not wrap the read error", err)
 	}
-	wantEqual(t, "error", err.Error(), "couldn't read x.json: boom")
+	importertest.Equal(t, "error", err.Error(), "couldn't read x.json: boom")
 }
 
 func TestBadArguments(t *testing.T) {

@@ -223,7 +223,7 @@ func (b *builder) build(x *reportWire) error {
 // date reads the election day: EndDate, or StartDate when there is none.
 func (b *builder) date(path string, e *electionWire) (string, error) {
 	field, raw := "EndDate", e.EndDate
-	if isNull(raw) {
+	if importer.IsNull(raw) {
 		field, raw = "StartDate", e.StartDate
 	}
 	s, err := b.reqStr(path, field, raw)
@@ -511,7 +511,7 @@ func (b *builder) contest(path string, w *contestWire) (*contestBuild, error) {
 	def := events.Contest{ID: id, Name: name}
 	c := &contestBuild{path: path, district: b.root}
 	field, raw := "ElectionDistrictId", w.ElectionDistrictID
-	if isNull(raw) {
+	if importer.IsNull(raw) {
 		field, raw = "ElectoralDistrictId", w.ElectoralDistrictID
 	}
 	dist, err := b.str(path, field, raw)
@@ -719,7 +719,7 @@ func (b *builder) countEntry(path string, w *countWire, field string, raw json.R
 	if !ok {
 		return entry{}, b.errf(path, "GpUnitId: %q is not the @id of a GpUnit", gp)
 	}
-	if !isNull(w.Round) {
+	if !importer.IsNull(w.Round) {
 		r, err := b.count(path, "Round", w.Round)
 		if err != nil {
 			return entry{}, err

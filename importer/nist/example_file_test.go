@@ -8,6 +8,7 @@ import (
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/importer/nist"
 )
 
@@ -27,41 +28,41 @@ func TestNISTExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
+	importertest.CheckValid(t, imp)
 	m := imp.Manifest
-	wantEqual(t, "name", m.Name, "Unnamed Election")
-	wantEqual(t, "date", m.Date, "2004-11-02")
-	wantEqual(t, "units", pretty(m.Units), pretty([]events.Unit{
+	importertest.Equal(t, "name", m.Name, "Unnamed Election")
+	importertest.Equal(t, "date", m.Date, "2004-11-02")
+	importertest.Equal(t, "units", pretty(m.Units), pretty([]events.Unit{
 		{ID: "ru-county-3", Name: "Test County", Kind: "other"},
 		{ID: "prec-fs-23", Name: "Fire Station 23", Kind: "precinct", Parent: "ru-county-3"},
 		{ID: "prec-ac", Name: "Aldersgate Church", Kind: "precinct", Parent: "ru-county-3"},
 	}))
-	wantEqual(t, "vote types", pretty(m.VoteTypes), pretty([]events.VoteType{{ID: "total", Name: "Total"}}))
+	importertest.Equal(t, "vote types", pretty(m.VoteTypes), pretty([]events.VoteType{{ID: "total", Name: "Total"}}))
 	var ids []string
 	for _, c := range m.Contests {
 		ids = append(ids, c.ID)
 	}
-	wantEqual(t, "contests", strings.Join(ids, ","), "cc-president,cc-senate,cc-congress-1,cc-congress-2,cc-assembly-1,cc-assembly-2,bm-22.6,bm-25.3")
-	wantEqual(t, "president", pretty(m.Contests[0].Choices), pretty([]events.Choice{
+	importertest.Equal(t, "contests", strings.Join(ids, ","), "cc-president,cc-senate,cc-congress-1,cc-congress-2,cc-assembly-1,cc-assembly-2,bm-22.6,bm-25.3")
+	importertest.Equal(t, "president", pretty(m.Contests[0].Choices), pretty([]events.Choice{
 		{ID: "can-ak", Name: "Arthur Kumar", Party: "Republican"},
 		{ID: "can-bg", Name: "Brian Getz", Party: "Democrat"},
 		{ID: "cs-president-wi", Name: "Write-in"},
 	}))
-	wantEqual(t, "measure", pretty(m.Contests[6].Choices), pretty([]events.Choice{{ID: "cs-22.6-yes", Name: "YES"}, {ID: "cs-22.6-no", Name: "NO"}}))
-	wantEqual(t, "reports", len(imp.Reports), 24)
+	importertest.Equal(t, "measure", pretty(m.Contests[6].Choices), pretty([]events.Choice{{ID: "cs-22.6-yes", Name: "YES"}, {ID: "cs-22.6-no", Name: "NO"}}))
+	importertest.Equal(t, "reports", len(imp.Reports), 24)
 	r := imp.Reports[0]
-	wantEqual(t, "first report", r.Unit+" "+r.Contest, "ru-county-3 cc-president")
-	wantEqual(t, "first counts", pretty(r.Counts), pretty([]events.Count{
+	importertest.Equal(t, "first report", r.Unit+" "+r.Contest, "ru-county-3 cc-president")
+	importertest.Equal(t, "first counts", pretty(r.Counts), pretty([]events.Count{
 		{Choice: "can-ak", VoteType: "total", Votes: 10}, {Choice: "can-bg", VoteType: "total", Votes: 9}, {Choice: "cs-president-wi", VoteType: "total", Votes: 1},
 	}))
-	wantEqual(t, "source", r.Source.File, "err-gen-03.json")
+	importertest.Equal(t, "source", r.Source.File, "err-gen-03.json")
 	if len(imp.Findings) != 0 {
 		t.Errorf("findings: %v", imp.Findings)
 	}
 	// The county's counts equal its precincts' in every contest.
 	tl := tallyOf(t, imp).e.Tally()
-	wantEqual(t, "status", tl.Status, "unofficial-complete")
-	wantEqual(t, "president votes", tl.Contests[0].TotalVotes, 20)
+	importertest.Equal(t, "status", tl.Status, "unofficial-complete")
+	importertest.Equal(t, "president votes", tl.Contests[0].TotalVotes, 20)
 }
 
 // TestRoundTripDetails exports and parses back a manifest with precincts,
@@ -120,12 +121,12 @@ func TestRoundTripDetails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, back)
+	importertest.CheckValid(t, back)
 	if len(back.Findings) != 0 {
 		t.Errorf("findings: %v", back.Findings)
 	}
 	sameManifest(t, m, back.Manifest)
-	wantEqual(t, "vote types", voteTypeIDs(back.Manifest), "election-day,mail-ballot,total")
+	importertest.Equal(t, "vote types", voteTypeIDs(back.Manifest), "election-day,mail-ballot,total")
 	sameTotals(t, tl, tallyOf(t, back).e.Tally(), nil, m)
 }
 
@@ -164,9 +165,9 @@ func TestFindings(t *testing.T) {
 	for _, f := range imp.Findings {
 		got = append(got, f.String())
 	}
-	wantEqual(t, "findings", strings.Join(got, "\n"), strings.Join([]string{
+	importertest.Equal(t, "findings", strings.Join(got, "\n"), strings.Join([]string{
 		importer.FindingVoteTypes + `: f.json: Election[0].Contest[0].ContestSelection[1].VoteCounts[2]: "can-bg" in GpUnit "prec-fs-23": the total is 4 but its vote types sum to 5`,
 		importer.FindingRollup + `: f.json: Election[0].Contest[0]: GpUnit "ru-county-3": "can-bg" has 90 votes, but the units it is composed of sum to 10`,
 	}, "\n"))
-	wantEqual(t, "vote types", voteTypeIDs(imp.Manifest), "total,election-day,early")
+	importertest.Equal(t, "vote types", voteTypeIDs(imp.Manifest), "total,election-day,early")
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/importer/nist"
 )
 
@@ -35,6 +36,6 @@ func FuzzParse(f *testing.F) {
 		if err := importer.Check("fuzz.json", imp); err != nil {
 			t.Fatalf("accepted an import that fails importer.Check: %v", err)
 		}
-		checkValid(t, imp)
+		importertest.CheckValid(t, imp)
 	})
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -157,40 +156,6 @@ func validate(s *jsonschema.Schema, data []byte) error {
 		return err
 	}
 	return s.Validate(doc)
-}
-
-// checkValid submits every body as events would: wrapped in an event,
-// validated, encoded and decoded back, unchanged.
-func checkValid(t testing.TB, imp *importer.Import) {
-	t.Helper()
-	bodies := []events.Body{imp.Manifest}
-	for _, r := range imp.Reports {
-		bodies = append(bodies, r)
-	}
-	for i, body := range bodies {
-		ev := &events.Event{ID: fixedID(1), Election: imp.Election, Body: body}
-		before, err := ev.Encode()
-		if err != nil {
-			t.Fatalf("body %d: %v", i, err)
-		}
-		if err := ev.Validate(); err != nil {
-			t.Fatalf("body %d (%s) is invalid: %v", i, body.Type(), err)
-		}
-		enc, err := ev.Encode()
-		if err != nil {
-			t.Fatalf("body %d: %v", i, err)
-		}
-		if !bytes.Equal(enc, before) {
-			t.Errorf("body %d: Validate changed it: Parse must return bodies already normalised", i)
-		}
-		back, err := events.Decode(enc)
-		if err != nil {
-			t.Fatalf("body %d does not decode: %v", i, err)
-		}
-		if !reflect.DeepEqual(back.Body, body) {
-			t.Errorf("body %d changed in an encode/decode round trip", i)
-		}
-	}
 }
 
 // edit replaces each old string of the golden-like document by its new one;

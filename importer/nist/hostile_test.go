@@ -9,6 +9,7 @@ import (
 	"testing/iotest"
 
 	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/importer/nist"
 )
 
@@ -38,10 +39,10 @@ func TestSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
-	wantEqual(t, "reports", len(imp.Reports), 2)
-	wantEqual(t, "party", imp.Manifest.Contests[0].Choices[0].Party, "DEM")
-	wantEqual(t, "vote types", voteTypeIDs(imp.Manifest), "election-day,mail")
+	importertest.CheckValid(t, imp)
+	importertest.Equal(t, "reports", len(imp.Reports), 2)
+	importertest.Equal(t, "party", imp.Manifest.Contests[0].Choices[0].Party, "DEM")
+	importertest.Equal(t, "vote types", voteTypeIDs(imp.Manifest), "election-day,mail")
 }
 
 type hostileCase struct {
@@ -172,29 +173,15 @@ func TestTruncations(t *testing.T) {
 	}
 }
 
-// endless is an endless reader of spaces after an opening brace.
-type endless struct{ n int }
-
-func (e *endless) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = ' '
-		if e.n == 0 {
-			p[i] = '{'
-		}
-		e.n++
-	}
-	return len(p), nil
-}
-
 func TestTooLarge(t *testing.T) {
-	wantEqual(t, "limit", int64(importer.MaxFileSize), 256<<20)
+	importertest.Equal(t, "limit", int64(importer.MaxFileSize), 256<<20)
 	defer nist.SetMaxFileSize(1 << 20)()
-	_, err := nist.Parse(&endless{}, "x.json", "test")
+	_, err := nist.Parse(importertest.Endless("{", ' '), "x.json", "test")
 	var e *importer.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("error %v is not an *importer.Error", err)
 	}
-	wantEqual(t, "error", err.Error(), "x.json: larger than the limit of 1048576 bytes")
+	importertest.Equal(t, "error", err.Error(), "x.json: larger than the limit of 1048576 bytes")
 }
 
 func TestReadError(t *testing.T) {

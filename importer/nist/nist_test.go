@@ -9,6 +9,7 @@ import (
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/importer/nist"
 	"github.com/election-audit/ledger/internal/ga06"
 	"github.com/election-audit/ledger/projections"
@@ -57,7 +58,7 @@ func TestExportValidates(t *testing.T) {
 		}
 	}
 	tl := r.e.Tally()
-	wantEqual(t, "April status", tl.Status, "unofficial-complete")
+	importertest.Equal(t, "April status", tl.Status, "unofficial-complete")
 	check("complete", export(t, imp.Manifest, tl, opts), "unofficial-complete", "precinct-level")
 	co := opts
 	co.Correction = true
@@ -132,15 +133,15 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkValid(t, back)
+			importertest.CheckValid(t, back)
 			if len(back.Findings) != 0 {
 				t.Errorf("findings: %v", back.Findings)
 			}
 			sameManifest(t, tc.imp.Manifest, back.Manifest)
-			wantEqual(t, "vote types", voteTypeIDs(back.Manifest), "election-day,absentee,early,provisional,total")
+			importertest.Equal(t, "vote types", voteTypeIDs(back.Manifest), "election-day,absentee,early,provisional,total")
 			mapped := map[string]string{"absentee-by-mail": "absentee", "advance-in-person": "early"}
 			sameTotals(t, tc.tl, tallyOf(t, back).e.Tally(), mapped, tc.imp.Manifest)
-			wantEqual(t, "report source", back.Reports[0].Source.File, "report.json")
+			importertest.Equal(t, "report source", back.Reports[0].Source.File, "report.json")
 		})
 	}
 }
@@ -156,9 +157,9 @@ func voteTypeIDs(m *events.Manifest) string {
 // sameManifest compares units, contests and choices, aliases aside.
 func sameManifest(t *testing.T, want, got *events.Manifest) {
 	t.Helper()
-	wantEqual(t, "name", got.Name, want.Name)
-	wantEqual(t, "date", got.Date, want.Date)
-	wantEqual(t, "units", pretty(got.Units), pretty(want.Units))
+	importertest.Equal(t, "name", got.Name, want.Name)
+	importertest.Equal(t, "date", got.Date, want.Date)
+	importertest.Equal(t, "units", pretty(got.Units), pretty(want.Units))
 	strip := func(cs []events.Contest) []events.Contest {
 		out := make([]events.Contest, len(cs))
 		for i, c := range cs {
@@ -171,7 +172,7 @@ func sameManifest(t *testing.T, want, got *events.Manifest) {
 		}
 		return out
 	}
-	wantEqual(t, "contests", pretty(strip(got.Contests)), pretty(strip(want.Contests)))
+	importertest.Equal(t, "contests", pretty(strip(got.Contests)), pretty(strip(want.Contests)))
 }
 
 // sameTotals compares two tallies' votes: per contest, choice and unit, and
@@ -188,10 +189,10 @@ func sameTotals(t *testing.T, want, got *projections.Tally, mapped map[string]st
 	}
 	for i, wc := range want.Contests {
 		gc := got.Contests[i]
-		wantEqual(t, wc.ID+" total votes", gc.TotalVotes, wc.TotalVotes)
+		importertest.Equal(t, wc.ID+" total votes", gc.TotalVotes, wc.TotalVotes)
 		for j, wch := range wc.Choices {
 			gch := gc.Choices[j]
-			wantEqual(t, wc.ID+"/"+wch.ID+" votes", gch.Votes, wch.Votes)
+			importertest.Equal(t, wc.ID+"/"+wch.ID+" votes", gch.Votes, wch.Votes)
 			if scoped[wc.ID] || wc.Kind == events.KindTurnout && wch.ID == "registered" {
 				// Vote types of a contest scoped to several units, and of
 				// registered voters, come back as totals.
@@ -201,7 +202,7 @@ func sameTotals(t *testing.T, want, got *projections.Tally, mapped map[string]st
 				if m, ok := mapped[vt]; ok {
 					vt = m
 				}
-				wantEqual(t, wc.ID+"/"+wch.ID+"/"+vt, gch.ByVoteType[vt], n)
+				importertest.Equal(t, wc.ID+"/"+wch.ID+"/"+vt, gch.ByVoteType[vt], n)
 			}
 		}
 		units := map[string]projections.UnitTally{}
@@ -212,15 +213,8 @@ func sameTotals(t *testing.T, want, got *projections.Tally, mapped map[string]st
 			if wu.UnitsReported == 0 {
 				continue
 			}
-			wantEqual(t, wc.ID+" unit "+wu.ID, pretty(units[wu.ID].Votes), pretty(wu.Votes))
+			importertest.Equal(t, wc.ID+" unit "+wu.ID, pretty(units[wu.ID].Votes), pretty(wu.Votes))
 		}
-	}
-}
-
-func wantEqual[T comparable](t testing.TB, what string, got, want T) {
-	t.Helper()
-	if got != want {
-		t.Errorf("%s = %v, want %v", what, got, want)
 	}
 }
 

@@ -52,7 +52,7 @@ func (b *builder) turnout(epath string, e *electionWire) error {
 	c := &contestBuild{path: epath, district: b.root, scope: b.subtree(b.root), scopeRoots: []*unitInfo{b.root}}
 	def := events.Contest{Name: "Turnout", Kind: events.KindTurnout}
 	for _, u := range b.unitList {
-		if isNull(u.registered) {
+		if importer.IsNull(u.registered) {
 			continue
 		}
 		n, err := b.count(u.path, "VotersRegistered", u.registered)
@@ -68,7 +68,7 @@ func (b *builder) turnout(epath string, e *electionWire) error {
 	for i := range e.BallotCounts {
 		bc := &e.BallotCounts[i]
 		path := fmt.Sprintf("%s.BallotCounts[%d]", epath, i)
-		if isNull(bc.BallotsCast) {
+		if importer.IsNull(bc.BallotsCast) {
 			continue // only ballots rejected or outstanding, which the ledger has no place for
 		}
 		en, err := b.countEntry(path, &bc.countWire, "BallotsCast", bc.BallotsCast)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/importer/openelections"
 )
 
@@ -32,15 +33,7 @@ Berks,Bern 1,U.S. House,13,REP,BOB JONES,9990,9000,990
 // edit returns sample with each old string, which must occur exactly once,
 // replaced by the new one.
 func edit(t testing.TB, oldnew ...string) string {
-	t.Helper()
-	s := sample
-	for i := 0; i < len(oldnew); i += 2 {
-		if n := strings.Count(s, oldnew[i]); n != 1 {
-			t.Fatalf("%q occurs %d times in the sample", oldnew[i], n)
-		}
-		s = strings.Replace(s, oldnew[i], oldnew[i+1], 1)
-	}
-	return s
+	return importertest.Edit(t, sample, oldnew...)
 }
 
 func parse(t *testing.T, input string) *importer.Import {
@@ -49,27 +42,27 @@ func parse(t *testing.T, input string) *importer.Import {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
+	importertest.CheckValid(t, imp)
 	return imp
 }
 
 func TestSample(t *testing.T) {
 	imp := parse(t, sample)
 	m := imp.Manifest
-	wantEqual(t, "name", m.Name, "Pennsylvania general, 2018-11-06")
-	wantEqual(t, "units", fmtUnits(m.Units), "pa Pennsylvania state; adams Adams county pa; adams:abbottstown Abbottstown precinct adams; adams:berwick Berwick precinct adams; berks Berks county pa; berks:albany Albany precinct berks; berks:bern-1 Bern 1 precinct berks")
-	wantEqual(t, "vote types", fmtVoteTypes(m.VoteTypes), "election-day=Election Day, absentee=Absentee")
-	c := contest(t, m, "us-house-13")
-	ann := choice(t, c, "ann-smith")
-	wantEqual(t, "ann", ann.Name, "Ann Smith")
-	wantEqual(t, "ann party", ann.Party, "DEM")
-	wantEqual(t, "ann aliases", strings.Join(ann.Aliases, "|"), "ANN SMITH|Ann Smith|ANN SMITH (DEM)")
-	wantEqual(t, "reports", len(imp.Reports), 4)
-	wantEqual(t, "findings", len(imp.Findings), 0)
-	wantEqual(t, "report", fmtReport(imp.Reports[0]), "adams:abbottstown us-house-13: ann-smith/absentee=11 ann-smith/election-day=100 bob-jones/absentee=22 bob-jones/election-day=200")
-	s := sum(imp, "us-house-13")
-	wantEqual(t, "total", s.all, 111+222+333+444+5550+7770+8880+9990)
-	wantEqual(t, "absentee", s.voteType["absentee"], 11+22+33+44+550+770+880+990)
+	importertest.Equal(t, "name", m.Name, "Pennsylvania general, 2018-11-06")
+	importertest.Equal(t, "units", fmtUnits(m.Units), "pa Pennsylvania state; adams Adams county pa; adams:abbottstown Abbottstown precinct adams; adams:berwick Berwick precinct adams; berks Berks county pa; berks:albany Albany precinct berks; berks:bern-1 Bern 1 precinct berks")
+	importertest.Equal(t, "vote types", importertest.VoteTypes(m.VoteTypes), "election-day=Election Day, absentee=Absentee")
+	c := importertest.Contest(t, m, "us-house-13")
+	ann := importertest.Choice(t, c, "ann-smith")
+	importertest.Equal(t, "ann", ann.Name, "Ann Smith")
+	importertest.Equal(t, "ann party", ann.Party, "DEM")
+	importertest.Equal(t, "ann aliases", strings.Join(ann.Aliases, "|"), "ANN SMITH|Ann Smith|ANN SMITH (DEM)")
+	importertest.Equal(t, "reports", len(imp.Reports), 4)
+	importertest.Equal(t, "findings", len(imp.Findings), 0)
+	importertest.Equal(t, "report", fmtReport(imp.Reports[0]), "adams:abbottstown us-house-13: ann-smith/absentee=11 ann-smith/election-day=100 bob-jones/absentee=22 bob-jones/election-day=200")
+	s := importertest.Sum(imp, "us-house-13")
+	importertest.Equal(t, "total", s.All, 111+222+333+444+5550+7770+8880+9990)
+	importertest.Equal(t, "absentee", s.VoteType["absentee"], 11+22+33+44+550+770+880+990)
 }
 
 // TestHeaders reads the sample under header layouts of real OpenElections
@@ -117,19 +110,19 @@ func TestHeaders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkValid(t, imp)
-			wantEqual(t, "vote types", fmtVoteTypes(imp.Manifest.VoteTypes), tc.types)
-			wantEqual(t, "name", imp.Manifest.Name, "Georgia election, 2017-06-20")
+			importertest.CheckValid(t, imp)
+			importertest.Equal(t, "vote types", importertest.VoteTypes(imp.Manifest.VoteTypes), tc.types)
+			importertest.Equal(t, "name", imp.Manifest.Name, "Georgia election, 2017-06-20")
 			id := "us-house-6"
 			if !strings.Contains(strings.ToLower(tc.header), "district") {
 				id = "us-house"
 			}
-			s := sum(imp, id)
-			wantEqual(t, "handel", s.choice["karen-handel"], 737)
-			wantEqual(t, "ossoff", s.choice["jon-ossoff"], 571)
-			wantEqual(t, "reports", len(imp.Reports), 1)
-			wantEqual(t, "findings", len(imp.Findings), 1) // no roll-up row for Ossoff
-			wantEqual(t, "finding", imp.Findings[0].Kind, importer.FindingRollup)
+			s := importertest.Sum(imp, id)
+			importertest.Equal(t, "handel", s.Choice["karen-handel"], 737)
+			importertest.Equal(t, "ossoff", s.Choice["jon-ossoff"], 571)
+			importertest.Equal(t, "reports", len(imp.Reports), 1)
+			importertest.Equal(t, "findings", len(imp.Findings), 1) // no roll-up row for Ossoff
+			importertest.Equal(t, "finding", imp.Findings[0].Kind, importer.FindingRollup)
 		})
 	}
 }
@@ -149,26 +142,26 @@ func TestFlexible(t *testing.T) {
 		{"spaces", edit(t, "Adams,Abbottstown,U.S. House,13,DEM,ANN SMITH,111,100,11", " Adams , Abbottstown ,U.S. House , 13,DEM, ANN SMITH , 111 ,100,11"), nil},
 		{"blank vote types", edit(t, ",5550,5000,550", ",5550,,"),
 			func(t *testing.T, imp *importer.Import) {
-				wantEqual(t, "vote types", fmtVoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, absentee=Absentee, total=Total")
-				wantEqual(t, "total", sum(imp, "us-house-13").voteType["total"], 5550)
+				importertest.Equal(t, "vote types", importertest.VoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, absentee=Absentee, total=Total")
+				importertest.Equal(t, "total", importertest.Sum(imp, "us-house-13").VoteType["total"], 5550)
 			}},
 		{"vote types differ from votes", edit(t, ",333,300,33", ",334,300,33"),
 			func(t *testing.T, imp *importer.Import) {
-				wantEqual(t, "findings", len(imp.Findings), 1)
-				wantEqual(t, "finding", imp.Findings[0].String(), "vote-types-sum: "+sampleName+": line 4: Adams, Berwick, U.S. House, District 13, Ann Smith: the vote types sum to 333, but votes is 334; the reports carry the vote types")
-				wantEqual(t, "ann", sum(imp, "us-house-13").choice["ann-smith"], 111+333+5550+8880)
+				importertest.Equal(t, "findings", len(imp.Findings), 1)
+				importertest.Equal(t, "finding", imp.Findings[0].String(), "vote-types-sum: "+sampleName+": line 4: Adams, Berwick, U.S. House, District 13, Ann Smith: the vote types sum to 333, but votes is 334; the reports carry the vote types")
+				importertest.Equal(t, "ann", importertest.Sum(imp, "us-house-13").Choice["ann-smith"], 111+333+5550+8880)
 			}},
 		{"roll-up by vote type differs", edit(t, "ANN SMITH (DEM),444,400,44", "ANN SMITH (DEM),444,401,43"),
 			func(t *testing.T, imp *importer.Import) {
-				wantEqual(t, "findings", len(imp.Findings), 1)
-				wantEqual(t, "finding", imp.Findings[0].String(), "rollup-sum: "+sampleName+": line 6: roll-up of Adams, U.S. House, District 13, Ann Smith: Election Day 401, but the precincts sum to 400; Absentee 43, but the precincts sum to 44")
+				importertest.Equal(t, "findings", len(imp.Findings), 1)
+				importertest.Equal(t, "finding", imp.Findings[0].String(), "rollup-sum: "+sampleName+": line 6: roll-up of Adams, U.S. House, District 13, Ann Smith: Election Day 401, but the precincts sum to 400; Absentee 43, but the precincts sum to 44")
 			}},
 		{"blank precinct roll-up", edit(t, "Adams,TOTAL,U.S. House,13,DEM", "Adams,,U.S. House,13,DEM", "Adams,TOTAL,U.S. House,13,REP", "Adams,total,U.S. House,13,REP"),
-			func(t *testing.T, imp *importer.Import) { wantEqual(t, "findings", len(imp.Findings), 0) }},
+			func(t *testing.T, imp *importer.Import) { importertest.Equal(t, "findings", len(imp.Findings), 0) }},
 		{"county-level rows", edit(t, "Berks,Albany,U.S. House,13,DEM", "Berks,,U.S. House,13,DEM", "Berks,Albany,U.S. House,13,REP", "Berks,,U.S. House,13,REP", "Berks,Bern 1,U.S. House,13,DEM,ANN SMITH,8880,8000,880\nBerks,Bern 1,U.S. House,13,REP,BOB JONES,9990,9000,990\n", ""),
 			func(t *testing.T, imp *importer.Import) {
-				wantEqual(t, "units", len(imp.Manifest.Units), 5)
-				wantEqual(t, "last report", fmtReport(imp.Reports[len(imp.Reports)-1]), "berks us-house-13: ann-smith/absentee=550 ann-smith/election-day=5000 bob-jones/absentee=770 bob-jones/election-day=7000")
+				importertest.Equal(t, "units", len(imp.Manifest.Units), 5)
+				importertest.Equal(t, "last report", fmtReport(imp.Reports[len(imp.Reports)-1]), "berks us-house-13: ann-smith/absentee=550 ann-smith/election-day=5000 bob-jones/absentee=770 bob-jones/election-day=7000")
 			}},
 		{"pseudo-offices and figures",
 			edit(t, "Berks,Albany,U.S. House,13,DEM,ANN SMITH,5550,5000,550\n", `Berks,Albany,U.S. House,13,DEM,ANN SMITH,5550,5000,550
@@ -181,33 +174,33 @@ Berks,Bern 1,U.S. House,13,,Scattering,1,1,0
 `),
 			func(t *testing.T, imp *importer.Import) {
 				m := imp.Manifest
-				c := contest(t, m, "us-house-13")
-				wantEqual(t, "choices", len(c.Choices), 3)
-				wantEqual(t, "write-ins", strings.Join(choice(t, c, "write-ins").Aliases, "|"), "Write-ins|Scattering")
-				to := contest(t, m, "turnout")
-				wantEqual(t, "turnout", to.Kind, events.KindTurnout)
-				wantEqual(t, "turnout units", strings.Join(to.Units, ","), "berks")
-				wantEqual(t, "registered", strings.Join(choice(t, to, "registered").Aliases, "|"), "Registered Voters")
-				comp := contest(t, m, "us-house-13-turnout")
-				wantEqual(t, "companion", comp.Name, "U.S. House, District 13 (turnout)")
-				wantEqual(t, "over", choice(t, comp, "over-votes").Name, "Over Votes")
-				wantEqual(t, "under", sum(imp, "us-house-13-turnout").choice["under-votes"], 5)
+				c := importertest.Contest(t, m, "us-house-13")
+				importertest.Equal(t, "choices", len(c.Choices), 3)
+				importertest.Equal(t, "write-ins", strings.Join(importertest.Choice(t, c, "write-ins").Aliases, "|"), "Write-ins|Scattering")
+				to := importertest.Contest(t, m, "turnout")
+				importertest.Equal(t, "turnout", to.Kind, events.KindTurnout)
+				importertest.Equal(t, "turnout units", strings.Join(to.Units, ","), "berks")
+				importertest.Equal(t, "registered", strings.Join(importertest.Choice(t, to, "registered").Aliases, "|"), "Registered Voters")
+				comp := importertest.Contest(t, m, "us-house-13-turnout")
+				importertest.Equal(t, "companion", comp.Name, "U.S. House, District 13 (turnout)")
+				importertest.Equal(t, "over", importertest.Choice(t, comp, "over-votes").Name, "Over Votes")
+				importertest.Equal(t, "under", importertest.Sum(imp, "us-house-13-turnout").Choice["under-votes"], 5)
 			}},
 		{"straight party", edit(t, "Berks,Albany,U.S. House,13,DEM,ANN SMITH,5550,5000,550\n", "Berks,Albany,U.S. House,13,DEM,ANN SMITH,5550,5000,550\nBerks,Albany,Straight Party,,GRN,,4,4,0\n"),
 			func(t *testing.T, imp *importer.Import) {
-				sp := contest(t, imp.Manifest, "straight-party")
+				sp := importertest.Contest(t, imp.Manifest, "straight-party")
 				ch := sp.Choices[0]
-				wantEqual(t, "choice", ch.ID+" "+ch.Name+" "+ch.Party+" "+strings.Join(ch.Aliases, "|"), "grn GRN GRN GRN")
+				importertest.Equal(t, "choice", ch.ID+" "+ch.Name+" "+ch.Party+" "+strings.Join(ch.Aliases, "|"), "grn GRN GRN GRN")
 			}},
 		{"district in office", edit(t, "Adams,Abbottstown,U.S. House,13,DEM", "Adams,Abbottstown,U.S. House District 13,13,DEM"),
 			func(t *testing.T, imp *importer.Import) {
-				wantEqual(t, "contest", contest(t, imp.Manifest, "us-house-district-13").Name, "U.S. House District 13")
-				wantEqual(t, "scope", strings.Join(contest(t, imp.Manifest, "us-house-district-13").Units, ","), "adams")
-				wantEqual(t, "unscoped", len(contest(t, imp.Manifest, "us-house-13").Units), 0)
+				importertest.Equal(t, "contest", importertest.Contest(t, imp.Manifest, "us-house-district-13").Name, "U.S. House District 13")
+				importertest.Equal(t, "scope", strings.Join(importertest.Contest(t, imp.Manifest, "us-house-district-13").Units, ","), "adams")
+				importertest.Equal(t, "unscoped", len(importertest.Contest(t, imp.Manifest, "us-house-13").Units), 0)
 			}},
 		{"county suffix", strings.ReplaceAll(sample, "Berks,", "BERKS COUNTY,"),
 			func(t *testing.T, imp *importer.Import) {
-				wantEqual(t, "county", imp.Manifest.Units[4], events.Unit{ID: "berks", Name: "BERKS COUNTY", Kind: "county", Parent: "pa"})
+				importertest.Equal(t, "county", imp.Manifest.Units[4], events.Unit{ID: "berks", Name: "BERKS COUNTY", Kind: "county", Parent: "pa"})
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -226,12 +219,12 @@ func TestOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
+	importertest.CheckValid(t, imp)
 	m := imp.Manifest
-	wantEqual(t, "root", m.Units[0].Name, "New Jersey")
-	wantEqual(t, "date", m.Date, "2018-11-07")
-	wantEqual(t, "name", m.Name, "Test")
-	wantEqual(t, "vote for", m.Contests[0].VoteFor, 2)
+	importertest.Equal(t, "root", m.Units[0].Name, "New Jersey")
+	importertest.Equal(t, "date", m.Date, "2018-11-07")
+	importertest.Equal(t, "name", m.Name, "Test")
+	importertest.Equal(t, "vote for", m.Contests[0].VoteFor, 2)
 
 	for _, tc := range []struct {
 		opts openelections.Options
@@ -264,20 +257,20 @@ func TestMultipleFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
+	importertest.CheckValid(t, imp)
 	single := parse(t, sample)
-	wantEqual(t, "units", fmtUnits(imp.Manifest.Units), fmtUnits(single.Manifest.Units))
-	wantEqual(t, "name", imp.Manifest.Name, "Pennsylvania general, 2018-11-06")
-	wantEqual(t, "source a", imp.Reports[0].Source.File, a.Name)
-	wantEqual(t, "source b", imp.Reports[3].Source.File, b.Name)
+	importertest.Equal(t, "units", fmtUnits(imp.Manifest.Units), fmtUnits(single.Manifest.Units))
+	importertest.Equal(t, "name", imp.Manifest.Name, "Pennsylvania general, 2018-11-06")
+	importertest.Equal(t, "source a", imp.Reports[0].Source.File, a.Name)
+	importertest.Equal(t, "source b", imp.Reports[3].Source.File, b.Name)
 
 	_, err = openelections.ParseFiles([]openelections.File{a, b, a}, "test", openelections.Options{})
-	wantEqual(t, "twice", errString(err), a.Name+": line 2: Adams, Abbottstown, U.S. House, District 13 is already reported by "+a.Name+": one unit's results for a contest must come from one file")
+	importertest.Equal(t, "twice", errString(err), a.Name+": line 2: Adams, Abbottstown, U.S. House, District 13 is already reported by "+a.Name+": one unit's results for a contest must come from one file")
 
 	c := b
 	c.Name = "20181107__pa__general__berks__precinct.csv"
 	_, err = openelections.ParseFiles([]openelections.File{a, c}, "test", openelections.Options{})
-	wantEqual(t, "dates", errString(err), c.Name+": the file name's date 2018-11-07 differs from 2018-11-06 of "+a.Name)
+	importertest.Equal(t, "dates", errString(err), c.Name+": the file name's date 2018-11-07 differs from 2018-11-06 of "+a.Name)
 }
 
 func errString(err error) string {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/importer/openelections"
 )
 
@@ -34,6 +35,6 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		checkValid(t, imp)
+		importertest.CheckValid(t, imp)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/importer/openelections"
 )
 
@@ -183,12 +184,12 @@ func TestGenerated(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkValid(t, imp)
+			importertest.CheckValid(t, imp)
 			for _, f := range imp.Findings {
 				t.Errorf("finding: %s", f)
 			}
-			wantEqual(t, "precincts", kinds(imp.Manifest)["precinct"], want.precincts)
-			wantEqual(t, "counties", kinds(imp.Manifest)["county"], counties)
+			importertest.Equal(t, "precincts", kinds(imp.Manifest)["precinct"], want.precincts)
+			importertest.Equal(t, "counties", kinds(imp.Manifest)["county"], counties)
 			got := map[string]int64{}
 			gotTypes := map[string]int64{}
 			choices := map[string]string{} // contest/choice ID → "office|candidate" of the generator
@@ -233,12 +234,12 @@ func TestGenerated(t *testing.T) {
 				}
 			}
 			for k, v := range want.votes {
-				wantEqual(t, k, got[k], v)
+				importertest.Equal(t, k, got[k], v)
 			}
 			for k, v := range want.voteTypes {
-				wantEqual(t, "vote type "+k, gotTypes[k], v)
+				importertest.Equal(t, "vote type "+k, gotTypes[k], v)
 			}
-			wantEqual(t, "vote types", len(gotTypes), len(want.voteTypes))
+			importertest.Equal(t, "vote types", len(gotTypes), len(want.voteTypes))
 		})
 	}
 }

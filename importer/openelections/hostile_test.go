@@ -7,7 +7,7 @@ import (
 	"testing"
 	"testing/iotest"
 
-	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/importer/openelections"
 )
 
@@ -23,9 +23,9 @@ func TestHostile(t *testing.T) {
 			if imp != nil {
 				t.Error("an import came back with the error")
 			}
-			e := asError(t, err)
-			wantEqual(t, "File", e.File, sampleName)
-			wantEqual(t, "Where", e.Where, tc.where)
+			e := importertest.AsError(t, err)
+			importertest.Equal(t, "File", e.File, sampleName)
+			importertest.Equal(t, "Where", e.Where, tc.where)
 			if !strings.Contains(e.Msg, tc.msg) {
 				t.Errorf("message %q does not contain %q", e.Msg, tc.msg)
 			}
@@ -89,15 +89,6 @@ func hostile(t testing.TB) []hostileCase {
 	}
 }
 
-func asError(t *testing.T, err error) *importer.Error {
-	t.Helper()
-	var e *importer.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %T is not an *importer.Error: %v", err, err)
-	}
-	return e
-}
-
 // TestTruncations cuts the Fulton file at many points: every cut that ends
 // inside a row's names is refused, and no cut panics.
 func TestTruncations(t *testing.T) {
@@ -105,29 +96,19 @@ func TestTruncations(t *testing.T) {
 	for n := 0; n < len(data); n += 37 {
 		imp, err := openelections.Parse(strings.NewReader(string(data[:n])), runoffFiles[2], "test", openelections.Options{})
 		if err != nil {
-			asError(t, err)
+			importertest.AsError(t, err)
 			continue
 		}
-		checkValid(t, imp)
+		importertest.CheckValid(t, imp)
 	}
-}
-
-// endless is an endless reader of "A".
-type endless struct{}
-
-func (endless) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = 'A'
-	}
-	return len(p), nil
 }
 
 func TestTooLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("reads 256 MiB")
 	}
-	_, err := openelections.Parse(endless{}, sampleName, "test", openelections.Options{})
-	wantEqual(t, "error", asError(t, err).Error(), sampleName+": larger than the limit of 268435456 bytes (256 MiB)")
+	_, err := openelections.Parse(importertest.Endless("", 'A'), sampleName, "test", openelections.Options{})
+	importertest.Equal(t, "error", importertest.AsError(t, err).Error(), sampleName+": larger than the limit of 268435456 bytes (256 MiB)")
 }
 
 func TestReadError(t *testing.T) {
@@ -136,7 +117,7 @@ func TestReadError(t *testing.T) {
 	if !errors.Is(err, boom) {
 		t.Fatalf("error %v does not wrap the read error", err)
 	}
-	wantEqual(t, "error", err.Error(), "couldn't read x.csv: boom")
+	importertest.Equal(t, "error", err.Error(), "couldn't read x.csv: boom")
 }
 
 func TestBadArguments(t *testing.T) {

@@ -2,18 +2,15 @@ package openelections_test
 
 import (
 	"bytes"
-	"io/fs"
 	"os"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
-
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/importer/openelections"
 	"github.com/election-audit/ledger/internal/ga06"
 )
@@ -26,12 +23,7 @@ var runoffFiles = []string{
 }
 
 func readEmbedded(t testing.TB, file string) []byte {
-	t.Helper()
-	b, err := fs.ReadFile(ga06.Files(), file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return importertest.ReadFile(t, ga06.Files(), file)
 }
 
 func runoff(t testing.TB) []openelections.File {
@@ -40,66 +32,6 @@ func runoff(t testing.TB) []openelections.File {
 		files = append(files, openelections.File{Name: name, Data: readEmbedded(t, name)})
 	}
 	return files
-}
-
-// checkValid submits every body as events would: wrapped in an event,
-// validated, encoded and decoded back.
-func checkValid(t testing.TB, imp *importer.Import) {
-	t.Helper()
-	if err := importer.Check("check", imp); err != nil {
-		t.Fatal(err)
-	}
-	bodies := []events.Body{imp.Manifest}
-	for _, r := range imp.Reports {
-		bodies = append(bodies, r)
-	}
-	for i, body := range bodies {
-		ev := &events.Event{ID: uuid.Must(uuid.NewV7()), Election: imp.Election, Body: body}
-		before, err := ev.Encode()
-		if err != nil {
-			t.Fatalf("body %d: %v", i, err)
-		}
-		if err := ev.Validate(); err != nil {
-			t.Fatalf("body %d (%s) is invalid: %v", i, body.Type(), err)
-		}
-		enc, err := ev.Encode()
-		if err != nil {
-			t.Fatalf("body %d: %v", i, err)
-		}
-		if !bytes.Equal(enc, before) {
-			t.Errorf("body %d: Validate changed it: Parse must return bodies already normalised", i)
-		}
-		back, err := events.Decode(enc)
-		if err != nil {
-			t.Fatalf("body %d does not decode: %v", i, err)
-		}
-		if !reflect.DeepEqual(back.Body, body) {
-			t.Errorf("body %d changed in an encode/decode round trip", i)
-		}
-	}
-}
-
-// totals sums an import's counts by choice, unit and vote type for one
-// contest.
-type totals struct {
-	all                    int64
-	choice, unit, voteType map[string]int64
-}
-
-func sum(imp *importer.Import, contest string) totals {
-	s := totals{choice: map[string]int64{}, unit: map[string]int64{}, voteType: map[string]int64{}}
-	for _, r := range imp.Reports {
-		if r.Contest != contest {
-			continue
-		}
-		for _, c := range r.Counts {
-			s.all += c.Votes
-			s.choice[c.Choice] += c.Votes
-			s.unit[r.Unit] += c.Votes
-			s.voteType[c.VoteType] += c.Votes
-		}
-	}
-	return s
 }
 
 // parentOf maps unit IDs to their county (a county to itself).
@@ -114,31 +46,6 @@ func countyOf(m *events.Manifest) map[string]string {
 		}
 	}
 	return parent
-}
-
-func wantEqual[T comparable](t *testing.T, what string, got, want T) {
-	t.Helper()
-	if got != want {
-		t.Errorf("%s = %v, want %v", what, got, want)
-	}
-}
-
-func contest(t *testing.T, m *events.Manifest, id string) *events.Contest {
-	t.Helper()
-	i := slices.IndexFunc(m.Contests, func(c events.Contest) bool { return c.ID == id })
-	if i < 0 {
-		t.Fatalf("no contest %q", id)
-	}
-	return &m.Contests[i]
-}
-
-func choice(t *testing.T, c *events.Contest, id string) *events.Choice {
-	t.Helper()
-	i := slices.IndexFunc(c.Choices, func(ch events.Choice) bool { return ch.ID == id })
-	if i < 0 {
-		t.Fatalf("no choice %q in %q", id, c.ID)
-	}
-	return &c.Choices[i]
 }
 
 func kinds(m *events.Manifest) map[string]int {
@@ -159,46 +66,46 @@ func TestRunoff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
+	importertest.CheckValid(t, imp)
 	for _, f := range imp.Findings {
 		t.Errorf("finding: %s", f)
 	}
 	m := imp.Manifest
-	wantEqual(t, "name", m.Name, "Georgia special general runoff, 2017-06-20")
-	wantEqual(t, "date", m.Date, "2017-06-20")
-	wantEqual(t, "root", m.Units[0], events.Unit{ID: "ga", Name: "Georgia", Kind: "state"})
-	wantEqual(t, "counties", kinds(m)["county"], 3)
-	wantEqual(t, "precincts", kinds(m)["precinct"], 208)
+	importertest.Equal(t, "name", m.Name, "Georgia special general runoff, 2017-06-20")
+	importertest.Equal(t, "date", m.Date, "2017-06-20")
+	importertest.Equal(t, "root", m.Units[0], events.Unit{ID: "ga", Name: "Georgia", Kind: "state"})
+	importertest.Equal(t, "counties", kinds(m)["county"], 3)
+	importertest.Equal(t, "precincts", kinds(m)["precinct"], 208)
 	perCounty := map[string]int{}
 	for _, u := range m.Units {
 		if u.Kind == "precinct" {
 			perCounty[u.Parent]++
 		}
 	}
-	wantEqual(t, "cobb precincts", perCounty["cobb"], 50)
-	wantEqual(t, "dekalb precincts", perCounty["dekalb"], 43)
-	wantEqual(t, "fulton precincts", perCounty["fulton"], 115)
-	wantEqual(t, "vote types", len(m.VoteTypes), 1)
-	wantEqual(t, "vote type", m.VoteTypes[0], events.VoteType{ID: "total", Name: "Total"})
-	wantEqual(t, "contests", len(m.Contests), 2)
+	importertest.Equal(t, "cobb precincts", perCounty["cobb"], 50)
+	importertest.Equal(t, "dekalb precincts", perCounty["dekalb"], 43)
+	importertest.Equal(t, "fulton precincts", perCounty["fulton"], 115)
+	importertest.Equal(t, "vote types", len(m.VoteTypes), 1)
+	importertest.Equal(t, "vote type", m.VoteTypes[0], events.VoteType{ID: "total", Name: "Total"})
+	importertest.Equal(t, "contests", len(m.Contests), 2)
 
-	turnout := contest(t, m, openelections.TurnoutContest)
-	wantEqual(t, "turnout kind", turnout.Kind, events.KindTurnout)
-	wantEqual(t, "turnout vote for", turnout.VoteFor, 0)
-	wantEqual(t, "registered", choice(t, turnout, "registered").Name, "Registered Voters")
-	wantEqual(t, "ballots cast", choice(t, turnout, "ballots-cast").Name, "Ballots Cast")
+	turnout := importertest.Contest(t, m, openelections.TurnoutContest)
+	importertest.Equal(t, "turnout kind", turnout.Kind, events.KindTurnout)
+	importertest.Equal(t, "turnout vote for", turnout.VoteFor, 0)
+	importertest.Equal(t, "registered", importertest.Choice(t, turnout, "registered").Name, "Registered Voters")
+	importertest.Equal(t, "ballots cast", importertest.Choice(t, turnout, "ballots-cast").Name, "Ballots Cast")
 
-	c := contest(t, m, house)
-	wantEqual(t, "house name", c.Name, "U.S. House, District 6")
-	wantEqual(t, "house vote for", c.VoteFor, 1)
-	wantEqual(t, "house choices", len(c.Choices), 2)
-	wantEqual(t, "handel", choice(t, c, "karen-handel").Name, "Karen Handel")
-	wantEqual(t, "ossoff party", choice(t, c, "jon-ossoff").Party, "D")
+	c := importertest.Contest(t, m, house)
+	importertest.Equal(t, "house name", c.Name, "U.S. House, District 6")
+	importertest.Equal(t, "house vote for", c.VoteFor, 1)
+	importertest.Equal(t, "house choices", len(c.Choices), 2)
+	importertest.Equal(t, "handel", importertest.Choice(t, c, "karen-handel").Name, "Karen Handel")
+	importertest.Equal(t, "ossoff party", importertest.Choice(t, c, "jon-ossoff").Party, "D")
 
-	s := sum(imp, house)
-	wantEqual(t, "handel", s.choice["karen-handel"], 134799)
-	wantEqual(t, "ossoff", s.choice["jon-ossoff"], 125517)
-	wantEqual(t, "reports", len(imp.Reports), 2*208)
+	s := importertest.Sum(imp, house)
+	importertest.Equal(t, "handel", s.Choice["karen-handel"], 134799)
+	importertest.Equal(t, "ossoff", s.Choice["jon-ossoff"], 125517)
+	importertest.Equal(t, "reports", len(imp.Reports), 2*208)
 
 	// Each report's source is its own file.
 	for _, r := range imp.Reports {
@@ -233,7 +140,7 @@ func TestRunoff(t *testing.T) {
 		t.Fatalf("the SOS export has %d county totals, want 6", len(sos))
 	}
 	for k, want := range sos {
-		wantEqual(t, k[0]+" "+k[1], ours[k], want)
+		importertest.Equal(t, k[0]+" "+k[1], ours[k], want)
 	}
 }
 
@@ -255,10 +162,10 @@ func TestRunoffRollups(t *testing.T) {
 		t.Fatalf("findings: %v", imp.Findings)
 	}
 	f := imp.Findings[0]
-	wantEqual(t, "kind", f.Kind, importer.FindingRollup)
-	wantEqual(t, "file", f.File, runoffFiles[0])
-	wantEqual(t, "finding", f.String(), "rollup-sum: "+runoffFiles[0]+": line 204: roll-up of Cobb, U.S. House, District 6, Karen Handel: 45690 votes, but the precincts sum to 45688")
-	wantEqual(t, "handel", sum(imp, house).choice["karen-handel"], 134799)
+	importertest.Equal(t, "kind", f.Kind, importer.FindingRollup)
+	importertest.Equal(t, "file", f.File, runoffFiles[0])
+	importertest.Equal(t, "finding", f.String(), "rollup-sum: "+runoffFiles[0]+": line 204: roll-up of Cobb, U.S. House, District 6, Karen Handel: 45690 votes, but the precincts sum to 45688")
+	importertest.Equal(t, "handel", importertest.Sum(imp, house).Choice["karen-handel"], 134799)
 }
 
 // TestRunoffSingleFiles parses each county file alone.
@@ -268,11 +175,11 @@ func TestRunoffSingleFiles(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkValid(t, imp)
-		wantEqual(t, "findings", len(imp.Findings), 0)
-		wantEqual(t, "name", imp.Manifest.Name, "Georgia special general runoff, 2017-06-20")
-		wantEqual(t, "precincts", kinds(imp.Manifest)["precinct"], []int{50, 43, 115}[i])
-		wantEqual(t, "source", imp.Reports[0].Source.File, f.Name)
+		importertest.CheckValid(t, imp)
+		importertest.Equal(t, "findings", len(imp.Findings), 0)
+		importertest.Equal(t, "name", imp.Manifest.Name, "Georgia special general runoff, 2017-06-20")
+		importertest.Equal(t, "precincts", kinds(imp.Manifest)["precinct"], []int{50, 43, 115}[i])
+		importertest.Equal(t, "source", imp.Reports[0].Source.File, f.Name)
 	}
 }
 
@@ -305,14 +212,6 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
-func fmtVoteTypes(vts []events.VoteType) string {
-	var s []string
-	for _, vt := range vts {
-		s = append(s, vt.ID+"="+vt.Name)
-	}
-	return strings.Join(s, ", ")
-}
-
 func fmtUnits(us []events.Unit) string {
 	var s []string
 	for _, u := range us {
@@ -339,15 +238,15 @@ func TestSpellings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
-	c := contest(t, imp.Manifest, house)
-	wantEqual(t, "choices", len(c.Choices), 2)
-	ossoff := choice(t, c, "jon-ossoff")
-	wantEqual(t, "name", ossoff.Name, "Jon Ossoff")
-	wantEqual(t, "party", ossoff.Party, "D")
-	wantEqual(t, "aliases", strings.Join(ossoff.Aliases, "|"), "Jon Ossoff|JON OSSOFF (DEM)|JON OSSOFF")
-	wantEqual(t, "ossoff", sum(imp, house).choice["jon-ossoff"], 125517)
-	wantEqual(t, "findings", len(imp.Findings), 0)
+	importertest.CheckValid(t, imp)
+	c := importertest.Contest(t, imp.Manifest, house)
+	importertest.Equal(t, "choices", len(c.Choices), 2)
+	ossoff := importertest.Choice(t, c, "jon-ossoff")
+	importertest.Equal(t, "name", ossoff.Name, "Jon Ossoff")
+	importertest.Equal(t, "party", ossoff.Party, "D")
+	importertest.Equal(t, "aliases", strings.Join(ossoff.Aliases, "|"), "Jon Ossoff|JON OSSOFF (DEM)|JON OSSOFF")
+	importertest.Equal(t, "ossoff", importertest.Sum(imp, house).Choice["jon-ossoff"], 125517)
+	importertest.Equal(t, "findings", len(imp.Findings), 0)
 }
 
 // TestPennsylvania reads an excerpt of a real Pennsylvania file: straight
@@ -362,16 +261,16 @@ func TestPennsylvania(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkValid(t, imp)
+	importertest.CheckValid(t, imp)
 	m := imp.Manifest
-	wantEqual(t, "name", m.Name, "Pennsylvania general, 2018-11-06")
-	wantEqual(t, "precincts", kinds(m)["precinct"], 2)
-	sp := contest(t, m, "straight-party")
-	wantEqual(t, "parties", len(sp.Choices), 4)
-	wantEqual(t, "rep", sum(imp, "straight-party").choice["rep"], 249)
-	sen := contest(t, m, "us-senate")
-	wantEqual(t, "casey", choice(t, sen, "bob-casey-jr").Name, "Bob Casey Jr.")
-	wantEqual(t, "write-ins", strings.Join(choice(t, sen, "write-ins").Aliases, "|"), "Write In")
-	wantEqual(t, "senate", sum(imp, "us-senate").all, 648)
-	wantEqual(t, "source", imp.Reports[0].Source.File, "20181106__pa__general__adams__precinct.csv")
+	importertest.Equal(t, "name", m.Name, "Pennsylvania general, 2018-11-06")
+	importertest.Equal(t, "precincts", kinds(m)["precinct"], 2)
+	sp := importertest.Contest(t, m, "straight-party")
+	importertest.Equal(t, "parties", len(sp.Choices), 4)
+	importertest.Equal(t, "rep", importertest.Sum(imp, "straight-party").Choice["rep"], 249)
+	sen := importertest.Contest(t, m, "us-senate")
+	importertest.Equal(t, "casey", importertest.Choice(t, sen, "bob-casey-jr").Name, "Bob Casey Jr.")
+	importertest.Equal(t, "write-ins", strings.Join(importertest.Choice(t, sen, "write-ins").Aliases, "|"), "Write In")
+	importertest.Equal(t, "senate", importertest.Sum(imp, "us-senate").All, 648)
+	importertest.Equal(t, "source", imp.Reports[0].Source.File, "20181106__pa__general__adams__precinct.csv")
 }

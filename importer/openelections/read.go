@@ -13,8 +13,6 @@ import (
 	"github.com/election-audit/ledger/importer"
 )
 
-var bom = []byte("\xef\xbb\xbf")
-
 // fileState is what the builder knows of the file it is reading.
 type fileState struct {
 	idx    int32
@@ -28,13 +26,13 @@ func (b *builder) readFile(idx int32, name string, data []byte) error {
 	f := &fileState{idx: idx, name: name}
 	b.files = append(b.files, fileInfo{name: name})
 	if !utf8.Valid(data) {
-		off := invalidUTF8(data)
+		off := importer.InvalidUTF8(data)
 		line := bytes.Count(data[:off], []byte("\n")) + 1
 		col := off - (bytes.LastIndexByte(data[:off], '\n') + 1) + 1
 		return &importer.Error{File: name, Where: fmt.Sprintf("line %d", line), Msg: fmt.Sprintf(
 			"not valid UTF-8 at byte %d (byte %d of the line): save the file as UTF-8 (it looks like Latin-1 or Windows-1252)", off, col)}
 	}
-	data = bytes.TrimPrefix(data, bom) // written by some Windows tools; harmless
+	data = bytes.TrimPrefix(data, importer.BOM) // written by some Windows tools; harmless
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1 // checked here, for a better message
 	r.ReuseRecord = true
@@ -88,19 +86,6 @@ func csvError(file string, err error) error {
 		msg += " (a quoted field that is never closed, or a truncated file?)"
 	}
 	return &importer.Error{File: file, Where: fmt.Sprintf("line %d", pe.Line), Msg: msg}
-}
-
-// invalidUTF8 returns the offset of the first byte of data that is not
-// valid UTF-8.
-func invalidUTF8(data []byte) int {
-	for i := 0; i < len(data); {
-		r, n := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && n == 1 {
-			return i
-		}
-		i += n
-	}
-	return len(data)
 }
 
 // vtVal is one figure of a row: a vote type and its votes.
