@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/election-audit/ledger/demo"
+	"github.com/election-audit/ledger/node"
+)
+
+func newDemo() *cobra.Command {
+	var cfg node.Config
+	var once bool
+	var pace time.Duration
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Replay the GA-06 2017 election nights through a real ledger (start here)",
+		Long: `demo starts a ledger (embedded NATS JetStream and Pebble, in an empty data
+directory), loads the Georgia 6th district special election of April 18 2017
+and its June 20 runoff from the official results shipped in the repository,
+and replays each as an election night: advance and absentee votes first,
+election-day results arriving unit by unit, Fulton County held back and
+arriving late, one report corrected with its reason, then certification.
+It prints the leader's share as it crosses and re-crosses the 50% runoff
+line, the final totals (checked against the official results), the signed
+checkpoint, and the result of verifying each log; then it keeps serving
+the HTTP API until Ctrl-C (--once exits instead).
+
+The timeline is simulated from the final official results: the order, times
+and partial counts are made up, the final totals are official.
+
+By default the data directory is a new temporary one, removed on exit; with
+--data it must be empty or not exist, and is kept.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if cfg.DataDir == "" {
+				dir, err := os.MkdirTemp("", "ledger-demo-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				cfg.DataDir = dir
+			} else if ents, err := os.ReadDir(cfg.DataDir); err == nil && len(ents) > 0 {
+				return fmt.Errorf("%s is not empty: the demo starts from an empty data directory (remove it, or choose another --data)", cfg.DataDir)
+			} else if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			n, err := node.Open(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				n.Close(sctx)
+			}()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "ledger %s: data in %s, HTTP API at http://%s, verifier key %s\n\n", cfg.Name, cfg.DataDir, n.HTTPAddr(), n.VerifierKey)
+			v, err := note.NewVerifier(n.VerifierKey)
+			if err != nil {
+				return err
+			}
+			res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Out: out, Pace: pace})
+			if err != nil {
+				return err
+			}
+			for _, r := range res {
+				if !r.Official {
+					return fmt.Errorf("the final totals of %s differ from the official results", r.Election)
+				}
+			}
+			if once {
+				return nil
+			}
+			fmt.Fprintf(out, "\nServing http://%s until Ctrl-C. Try:\n", n.HTTPAddr())
+			fmt.Fprintf(out, "  ledger tally --server http://%s --election ga06-2017-04 --format table\n", n.HTTPAddr())
+			fmt.Fprintf(out, "  ledger tally --server http://%s --election ga06-2017-04 --as-of 12\n", n.HTTPAddr())
+			fmt.Fprintf(out, "  ledger audit verify --server http://%s --election ga06-2017-06\n", n.HTTPAddr())
+			select {
+			case <-ctx.Done():
+				fmt.Fprintln(cmd.ErrOrStderr(), "shutting down")
+				return nil
+			case err := <-n.Done():
+				return err
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data", "", "data directory, empty or new (default: a temporary one, removed on exit)")
+	f.StringVar(&cfg.HTTP, "http", node.DefaultHTTP, "HTTP API listen address")
+	f.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:0", "client address of the embedded NATS server, loopback only")
+	f.StringVar(&cfg.Name, "name", node.DefaultName, "ledger name: the signing key's name and the prefix of checkpoint origins")
+	f.BoolVar(&once, "once", false, "exit after the summary instead of serving")
+	f.DurationVar(&pace, "pace", 300*time.Millisecond, "pause after each printed step (0: full speed)")
+	return cmd
+}
