@@ -202,8 +202,30 @@ func (s *server) elections(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"elections": s.Ledger.Elections()})
 }
 
+// Tally formats (?format=).
+const (
+	formatJSON  = "json"
+	formatTable = "table"
+	formatNIST  = "nist"
+)
+
 func (s *server) tally(w http.ResponseWriter, r *http.Request) {
-	if q := r.URL.Query(); q.Has("as_of") || q.Has("at") {
+	q := r.URL.Query()
+	format, asOf := q.Get("format"), q.Has("as_of") || q.Has("at")
+	switch {
+	case format != "" && format != formatJSON && format != formatTable && format != formatNIST:
+		fail(w, http.StatusBadRequest, "format: %q is not one of json, table or nist", format)
+		return
+	case q.Has("as_of") && q.Has("at"):
+		fail(w, http.StatusBadRequest, "as_of and at both given: ask for a size or a time, not both")
+		return
+	case format == formatTable && asOf:
+		fail(w, http.StatusBadRequest, "format=table is the current tally only: with as_of or at, ask for format=json (the as-of document) or format=nist")
+		return
+	case format == formatNIST:
+		s.tallyNIST(w, r)
+		return
+	case asOf:
 		s.tallyAsOf(w, r)
 		return
 	}
@@ -212,7 +234,7 @@ func (s *server) tally(w http.ResponseWriter, r *http.Request) {
 		s.lookupFailed(w, err)
 		return
 	}
-	if r.URL.Query().Get("format") == "table" {
+	if format == formatTable {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		t.WriteTable(w)
 		return
@@ -229,36 +251,10 @@ func (s *server) tally(w http.ResponseWriter, r *http.Request) {
 // tallyAsOf serves the as-of document (audit.AsOf) of the log at a size
 // (?as_of=N) or at a time (?at=RFC 3339), replayed from the entries.
 func (s *server) tallyAsOf(w http.ResponseWriter, r *http.Request) {
-	election, q := r.PathValue("election"), r.URL.Query()
-	_, size, err := s.Ledger.Checkpoint(election)
-	if err != nil {
-		s.lookupFailed(w, err)
+	election := r.PathValue("election")
+	n, ok := s.sizeAsked(w, r)
+	if !ok {
 		return
-	}
-	var n uint64
-	if q.Has("as_of") {
-		if n, err = parseUint(q.Get("as_of"), 0); err != nil || n == 0 {
-			fail(w, http.StatusBadRequest, "as_of: %q is not a log size from 1 to %d", q.Get("as_of"), size)
-			return
-		}
-		if n > size {
-			fail(w, http.StatusNotFound, "as_of: size %d is past the end of %s's log (size %d)", n, election, size)
-			return
-		}
-	} else {
-		t, err := time.Parse(time.RFC3339Nano, q.Get("at"))
-		if err != nil {
-			fail(w, http.StatusBadRequest, "at: %q is not an RFC 3339 time such as 2017-04-18T23:30:00Z", q.Get("at"))
-			return
-		}
-		if n, err = audit.SizeAt(s.Ledger, election, size, t); err != nil {
-			fail(w, http.StatusInternalServerError, "%v", err)
-			return
-		}
-		if n == 0 {
-			fail(w, http.StatusNotFound, "at: no entry of %s was recorded at or before %s", election, t.Format(time.RFC3339Nano))
-			return
-		}
 	}
 	doc, err := audit.TallyDocument(s.Ledger, election, n)
 	if err != nil {
@@ -272,6 +268,67 @@ func (s *server) tallyAsOf(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(b)
+}
+
+// tallyNIST serves the NIST SP 1500-100 ElectionReport (audit.NISTReport)
+// of the log at a size or a time, or at its committed size: replayed from
+// the entries, so the same request gives the same bytes on every replica
+// of the log that shares the ledger's name, the report's issuer.
+func (s *server) tallyNIST(w http.ResponseWriter, r *http.Request) {
+	election := r.PathValue("election")
+	n, ok := s.sizeAsked(w, r)
+	if !ok {
+		return
+	}
+	b, err := audit.NISTReport(s.Ledger, election, n, s.Ledger.Name())
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// sizeAsked returns the log size a tally request asks for: ?as_of=N, the
+// size at ?at=TIME, or else the committed size. It answers the request
+// itself, and returns false, when there is none.
+func (s *server) sizeAsked(w http.ResponseWriter, r *http.Request) (uint64, bool) {
+	election, q := r.PathValue("election"), r.URL.Query()
+	_, size, err := s.Ledger.Checkpoint(election)
+	if err != nil {
+		s.lookupFailed(w, err)
+		return 0, false
+	}
+	n := size
+	switch {
+	case q.Has("as_of"):
+		if n, err = parseUint(q.Get("as_of"), 0); err != nil || n == 0 {
+			fail(w, http.StatusBadRequest, "as_of: %q is not a log size from 1 to %d", q.Get("as_of"), size)
+			return 0, false
+		}
+		if n > size {
+			fail(w, http.StatusNotFound, "as_of: size %d is past the end of %s's log (size %d)", n, election, size)
+			return 0, false
+		}
+	case q.Has("at"):
+		t, err := time.Parse(time.RFC3339Nano, q.Get("at"))
+		if err != nil {
+			fail(w, http.StatusBadRequest, "at: %q is not an RFC 3339 time such as 2017-04-18T23:30:00Z", q.Get("at"))
+			return 0, false
+		}
+		if n, err = audit.SizeAt(s.Ledger, election, size, t); err != nil {
+			fail(w, http.StatusInternalServerError, "%v", err)
+			return 0, false
+		}
+		if n == 0 {
+			fail(w, http.StatusNotFound, "at: no entry of %s was recorded at or before %s", election, t.Format(time.RFC3339Nano))
+			return 0, false
+		}
+	case n == 0:
+		fail(w, http.StatusNotFound, "%s's log is empty", election)
+		return 0, false
+	}
+	return n, true
 }
 
 func (s *server) checkpoint(w http.ResponseWriter, r *http.Request) {

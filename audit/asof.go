@@ -12,21 +12,23 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/importer/nist"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
 )
 
-// TallyAt returns the tally of an election after entries [0, n) of its log,
-// read from src: a pure function of those entries' bytes. For a database,
-// TallyAt(db, election, n).
+// ProjectionAt returns the projection of an election after entries [0, n)
+// of its log, read from src: a pure function of those entries' bytes. It
+// starts from the newest snapshot at or before n when src keeps them
+// ([Snapshots]), else from entry 0.
 //
 // Each entry is checked as it is folded: a gap, an entry that does not
 // decode or names another index or election, an entry 0 that is not the
 // accepted manifest, or a verdict the election's rules would not give comes
 // back as a *[MismatchError] naming the entry.
-func TallyAt(src Source, election string, n uint64) (*projections.Tally, error) {
+func ProjectionAt(src Source, election string, n uint64) (*projections.Election, error) {
 	if n == 0 {
-		return nil, fmt.Errorf("couldn't compute the tally of %s at size 0: a log starts with its manifest", election)
+		return nil, fmt.Errorf("couldn't compute the projection of %s at size 0: a log starts with its manifest", election)
 	}
 	proj, start, err := startAt(src, election, n)
 	if err != nil {
@@ -35,7 +37,59 @@ func TallyAt(src Source, election string, n uint64) (*projections.Tally, error) 
 	if err := fold(src, election, start, n, &proj, nil); err != nil {
 		return nil, err
 	}
+	return proj, nil
+}
+
+// TallyAt returns the tally of an election after entries [0, n) of its log,
+// read from src: the tally of [ProjectionAt]. For a database,
+// TallyAt(db, election, n).
+func TallyAt(src Source, election string, n uint64) (*projections.Tally, error) {
+	proj, err := ProjectionAt(src, election, n)
+	if err != nil {
+		return nil, err
+	}
 	return proj.Tally(), nil
+}
+
+// NISTReport renders the tally of an election after entries [0, n) of its
+// log, read from src, as a NIST SP 1500-100 v2 ElectionReport
+// ([nist.Export]): a pure function of those entries' bytes and issuer, so
+// the same request gives the same bytes on every machine. Entries are
+// checked as [ProjectionAt] checks them.
+//
+// The report's GeneratedDate is the stream time of entry n-1 (to the
+// second, UTC), never the local clock; Issuer and IssuerAbbreviation are
+// issuer, the ledger's name. Its Status is the tally's (unofficial-partial,
+// unofficial-complete, certified, recount, or pre-election), or
+// "correction" when the latest accepted count change was a correction or a
+// retraction ([projections.Election.Correcting]) and the election is
+// neither certified nor under a recount, whose statuses say more.
+func NISTReport(src Source, election string, n uint64, issuer string) ([]byte, error) {
+	switch {
+	case n == 0:
+		return nil, fmt.Errorf("couldn't compute the NIST report of %s at size 0: a log starts with its manifest", election)
+	case issuer == "":
+		return nil, fmt.Errorf("couldn't compute the NIST report of %s: it needs an issuer", election)
+	}
+	// A snapshot before n, not at it: entry n-1 is read for its time.
+	proj, start, err := startAt(src, election, n-1)
+	if err != nil {
+		return nil, err
+	}
+	var last time.Time
+	err = fold(src, election, start, n, &proj, func(en *events.Entry) error {
+		last = en.Recorded
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	t := proj.Tally()
+	return nist.Export(proj.Manifest(), t, nist.ExportOptions{
+		GeneratedDate: last.UTC(),
+		Issuer:        issuer, IssuerAbbreviation: issuer,
+		Correction: proj.Correcting() && t.Status != "certified" && t.Status != "recount",
+	})
 }
 
 // Snapshots is a [Source] that also keeps projection snapshots and the

@@ -155,6 +155,22 @@ func (c *Client) TallyAsOf(ctx context.Context, election string, asOf uint64, at
 	return c.get(ctx, "/v1/elections/"+url.PathEscape(election)+"/tally?"+q.Encode())
 }
 
+// TallyNIST returns the NIST SP 1500-100 v2 ElectionReport (JSON) of an
+// election's tally: as the log stood at a size (asOf > 0), or at the time
+// at (RFC 3339) when asOf is 0 and at is set, or else at its current size.
+// The ledger computes it by replaying the entries (audit.NISTReport): the
+// same request gives the same bytes.
+func (c *Client) TallyNIST(ctx context.Context, election string, asOf uint64, at string) ([]byte, error) {
+	q := url.Values{"format": {"nist"}}
+	switch {
+	case asOf > 0:
+		q.Set("as_of", fmt.Sprint(asOf))
+	case at != "":
+		q.Set("at", at)
+	}
+	return c.get(ctx, "/v1/elections/"+url.PathEscape(election)+"/tally?"+q.Encode())
+}
+
 // Checkpoint returns an election's latest signed checkpoint.
 func (c *Client) Checkpoint(ctx context.Context, election string) ([]byte, error) {
 	return c.get(ctx, "/v1/elections/"+url.PathEscape(election)+"/checkpoint")

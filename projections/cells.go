@@ -28,13 +28,28 @@ const (
 	nodePrefix  = "n"
 )
 
+// meta is the projection's counters and flags. Correcting came later than
+// schema 1 and is left out when false, so that a meta cell (and a snapshot)
+// of a projection that is not correcting has the same bytes as before it,
+// and an older cell without it loads as false.
 type meta struct {
-	Schema    int    `json:"schema"`
-	Size      uint64 `json:"size"`
-	Accepted  uint64 `json:"accepted"`
-	Rejected  uint64 `json:"rejected"`
-	Certified bool   `json:"certified"`
-	Recount   bool   `json:"recount"`
+	Schema     int    `json:"schema"`
+	Size       uint64 `json:"size"`
+	Accepted   uint64 `json:"accepted"`
+	Rejected   uint64 `json:"rejected"`
+	Certified  bool   `json:"certified"`
+	Recount    bool   `json:"recount"`
+	Correcting bool   `json:"correcting,omitempty"`
+}
+
+func (e *Election) meta() meta {
+	return meta{SchemaVersion, e.size, e.accepted, e.rejected, e.certified, e.recount, e.correcting}
+}
+
+func (e *Election) setMeta(md *meta) {
+	e.size, e.accepted, e.rejected = md.Size, md.Accepted, md.Rejected
+	e.certified, e.recount, e.correcting = md.Certified, md.Recount, md.Correcting
+	e.dirtyMeta, e.newlyMade = false, false
 }
 
 // Flush hands every cell changed since the last Flush to put, in key order,
@@ -50,7 +65,7 @@ func (e *Election) Flush(put func(key string, value []byte)) error {
 		e.newlyMade = false
 	}
 	if e.dirtyMeta {
-		m, _ := json.Marshal(meta{SchemaVersion, e.size, e.accepted, e.rejected, e.certified, e.recount})
+		m, _ := json.Marshal(e.meta())
 		put(keyMeta, m)
 		e.dirtyMeta = false
 	}
@@ -171,8 +186,7 @@ func Load(election string, cells func(fn func(key string, value []byte) error) e
 	if err != nil {
 		return nil, fmt.Errorf("couldn't load projection of %s: %w", election, err)
 	}
-	e.size, e.accepted, e.rejected, e.certified, e.recount = md.Size, md.Accepted, md.Rejected, md.Certified, md.Recount
-	e.dirtyMeta, e.newlyMade = false, false
+	e.setMeta(md)
 	return e, nil
 }
 

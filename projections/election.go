@@ -40,6 +40,9 @@ type Election struct {
 	// certified is set by a certification, recount by a recount order; a
 	// new certification clears recount.
 	certified, recount bool
+	// correcting is set when the latest accepted count change was a
+	// correction or a retraction, cleared by a new count report.
+	correcting bool
 
 	voteTypes map[string]int
 	units     []unit
@@ -195,6 +198,13 @@ func (e *Election) Status() string {
 	return "pre-election"
 }
 
+// Correcting reports whether the election's latest accepted count change
+// (a count report, correction or retraction) was a correction or a
+// retraction: results published before it have been corrected. NIST
+// SP 1500-100 calls such a report a "correction". Certifications and
+// recount orders leave it as it is.
+func (e *Election) Correcting() bool { return e.correcting }
+
 // reportedLeaves is the number of in-scope leaves under unit u with a report.
 func (c *contest) reportedLeaves(u int) int64 {
 	n := c.nodes[u]
@@ -234,14 +244,17 @@ func (e *Election) Apply(en *events.Entry) error {
 			return fmt.Errorf("projection of %s: manifest accepted at entry %d", e.id, en.Index)
 		}
 	case *events.CountReport:
+		e.correcting = false
 		return e.setCounts(en.Event.ID, b)
 	case *events.Correction:
+		e.correcting = true
 		return e.setCounts(en.Event.ID, &b.CountReport)
 	case *events.Retraction:
 		ref, ok := e.current[b.Retracts]
 		if !ok {
 			return fmt.Errorf("projection of %s: entry %d retracts %s, which is not current", e.id, en.Index, b.Retracts)
 		}
+		e.correcting = true
 		e.change(ref, uuid.Nil, nil)
 	case *events.Certification:
 		e.certified, e.recount = true, false

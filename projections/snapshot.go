@@ -52,7 +52,7 @@ func (e *Election) Snapshot() []byte {
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}
-	m, _ := json.Marshal(meta{SchemaVersion, e.size, e.accepted, e.rejected, e.certified, e.recount})
+	m, _ := json.Marshal(e.meta())
 	put(keyMeta, m)
 	for ci, c := range e.contests {
 		for ui, n := range c.nodes {
@@ -110,7 +110,6 @@ func Restore(election string, m *events.Manifest, snap []byte) (*Election, error
 	if md == nil {
 		return nil, fmt.Errorf("couldn't restore projection of %s: snapshot has no meta cell", election)
 	}
-	e.size, e.accepted, e.rejected, e.certified, e.recount = md.Size, md.Accepted, md.Rejected, md.Certified, md.Recount
-	e.dirtyMeta, e.newlyMade = false, false
+	e.setMeta(md)
 	return e, nil
 }

@@ -23,7 +23,7 @@ func newTally() *cobra.Command {
 	var asOf uint64
 	cmd := &cobra.Command{
 		Use:   "tally --election ID",
-		Short: "Print an election's current totals (JSON, or a table)",
+		Short: "Print an election's totals (JSON, a table, or a NIST SP 1500-100 report)",
 		Long: `tally prints the current totals of an election from a running ledger: the
 canonical JSON document (docs/events.md, "Tally") or, with --format table, a
 readable table.
@@ -32,28 +32,36 @@ With --as-of N or --at TIME it prints the tally as the log stood after its
 first N entries, or at a time (RFC 3339; the entries before the first one
 recorded later): a canonical JSON document with the tree size and the
 Merkle root of those entries, recomputed by replaying them. The same request
-gives the same bytes on every machine.`,
+gives the same bytes on every machine.
+
+With --format nist it prints the tally, current or with --as-of or --at, as
+a NIST SP 1500-100 version 2 ElectionReport (JSON), replayed from the log:
+its Status is the election's (unofficial-partial, unofficial-complete,
+certified, recount), or correction when the latest count change corrected
+or retracted a report; its GeneratedDate is the stream time of the last
+entry, and its Issuer the ledger's name. The same request gives the same
+bytes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "json" && format != "table" {
-				return fmt.Errorf("--format %q: use json or table", format)
+			if format != "json" && format != "table" && format != "nist" {
+				return fmt.Errorf("--format %q: use json, table or nist", format)
 			}
 			c, err := client.New(server, nil)
 			if err != nil {
 				return err
 			}
-			if asOf > 0 || at != "" {
+			var b []byte
+			switch {
+			case format == "nist":
+				b, err = c.TallyNIST(cmd.Context(), election, asOf, at)
+			case asOf > 0 || at != "":
 				if format == "table" {
-					return fmt.Errorf("--as-of and --at print the JSON document only: drop --format table")
+					return fmt.Errorf("--as-of and --at print a JSON document only: drop --format table, or use --format nist")
 				}
-				b, err := c.TallyAsOf(cmd.Context(), election, asOf, at)
-				if err != nil {
-					return err
-				}
-				_, err = cmd.OutOrStdout().Write(b)
-				return err
+				b, err = c.TallyAsOf(cmd.Context(), election, asOf, at)
+			default:
+				b, err = c.Tally(cmd.Context(), election, format == "table")
 			}
-			b, err := c.Tally(cmd.Context(), election, format == "table")
 			if err != nil {
 				return err
 			}
@@ -63,7 +71,7 @@ gives the same bytes on every machine.`,
 	}
 	cmd.Flags().StringVar(&server, "server", client.DefaultURL, "ledger HTTP API")
 	cmd.Flags().StringVar(&election, "election", "", "election ID (required)")
-	cmd.Flags().StringVar(&format, "format", "json", "json or table")
+	cmd.Flags().StringVar(&format, "format", "json", "json, table or nist (NIST SP 1500-100 v2 ElectionReport)")
 	cmd.Flags().Uint64Var(&asOf, "as-of", 0, "the tally after the first N entries of the log")
 	cmd.Flags().StringVar(&at, "at", "", "the tally as the log stood at this time (RFC 3339)")
 	cmd.MarkFlagsMutuallyExclusive("as-of", "at")
