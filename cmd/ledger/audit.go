@@ -22,7 +22,7 @@ func newAudit() *cobra.Command {
 		Use:   "audit",
 		Short: "Verify logs, checkpoints and tallies",
 	}
-	cmd.AddCommand(newAuditVerify(), newAuditDiff(), newAuditProve(), newAuditBundle(), newAuditVerifyBundle())
+	cmd.AddCommand(newAuditVerify(), newAuditDiff(), newAuditProve(), newAuditBundle(), newAuditVerifyBundle(), newAuditReconcile())
 	return cmd
 }
 
