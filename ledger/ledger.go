@@ -191,6 +191,20 @@ func (l *Ledger) WaitApplied(ctx context.Context, seq uint64) error {
 	}
 }
 
+// Committed returns an election's committed log size and the signed
+// checkpoint at that size, and a channel that is closed at the ledger's
+// next commit (of any election), for followers that wait for the log to
+// grow.
+func (l *Ledger) Committed(election string) (size uint64, checkpoint []byte, changed <-chan struct{}, err error) {
+	l.pub.RLock()
+	defer l.pub.RUnlock()
+	el, ok := l.elections[election]
+	if !ok {
+		return 0, nil, l.notify, fmt.Errorf("%w %q", ErrUnknownElection, election)
+	}
+	return el.committed, el.checkpoint, l.notify, nil
+}
+
 // ErrUnknownElection is returned for an election the ledger does not have.
 var ErrUnknownElection = errors.New("unknown election")
 

@@ -30,6 +30,7 @@ import (
 	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/feed"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/store"
 )
@@ -131,6 +132,27 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		n.runErr <- err
 	}()
+	pub, err := feed.NewPublisher(feed.PublisherConfig{
+		JetStream: n.Broker.JetStream(), Source: n.Ledger, DB: n.DB, Name: cfg.Name,
+		Replicas: cfg.StreamReplicas, Logger: cfg.Logger,
+		Elections: func() []string {
+			var ids []string
+			for _, e := range n.Ledger.Elections() {
+				ids = append(ids, e.ID)
+			}
+			return ids
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := pub.Run(runCtx); err != nil {
+			cfg.Logger.Error("change feed stopped", "err", err)
+		}
+	}()
 	n.Handler = api.New(api.Config{Ledger: n.Ledger, VerifierKey: vkey, Gatherer: n.Registry, Logger: cfg.Logger})
 	if cfg.HTTP != "-" {
 		ln, err := net.Listen("tcp", cfg.HTTP)
@@ -138,7 +160,12 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 			return nil, fmt.Errorf("couldn't listen on %s (use --http to pick another address): %w", cfg.HTTP, err)
 		}
 		n.httpAddr = ln.Addr().String()
-		n.httpSrv = &http.Server{Handler: n.Handler, ReadHeaderTimeout: 10 * time.Second}
+		// Requests' contexts end when shutdown starts, so that change
+		// streams (server-sent events) end instead of holding it up.
+		httpCtx, httpCancel := context.WithCancel(context.Background())
+		n.httpSrv = &http.Server{Handler: n.Handler, ReadHeaderTimeout: 10 * time.Second,
+			BaseContext: func(net.Listener) context.Context { return httpCtx }}
+		n.httpSrv.RegisterOnShutdown(httpCancel)
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()

@@ -1,0 +1,174 @@
+// Package feed follows elections' logs as they grow and hands every new
+// entry, with the signed checkpoint that includes it, to monitors:
+// newsrooms, campaigns and observers who follow the count live. The same
+// changes go out over server-sent events (package api) and on a NATS
+// JetStream stream ([Publisher]), so that a monitor can attach a durable
+// consumer, go offline, and resume exactly where it stopped.
+//
+// For most uses, call [Follow].
+//
+// # Guarantees
+//
+// A follower reads entries from the ledger's database only once they are
+// committed (synced, with their signed checkpoint), in log order, from the
+// index it asks for, each exactly once. It pulls at its own pace: a slow or
+// stuck follower holds at most one batch of entries in memory and never
+// slows the ledger down.
+package feed
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/election-audit/ledger/events"
+)
+
+// Source is a ledger's committed logs, as *ledger.Ledger serves them.
+type Source interface {
+	// Committed returns an election's committed size and the checkpoint
+	// signed at it, and a channel closed at the ledger's next commit.
+	Committed(election string) (size uint64, checkpoint []byte, changed <-chan struct{}, err error)
+	// Entries calls fn for entries [start, end) in order; data is valid
+	// only during the call.
+	Entries(election string, start, end uint64, fn func(index uint64, data []byte) error) error
+}
+
+// Change is one log entry as monitors receive it: its place in the log,
+// what it is, the entry's stored bytes (the exact bytes the Merkle tree
+// commits to), and a signed checkpoint that includes it.
+type Change struct {
+	Election   string          `json:"election"`
+	Index      uint64          `json:"index"`
+	Type       events.Type     `json:"type"`
+	Verdict    events.Verdict  `json:"verdict"`
+	TreeSize   uint64          `json:"tree_size"`  // the checkpoint's size, more than Index
+	Checkpoint string          `json:"checkpoint"` // signed note (docs/storage.md)
+	Entry      json.RawMessage `json:"entry"`
+	// EntryOmitted is set, and Entry null, on the NATS feed when the entry
+	// is too large for one NATS message; fetch it over HTTP by its index.
+	EntryOmitted bool `json:"entry_omitted,omitempty"`
+}
+
+// Checkpoint is a new signed checkpoint of an election's log.
+type Checkpoint struct {
+	Election   string `json:"election"`
+	TreeSize   uint64 `json:"tree_size"`
+	Checkpoint string `json:"checkpoint"`
+}
+
+// BatchEntries is the most entries a follower reads at a time.
+const BatchEntries = 256
+
+// Options narrow what a follower receives.
+type Options struct {
+	// Types, if not empty, are the only event types whose entries are
+	// handed on; checkpoints always are.
+	Types []events.Type
+}
+
+// Follow hands onChange every entry of an election's log from index from
+// on, in order, as the log grows, and onCheckpoint each newer checkpoint
+// once the entries it covers are handed on (and the current one at once,
+// if the follower starts at the end of the log). It returns when ctx ends
+// (with ctx's error) or a callback fails (with its error). The election
+// must exist.
+func Follow(ctx context.Context, src Source, election string, from uint64, opts Options, onChange func(*Change) error, onCheckpoint func(*Checkpoint) error) error {
+	next := from
+	var sent uint64 // the size of the last checkpoint handed on
+	for {
+		size, cp, changed, err := src.Committed(election)
+		if err != nil {
+			return err
+		}
+		if next > size {
+			// Not an error: a monitor may resume past a log that is
+			// then restored from its stream; it waits for the log.
+			next = max(next, size)
+		}
+		for next < size {
+			end := min(size, next+BatchEntries)
+			batch, err := read(src, election, next, end)
+			if err != nil {
+				return err
+			}
+			for i, data := range batch {
+				en, err := events.DecodeEntry(data)
+				if err != nil {
+					return fmt.Errorf("couldn't decode entry %d of %s: %w", next+uint64(i), election, err)
+				}
+				if len(opts.Types) > 0 && !slices.Contains(opts.Types, en.Event.Type()) {
+					continue
+				}
+				c := &Change{Election: election, Index: en.Index, Type: en.Event.Type(), Verdict: en.Verdict,
+					TreeSize: size, Checkpoint: string(cp), Entry: data}
+				if err := onChange(c); err != nil {
+					return err
+				}
+			}
+			next = end
+		}
+		if size > sent && size > 0 && onCheckpoint != nil {
+			if err := onCheckpoint(&Checkpoint{Election: election, TreeSize: size, Checkpoint: string(cp)}); err != nil {
+				return err
+			}
+		}
+		sent = max(sent, size)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// read copies entries [start, end): the source's bytes are valid only
+// during its callback.
+func read(src Source, election string, start, end uint64) ([][]byte, error) {
+	out := make([][]byte, 0, end-start)
+	err := src.Entries(election, start, end, func(_ uint64, data []byte) error {
+		out = append(out, append([]byte(nil), data...))
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read entries [%d, %d) of %s: %w", start, end, election, err)
+	}
+	if uint64(len(out)) != end-start {
+		return nil, fmt.Errorf("couldn't read entries [%d, %d) of %s: %d found", start, end, election, len(out))
+	}
+	return out, nil
+}
+
+// ParseTypes reads a comma-separated list of event type names, refusing an
+// unknown one.
+func ParseTypes(list string) ([]events.Type, error) {
+	if list == "" {
+		return nil, nil
+	}
+	var out []events.Type
+	for _, p := range strings.Split(list, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		t := events.Type(p)
+		if !slices.Contains(events.Types, t) {
+			return nil, fmt.Errorf("%w %q: use event types (%s)", ErrUnknownType, p, typeNames())
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// ErrUnknownType is returned by ParseTypes.
+var ErrUnknownType = errors.New("unknown event type")
+
+func typeNames() string {
+	names := make([]string, len(events.Types))
+	for i, t := range events.Types {
+		names[i] = string(t)
+	}
+	return strings.Join(names, ", ")
+}

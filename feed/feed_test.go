@@ -1,0 +1,237 @@
+package feed_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/election-audit/ledger/client"
+	"github.com/election-audit/ledger/demo"
+	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/feed"
+	"github.com/election-audit/ledger/node"
+)
+
+const june = "ga06-2017-06"
+
+// runDemo starts a ledger with its HTTP API and replays the demo into it in
+// the background; done receives the replay's error.
+func runDemo(t *testing.T) (*node.Node, chan error) {
+	t.Helper()
+	ctx := context.Background()
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(ctx) })
+	v, err := note.NewVerifier(n.VerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Out: io.Discard, Pace: 15 * time.Millisecond})
+		done <- err
+	}()
+	return n, done
+}
+
+// finalSize waits for the demo and returns the June log's size.
+func finalSize(t *testing.T, n *node.Node, done chan error) uint64 {
+	t.Helper()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	size, _, _, err := n.Ledger.Committed(june)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return size
+}
+
+// book checks that changes arrive in order, each exactly once.
+type book struct {
+	t       *testing.T
+	next    uint64
+	lastCP  uint64
+	changes int
+}
+
+func (b *book) change(c *feed.Change) {
+	if c.Index != b.next {
+		b.t.Fatalf("got entry %d, want %d: a change was missed or repeated", c.Index, b.next)
+	}
+	if c.TreeSize <= c.Index || c.Checkpoint == "" || len(c.Entry) == 0 || c.Election != june {
+		b.t.Fatalf("entry %d: tree size %d, checkpoint %q, %d entry bytes", c.Index, c.TreeSize, c.Checkpoint, len(c.Entry))
+	}
+	b.next++
+	b.changes++
+}
+
+func (b *book) checkpoint(c *feed.Checkpoint) {
+	if c.TreeSize < b.lastCP || c.TreeSize > b.next {
+		b.t.Fatalf("checkpoint at %d after %d, with %d entries received", c.TreeSize, b.lastCP, b.next)
+	}
+	b.lastCP = c.TreeSize
+}
+
+// TestNATSMonitorResumes attaches a durable JetStream consumer to the June
+// feed during the demo, stops it part way, and attaches again: every change
+// arrives once, in order.
+func TestNATSMonitorResumes(t *testing.T) {
+	n, done := runDemo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nc, err := nats.Connect(n.Broker.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stream jetstream.Stream
+	for {
+		if stream, err = js.Stream(ctx, feed.DefaultStream); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cfg := jetstream.ConsumerConfig{Durable: "monitor-1", FilterSubject: "ledger.feed." + june + ".>", AckPolicy: jetstream.AckExplicitPolicy}
+	b := &book{t: t}
+	consume := func(stopAt int, until uint64) {
+		cons, err := stream.CreateOrUpdateConsumer(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for (stopAt == 0 || b.changes < stopAt) && (until == 0 || b.lastCP < until) {
+			batch, err := cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for m := range batch.Messages() {
+				if s := m.Subject(); s == "ledger.feed."+june+".checkpoint" {
+					var c feed.Checkpoint
+					mustJSON(t, m.Data(), &c)
+					b.checkpoint(&c)
+				} else {
+					var c feed.Change
+					mustJSON(t, m.Data(), &c)
+					b.change(&c)
+				}
+				if err := m.DoubleAck(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("timed out with %d changes", b.changes)
+			}
+			if until == 0 && stopAt == 0 {
+				break
+			}
+		}
+	}
+	consume(60, 0)
+	t.Logf("disconnected after %d changes", b.changes)
+	time.Sleep(300 * time.Millisecond) // the night goes on
+	size := finalSize(t, n, done)
+	consume(0, size)
+	if b.next != size {
+		t.Fatalf("received %d changes, the log has %d", b.next, size)
+	}
+	t.Logf("received all %d changes in order, exactly once, and %d checkpoints' worth", size, b.lastCP)
+}
+
+// TestSSEMonitorResumes follows the June log over server-sent events during
+// the demo, drops the connection part way, and resumes after the last
+// change it got: every change arrives once, in order.
+func TestSSEMonitorResumes(t *testing.T) {
+	n, done := runDemo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := client.New("http://"+n.HTTPAddr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &book{t: t}
+	stop := errors.New("disconnect")
+	for {
+		if _, _, _, err := n.Ledger.Committed(june); err == nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	err = c.Changes(ctx, june, 0, nil, func(ch *feed.Change) error {
+		b.change(ch)
+		if b.changes == 60 {
+			return stop
+		}
+		return nil
+	}, func(cp *feed.Checkpoint) error { b.checkpoint(cp); return nil })
+	if !errors.Is(err, stop) {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	size := finalSize(t, n, done)
+	reached := errors.New("reached the end")
+	err = c.Changes(ctx, june, b.next, nil, func(ch *feed.Change) error {
+		b.change(ch)
+		return nil
+	}, func(cp *feed.Checkpoint) error {
+		b.checkpoint(cp)
+		if cp.TreeSize == size {
+			return reached
+		}
+		return nil
+	})
+	if !errors.Is(err, reached) {
+		t.Fatal(err)
+	}
+	if b.next != size {
+		t.Fatalf("received %d changes, the log has %d", b.next, size)
+	}
+	// Types filter and bad requests.
+	resp, err := http.Get("http://" + n.HTTPAddr() + "/v1/elections/" + june + "/changes?types=count.reported,nonsense")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown type: HTTP %d", resp.StatusCode)
+	}
+	var certs int
+	err = c.Changes(ctx, june, 0, []events.Type{events.TypeElectionCertified}, func(ch *feed.Change) error {
+		certs++
+		if ch.Type != "election.certified" {
+			t.Fatalf("filtered stream sent a %s", ch.Type)
+		}
+		return nil
+	}, func(cp *feed.Checkpoint) error {
+		if cp.TreeSize == size {
+			return reached
+		}
+		return nil
+	})
+	if !errors.Is(err, reached) || certs != 1 {
+		t.Fatalf("certifications: %d, %v", certs, err)
+	}
+}
+
+func mustJSON(t *testing.T, b []byte, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+}
