@@ -1,10 +1,12 @@
 package audit
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/bits"
+	"sync"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -123,11 +125,8 @@ func startAt(src Source, election string, n uint64) (*projections.Election, uint
 	if size == 0 {
 		return nil, 0, nil
 	}
-	var m *events.Manifest
-	if err := fold(src, election, 0, 1, new(*projections.Election), func(en *events.Entry) error {
-		m = en.Event.Body.(*events.Manifest) // fold checked it is the accepted manifest
-		return nil
-	}); err != nil {
+	m, err := manifestOf(src, election)
+	if err != nil {
 		return nil, 0, err
 	}
 	proj, err := projections.Restore(election, m, snap)
@@ -141,6 +140,60 @@ func startAt(src Source, election string, n uint64) (*projections.Election, uint
 		return nil, 0, &MismatchError{election, size, fmt.Sprintf("stored snapshot says it is at size %d", proj.Size())}
 	}
 	return proj, size, nil
+}
+
+// manifests caches decoded manifests by election and the SHA-256 of the
+// stored entry 0 they come from: an as-of query reads entry 0 every time,
+// but decodes and checks it only once. Bounded: a few elections at a time.
+var manifests = struct {
+	sync.Mutex
+	m map[string]cachedManifest
+}{m: map[string]cachedManifest{}}
+
+type cachedManifest struct {
+	sum [32]byte
+	m   *events.Manifest
+}
+
+const maxCachedManifests = 16
+
+// manifestOf returns the manifest of an election, checked as fold checks
+// entry 0. The result is shared: callers must not modify it.
+func manifestOf(src Source, election string) (*events.Manifest, error) {
+	var raw []byte
+	if err := src.Entries(election, 0, 1, func(_ uint64, data []byte) error {
+		raw = append([]byte(nil), data...)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	manifests.Lock()
+	c, ok := manifests.m[election]
+	manifests.Unlock()
+	if ok && c.sum == sum {
+		return c.m, nil
+	}
+	var m *events.Manifest
+	one := entriesFunc(func(_ string, start, end uint64, fn func(uint64, []byte) error) error {
+		if raw == nil || start > 0 || end < 1 {
+			return nil
+		}
+		return fn(0, raw)
+	})
+	if err := fold(one, election, 0, 1, new(*projections.Election), func(en *events.Entry) error {
+		m = en.Event.Body.(*events.Manifest) // fold checked it is the accepted manifest
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	manifests.Lock()
+	if len(manifests.m) >= maxCachedManifests {
+		clear(manifests.m)
+	}
+	manifests.m[election] = cachedManifest{sum, m}
+	manifests.Unlock()
+	return m, nil
 }
 
 // frontier returns the compact range [0, size) of the tree from stored
