@@ -12,6 +12,8 @@ func newBench() *cobra.Command {
 	var cfg bench.Config
 	var auditMode bool
 	var acfg bench.AuditConfig
+	var importMode bool
+	var icfg bench.ImportConfig
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure ingest and latency beside the raw JetStream, Pebble and SHA-256 ceilings",
@@ -28,9 +30,25 @@ With --audit it measures the audit instead: it generates an election log of
 measures beside the ceiling of reading and SHA-256-hashing every entry:
 re-hashing and checking the log against its signed checkpoints
 (audit.VerifyLog), the full audit.Verify, a full tally replay, as-of tallies
-at random sizes, and inclusion and consistency proofs.`,
+at random sizes, and inclusion and consistency proofs.
+
+With --import it measures importing a results file instead: it generates a
+statewide OpenElections precinct file (--counties × --precincts precincts,
+13 contests; 108,000 rows by default) and imports it into the throwaway
+ledger as ` + "`ledger import`" + ` does, end to end: read and parse, derive and
+encode the events, submit them over the HTTP API in requests of --chunk
+events, one at a time, until every receipt is back. Beside it, on the same
+ledger, the raw ingest of as many generated events (Ledger.Submit, from
+--submitters concurrent submitters, then from one). It checks the ledger's
+tally against the file's totals and fails if they differ.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if importMode {
+				icfg.Out = cmd.OutOrStdout()
+				icfg.Dir, icfg.Chunk, icfg.Submitters, icfg.CPUProfile = cfg.Dir, cfg.Chunk, cfg.Submitters, cfg.CPUProfile
+				_, err := bench.RunImport(cmd.Context(), icfg)
+				return err
+			}
 			if auditMode {
 				acfg.Out = cmd.OutOrStdout()
 				acfg.Dir = cfg.Dir
@@ -48,12 +66,16 @@ at random sizes, and inclusion and consistency proofs.`,
 	f.IntVar(&cfg.Chunk, "chunk", 1000, "events per submission")
 	f.IntVar(&cfg.Latency, "latency", 2000, "sequential single-event submissions for the latency figures")
 	f.IntVar(&cfg.Publishers, "publishers", 0, "concurrent publishers for the JetStream batch ceiling (default: --submitters)")
-	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the ingest phase to this file")
+	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the ingest phase (with --import: of the import) to this file")
 	f.StringVar(&cfg.Dir, "dir", "", "scratch directory (default: a new temporary one; removed afterwards)")
 	f.BoolVar(&auditMode, "audit", false, "measure the audit of a generated log instead of ingest")
 	f.IntVar(&acfg.Entries, "entries", 10_000_000, "with --audit: entries in the generated log")
 	f.IntVar(&acfg.AsOfPoints, "asof-points", 20, "with --audit: as-of tallies at random sizes")
 	f.DurationVar(&acfg.AsOfBudget, "asof-budget", 2*time.Minute, "with --audit: stop the as-of tallies after this long, once 3 are done")
 	f.IntVar(&acfg.Proofs, "proofs", 1000, "with --audit: inclusion and consistency proofs, each")
+	f.BoolVar(&importMode, "import", false, "measure the import of a generated statewide precinct file, end to end over HTTP, instead of ingest")
+	f.IntVar(&icfg.Counties, "counties", 150, "with --import: counties in the generated file")
+	f.IntVar(&icfg.PrecinctsPer, "precincts", 17, "with --import: precincts per county (40 rows each, plus 40 roll-up rows per county)")
+	cmd.MarkFlagsMutuallyExclusive("audit", "import")
 	return cmd
 }
