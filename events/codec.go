@@ -89,6 +89,11 @@ func Decode(data []byte) (*Event, error) {
 // DecodeCanonical is Decode that also returns the event's canonical
 // encoding, which it computes anyway, so that callers need not encode again.
 func DecodeCanonical(data []byte) (*Event, []byte, error) {
+	if len(data) <= MaxEventSize {
+		if ev, ok := decodeCanonicalFast(data); ok {
+			return ev, bytes.Clone(data), nil
+		}
+	}
 	ev, err := decode(data)
 	if err != nil {
 		return nil, nil, err

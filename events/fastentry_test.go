@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -71,4 +72,52 @@ func FuzzFastEntry(f *testing.F) {
 			t.Fatalf("fast and strict decoders disagree on\n%s\nfast:   %+v\nstrict: %+v", data, fast, strict)
 		}
 	})
+}
+
+// FuzzFastEvent holds the event fast path to its contract: whenever it
+// decodes an event, the strict decoder decodes the same event, and the
+// input is its canonical encoding.
+func FuzzFastEvent(f *testing.F) {
+	for _, name := range []string{"count.reported.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "golden", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(bytes.TrimSpace(b))
+		s := string(bytes.TrimSpace(b))
+		for _, v := range []string{
+			strings.Replace(s, `"unit":"dekalb"`, `"unit":"de<kalb"`, 1),
+			strings.Replace(s, `,"expected_version":0`, ``, 1),
+			strings.Replace(s, `"sha256":"`, `"sha256":"X`, 1),
+		} {
+			f.Add([]byte(v))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := decodeCanonicalFast(data)
+		if !ok {
+			return
+		}
+		strict, err := decode(data)
+		if err != nil {
+			t.Fatalf("the fast path accepts what the strict decoder refuses (%v):\n%s", err, data)
+		}
+		if !reflect.DeepEqual(fast, strict) {
+			t.Fatalf("fast and strict decoders disagree on\n%s", data)
+		}
+		enc, err := strict.Encode()
+		if err != nil || !bytes.Equal(enc, data) {
+			t.Fatalf("the fast path took a non-canonical input (%v):\ninput %s\ncanon %s", err, data, enc)
+		}
+	})
+}
+
+func TestFastEventTaken(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "golden", "count.reported.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := decodeCanonicalFast(bytes.TrimSpace(b)); !ok {
+		t.Fatalf("the fast path refuses a canonical event:\n%s", b)
+	}
 }
