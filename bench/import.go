@@ -192,9 +192,12 @@ func RunImport(ctx context.Context, cfg ImportConfig) (*ImportReport, error) {
 }
 
 // importFile imports file into the ledger behind c as `ledger import` does
-// (read, parse, derive and encode the events, submit them in chunks, one
-// request at a time) and records the times and sizes in r. It fails unless
+// (read, parse, derive and encode the events, submit them in chunks as
+// `ledger import` does: the first alone, then importParallel at a time) and records the times and sizes in r. It fails unless
 // every event is logged new and accepted.
+// importParallel is `ledger import`'s default --parallel.
+const importParallel = 4
+
 func importFile(ctx context.Context, c *client.Client, file string, chunk int, r *ImportReport) error {
 	start := time.Now()
 	files, err := formats.ReadFiles([]string{file})
@@ -225,16 +228,17 @@ func importFile(ctx context.Context, c *client.Client, file string, chunk int, r
 	}
 	r.Derive = time.Since(t)
 	t = time.Now()
-	for lo := 0; lo < len(raw); lo += chunk {
-		hi := min(lo+chunk, len(raw))
-		rs, err := c.Submit(ctx, raw[lo:hi])
-		if err != nil {
-			return fmt.Errorf("couldn't submit events %d–%d of %d: %w", lo+1, hi, len(raw), err)
-		}
-		for _, rc := range rs {
-			if rc.Duplicate || rc.Verdict != events.Accepted {
-				return fmt.Errorf("event %s of the import was not logged as new and accepted: verdict %q, duplicate %v, %s", rc.ID, rc.Verdict, rc.Duplicate, rc.Reason)
-			}
+	par := 1
+	if imp.Independent() {
+		par = importParallel
+	}
+	rs, err := c.SubmitAll(ctx, raw, client.SubmitOptions{Chunk: chunk, Parallel: par})
+	if err != nil {
+		return fmt.Errorf("couldn't submit the import: %w", err)
+	}
+	for _, rc := range rs {
+		if rc.Duplicate || rc.Verdict != events.Accepted {
+			return fmt.Errorf("event %s of the import was not logged as new and accepted: verdict %q, duplicate %v, %s", rc.ID, rc.Verdict, rc.Duplicate, rc.Reason)
 		}
 	}
 	r.Submit = time.Since(t)

@@ -83,3 +83,18 @@ func (imp *Import) EventsFor(existing *events.Manifest) ([]*events.Event, error)
 	}
 	return bound.Events(false)
 }
+
+// Independent reports whether no two reports of the import are for the same
+// unit and contest, so that the order in which they are logged does not
+// change what the tally becomes.
+func (imp *Import) Independent() bool {
+	seen := make(map[[2]string]bool, len(imp.Reports))
+	for _, r := range imp.Reports {
+		k := [2]string{r.Unit, r.Contest}
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+	}
+	return true
+}

@@ -20,6 +20,7 @@ func newImport() *cobra.Command {
 	var server, format, election string
 	var opts formats.Options
 	var dryRun bool
+	var parallel int
 	cmd := &cobra.Command{
 		Use:   "import --election ID [--format FORMAT] [FORMAT:]FILE...",
 		Short: "Import official results files (OpenElections CSV, GA SOS JSON, Clarity XML, NIST JSON)",
@@ -49,7 +50,8 @@ files under the counties of the state's export, say), for example
 Every file is parsed and checked before anything is sent: a file that fails
 to parse logs nothing, and the error names the file and the line or
 element. Events go in requests of up to 1,000, each logged whole or not at
-all. Event IDs are derived from the files, so importing the same file again
+all: the first alone (it holds the manifest), then up to --parallel at a
+time, unless two reports are for the same unit and contest (then in order). Event IDs are derived from the files, so importing the same file again
 logs nothing new, and an import that was interrupted is completed by running
 it again.
 
@@ -115,32 +117,38 @@ election, say).`,
 					progressbar.OptionSetDescription("importing"), progressbar.OptionShowCount(),
 					progressbar.OptionShowIts(), progressbar.OptionClearOnFinish())
 			}
+			par := max(parallel, 1)
+			if !imp.Independent() {
+				par = 1 // two reports for one unit and contest: keep their order
+			}
+			rs, err := c.SubmitAll(cmd.Context(), raw, client.SubmitOptions{Chunk: submitChunk, Parallel: par,
+				Progress: func(done int) {
+					if bar != nil {
+						bar.Set(done)
+					}
+				}})
+			var ce *client.ChunkError
+			if errors.As(err, &ce) && client.IsRefused(err) {
+				var pe *client.Error
+				errors.As(err, &pe)
+				return &exitCodeError{exitRefused, fmt.Errorf("the ledger refused events %d–%d of %d (%s); run the import again once fixed: what was logged is not logged twice", ce.Start+1, ce.End, len(raw), pe.Problem.Error)}
+			}
+			if err != nil {
+				return err
+			}
 			var logged, dup, rejected int
 			var firstReason string
-			for start := 0; start < len(raw); start += submitChunk {
-				rs, err := c.Submit(cmd.Context(), raw[start:min(start+submitChunk, len(raw))])
-				var ce *client.Error
-				if errors.As(err, &ce) && ce.IsClientError() {
-					return &exitCodeError{exitRefused, fmt.Errorf("the ledger refused events %d–%d of %d (%s); run the import again once fixed: what was logged is not logged twice", start+1, min(start+submitChunk, len(raw)), len(raw), ce.Problem.Error)}
-				}
-				if err != nil {
-					return err
-				}
-				for _, r := range rs {
-					switch {
-					case r.Duplicate:
-						dup++
-					case r.Reason != "":
-						rejected++
-						if firstReason == "" {
-							firstReason = fmt.Sprintf("entry %d: %s", r.Index, r.Reason)
-						}
-					default:
-						logged++
+			for _, r := range rs {
+				switch {
+				case r.Duplicate:
+					dup++
+				case r.Reason != "":
+					rejected++
+					if firstReason == "" {
+						firstReason = fmt.Sprintf("entry %d: %s", r.Index, r.Reason)
 					}
-				}
-				if bar != nil {
-					bar.Add(len(rs))
+				default:
+					logged++
 				}
 			}
 			size := uint64(0)
@@ -164,6 +172,7 @@ election, say).`,
 	f.StringVar(&format, "format", "", "format of the files without a FORMAT: prefix: "+strings.Join(formats.Names, ", "))
 	f.StringVar(&election, "election", "", "election ID (required)")
 	f.BoolVar(&dryRun, "dry-run", false, "parse, check and match the files, and send nothing")
+	f.IntVar(&parallel, "parallel", 4, "requests in flight after the first (1 keeps the files' order in the log)")
 	f.StringVar(&opts.OpenElections.State, "state", "", "openelections: two-letter state code (default: from the file names)")
 	f.StringVar(&opts.OpenElections.Date, "date", "", "openelections: election day YYYY-MM-DD (default: from the file names)")
 	f.StringVar(&opts.OpenElections.Name, "name", "", "openelections: the election's name")

@@ -1,0 +1,120 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/election-audit/ledger/ledger"
+)
+
+// SubmitOptions shape a large submission.
+type SubmitOptions struct {
+	Chunk int // events per request; default 1,000 (the most one atomic batch holds)
+	// Parallel is how many requests may be in flight after the first one;
+	// default 1. Use more only for events whose order does not matter
+	// (no two reports for the same unit and contest).
+	Parallel int
+	// Progress, if not nil, is called with the number of events answered
+	// after each request (from one goroutine at a time).
+	Progress func(done int)
+}
+
+// ChunkError is a request of SubmitAll that failed: its events [Start,
+// End) were not logged (if the ledger refused them) or may not have been.
+type ChunkError struct {
+	Start, End int
+	Err        error
+}
+
+func (e *ChunkError) Error() string {
+	return fmt.Sprintf("events %d–%d: %v", e.Start+1, e.End, e.Err)
+}
+
+func (e *ChunkError) Unwrap() error { return e.Err }
+
+// SubmitAll submits encoded events in requests of opts.Chunk, the first
+// alone (so that a manifest at its head is logged before the reports that
+// need it) and the rest up to opts.Parallel at a time, and returns the
+// receipts in the events' order. On an error it stops sending and returns
+// the first failed request as a *ChunkError; requests already answered
+// stay logged, and submitting everything again logs only what is missing.
+func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions) ([]ledger.Receipt, error) {
+	if opts.Chunk <= 0 {
+		opts.Chunk = 1000
+	}
+	opts.Parallel = max(opts.Parallel, 1)
+	out := make([]ledger.Receipt, len(evs))
+	var mu sync.Mutex
+	var first *ChunkError
+	done := 0
+	submit := func(start int) bool {
+		end := min(start+opts.Chunk, len(evs))
+		rs, err := c.Submit(ctx, evs[start:end])
+		if err == nil && len(rs) != end-start {
+			err = fmt.Errorf("%d receipts for %d events", len(rs), end-start)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if first == nil || start < first.Start {
+				first = &ChunkError{start, end, err}
+			}
+			return false
+		}
+		copy(out[start:end], rs)
+		done += len(rs)
+		if opts.Progress != nil {
+			opts.Progress(done)
+		}
+		return true
+	}
+	if len(evs) == 0 {
+		return out, nil
+	}
+	if !submit(0) {
+		return nil, first
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var once sync.Once
+	for range opts.Parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for start := range next {
+				if !submit(start) {
+					once.Do(func() { close(stop) })
+				}
+			}
+		}()
+	}
+feed:
+	for start := opts.Chunk; start < len(evs); start += opts.Chunk {
+		select {
+		case next <- start:
+		case <-stop:
+			break feed
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		return nil, first
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// IsRefused reports whether err is the ledger refusing a request (4xx):
+// sending it again unchanged cannot help.
+func IsRefused(err error) bool {
+	var ce *Error
+	return errors.As(err, &ce) && ce.IsClientError()
+}
