@@ -74,3 +74,41 @@ func TestImportCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestTallyAtCheckpoint asks for the tally at a signed checkpoint held in a
+// file: the root of the replayed entries must match it.
+func TestTallyAtCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(ctx)
+	srv := httptest.NewServer(n.Handler)
+	defer srv.Close()
+	example := filepath.Join("..", "..", "examples", "ga06-2017-04.jsonl")
+	if code, _, errs := cli(t, "", "submit", "--server", srv.URL, example); code != exitOK {
+		t.Fatal(errs)
+	}
+	code, cp, errs := cli(t, "", "checkpoint", "--server", srv.URL, "--election", "ga06-2017-04")
+	if code != exitOK {
+		t.Fatal(errs)
+	}
+	file := filepath.Join(t.TempDir(), "cp.txt")
+	if err := os.WriteFile(file, []byte(cp), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := cli(t, "", "tally", "--server", srv.URL, "--election", "ga06-2017-04", "--checkpoint", file, "--key", n.VerifierKey)
+	if code != exitOK || !strings.Contains(out, `"tree_size":6`) {
+		t.Fatalf("tally at checkpoint: exit %d\n%s\n%s", code, out, errs)
+	}
+	// A changed checkpoint: its signature fails.
+	bad := strings.Replace(cp, "\n6\n", "\n5\n", 1)
+	if err := os.WriteFile(file, []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = cli(t, "", "tally", "--server", srv.URL, "--election", "ga06-2017-04", "--checkpoint", file, "--key", n.VerifierKey)
+	if code != exitError || !strings.Contains(errs, "cp.txt") {
+		t.Fatalf("changed checkpoint: exit %d\n%s", code, errs)
+	}
+}

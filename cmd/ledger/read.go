@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/ledger"
@@ -19,7 +21,7 @@ import (
 )
 
 func newTally() *cobra.Command {
-	var server, election, format, at string
+	var server, election, format, at, cpFile, key string
 	var asOf uint64
 	cmd := &cobra.Command{
 		Use:   "tally --election ID",
@@ -40,7 +42,14 @@ its Status is the election's (unofficial-partial, unofficial-complete,
 certified, recount), or correction when the latest count change corrected
 or retracted a report; its GeneratedDate is the stream time of the last
 entry, and its Issuer the ledger's name. The same request gives the same
-bytes.`,
+bytes.
+
+With --checkpoint FILE it prints the tally at a signed checkpoint you hold
+(a C2SP signed note, as ledger checkpoint prints it): it checks the
+signature with --key (default: the server's key, which proves only that the
+server signed it), asks for the tally at the checkpoint's size, and checks
+the Merkle root of the entries replayed equals the checkpoint's root, so the
+numbers are tied to the checkpoint; a mismatch exits 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "json" && format != "table" && format != "nist" {
@@ -51,6 +60,16 @@ bytes.`,
 				return err
 			}
 			var b []byte
+			var held checkpoint.Checkpoint
+			if cpFile != "" {
+				if asOf > 0 || at != "" || format == "table" {
+					return fmt.Errorf("--checkpoint gives the size itself: drop --as-of, --at and --format table")
+				}
+				if held, err = heldCheckpoint(cmd, c, election, cpFile, key); err != nil {
+					return err
+				}
+				asOf = held.Size
+			}
 			switch {
 			case format == "nist":
 				b, err = c.TallyNIST(cmd.Context(), election, asOf, at)
@@ -65,12 +84,19 @@ bytes.`,
 			if err != nil {
 				return err
 			}
+			if cpFile != "" && format == "json" {
+				if err := checkAsOfRoot(b, held); err != nil {
+					return err
+				}
+			}
 			_, err = cmd.OutOrStdout().Write(b)
 			return err
 		},
 	}
 	cmd.Flags().StringVar(&server, "server", client.DefaultURL, "ledger HTTP API")
 	cmd.Flags().StringVar(&election, "election", "", "election ID (required)")
+	cmd.Flags().StringVar(&cpFile, "checkpoint", "", "the tally at this signed checkpoint (a file), its root checked")
+	cmd.Flags().StringVar(&key, "key", "", "with --checkpoint: verifier key to check it with (default: fetched from the server)")
 	cmd.Flags().StringVar(&format, "format", "json", "json, table or nist (NIST SP 1500-100 v2 ElectionReport)")
 	cmd.Flags().Uint64Var(&asOf, "as-of", 0, "the tally after the first N entries of the log")
 	cmd.Flags().StringVar(&at, "at", "", "the tally as the log stood at this time (RFC 3339)")
@@ -181,4 +207,44 @@ func rebuild(out io.Writer, dataDir, only string) error {
 		err = errors.New("no election " + only + " in " + dataDir)
 	}
 	return err
+}
+
+// heldCheckpoint verifies a signed checkpoint from a file.
+func heldCheckpoint(cmd *cobra.Command, c *client.Client, election, file, key string) (checkpoint.Checkpoint, error) {
+	var none checkpoint.Checkpoint
+	cp, err := os.ReadFile(file)
+	if err != nil {
+		return none, fmt.Errorf("couldn't read the checkpoint: %w", err)
+	}
+	if key = keyText(key); key == "" {
+		if key, err = c.Key(cmd.Context()); err != nil {
+			return none, err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "checking %s with the server's own key (pass --key to use one you trust)\n", file)
+	}
+	v, err := parseVerifier(key)
+	if err != nil {
+		return none, err
+	}
+	opened, err := checkpoint.Open(cp, checkpoint.Origin(v.Name(), election), v)
+	if err != nil {
+		return none, fmt.Errorf("%s: %w", file, err)
+	}
+	if opened.Size == 0 {
+		return none, fmt.Errorf("%s is a checkpoint of the empty log: there is no tally at size 0", file)
+	}
+	return opened, nil
+}
+
+// checkAsOfRoot checks an as-of document's size and root against a
+// verified checkpoint.
+func checkAsOfRoot(doc []byte, parsed checkpoint.Checkpoint) error {
+	var a audit.AsOf
+	if err := json.Unmarshal(doc, &a); err != nil {
+		return fmt.Errorf("couldn't read the tally document: %w", err)
+	}
+	if parsed.Size != a.TreeSize || parsed.Root != a.Root {
+		return fmt.Errorf("the entries the server replayed do not match the checkpoint: size %d root %s, checkpoint size %d root %s", a.TreeSize, a.Root, parsed.Size, parsed.Root)
+	}
+	return nil
 }
