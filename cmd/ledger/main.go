@@ -76,6 +76,6 @@ Start here:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemo(), newServe(), newSubmit(), newImport(), newTally(), newCheckpoint(), newRebuild(), newAudit(), newBench())
+	root.AddCommand(newDemo(), newServe(), newSubmit(), newImport(), newTally(), newCheckpoint(), newRebuild(), newAudit(), newBench(), newWatch())
 	return root
 }

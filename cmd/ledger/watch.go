@@ -1,0 +1,117 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/election-audit/ledger/client"
+	"github.com/election-audit/ledger/watch"
+)
+
+// exitAlarm is the exit code of `ledger watch` when it raises an alarm: the
+// ledger showed a history that is not an extension of what it saw before.
+const exitAlarm = 5
+
+// DefaultWatchState is where `ledger watch` keeps its state by default.
+const DefaultWatchState = "ledger-watch"
+
+func newWatch() *cobra.Command {
+	var server, natsURL, consumer, election, key, stateDir string
+	var trustServerKey, asJSON, once bool
+	cmd := &cobra.Command{
+		Use:   "watch --election ID --key KEY",
+		Short: "Follow an election live, print each change, verify every checkpoint; alarm on a rewritten history",
+		Long: `watch follows one election's log as a monitor: it prints every entry as it is
+logged, one readable line each (corrections and retractions start with "!!" and
+list every count that changed, old → new, and the reason), and verifies every
+checkpoint the ledger presents:
+
+  - its signature, with --key, for the origin <key name>/<election>;
+  - that it extends the last checkpoint this watcher accepted (a consistency
+    proof fetched from --server, checked here), which is kept in --state
+    between runs;
+  - that the entries printed hash to its Merkle root, and that each entry is
+    valid under the election's rules.
+
+If the ledger ever shows a checkpoint that is not an extension of what the
+watcher accepted before (a fork, or a rollback to a shorter log), or
+entries that do not match its signed checkpoints, watch prints a loud ALARM
+on stderr, keeps both checkpoints (and the proof) in
+<state>/evidence-<election>-<time>/, and exits 5. The state file is left as
+it was, so the alarm is raised again on the next run.
+
+Changes come over server-sent events from --server (default), or with
+--nats from the change feed stream (LEDGER_FEED) through a durable consumer
+(--consumer, default watch-<election>); proofs and entries are always
+fetched from --server over HTTP, so --nats needs --server too. The watcher
+resumes after the last entry it printed, reconnects with backoff when the
+connection drops, and stops on Ctrl-C with exit 0 (--once: as soon as it
+has verified the ledger's current checkpoint).
+
+--key is the verifier key you trust (or a file holding it); it is never
+fetched from the server unless you pass --trust-server-key, which proves
+only that the server signed. --json prints one JSON object per line
+(docs/watch.md).
+
+Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error; 5 an alarm.`,
+		Example: `  ledger watch --election ga06-2017-04 --key ledger-data/ledger.pub
+  ledger watch --election ga06-2017-04 --key ledger.pub --server http://ledger:8080 --nats nats://ledger:4222 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if natsURL != "" && !cmd.Flags().Changed("server") {
+				return errors.New("--nats needs --server too: consistency proofs and entries are fetched from the ledger's HTTP API")
+			}
+			c, err := client.New(server, nil)
+			if err != nil {
+				return err
+			}
+			key = keyText(key)
+			switch {
+			case key != "" && trustServerKey:
+				return errors.New("--key and --trust-server-key: pass one")
+			case key == "" && !trustServerKey:
+				return errors.New("--key is required: the verifier key you trust, or a file holding it (or --trust-server-key, which proves only that the server signed)")
+			case key == "":
+				if key, err = c.Key(ctx); err != nil {
+					return err
+				}
+			}
+			if _, err := parseVerifier(key); err != nil {
+				return err
+			}
+			cfg := watch.Config{
+				Election: election, Key: key, Client: c, StateDir: stateDir,
+				Out: cmd.OutOrStdout(), Alarm: cmd.ErrOrStderr(), JSON: asJSON, Once: once,
+				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+			}
+			if natsURL != "" {
+				cfg.Feed = watch.NATS{URL: natsURL, Consumer: consumer}
+			}
+			w, err := watch.New(cfg)
+			if err != nil {
+				return err
+			}
+			err = w.Run(ctx)
+			var alarm *watch.AlarmError
+			if errors.As(err, &alarm) {
+				return &exitCodeError{exitAlarm, err}
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&election, "election", "", "election ID (required)")
+	f.StringVar(&server, "server", client.DefaultURL, "ledger HTTP API: changes (unless --nats), proofs and entries")
+	f.StringVar(&natsURL, "nats", "", "follow the NATS change feed at this URL instead of server-sent events")
+	f.StringVar(&consumer, "consumer", "", "durable NATS consumer name (default watch-<election>)")
+	f.StringVar(&key, "key", "", "verifier key you trust, or a file holding it (required)")
+	f.BoolVar(&trustServerKey, "trust-server-key", false, "fetch the verifier key from --server instead (proves only that the server signed)")
+	f.StringVar(&stateDir, "state", DefaultWatchState, "directory for the watcher's state and the evidence of alarms")
+	f.BoolVar(&asJSON, "json", false, "JSON Lines: one object per change, verified checkpoint or alarm")
+	f.BoolVar(&once, "once", false, "exit once the ledger's current checkpoint is verified and its entries printed")
+	cmd.MarkFlagRequired("election")
+	return cmd
+}

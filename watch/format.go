@@ -1,0 +1,224 @@
+package watch
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/election-audit/ledger/audit"
+	"github.com/election-audit/ledger/events"
+)
+
+// The "kind" of each --json line. Persisted names: never change them.
+const (
+	RecordChange     = "change"
+	RecordCheckpoint = "checkpoint"
+	RecordAlarm      = "alarm"
+)
+
+// ChangeRecord is the --json line of one entry: what it did to the counts
+// (the fields of audit.Change, as `ledger audit diff --json` writes them).
+type ChangeRecord struct {
+	Kind     string `json:"kind"` // RecordChange
+	Election string `json:"election"`
+	audit.Change
+}
+
+// CheckpointRecord is the --json line of a verified checkpoint: its
+// signature, its consistency with the one verified before (Previous, 0 if
+// none), and that the entries printed so far hash to its root.
+type CheckpointRecord struct {
+	Kind       string    `json:"kind"` // RecordCheckpoint
+	Election   string    `json:"election"`
+	Size       uint64    `json:"size"`
+	Root       tlog.Hash `json:"root"`
+	Previous   uint64    `json:"previous"`
+	Checkpoint string    `json:"checkpoint"` // the signed note
+}
+
+// AlarmRecord is the --json line of an alarm, the last line of the run.
+type AlarmRecord struct {
+	Kind string `json:"kind"` // RecordAlarm
+	*AlarmError
+}
+
+// maxCountLines is how many changed counts a readable correction shows.
+const maxCountLines = 24
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// writeChange prints a change as readable lines. Corrections and
+// retractions start every line with "!!", so that they stand out without
+// colour and can be found with grep.
+func writeChange(w io.Writer, c *audit.Change, en *events.Entry, m *events.Manifest) error {
+	var b strings.Builder
+	mark := ""
+	switch c.Type {
+	case events.TypeCountCorrected, events.TypeCountRetracted:
+		mark = "!! "
+	}
+	fmt.Fprintf(&b, "%s#%-5d %s  %-18s", mark, c.Index, c.Recorded.UTC().Format(time.RFC3339), c.Type)
+	switch body := en.Event.Body.(type) {
+	case *events.Manifest:
+		fmt.Fprintf(&b, "  %s (%s): %d contests, %d units, %d vote types", body.Name, body.Date, len(body.Contests), len(body.Units), len(body.VoteTypes))
+	case *events.CountReport:
+		fmt.Fprintf(&b, "  %s / %s  %s%s", body.Unit, body.Contest, leaders(body.Counts, body.Contest, m), source(&body.Source))
+	case *events.Correction:
+		fmt.Fprintf(&b, "  CORRECTION  %s / %s  because %q (corrects %s)%s", body.Unit, body.Contest, body.Reason, body.Corrects, source(&body.Source))
+	case *events.Retraction:
+		fmt.Fprintf(&b, "  RETRACTION  %s / %s  because %q (withdraws %s)%s", c.Unit, c.Contest, body.Reason, body.Retracts, source(&body.Source))
+	case *events.Certification:
+		fmt.Fprintf(&b, "  by %s", body.By)
+		if body.Note != "" {
+			fmt.Fprintf(&b, ": %s", body.Note)
+		}
+	case *events.RecountOrder:
+		fmt.Fprintf(&b, "  by %s because %q", body.By, body.Reason)
+	}
+	if c.Verdict == events.Rejected {
+		fmt.Fprintf(&b, "  REJECTED: %s", c.Rejected)
+	}
+	b.WriteByte('\n')
+	if mark != "" && c.Verdict == events.Accepted {
+		if len(c.Counts) == 0 {
+			fmt.Fprintf(&b, "!!        no count changed\n")
+		}
+		for i, cc := range c.Counts {
+			if i == maxCountLines {
+				fmt.Fprintf(&b, "!!        … and %d more changed counts (--json lists them all)\n", len(c.Counts)-i)
+				break
+			}
+			fmt.Fprintf(&b, "!!        %s %s %d → %d (%+d)\n", cc.Choice, cc.VoteType, cc.Old, cc.New, cc.New-cc.Old)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// writeVerified prints a verified checkpoint as one readable line.
+func writeVerified(w io.Writer, r *CheckpointRecord) error {
+	prev := "the first checkpoint this watcher accepted"
+	if r.Previous > 0 {
+		prev = "consistent with " + strconv.FormatUint(r.Previous, 10)
+	}
+	_, err := fmt.Fprintf(w, "== checkpoint %d verified: signature OK, %s, entries [0, %d) hash to root %s\n", r.Size, prev, r.Size, r.Root)
+	return err
+}
+
+// leaders lists a report's choices by their total over vote types, most
+// votes first, the first three by name.
+func leaders(counts []events.Count, contest string, m *events.Manifest) string {
+	names := map[string]string{}
+	var order []string
+	for _, ct := range m.Contests {
+		if ct.ID == contest {
+			for _, ch := range ct.Choices {
+				names[ch.ID] = ch.Name
+				order = append(order, ch.ID)
+			}
+		}
+	}
+	totals := map[string]int64{}
+	for _, c := range counts {
+		if _, ok := totals[c.Choice]; !ok && names[c.Choice] == "" {
+			order = append(order, c.Choice) // not in the manifest: show the ID
+		}
+		totals[c.Choice] += c.Votes
+	}
+	slices.SortStableFunc(order, func(a, b string) int { return cmp.Compare(totals[b], totals[a]) })
+	var parts []string
+	for i, id := range order {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("… %d more", len(order)-3))
+			break
+		}
+		name := cmp.Or(names[id], id)
+		parts = append(parts, name+" "+thousands(totals[id]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func source(s *events.Source) string {
+	var parts []string
+	if s.File != "" {
+		parts = append(parts, "file "+s.File)
+	}
+	if s.SHA256 != "" {
+		parts = append(parts, "sha256 "+s.SHA256[:min(12, len(s.SHA256))]+"…")
+	}
+	if s.Version != "" {
+		parts = append(parts, "version "+s.Version)
+	}
+	if s.Operator != "" {
+		parts = append(parts, "operator "+s.Operator)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "  (" + strings.Join(parts, ", ") + ")"
+}
+
+// thousands writes n with comma separators: 16,848.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// changedCounts lists the counts that differ between two reports, in the
+// order they first appear (nil means no report: every count zero).
+func changedCounts(old, now []events.Count) []audit.CountChange {
+	type key struct{ choice, voteType string }
+	var order []key
+	vals := map[key]*audit.CountChange{}
+	add := func(cs []events.Count, isNew bool) {
+		for _, c := range cs {
+			k := key{c.Choice, c.VoteType}
+			v, ok := vals[k]
+			if !ok {
+				v = &audit.CountChange{Choice: c.Choice, VoteType: c.VoteType}
+				vals[k] = v
+				order = append(order, k)
+			}
+			if isNew {
+				v.New = c.Votes
+			} else {
+				v.Old = c.Votes
+			}
+		}
+	}
+	add(old, false)
+	add(now, true)
+	var out []audit.CountChange
+	for _, k := range order {
+		if v := vals[k]; v.Old != v.New {
+			out = append(out, *v)
+		}
+	}
+	return out
+}

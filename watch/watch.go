@@ -1,0 +1,608 @@
+// Package watch follows one election's log as a monitor: it prints every
+// change as it is logged (corrections with what changed, from what to
+// what, and why) and verifies every checkpoint the ledger presents against
+// the last one it accepted, which it keeps on disk between runs. If the
+// ledger ever shows a history that is not an extension of what the
+// watcher saw before, the watcher raises an alarm, keeps both checkpoints
+// as evidence, and stops.
+//
+// For most uses, call [New] and [Watcher.Run]; `ledger watch` does.
+//
+// # Guarantees
+//
+// For every checkpoint the ledger presents (with a change, as a checkpoint
+// event, or as its latest over HTTP at start), the watcher checks:
+//
+//   - its signature, with the verifier key it was given (never one fetched
+//     from the ledger unless the caller chose to), for the origin
+//     "<key name>/<election>";
+//   - against the last accepted checkpoint: a larger one must come with a
+//     consistency proof from the accepted one (fetched over HTTP, checked
+//     with tlog.CheckTree); one of the same size must have the same root; a
+//     smaller one must be provably a prefix of the accepted one.
+//
+// For every entry, in log order with none missing: that it decodes, has
+// its index and election, and that its verdict is the one the election's
+// rules give (a replay, as `ledger audit verify` does); and, each time the
+// entries received reach the size of the accepted checkpoint, that their
+// RFC 6962 Merkle root is its root. So every line printed is of an entry
+// under a verified signature, and every accepted checkpoint extends all
+// the ones before it, across runs.
+//
+// A failure of any of these is an [AlarmError]. Network failures are not:
+// the watcher reconnects with backoff.
+//
+// Memory is bounded by the election's manifest (the current report of
+// each unit and contest, a projections.Election), not by the log. At
+// start it replays the entries it printed before, fetched over HTTP, to
+// rebuild them: O(log) once per run.
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/election-audit/ledger/api"
+	"github.com/election-audit/ledger/audit"
+	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/client"
+	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/feed"
+	"github.com/election-audit/ledger/projections"
+)
+
+// Defaults of [Config].
+const (
+	DefaultMinBackoff = 100 * time.Millisecond
+	DefaultMaxBackoff = 30 * time.Second
+)
+
+// Config configures a [Watcher].
+type Config struct {
+	// Election is the election ID to follow. Required.
+	Election string
+	// Key is the ledger's checkpoint verifier key (name+hash+base64); its
+	// name is the ledger's name, the first part of the checkpoint origin.
+	// Required: the watcher verifies against this key and nothing else.
+	Key string
+	// Client is the ledger's HTTP API, for consistency proofs, entries the
+	// feed skipped, and the latest checkpoint. Required.
+	Client *client.Client
+	// Feed delivers the changes; default SSE over Client.
+	Feed Feed
+	// StateDir holds the state file (<election>.state.json) and the
+	// evidence of alarms; created if missing. Required.
+	StateDir string
+	// Out gets the readable lines, or JSON lines if JSON; default stdout.
+	Out  io.Writer
+	JSON bool
+	// Alarm gets the loud alarm text; default stderr.
+	Alarm io.Writer
+	// Once makes Run return nil once it has verified the checkpoint the
+	// ledger presented at start and printed the entries it covers.
+	Once bool
+	// MinBackoff and MaxBackoff bound the pause before reconnecting.
+	MinBackoff, MaxBackoff time.Duration
+	Logger                 *slog.Logger
+}
+
+// Watcher follows one election. It is not safe for concurrent use, and
+// two watchers must not share a state file.
+type Watcher struct {
+	cfg    Config
+	v      note.Verifier
+	origin string
+	path   string
+	hasher *compact.RangeFactory
+
+	acc       checkpoint.Checkpoint // the last accepted checkpoint
+	accSigned []byte                // nil until one is accepted
+	previous  uint64                // the accepted size acc was proven to extend
+	rng       *compact.Range        // leaf hashes of entries [0, next)
+	proj      *projections.Election // nil until entry 0
+	verified  uint64                // the largest size whose entries were checked
+	lastSeen  string                // the last checkpoint text handled
+	target    uint64                // with Once: the size to reach
+	ready     bool                  // state loaded and entries replayed
+}
+
+// errDone ends Run when Once is set and the work is done.
+var errDone = errors.New("caught up")
+
+// New checks the configuration and loads the watcher's state.
+func New(cfg Config) (*Watcher, error) {
+	switch {
+	case cfg.Election == "":
+		return nil, errors.New("watch: no election given")
+	case cfg.Key == "":
+		return nil, errors.New("watch: no verifier key given: the watcher verifies checkpoints with a key you trust")
+	case cfg.Client == nil:
+		return nil, errors.New("watch: no ledger HTTP API given: proofs and entries come from it")
+	case cfg.StateDir == "":
+		return nil, errors.New("watch: no state directory given")
+	}
+	v, err := note.NewVerifier(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("watch: the key is not a verifier key (name+hash+base64): %w", err)
+	}
+	if cfg.Feed == nil {
+		cfg.Feed = SSE{Client: cfg.Client}
+	}
+	if cfg.Out == nil {
+		cfg.Out = os.Stdout
+	}
+	if cfg.Alarm == nil {
+		cfg.Alarm = os.Stderr
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = DefaultMinBackoff
+	}
+	if cfg.MaxBackoff < cfg.MinBackoff {
+		cfg.MaxBackoff = max(DefaultMaxBackoff, cfg.MinBackoff)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
+		return nil, fmt.Errorf("couldn't create the state directory: %w", err)
+	}
+	w := &Watcher{cfg: cfg, v: v, origin: checkpoint.Origin(v.Name(), cfg.Election),
+		path: StatePath(cfg.StateDir, cfg.Election), hasher: &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}}
+	st, err := loadState(w.path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Checkpoint == "" {
+		w.rng = w.hasher.NewEmptyRange(0)
+		return w, nil
+	}
+	if st.Key != cfg.Key || st.Election != cfg.Election || st.Origin != w.origin {
+		return nil, fmt.Errorf("the state %s was kept for %s with key %s; this run is for %s with key %s: use another state directory", w.path, st.Origin, st.Key, w.origin, cfg.Key)
+	}
+	cp, err := checkpoint.Open([]byte(st.Checkpoint), w.origin, v)
+	if err != nil || cp.Size != st.Size || cp.Root != st.Root {
+		return nil, fmt.Errorf("the state %s holds a checkpoint that does not verify or does not match its size and root (%v): it was altered", w.path, err)
+	}
+	if w.rng, err = w.hasher.NewRange(0, st.Next, st.Range); err != nil {
+		return nil, fmt.Errorf("the state %s holds a bad Merkle range: %w", w.path, err)
+	}
+	w.acc, w.accSigned, w.lastSeen, w.previous = cp, []byte(st.Checkpoint), st.Checkpoint, st.Previous
+	return w, nil
+}
+
+// Next returns the index of the next entry to print.
+func (w *Watcher) Next() uint64 { return w.rng.End() }
+
+// Accepted returns the last accepted checkpoint (signed note), nil if none.
+func (w *Watcher) Accepted() []byte { return w.accSigned }
+
+// Run follows the election until ctx ends (then it saves its state and
+// returns nil), an alarm (an *AlarmError), or an error that reconnecting
+// cannot fix. With Once, it returns nil once caught up.
+func (w *Watcher) Run(ctx context.Context) error {
+	backoff := w.cfg.MinBackoff
+	for {
+		before := w.Next()
+		err := w.round(ctx)
+		switch {
+		case ctx.Err() != nil, errors.Is(err, errDone):
+			return w.save()
+		case isFatal(err):
+			return err
+		}
+		if w.Next() > before {
+			backoff = w.cfg.MinBackoff
+		}
+		w.cfg.Logger.Warn("watch: following stopped; reconnecting", "election", w.cfg.Election, "next", w.Next(), "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return w.save()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, w.cfg.MaxBackoff)
+	}
+}
+
+func (w *Watcher) round(ctx context.Context) error {
+	if !w.ready {
+		if err := w.start(ctx); err != nil {
+			return err
+		}
+		w.ready = true
+		if w.cfg.Once && w.verified >= w.target {
+			return errDone
+		}
+	}
+	// Catch up with the accepted checkpoint over HTTP: a durable consumer
+	// may be past these entries, and they are known to be there.
+	for w.Next() < w.acc.Size {
+		if err := w.fetch(ctx, w.Next(), w.acc.Size); err != nil {
+			return err
+		}
+	}
+	return w.cfg.Feed.Follow(ctx, w.cfg.Election, w.Next(),
+		func(c *feed.Change) error { return w.change(ctx, c) },
+		func(c *feed.Checkpoint) error {
+			if err := w.presented(ctx, []byte(c.Checkpoint)); err != nil {
+				return err
+			}
+			return w.check()
+		})
+}
+
+// start checks the ledger's latest checkpoint against the accepted one,
+// then replays the entries printed by earlier runs.
+func (w *Watcher) start(ctx context.Context) error {
+	latest, err := w.cfg.Client.Checkpoint(ctx, w.cfg.Election)
+	if err != nil {
+		var ce *client.Error
+		if w.cfg.Once && errors.As(err, &ce) && ce.IsClientError() {
+			return fatal(err)
+		}
+		return fmt.Errorf("couldn't fetch the latest checkpoint of %s: %w", w.cfg.Election, err)
+	}
+	if err := w.presented(ctx, latest); err != nil {
+		return err
+	}
+	w.target = w.acc.Size
+	next := w.Next()
+	if next == 0 {
+		return nil
+	}
+	// The entries printed before, to rebuild the current reports; they
+	// must be the ones whose hashes the state kept.
+	saved := w.rng
+	w.rng, w.proj = w.hasher.NewEmptyRange(0), nil
+	src := client.Source{Client: w.cfg.Client, Ctx: ctx}
+	err = src.Entries(w.cfg.Election, 0, next, func(i uint64, data []byte) error {
+		_, err := w.apply(i, data)
+		return err
+	})
+	if err != nil {
+		if !isFatal(err) {
+			w.rng = saved
+		}
+		return err
+	}
+	got, err1 := w.rng.GetRootHash(nil)
+	want, err2 := saved.GetRootHash(nil)
+	if err := errors.Join(err1, err2); err != nil {
+		return fatal(err)
+	}
+	if string(got) != string(want) {
+		return w.alarm(KindEntries, nil, fmt.Sprintf("entries [0, %d) fetched now hash to %x, the entries printed before to %x", next, got, want), evidence{})
+	}
+	if next == w.acc.Size {
+		if err := w.rootMatches(); err != nil {
+			return err
+		}
+		w.verified = next
+	}
+	return nil
+}
+
+// change handles one change from the feed.
+func (w *Watcher) change(ctx context.Context, c *feed.Change) error {
+	if c.Index < w.Next() {
+		return nil // a repeat
+	}
+	if c.Checkpoint != "" {
+		if err := w.presented(ctx, []byte(c.Checkpoint)); err != nil {
+			return err
+		}
+	}
+	if c.Index >= w.acc.Size {
+		// No accepted checkpoint covers it (a stale one came with it).
+		latest, err := w.cfg.Client.Checkpoint(ctx, w.cfg.Election)
+		if err != nil {
+			return fmt.Errorf("couldn't fetch the latest checkpoint of %s: %w", w.cfg.Election, err)
+		}
+		if err := w.presented(ctx, latest); err != nil {
+			return err
+		}
+		if c.Index >= w.acc.Size {
+			return fmt.Errorf("entry %d came before any checkpoint that covers it (accepted size %d)", c.Index, w.acc.Size)
+		}
+	}
+	for w.Next() < c.Index { // the feed skipped these
+		if err := w.fetch(ctx, w.Next(), c.Index); err != nil {
+			return err
+		}
+	}
+	data := []byte(c.Entry)
+	if c.EntryOmitted || len(data) == 0 {
+		es, err := w.cfg.Client.Entries(ctx, w.cfg.Election, c.Index, 1)
+		if err != nil {
+			return fmt.Errorf("couldn't fetch entry %d of %s: %w", c.Index, w.cfg.Election, err)
+		}
+		if len(es) != 1 {
+			return fmt.Errorf("couldn't fetch entry %d of %s: %d entries returned", c.Index, w.cfg.Election, len(es))
+		}
+		data = es[0]
+	}
+	if err := w.print(c.Index, data); err != nil {
+		return err
+	}
+	return w.check()
+}
+
+// fetch prints entries [start, end) fetched over HTTP, at most one page.
+func (w *Watcher) fetch(ctx context.Context, start, end uint64) error {
+	es, err := w.cfg.Client.Entries(ctx, w.cfg.Election, start, min(end-start, 1000))
+	if err != nil {
+		return fmt.Errorf("couldn't fetch entries [%d, %d) of %s: %w", start, end, w.cfg.Election, err)
+	}
+	if len(es) == 0 {
+		return fmt.Errorf("couldn't fetch entry %d of %s: none returned", start, w.cfg.Election)
+	}
+	for i, data := range es {
+		if start+uint64(i) >= end {
+			break
+		}
+		if err := w.print(start+uint64(i), data); err != nil {
+			return err
+		}
+	}
+	return w.check()
+}
+
+func (w *Watcher) print(index uint64, data []byte) error {
+	c, err := w.apply(index, data)
+	if err != nil {
+		return err
+	}
+	if w.cfg.JSON {
+		err = writeJSON(w.cfg.Out, ChangeRecord{Kind: RecordChange, Election: w.cfg.Election, Change: *c.Change})
+	} else {
+		err = writeChange(w.cfg.Out, c.Change, c.entry, w.proj.Manifest())
+	}
+	if err != nil {
+		return fatal(fmt.Errorf("couldn't print entry %d: %w", index, err))
+	}
+	return nil
+}
+
+type applied struct {
+	*audit.Change
+	entry *events.Entry
+}
+
+// apply checks entry index and folds it into the current reports and the
+// Merkle range.
+func (w *Watcher) apply(index uint64, data []byte) (*applied, error) {
+	if index != w.Next() {
+		return nil, fatal(fmt.Errorf("entry %d handed on when %d is next", index, w.Next()))
+	}
+	invalid := func(format string, args ...any) error {
+		return w.alarm(KindInvalidEntry, nil, fmt.Sprintf("entry %d: ", index)+fmt.Sprintf(format, args...),
+			evidence{fmt.Sprintf("entry-%d.json", index): data})
+	}
+	en, err := events.DecodeEntry(data)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	if en.Index != index {
+		return nil, invalid("it says it is entry %d", en.Index)
+	}
+	if en.Event.Election != w.cfg.Election {
+		return nil, invalid("it is for election %q", en.Event.Election)
+	}
+	c := &audit.Change{Index: en.Index, Recorded: en.Recorded, ID: en.Event.ID, Type: en.Event.Type(), Verdict: en.Verdict}
+	if en.Verdict == events.Rejected {
+		c.Rejected = en.Reason
+	}
+	var old []events.Count
+	if w.proj == nil {
+		m, ok := en.Event.Body.(*events.Manifest)
+		if !ok || en.Verdict != events.Accepted {
+			return nil, invalid("entry 0 is not the election's accepted manifest")
+		}
+		if w.proj, err = projections.New(w.cfg.Election, m); err != nil {
+			return nil, invalid("%v", err)
+		}
+	} else {
+		switch rj := w.proj.Check(en.Event); {
+		case rj == nil && en.Verdict != events.Accepted:
+			return nil, invalid("it is rejected but the election's rules accept it")
+		case rj != nil && en.Verdict == events.Accepted:
+			return nil, invalid("it is accepted but the election's rules reject it: %s", rj.Reason)
+		}
+		switch b := en.Event.Body.(type) {
+		case *events.CountReport:
+			c.Unit, c.Contest, c.Source = b.Unit, b.Contest, &b.Source
+		case *events.Correction:
+			c.Unit, c.Contest, c.Source, c.Why, c.Replaces = b.Unit, b.Contest, &b.Source, b.Reason, b.Corrects
+		case *events.Retraction:
+			c.Source, c.Why, c.Replaces = &b.Source, b.Reason, b.Retracts
+			if u, ct, ok := w.proj.ReportOf(b.Retracts); ok {
+				c.Unit, c.Contest = u, ct
+			}
+		}
+		if c.Unit != "" {
+			var cur uuid.UUID
+			cur, old, _ = w.proj.Current(c.Unit, c.Contest)
+			if c.Replaces == uuid.Nil && en.Verdict == events.Accepted {
+				c.Replaces = cur
+			}
+		}
+	}
+	if err := w.proj.Apply(en); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if c.Unit != "" {
+		_, now, _ := w.proj.Current(c.Unit, c.Contest)
+		c.Counts = changedCounts(old, now)
+	}
+	c.Status = w.proj.Status()
+	leaf := tlog.RecordHash(data)
+	if err := w.rng.Append(leaf[:], nil); err != nil {
+		return nil, fatal(err)
+	}
+	return &applied{c, en}, nil
+}
+
+// presented checks a checkpoint the ledger presented against the accepted
+// one, and accepts it if it extends it.
+func (w *Watcher) presented(ctx context.Context, signed []byte) error {
+	if string(signed) == w.lastSeen {
+		return nil
+	}
+	cp, err := checkpoint.Open(signed, w.origin, w.v)
+	if err != nil {
+		return w.alarm(KindSignature, unverified(signed), err.Error(), evidence{"presented.checkpoint": signed})
+	}
+	switch {
+	case w.accSigned == nil:
+		// The first checkpoint this state ever sees: trusted because of
+		// its signature alone, and the entries are checked against it.
+	case cp.Size == w.acc.Size:
+		if cp.Root != w.acc.Root {
+			return w.alarm(KindFork, &cp, fmt.Sprintf("two signed checkpoints of size %d with different roots", cp.Size),
+				evidence{"presented.checkpoint": signed})
+		}
+		w.lastSeen = string(signed)
+		return nil
+	case cp.Size > w.acc.Size:
+		p, err := w.cfg.Client.ConsistencyProof(ctx, w.cfg.Election, w.acc.Size, cp.Size)
+		if err != nil {
+			return fmt.Errorf("couldn't fetch the consistency proof of %s from %d to %d: %w", w.cfg.Election, w.acc.Size, cp.Size, err)
+		}
+		if err := audit.CheckConsistency(&p.ConsistencyProof, w.acc, cp); err != nil {
+			return w.alarm(KindFork, &cp, err.Error(), evidence{"presented.checkpoint": signed, "proof.json": proofJSON(p)})
+		}
+	default: // smaller: stale, or the log went back
+		p, err := w.cfg.Client.ConsistencyProof(ctx, w.cfg.Election, cp.Size, w.acc.Size)
+		var ce *client.Error
+		if errors.As(err, &ce) && ce.Status == 404 {
+			return w.alarm(KindRollback, &cp, fmt.Sprintf("the ledger presented size %d after size %d was accepted, and cannot prove it a prefix: %s", cp.Size, w.acc.Size, ce.Problem.Error),
+				evidence{"presented.checkpoint": signed})
+		}
+		if err != nil {
+			return fmt.Errorf("couldn't fetch the consistency proof of %s from %d to %d: %w", w.cfg.Election, cp.Size, w.acc.Size, err)
+		}
+		if err := audit.CheckConsistency(&p.ConsistencyProof, cp, w.acc); err != nil {
+			return w.alarm(KindFork, &cp, err.Error(), evidence{"presented.checkpoint": signed, "proof.json": proofJSON(p)})
+		}
+		w.lastSeen = string(signed)
+		return nil // an older checkpoint of the same history
+	}
+	w.previous = w.acc.Size
+	w.acc, w.accSigned, w.lastSeen = cp, signed, string(signed)
+	if err := w.save(); err != nil {
+		return err
+	}
+	return w.check()
+}
+
+// check compares the entries' root with the accepted checkpoint once they
+// reach its size, and reports the checkpoint verified.
+func (w *Watcher) check() error {
+	if w.Next() != w.acc.Size || w.acc.Size <= w.verified {
+		return nil
+	}
+	if err := w.rootMatches(); err != nil {
+		return err
+	}
+	r := &CheckpointRecord{Kind: RecordCheckpoint, Election: w.cfg.Election, Size: w.acc.Size, Root: w.acc.Root,
+		Previous: w.previous, Checkpoint: string(w.accSigned)}
+	w.verified = w.acc.Size
+	if err := w.save(); err != nil {
+		return err
+	}
+	var err error
+	if w.cfg.JSON {
+		err = writeJSON(w.cfg.Out, r)
+	} else {
+		err = writeVerified(w.cfg.Out, r)
+	}
+	if err != nil {
+		return fatal(fmt.Errorf("couldn't print checkpoint %d: %w", r.Size, err))
+	}
+	if w.cfg.Once && w.verified >= w.target {
+		return errDone
+	}
+	return nil
+}
+
+func (w *Watcher) rootMatches() error {
+	root, err := w.rng.GetRootHash(nil)
+	if err != nil {
+		return fatal(err)
+	}
+	if string(root) != string(w.acc.Root[:]) {
+		return w.alarm(KindEntries, nil, fmt.Sprintf("entries [0, %d) hash to %x, the signed checkpoint of that size has root %s", w.Next(), root, w.acc.Root), evidence{})
+	}
+	return nil
+}
+
+// save writes the state: the accepted checkpoint and the entries printed.
+func (w *Watcher) save() error {
+	if w.accSigned == nil {
+		return nil
+	}
+	st := &State{V: stateVersion, Election: w.cfg.Election, Origin: w.origin, Key: w.cfg.Key,
+		Checkpoint: string(w.accSigned), Size: w.acc.Size, Root: w.acc.Root, Previous: w.previous, Next: w.Next(), Range: w.rng.Hashes()}
+	if err := saveState(w.path, st); err != nil {
+		return fatal(err)
+	}
+	return nil
+}
+
+// alarm keeps the evidence, prints the alarm and returns it.
+func (w *Watcher) alarm(kind Kind, presented *checkpoint.Checkpoint, detail string, files evidence) error {
+	a := &AlarmError{Kind: kind, Election: w.cfg.Election, Origin: w.origin, Detail: detail}
+	if w.accSigned != nil {
+		a.Accepted = Tree{w.acc.Size, w.acc.Root}
+		files["accepted.checkpoint"] = w.accSigned
+	}
+	if presented != nil {
+		a.Presented = &Tree{presented.Size, presented.Root}
+	}
+	names := make([]string, 0, len(files)+1)
+	for n := range files {
+		names = append(names, n)
+	}
+	names = append(names, "alarm.json")
+	sort.Strings(names)
+	_, a.EvidenceErr = keepEvidence(w.cfg.StateDir, a, files, time.Now())
+	writeAlarm(w.cfg.Alarm, a, names)
+	if w.cfg.JSON {
+		writeJSON(w.cfg.Out, AlarmRecord{Kind: RecordAlarm, AlarmError: a})
+	}
+	return a
+}
+
+func proofJSON(p *api.ConsistencyProof) []byte {
+	b, _ := json.MarshalIndent(p, "", "  ")
+	return append(b, '\n')
+}
+
+// unverified reads the size and root of a checkpoint that did not verify,
+// for the alarm's report only; nil if it does not parse.
+func unverified(signed []byte) *checkpoint.Checkpoint {
+	lines := strings.SplitN(string(signed), "\n", 4)
+	if len(lines) < 4 {
+		return nil
+	}
+	size, err1 := strconv.ParseUint(lines[1], 10, 64)
+	h, err2 := tlog.ParseHash(lines[2])
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	return &checkpoint.Checkpoint{Origin: lines[0], Size: size, Root: h}
+}

@@ -1,0 +1,463 @@
+package watch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/election-audit/ledger/client"
+	"github.com/election-audit/ledger/demo"
+	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/examples"
+	"github.com/election-audit/ledger/node"
+	"github.com/election-audit/ledger/watch"
+)
+
+const april = examples.GA06AprilElection
+
+// syncBuffer is a bytes.Buffer safe for a watcher and a test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startNode opens a ledger in dir with its HTTP API and embedded NATS on
+// loopback ports.
+func startNode(t *testing.T, dir string) *node.Node {
+	t.Helper()
+	ctx := context.Background()
+	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(ctx) })
+	return n
+}
+
+// sameKeyNode opens a second ledger that signs with the key of the ledger
+// in dir: what a compromised or misbehaving operator could run.
+func sameKeyNode(t *testing.T, dir string) *node.Node {
+	t.Helper()
+	other := t.TempDir()
+	key, err := os.ReadFile(filepath.Join(dir, "ledger.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "ledger.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startNode(t, other)
+}
+
+// history is the April example (manifest and five county reports) and a
+// correction of DeKalb's report.
+func history(t *testing.T) []*events.Event {
+	t.Helper()
+	evs, err := examples.GA06April()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dekalb := evs[3].Body.(*events.CountReport)
+	if dekalb.Unit != "dekalb" {
+		t.Fatalf("example event 3 is for %s", dekalb.Unit)
+	}
+	right := *dekalb
+	right.Counts = slices.Clone(dekalb.Counts)
+	for i, c := range right.Counts {
+		if c.Choice == "karen-handel" && c.VoteType == "election-day" {
+			right.Counts[i].Votes += 45
+		}
+	}
+	return append(evs, event(t, &events.Correction{Corrects: evs[3].ID, Reason: "memory card re-read", CountReport: right}))
+}
+
+func event(t *testing.T, body events.Body) *events.Event {
+	t.Helper()
+	id, err := uuid.NewV7()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &events.Event{ID: id, Election: april, Body: body}
+}
+
+func certification(t *testing.T) *events.Event {
+	return event(t, &events.Certification{By: "the test", Note: "all counted"})
+}
+
+func submit(t *testing.T, n *node.Node, evs []*events.Event) {
+	t.Helper()
+	rs, err := n.Ledger.Submit(context.Background(), evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rs {
+		if r.Verdict != events.Accepted {
+			t.Fatalf("event %d: %s: %s", i, r.Verdict, r.Reason)
+		}
+	}
+}
+
+type run struct {
+	out, alarm *syncBuffer
+	err        error
+}
+
+// watchOnce runs a watcher with Once until it is caught up.
+func watchOnce(t *testing.T, n *node.Node, stateDir string, opts func(*watch.Config)) run {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r := run{out: &syncBuffer{}, alarm: &syncBuffer{}}
+	cfg := watch.Config{Election: april, Key: n.VerifierKey, Client: httpClient(t, n), StateDir: stateDir,
+		Out: r.out, Alarm: r.alarm, Once: true, MaxBackoff: 500 * time.Millisecond}
+	if opts != nil {
+		opts(&cfg)
+	}
+	w, err := watch.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.err = w.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("the watcher did not catch up: %v\n%s", r.err, r.out)
+	}
+	return r
+}
+
+// watchLive starts a watcher without Once, calls then, waits until the
+// output contains until, stops it as Ctrl-C does, and returns the output.
+func watchLive(t *testing.T, n *node.Node, stateDir string, opts func(*watch.Config), then func(), until string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	cfg := watch.Config{Election: april, Key: n.VerifierKey, Client: httpClient(t, n), StateDir: stateDir, Out: out, Alarm: out}
+	if opts != nil {
+		opts(&cfg)
+	}
+	w, err := watch.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	then()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), until) {
+		select {
+		case err := <-done:
+			t.Fatalf("the watcher stopped: %v\n%s", err, out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("live watcher printed:\n%s", out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("stopped watcher: %v", err)
+	}
+	return out.String()
+}
+
+func httpClient(t *testing.T, n *node.Node) *client.Client {
+	t.Helper()
+	c, err := client.New("http://"+n.HTTPAddr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// indexes returns the entry indexes of the readable change lines, in order.
+func indexes(out string) []string {
+	var got []string
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimPrefix(line, "!! ")
+		if strings.HasPrefix(line, "#") {
+			got = append(got, strings.Fields(line)[0])
+		}
+	}
+	return got
+}
+
+func checkClean(t *testing.T, r run, want []string, size string) {
+	t.Helper()
+	if r.err != nil {
+		t.Fatalf("watcher: %v\n%s", r.err, r.alarm)
+	}
+	if r.alarm.String() != "" {
+		t.Fatalf("alarm on a clean history:\n%s", r.alarm)
+	}
+	if got := indexes(r.out.String()); !slices.Equal(got, want) {
+		t.Fatalf("printed entries %v, want %v:\n%s", got, want, r.out)
+	}
+	if size != "" && !strings.Contains(r.out.String(), "== checkpoint "+size+" verified") {
+		t.Fatalf("checkpoint %s not reported verified:\n%s", size, r.out)
+	}
+}
+
+func checkCorrection(t *testing.T, out string) {
+	t.Helper()
+	for _, want := range []string{
+		"!! #6 ", "count.corrected", "CORRECTION  dekalb / us-representative-district-6", `because "memory card re-read"`,
+		"!!        karen-handel election-day ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("correction: no %q in:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "!!        karen-handel election-day") && !strings.HasSuffix(line, "(+45)") {
+			t.Errorf("correction line %q: want old → new (+45)", line)
+		}
+	}
+}
+
+// TestWatchCleanHTTP follows a clean history over server-sent events: every
+// entry is printed once, in order, the correction with old → new and its
+// reason, and no alarm; a second run resumes after the last entry printed.
+func TestWatchCleanHTTP(t *testing.T) {
+	dir := t.TempDir()
+	n := startNode(t, dir)
+	submit(t, n, history(t))
+	state := t.TempDir()
+
+	r := watchOnce(t, n, state, nil)
+	checkClean(t, r, []string{"#0", "#1", "#2", "#3", "#4", "#5", "#6"}, "7")
+	checkCorrection(t, r.out.String())
+	if !strings.Contains(r.out.String(), "Jon Ossoff ") || !strings.Contains(r.out.String(), "the first checkpoint this watcher accepted") {
+		t.Errorf("output:\n%s", r.out)
+	}
+	t.Logf("output:\n%s", r.out)
+
+	// Live: the watcher follows until stopped (Ctrl-C), and resumes.
+	out := watchLive(t, n, state, nil, func() { submit(t, n, []*events.Event{certification(t)}) }, "== checkpoint 8 verified")
+	if got := indexes(out); !slices.Equal(got, []string{"#7"}) || !strings.Contains(out, "consistent with 7") ||
+		!strings.Contains(out, "election.certified") {
+		t.Fatalf("resumed watcher printed %v:\n%s", got, out)
+	}
+
+	// JSON lines.
+	submit(t, n, []*events.Event{event(t, &events.RecountOrder{By: "a court", Reason: "a petition"})})
+	r = watchOnce(t, n, state, func(c *watch.Config) { c.JSON = true })
+	lines := strings.Split(strings.TrimSpace(r.out.String()), "\n")
+	if r.err != nil || len(lines) != 2 || !strings.HasPrefix(lines[0], `{"kind":"change","election":"ga06-2017-04","index":8,`) ||
+		!strings.HasPrefix(lines[1], `{"kind":"checkpoint","election":"ga06-2017-04","size":9,`) || !strings.Contains(lines[1], `"previous":8`) {
+		t.Fatalf("--json: %v\n%s", r.err, r.out)
+	}
+}
+
+// TestWatchCleanNATS follows the same history on the NATS change feed with
+// a durable consumer, and resumes.
+func TestWatchCleanNATS(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	submit(t, n, history(t))
+	state := t.TempDir()
+	viaNATS := func(c *watch.Config) { c.Feed = watch.NATS{URL: n.Broker.ClientURL()} }
+	r := watchOnce(t, n, state, viaNATS)
+	checkClean(t, r, []string{"#0", "#1", "#2", "#3", "#4", "#5", "#6"}, "7")
+	checkCorrection(t, r.out.String())
+
+	submit(t, n, []*events.Event{certification(t)})
+	r = watchOnce(t, n, state, viaNATS)
+	checkClean(t, r, []string{"#7"}, "8")
+
+	// Live, on the feed.
+	out := watchLive(t, n, state, viaNATS, func() {
+		submit(t, n, []*events.Event{event(t, &events.RecountOrder{By: "a court", Reason: "a petition"})})
+		time.Sleep(100 * time.Millisecond)
+		submit(t, n, []*events.Event{certification(t)})
+	}, "== checkpoint 10 verified")
+	if got := indexes(out); !slices.Equal(got, []string{"#8", "#9"}) {
+		t.Fatalf("live on NATS: printed %v:\n%s", got, out)
+	}
+
+	// A lost state (and a consumer that has moved on): the watcher fetches
+	// what the consumer skips over HTTP and prints everything again.
+	r = watchOnce(t, n, t.TempDir(), viaNATS)
+	checkClean(t, r, []string{"#0", "#1", "#2", "#3", "#4", "#5", "#6", "#7", "#8", "#9"}, "10")
+}
+
+// TestWatchFork serves the watcher a forked history: a second ledger with
+// the same signing key and another history of the same election. The
+// watcher raises the alarm, keeps both checkpoints, and raises it again on
+// the next run; a shorter history raises a rollback alarm.
+func TestWatchFork(t *testing.T) {
+	dirA := t.TempDir()
+	a := startNode(t, dirA)
+	submit(t, a, history(t))
+	state := t.TempDir()
+	checkClean(t, watchOnce(t, a, state, nil), []string{"#0", "#1", "#2", "#3", "#4", "#5", "#6"}, "7")
+	accepted, err := os.ReadFile(watch.StatePath(state, april))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		evs   func() []*events.Event
+		kind  watch.Kind
+		size  uint64
+		proof bool
+	}{
+		{"longer", func() []*events.Event { return append(history(t), certification(t)) }, watch.KindFork, 8, true},
+		{"same size", func() []*events.Event { return history(t) }, watch.KindFork, 7, false},
+		{"shorter", func() []*events.Event { return history(t)[:6] }, watch.KindRollback, 6, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := sameKeyNode(t, dirA)
+			if b.VerifierKey != a.VerifierKey {
+				t.Fatal("the second ledger has another key")
+			}
+			submit(t, b, tc.evs())
+			for try := range 2 {
+				before := entriesOf(t, state)
+				viaNATS := func(c *watch.Config) {
+					if try == 1 {
+						c.Feed = watch.NATS{URL: b.Broker.ClientURL()}
+					}
+				}
+				r := watchOnce(t, b, state, viaNATS)
+				var alarm *watch.AlarmError
+				if !errors.As(r.err, &alarm) {
+					t.Fatalf("run %d: no alarm: %v\n%s", try, r.err, r.out)
+				}
+				if alarm.Kind != tc.kind || alarm.Accepted.Size != 7 || alarm.Presented == nil || alarm.Presented.Size != tc.size {
+					t.Fatalf("run %d: alarm %+v", try, alarm)
+				}
+				if !strings.Contains(r.alarm.String(), "!! ALARM: "+strings.ToUpper(string(tc.kind))) || !strings.Contains(r.alarm.String(), "accepted before:  size 7") {
+					t.Fatalf("run %d: alarm text:\n%s", try, r.alarm)
+				}
+				if got := indexes(r.out.String()); len(got) != 0 {
+					t.Fatalf("run %d: printed entries of the forked history: %v", try, got)
+				}
+				acc, err1 := os.ReadFile(filepath.Join(alarm.Evidence, "accepted.checkpoint"))
+				pres, err2 := os.ReadFile(filepath.Join(alarm.Evidence, "presented.checkpoint"))
+				_, err3 := os.Stat(filepath.Join(alarm.Evidence, "alarm.json"))
+				if err := errors.Join(err1, err2, err3); err != nil {
+					t.Fatal(err)
+				}
+				_, cpB, _, _ := b.Ledger.Committed(april)
+				if !bytes.Equal(pres, cpB) || !bytes.Contains(accepted, []byte(strings.ReplaceAll(string(acc), "\n", `\n`))) {
+					t.Fatalf("evidence: accepted\n%s\npresented\n%s", acc, pres)
+				}
+				if _, err := os.Stat(filepath.Join(alarm.Evidence, "proof.json")); (err == nil) != tc.proof {
+					t.Errorf("proof.json: %v", err)
+				}
+				if after := entriesOf(t, state); after != before {
+					t.Fatalf("the alarm changed the state:\n%s\n%s", before, after)
+				}
+			}
+		})
+	}
+	// The honest ledger still checks out.
+	checkClean(t, watchOnce(t, a, state, nil), nil, "")
+
+	// A fork on the feed, mid-run: the change stream comes from a forked
+	// ledger while proofs come from the honest one.
+	submit(t, a, []*events.Event{certification(t)})
+	b := sameKeyNode(t, dirA)
+	submit(t, b, append(history(t), certification(t)))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out := &syncBuffer{}
+	w, err := watch.New(watch.Config{Election: april, Key: a.VerifierKey, Client: httpClient(t, a), Feed: watch.SSE{Client: httpClient(t, b)},
+		StateDir: state, Out: out, Alarm: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = w.Run(ctx)
+	var alarm *watch.AlarmError
+	if !errors.As(err, &alarm) || alarm.Kind != watch.KindFork || alarm.Accepted.Size != 8 || alarm.Presented.Size != 8 ||
+		!strings.Contains(out.String(), "== checkpoint 8 verified") || !strings.Contains(out.String(), "!! ALARM: FORK") {
+		t.Fatalf("fork on the feed: %v\n%s", err, out)
+	}
+}
+
+func entriesOf(t *testing.T, state string) string {
+	t.Helper()
+	b, err := os.ReadFile(watch.StatePath(state, april))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestWatchWrongKey: a checkpoint signed by another key raises the
+// signature alarm.
+func TestWatchWrongKey(t *testing.T) {
+	a := startNode(t, t.TempDir())
+	b := startNode(t, t.TempDir())
+	submit(t, b, history(t)[:2])
+	r := watchOnce(t, b, t.TempDir(), func(c *watch.Config) { c.Key = a.VerifierKey })
+	var alarm *watch.AlarmError
+	if !errors.As(r.err, &alarm) || alarm.Kind != watch.KindSignature || alarm.Presented == nil || alarm.Presented.Size != 2 {
+		t.Fatalf("alarm %+v: %v", alarm, r.err)
+	}
+}
+
+// TestWatchDemo watches the April night of `ledger demo` over server-sent
+// events while it is replayed: DeKalb's mistyped report and its
+// correction show as old → new with the reason.
+func TestWatchDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays the demo")
+	}
+	n := startNode(t, t.TempDir())
+	v, err := note.NewVerifier(n.VerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Out: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	size, _, _, err := n.Ledger.Committed(april)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := watchOnce(t, n, t.TempDir(), nil)
+	want := make([]string, size)
+	for i := range want {
+		want[i] = "#" + strconv.FormatUint(uint64(i), 10)
+	}
+	checkClean(t, r, want, strconv.FormatUint(size, 10))
+	var corr []string
+	for _, line := range strings.Split(r.out.String(), "\n") {
+		if strings.HasPrefix(line, "!!") {
+			corr = append(corr, line)
+		}
+	}
+	if len(corr) < 2 || !strings.Contains(corr[0], "CORRECTION  dekalb / ") || !strings.Contains(corr[0], "data entry error") ||
+		!strings.Contains(corr[1], " election-day ") || !strings.Contains(corr[1], " → ") {
+		t.Fatalf("the correction:\n%s", strings.Join(corr, "\n"))
+	}
+	t.Logf("%s", strings.Join(corr, "\n"))
+}
