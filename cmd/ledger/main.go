@@ -3,7 +3,9 @@
 // Run `ledger --help` for the commands. Exit codes: 0 success; 1 an error
 // (bad flags, unreachable server, failed verification); 2 a submission
 // refused by the ledger (nothing was logged); 3 a submission logged but
-// rejected by the election's rules (the reason is printed).
+// rejected by the election's rules (the reason is printed); 4 reconciliation
+// findings (`ledger audit reconcile`); 5 a watcher's alarm: the ledger
+// showed a history that is not an extension of what it saw (`ledger watch`).
 package main
 
 import (
