@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/election-audit/ledger/audit"
+	"github.com/election-audit/ledger/dashboard"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/store"
@@ -62,6 +63,12 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /v1/key", s.key)
 	s.registerLog(mux)
 	mux.HandleFunc("GET /healthz", s.health)
+	// The dashboard (docs/dashboard.md), on its own paths only: a "GET /"
+	// would also answer unknown paths, and GET on POST-only routes (405).
+	mux.Handle("GET /v1/elections/{election}/series", dashboard.Series(cfg.Ledger))
+	page := dashboard.Handler()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET /dashboard/", page)
 	if cfg.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
