@@ -79,10 +79,11 @@ By default the data directory is a new temporary one, removed on exit; with
 			if once {
 				return nil
 			}
-			fmt.Fprintf(out, "\nServing http://%s until Ctrl-C. Try:\n", n.HTTPAddr())
+			fmt.Fprintf(out, "\nServing http://%s until Ctrl-C. Open http://%s/ for the dashboard, or try:\n", n.HTTPAddr(), n.HTTPAddr())
 			fmt.Fprintf(out, "  ledger tally --server http://%s --election ga06-2017-04 --format table\n", n.HTTPAddr())
-			fmt.Fprintf(out, "  ledger tally --server http://%s --election ga06-2017-04 --as-of 12\n", n.HTTPAddr())
+			fmt.Fprintf(out, "  ledger tally --server http://%s --election ga06-2017-04 --as-of 13\n", n.HTTPAddr())
 			fmt.Fprintf(out, "  ledger audit verify --server http://%s --election ga06-2017-06\n", n.HTTPAddr())
+			fmt.Fprintf(out, "  ledger watch --server http://%s --election ga06-2017-04 --trust-server-key --once\n", n.HTTPAddr())
 			select {
 			case <-ctx.Done():
 				fmt.Fprintln(cmd.ErrOrStderr(), "shutting down")
