@@ -14,6 +14,8 @@ func newBench() *cobra.Command {
 	var acfg bench.AuditConfig
 	var importMode bool
 	var icfg bench.ImportConfig
+	var monitorsMode bool
+	var mcfg bench.MonitorsConfig
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure ingest and latency beside the raw JetStream, Pebble and SHA-256 ceilings",
@@ -40,9 +42,29 @@ encode the events, submit them over the HTTP API in requests of --chunk
 events, one at a time, until every receipt is back. Beside it, on the same
 ledger, the raw ingest of as many generated events (Ledger.Submit, from
 --submitters concurrent submitters, then from one). It checks the ledger's
-tally against the file's totals and fails if they differ.`,
+tally against the file's totals and fails if they differ.
+
+With --monitors it measures the change feed under load instead: the same
+ingest as above (--events generated count events, 50,000 by default in this
+mode) on the throwaway ledger with its HTTP API, first with no subscriber,
+then again with --sse subscribers over server-sent events (client.Changes)
+and --nats-subs ordered JetStream consumers of the feed attached from the
+end of the log, and --stuck SSE connections that never read. It prints both
+ingest rates and their ratio, the delay from durable entry to each
+subscriber receiving it (median and p99, SSE and NATS apart), and the heap
+in use before and after. It fails unless every subscriber receives every
+entry of the second ingest once, in order.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if monitorsMode {
+				mcfg.Out = cmd.OutOrStdout()
+				mcfg.Dir, mcfg.Chunk, mcfg.Submitters, mcfg.CPUProfile = cfg.Dir, cfg.Chunk, cfg.Submitters, cfg.CPUProfile
+				if cmd.Flags().Changed("events") {
+					mcfg.Events = cfg.Events
+				}
+				_, err := bench.RunMonitors(cmd.Context(), mcfg)
+				return err
+			}
 			if importMode {
 				icfg.Out = cmd.OutOrStdout()
 				icfg.Dir, icfg.Chunk, icfg.Submitters, icfg.CPUProfile = cfg.Dir, cfg.Chunk, cfg.Submitters, cfg.CPUProfile
@@ -61,12 +83,12 @@ tally against the file's totals and fails if they differ.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&cfg.Events, "events", 200_000, "events for the ingest measurement")
+	f.IntVar(&cfg.Events, "events", 200_000, "events for the ingest measurement (with --monitors: for each of its two, default 50000)")
 	f.IntVar(&cfg.Submitters, "submitters", 4, "concurrent submitters")
 	f.IntVar(&cfg.Chunk, "chunk", 1000, "events per submission")
 	f.IntVar(&cfg.Latency, "latency", 2000, "sequential single-event submissions for the latency figures")
 	f.IntVar(&cfg.Publishers, "publishers", 0, "concurrent publishers for the JetStream batch ceiling (default: --submitters)")
-	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the ingest phase (with --import: of the import) to this file")
+	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the ingest phase (with --import: of the import; with --monitors: of the ingest with subscribers) to this file")
 	f.StringVar(&cfg.Dir, "dir", "", "scratch directory (default: a new temporary one; removed afterwards)")
 	f.BoolVar(&auditMode, "audit", false, "measure the audit of a generated log instead of ingest")
 	f.IntVar(&acfg.Entries, "entries", 10_000_000, "with --audit: entries in the generated log")
@@ -76,6 +98,10 @@ tally against the file's totals and fails if they differ.`,
 	f.BoolVar(&importMode, "import", false, "measure the import of a generated statewide precinct file, end to end over HTTP, instead of ingest")
 	f.IntVar(&icfg.Counties, "counties", 150, "with --import: counties in the generated file")
 	f.IntVar(&icfg.PrecinctsPer, "precincts", 17, "with --import: precincts per county (40 rows each, plus 40 roll-up rows per county)")
-	cmd.MarkFlagsMutuallyExclusive("audit", "import")
+	f.BoolVar(&monitorsMode, "monitors", false, "measure ingest with change feed subscribers attached, and the feed's delay, instead of ingest alone")
+	f.IntVar(&mcfg.SSE, "sse", 100, "with --monitors: subscribers over server-sent events")
+	f.IntVar(&mcfg.NATS, "nats-subs", 10, "with --monitors: ordered JetStream consumers of the feed")
+	f.IntVar(&mcfg.Stuck, "stuck", 4, "with --monitors: SSE connections that never read, attached during the second ingest")
+	cmd.MarkFlagsMutuallyExclusive("audit", "import", "monitors")
 	return cmd
 }
