@@ -22,6 +22,7 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/dashboard"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/feed"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/store"
 )
@@ -43,6 +44,7 @@ type Config struct {
 
 type server struct {
 	Config
+	hub *feed.Hub // change streams share one reader per election
 }
 
 // New returns the API's handler.
@@ -50,7 +52,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{cfg}
+	s := &server{Config: cfg, hub: feed.NewHub(cfg.Ledger, 0)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/events", s.submit)
 	mux.HandleFunc("GET /v1/events/{id}", s.event)

@@ -1,9 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -67,15 +65,29 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	// Writes come from Follow's goroutine and from the keep-alive ticker.
+	// Writes come from the subscription's goroutine and from the
+	// keep-alive ticker. The frames are the hub's, encoded once for every
+	// subscriber; they are written before the next one is taken.
 	writes := make(chan []byte)
 	done := make(chan error, 1)
+	written := make(chan struct{})
+	pass := func(b []byte) error {
+		select {
+		case writes <- b:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case <-written:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	go func() {
-		done <- feed.Follow(ctx, s.Ledger, election, from, feed.Options{Types: types},
-			func(c *feed.Change) error {
-				return send(ctx, writes, "id: "+strconv.FormatUint(c.Index, 10)+"\nevent: "+string(c.Type)+"\n", c)
-			},
-			func(c *feed.Checkpoint) error { return send(ctx, writes, "event: checkpoint\n", c) })
+		done <- s.hub.Subscribe(ctx, election, from, feed.Options{Types: types},
+			func(f *feed.Frame) error { return pass(f.SSE) },
+			func(c *feed.CheckpointFrame) error { return pass(c.SSE) })
 	}()
 	tick := time.NewTicker(SSEKeepAlive)
 	defer tick.Stop()
@@ -92,7 +104,12 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case b := <-writes:
-			if !write(b) {
+			ok := write(b)
+			select {
+			case written <- struct{}{}:
+			case <-ctx.Done():
+			}
+			if !ok {
 				return
 			}
 		case <-tick.C:
@@ -106,24 +123,5 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-	}
-}
-
-func send(ctx context.Context, writes chan<- []byte, head string, v any) error {
-	var buf bytes.Buffer
-	buf.WriteString(head)
-	buf.WriteString("data: ")
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // entry bytes go out exactly as stored
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	buf.WriteByte('\n') // Encode ended the line; a blank line ends the event
-	b := buf.Bytes()
-	select {
-	case writes <- b:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/store"
@@ -89,6 +90,8 @@ func (p *Publisher) StreamConfig() jetstream.StreamConfig {
 		Retention:   jetstream.LimitsPolicy,
 		Replicas:    p.cfg.Replicas,
 		Duplicates:  2 * time.Minute,
+		// The publisher writes atomic batches: one synced write each.
+		AllowAtomicPublish: true,
 	}
 }
 
@@ -97,6 +100,10 @@ func (p *Publisher) StreamConfig() jetstream.StreamConfig {
 func (p *Publisher) Subject(election string, t events.Type) string {
 	return p.cfg.SubjectPrefix + ".feed." + election + "." + string(t)
 }
+
+// MaxBatch is the most messages the publisher writes as one atomic batch
+// (JetStream's limit).
+const MaxBatch = 1000
 
 // maxHeaders is room for a message's headers within the server's payload
 // limit.
@@ -159,18 +166,30 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 		return err
 	}
 	js := p.cfg.JetStream
-	var pending []jetstream.PubAckFuture
-	wait := func() error {
-		for _, f := range pending {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				return fmt.Errorf("publishing %s: %w", f.Msg().Subject, err)
-			case <-ctx.Done():
-				return ctx.Err()
+	var batch []*nats.Msg
+	// flush publishes the batch as one JetStream atomic batch: one synced
+	// write for up to MaxBatch messages, where one message at a time would
+	// sync each.
+	flush := func() error {
+		defer func() { batch = batch[:0] }()
+		switch len(batch) {
+		case 0:
+			return nil
+		case 1:
+		default:
+			if _, err := jetstreamext.PublishMsgBatch(ctx, js, batch); err == nil {
+				return nil
+			}
+			// Some were published before (a restart within the duplicate
+			// window: JetStream refuses the batch), or the stream, shared
+			// and made elsewhere, does not allow atomic batches: one by
+			// one, and JetStream drops the repeats.
+		}
+		for _, m := range batch {
+			if _, err := js.PublishMsg(ctx, m); err != nil {
+				return fmt.Errorf("publishing %s: %w", m.Subject, err)
 			}
 		}
-		pending = pending[:0]
 		return nil
 	}
 	msg := func(subject, id string, v any) (*nats.Msg, error) {
@@ -198,13 +217,9 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 					return err
 				}
 			}
-			f, err := js.PublishMsgAsync(m)
-			if err != nil {
-				return fmt.Errorf("publishing entry %d of %s: %w", c.Index, election, err)
-			}
-			pending = append(pending, f)
-			if len(pending) >= BatchEntries {
-				return wait()
+			batch = append(batch, m)
+			if len(batch) >= MaxBatch {
+				return flush()
 			}
 			return nil
 		},
@@ -213,12 +228,8 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 			if err != nil {
 				return err
 			}
-			f, err := js.PublishMsgAsync(m)
-			if err != nil {
-				return fmt.Errorf("publishing checkpoint %d of %s: %w", c.TreeSize, election, err)
-			}
-			pending = append(pending, f)
-			if err := wait(); err != nil {
+			batch = append(batch, m)
+			if err := flush(); err != nil {
 				return err
 			}
 			return p.cfg.DB.SetFeedPosition(election, c.TreeSize)
