@@ -1,11 +1,13 @@
 package api
 
 import (
-	"context"
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/election-audit/ledger/feed"
@@ -63,65 +65,50 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	// Writes come from the subscription's goroutine and from the
-	// keep-alive ticker. The frames are the hub's, encoded once for every
-	// subscriber; they are written before the next one is taken.
-	writes := make(chan []byte)
-	done := make(chan error, 1)
-	written := make(chan struct{})
-	pass := func(b []byte) error {
-		select {
-		case writes <- b:
-		case <-ctx.Done():
-			return ctx.Err()
+	// The subscription writes on this goroutine: frames, encoded once by
+	// the hub for every subscriber, go into a buffer that is flushed when
+	// the subscriber has caught up, so that a step's worth of changes is
+	// one write. Every write has a deadline: a stuck subscriber is dropped.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	deadline := func() { rc.SetWriteDeadline(time.Now().Add(SSEWriteTimeout)) }
+	put := func(b []byte) error {
+		if bw.Available() < len(b) {
+			deadline()
 		}
-		select {
-		case <-written:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		_, err := bw.Write(b)
+		return err
 	}
-	go func() {
-		done <- s.hub.Subscribe(ctx, election, from, feed.Options{Types: types},
-			func(f *feed.Frame) error { return pass(f.SSE) },
-			func(c *feed.CheckpointFrame) error { return pass(c.SSE) })
-	}()
-	tick := time.NewTicker(SSEKeepAlive)
-	defer tick.Stop()
-	write := func(b []byte) bool {
-		rc.SetWriteDeadline(time.Now().Add(SSEWriteTimeout))
-		if _, err := w.Write(b); err != nil {
-			return false
+	flush := func() error {
+		deadline()
+		if err := bw.Flush(); err != nil {
+			return err
 		}
-		return rc.Flush() == nil
+		return rc.Flush()
 	}
-	if !write([]byte(": " + election + "\n\n")) {
+	if put([]byte(": "+election+"\n\n")) != nil || flush() != nil {
 		return
 	}
-	for {
-		select {
-		case b := <-writes:
-			ok := write(b)
-			select {
-			case written <- struct{}{}:
-			case <-ctx.Done():
+	err = s.hub.Subscribe(r.Context(), election, from, feed.Options{Types: types},
+		func(f *feed.Frame) error { return put(f.SSE) },
+		func(c *feed.CheckpointFrame) error { return put(c.SSE) },
+		func(keepAlive bool) error {
+			if keepAlive {
+				if err := put([]byte(": keep-alive\n\n")); err != nil {
+					return err
+				}
 			}
-			if !ok {
-				return
-			}
-		case <-tick.C:
-			if !write([]byte(": keep-alive\n\n")) {
-				return
-			}
-		case err := <-done:
-			if err != nil && ctx.Err() == nil {
-				write([]byte(fmt.Sprintf("event: error\ndata: %q\n\n", err.Error())))
-				s.Logger.Warn("change stream stopped", "election", election, "err", err)
-			}
-			return
-		}
+			return flush()
+		}, SSEKeepAlive)
+	if err != nil && r.Context().Err() == nil && !isWriteError(err) {
+		put([]byte(fmt.Sprintf("event: error\ndata: %q\n\n", err.Error())))
+		flush()
+		s.Logger.Warn("change stream stopped", "election", election, "err", err)
 	}
+}
+
+// isWriteError reports whether err came from writing to the subscriber
+// (gone, or too slow), which ends its stream quietly.
+func isWriteError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, http.ErrHandlerTimeout)
 }

@@ -10,6 +10,8 @@ package bench
 // ingest once, in order, so a broken feed cannot pass.
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,7 +32,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/feed"
 	"github.com/election-audit/ledger/ledger"
@@ -211,17 +212,13 @@ func RunMonitors(ctx context.Context, cfg MonitorsConfig) (*MonitorsReport, erro
 	defer cancel() // runs before wg.Wait: stops the subscribers still running
 	hc := &http.Client{Transport: &http.Transport{}}
 	defer hc.CloseIdleConnections()
-	c, err := client.New("http://"+n.HTTPAddr(), hc)
-	if err != nil {
-		return nil, err
-	}
 	for i := range cfg.SSE {
 		s := newSubscriber("SSE", i, start, end, every)
 		subs = append(subs, s)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.finish(c.Changes(ctx, monitorsElection, start, nil, s.change, s.checkpoint))
+			s.finish(s.readSSE(ctx, hc, "http://"+n.HTTPAddr(), start))
 		}()
 	}
 	for i := range cfg.NATS {
@@ -406,22 +403,84 @@ func newSubscriber(kind string, id int, start, end uint64, every int) *subscribe
 		attached: make(chan struct{}), done: make(chan struct{})}
 }
 
+// readSSE follows the election's change stream as a remote monitor would,
+// but reads only each event's id (its index) and decodes the JSON only of
+// the sampled entries: the subscribers share the ledger's two cores, and
+// their own decoding would otherwise be measured as the server's cost.
+func (s *subscriber) readSSE(ctx context.Context, hc *http.Client, base string, from uint64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/v1/elections/%s/changes?from=%d", base, monitorsElection, from), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var index uint64
+	var isChange bool
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case bytes.HasPrefix(line, []byte("id: ")):
+			if index, err = strconv.ParseUint(string(line[4:]), 10, 64); err != nil {
+				return fmt.Errorf("bad id line %q", line)
+			}
+			isChange = true
+		case bytes.HasPrefix(line, []byte("event: checkpoint")):
+			isChange = false
+			s.checkpoint(nil)
+		case bytes.HasPrefix(line, []byte("data: ")) && isChange:
+			data := line[6:]
+			if err := s.index(index, func() (*feed.Change, error) {
+				var c feed.Change
+				return &c, json.Unmarshal(data, &c)
+			}); err != nil {
+				return err
+			}
+			isChange = false
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("the stream ended")
+}
+
 func (s *subscriber) change(c *feed.Change) error {
+	return s.index(c.Index, func() (*feed.Change, error) { return c, nil })
+}
+
+// index records the change with that index; decode is called for the
+// sampled ones, whose content is checked.
+func (s *subscriber) index(index uint64, decode func() (*feed.Change, error)) error {
 	now := time.Now().UnixNano()
+	var c *feed.Change
+	if k := index - s.start; index >= s.start && k%s.every == 0 {
+		var err error
+		if c, err = decode(); err != nil {
+			return fmt.Errorf("%s subscriber %d: entry %d does not decode: %w", s.kind, s.id, index, err)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return errComplete
 	}
 	switch {
-	case c.Index != s.next:
-		return s.endLocked(fmt.Errorf("%s subscriber %d got entry %d, want %d: a change was missed, repeated or reordered", s.kind, s.id, c.Index, s.next))
-	case c.Election != monitorsElection || c.TreeSize <= c.Index || c.Checkpoint == "" || (len(c.Entry) == 0 && !c.EntryOmitted):
+	case index != s.next:
+		return s.endLocked(fmt.Errorf("%s subscriber %d got entry %d, want %d: a change was missed, repeated or reordered", s.kind, s.id, index, s.next))
+	case c != nil && (c.Index != index || c.Election != monitorsElection || c.TreeSize <= c.Index || c.Checkpoint == "" || (len(c.Entry) == 0 && !c.EntryOmitted)):
 		return s.endLocked(fmt.Errorf("%s subscriber %d: entry %d of %q has tree size %d, %d checkpoint bytes, %d entry bytes",
 			s.kind, s.id, c.Index, c.Election, c.TreeSize, len(c.Checkpoint), len(c.Entry)))
 	}
-	if k := c.Index - s.start; k%s.every == 0 {
-		s.recv[k/s.every] = now
+	if c != nil {
+		s.recv[(index-s.start)/s.every] = now
 	}
 	s.next++
 	if s.next == s.end {
@@ -511,12 +570,19 @@ func (s *subscriber) consume(ctx context.Context, url string, seq uint64) (stop 
 		if strings.TrimPrefix(m.Subject(), prefix) == "checkpoint" {
 			return
 		}
-		var c feed.Change
-		if err := json.Unmarshal(m.Data(), &c); err != nil {
-			s.finish(fmt.Errorf("a change does not decode: %w", err))
+		// The index is the last part of the message ID; the JSON is
+		// decoded only for the sampled entries (see readSSE).
+		id := m.Headers().Get(jetstream.MsgIDHeader)
+		index, err := strconv.ParseUint(id[strings.LastIndexByte(id, '/')+1:], 10, 64)
+		if err != nil {
+			s.finish(fmt.Errorf("message ID %q has no index", id))
 			return
 		}
-		if err := s.change(&c); err != nil && !errors.Is(err, errComplete) {
+		err = s.index(index, func() (*feed.Change, error) {
+			var c feed.Change
+			return &c, json.Unmarshal(m.Data(), &c)
+		})
+		if err != nil && !errors.Is(err, errComplete) {
 			s.finish(err)
 		}
 	})

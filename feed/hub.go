@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/election-audit/ledger/events"
 )
@@ -147,7 +148,12 @@ func (h *Hub) read(ctx context.Context, election string, r *ring) {
 // onCheckpoint each newer checkpoint once the changes it covers are
 // handed on. It returns when ctx ends or a callback fails. The callbacks
 // must not keep or modify the frames' bytes.
-func (h *Hub) Subscribe(ctx context.Context, election string, from uint64, opts Options, onFrame func(*Frame) error, onCheckpoint func(*CheckpointFrame) error) error {
+//
+// onIdle, if not nil, is called each time the subscriber has caught up,
+// before it waits for more (a writer flushes there, so that many frames go
+// out in one write), and every idle interval while it waits, with
+// keepAlive set.
+func (h *Hub) Subscribe(ctx context.Context, election string, from uint64, opts Options, onFrame func(*Frame) error, onCheckpoint func(*CheckpointFrame) error, onIdle func(keepAlive bool) error, idle time.Duration) error {
 	r, err := h.join(election)
 	if err != nil {
 		return err
@@ -194,10 +200,36 @@ func (h *Hub) Subscribe(ctx context.Context, election string, from uint64, opts 
 		if len(batch) > 0 {
 			continue // the ring may have grown meanwhile
 		}
+		if onIdle != nil {
+			if err := onIdle(false); err != nil {
+				return err
+			}
+		}
+		if err := wait(ctx, notify, idle, onIdle); err != nil {
+			return err
+		}
+	}
+}
+
+// wait blocks until notify is closed or ctx ends, calling onIdle(true)
+// every idle interval meanwhile.
+func wait(ctx context.Context, notify <-chan struct{}, idle time.Duration, onIdle func(bool) error) error {
+	var tick <-chan time.Time
+	if idle > 0 && onIdle != nil {
+		t := time.NewTicker(idle)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-notify:
+			return nil
+		case <-tick:
+			if err := onIdle(true); err != nil {
+				return err
+			}
 		}
 	}
 }

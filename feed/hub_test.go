@@ -59,7 +59,7 @@ func TestHubSlowSubscriber(t *testing.T) {
 					return done
 				}
 				return nil
-			})
+			}, nil, 0)
 			if !errors.Is(err, done) || next != total {
 				t.Errorf("pause %v: stopped at %d: %v", pause, next, err)
 			}
