@@ -44,9 +44,9 @@ type MonitorsConfig struct {
 	Events     int    // events in each of the two ingest measurements (default 50,000)
 	Submitters int    // concurrent submitters, as Run (default 4)
 	Chunk      int    // events per submission, as Run (default 1,000)
-	SSE        int    // SSE subscribers (client.Changes) during the second ingest (default 100)
-	NATS       int    // ordered JetStream consumers of the feed during the second ingest (default 10)
-	Stuck      int    // SSE connections that send the request and never read (default 4)
+	SSE        int    // SSE subscribers during the second ingest (`ledger bench` gives 100)
+	NATS       int    // ordered JetStream consumers of the feed during the second ingest (`ledger bench`: 10)
+	Stuck      int    // SSE connections that send the request and never read (`ledger bench`: 4)
 	Samples    int    // entries per subscriber whose delay is measured (default 1,000)
 	// Drain is how long the subscribers may take, after the second ingest,
 	// to receive its last entry before the run fails (default 10 minutes).
@@ -64,15 +64,6 @@ func (c *MonitorsConfig) fill() {
 	}
 	if c.Chunk == 0 {
 		c.Chunk = 1000
-	}
-	if c.SSE == 0 {
-		c.SSE = 100
-	}
-	if c.NATS == 0 {
-		c.NATS = 10
-	}
-	if c.Stuck == 0 {
-		c.Stuck = 4
 	}
 	if c.Samples == 0 {
 		c.Samples = 1000
