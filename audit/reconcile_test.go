@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"reflect"
 	"slices"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
-	"github.com/election-audit/ledger/importer/openelections"
 	ga06data "github.com/election-audit/ledger/internal/ga06"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/projections"
@@ -29,51 +27,13 @@ import (
 // "us-representative-district-6".
 func runoffEvents(t *testing.T) []*events.Event {
 	t.Helper()
-	state, err := ga06data.June()
+	imp, err := ga06data.JuneMerged()
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, err := fs.Glob(ga06data.Files(), "*__precinct.csv")
-	if err != nil || len(names) != 3 {
-		t.Fatalf("precinct files %v: %v", names, err)
-	}
-	var files []openelections.File
-	for _, name := range names {
-		data, err := fs.ReadFile(ga06data.Files(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, openelections.File{Name: name, Data: data})
-	}
-	prec, err := openelections.ParseFiles(files, ga06data.JuneElection, openelections.Options{})
+	evs, err := imp.Events(true)
 	if err != nil {
 		t.Fatal(err)
-	}
-	m := state.Manifest
-	known := map[string]bool{}
-	for _, u := range m.Units {
-		known[u.ID] = true
-	}
-	for _, u := range prec.Manifest.Units {
-		if !known[u.ID] {
-			m.Units = append(m.Units, u)
-		}
-	}
-	m.VoteTypes = append(m.VoteTypes, prec.Manifest.VoteTypes...)
-	for _, c := range prec.Manifest.Contests {
-		if c.ID != "us-house-6" {
-			m.Contests = append(m.Contests, c)
-		}
-	}
-	ev := func(b events.Body) *events.Event {
-		return &events.Event{ID: uuid.Must(uuid.NewV7()), Election: ga06data.JuneElection, Body: b}
-	}
-	evs := []*events.Event{ev(m)}
-	for _, r := range append(state.Reports, prec.Reports...) {
-		if r.Contest == "us-house-6" {
-			r.Contest = "us-representative-district-6"
-		}
-		evs = append(evs, ev(r))
 	}
 	return evs
 }

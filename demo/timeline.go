@@ -55,7 +55,7 @@ func Nights() ([]*Night, error) {
 	if err != nil {
 		return nil, err
 	}
-	junePrecincts, err := ga06.JunePrecincts()
+	june, err := ga06.JuneMerged()
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +67,7 @@ func Nights() ([]*Night, error) {
 	if err != nil {
 		return nil, err
 	}
-	j, err := juneNight(junePrecincts, juneCounties)
+	j, err := juneNight(june, len(juneCounties.Reports))
 	if err != nil {
 		return nil, err
 	}
@@ -232,17 +232,13 @@ func mistype(b *builder, m *events.Manifest, evs []*events.Event, at time.Time) 
 	return nil
 }
 
-func juneNight(precincts, counties *importer.Import) (*Night, error) {
-	// The state's export first: its names and IDs are the official ones.
-	merged, err := importer.Merge(counties, precincts)
-	if err != nil {
-		return nil, err
-	}
+// juneNight replays the merged runoff: its first n reports are the
+// state's, by county, the rest the precincts'.
+func juneNight(merged *importer.Import, n int) (*Night, error) {
 	b := &builder{election: merged.Election}
 	day := time.Date(2017, 6, 20, 0, 0, 0, 0, eastern)
 	t := day.Add(19 * time.Hour)
 	b.step(t, "Polls close. The runoff is defined: 208 precincts in 3 counties", merged.Manifest)
-	n := len(counties.Reports)
 	byCounty := map[string][]*events.CountReport{}
 	parent := map[string]string{}
 	for _, u := range merged.Manifest.Units {
@@ -283,5 +279,5 @@ func juneNight(precincts, counties *importer.Import) (*Night, error) {
 	b.step(t.Add(30*time.Minute), "The state's county-level results, by vote type, are logged beside the precincts' (their sums agree, see `ledger audit reconcile`)", official...)
 	b.step(time.Date(2017, 6, 26, 12, 0, 0, 0, eastern), "The results are certified",
 		&events.Certification{By: "Georgia Secretary of State (simulated)", Note: "certification simulated by the demo; the totals are the official ones"})
-	return &Night{Election: merged.Election, Title: "June 20, 2017: the runoff", Race: counties.Manifest.Contests[0].ID, Steps: b.steps}, nil
+	return &Night{Election: merged.Election, Title: "June 20, 2017: the runoff", Race: merged.Manifest.Contests[0].ID, Steps: b.steps}, nil
 }

@@ -1,7 +1,6 @@
 package projections_test
 
 import (
-	"io/fs"
 	"reflect"
 	"slices"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/election-audit/ledger/events"
-	"github.com/election-audit/ledger/importer/openelections"
 	"github.com/election-audit/ledger/internal/ga06"
 	"github.com/election-audit/ledger/projections"
 )
@@ -217,48 +215,12 @@ func ga06Runoff(t *testing.T) (m *events.Manifest, counties, precincts []*events
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, err := fs.Glob(ga06.Files(), "*__precinct.csv")
-	if err != nil || len(names) != 3 {
-		t.Fatalf("precinct files %v: %v", names, err)
-	}
-	var files []openelections.File
-	for _, name := range names {
-		data, err := fs.ReadFile(ga06.Files(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, openelections.File{Name: name, Data: data})
-	}
-	prec, err := openelections.ParseFiles(files, ga06.JuneElection, openelections.Options{})
+	imp, err := ga06.JuneMerged()
 	if err != nil {
 		t.Fatal(err)
 	}
-	const house, csvHouse = "us-representative-district-6", "us-house-6"
-	m = state.Manifest
-	known := map[string]bool{}
-	for _, u := range m.Units {
-		known[u.ID] = true
-	}
-	for _, u := range prec.Manifest.Units {
-		if !known[u.ID] {
-			if !known[u.Parent] || u.Kind != "precinct" {
-				t.Fatalf("precinct files' unit %+v is not a precinct of the export's counties", u)
-			}
-			m.Units = append(m.Units, u)
-		}
-	}
-	m.VoteTypes = append(m.VoteTypes, prec.Manifest.VoteTypes...)
-	for _, c := range prec.Manifest.Contests {
-		if c.ID != csvHouse {
-			m.Contests = append(m.Contests, c)
-		}
-	}
-	for _, r := range prec.Reports {
-		if r.Contest == csvHouse {
-			r.Contest = house
-		}
-	}
-	return m, state.Reports, prec.Reports
+	n := len(state.Reports)
+	return imp.Manifest, imp.Reports[:n], imp.Reports[n:]
 }
 
 // TestReconcileGA06: the state's county-level results and the counties'

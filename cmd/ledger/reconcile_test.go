@@ -15,7 +15,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/election-audit/ledger/events"
-	"github.com/election-audit/ledger/importer/openelections"
 	"github.com/election-audit/ledger/internal/ga06"
 	"github.com/election-audit/ledger/node"
 )
@@ -29,56 +28,24 @@ import (
 // dir and returns their paths.
 func runoffEvents(t *testing.T, dir string) ([]*events.Event, []string) {
 	t.Helper()
-	state, err := ga06.June()
-	if err != nil {
-		t.Fatal(err)
-	}
-	names, err := fs.Glob(ga06.Files(), "*__precinct.csv")
-	if err != nil || len(names) != 3 {
-		t.Fatalf("precinct files %v: %v", names, err)
-	}
-	var files []openelections.File
 	var paths []string
-	for _, name := range names {
+	for _, name := range ga06.PrecinctFiles {
 		data, err := fs.ReadFile(ga06.Files(), name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		files = append(files, openelections.File{Name: name, Data: data})
 		paths = append(paths, filepath.Join(dir, name))
 		if err := os.WriteFile(paths[len(paths)-1], data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	prec, err := openelections.ParseFiles(files, ga06.JuneElection, openelections.Options{})
+	imp, err := ga06.JuneMerged()
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := state.Manifest
-	known := map[string]bool{}
-	for _, u := range m.Units {
-		known[u.ID] = true
-	}
-	for _, u := range prec.Manifest.Units {
-		if !known[u.ID] {
-			m.Units = append(m.Units, u)
-		}
-	}
-	m.VoteTypes = append(m.VoteTypes, prec.Manifest.VoteTypes...)
-	for _, c := range prec.Manifest.Contests {
-		if c.ID != "us-house-6" {
-			m.Contests = append(m.Contests, c)
-		}
-	}
-	ev := func(b events.Body) *events.Event {
-		return &events.Event{ID: uuid.Must(uuid.NewV7()), Election: ga06.JuneElection, Body: b}
-	}
-	evs := []*events.Event{ev(m)}
-	for _, r := range append(state.Reports, prec.Reports...) {
-		if r.Contest == "us-house-6" {
-			r.Contest = "us-representative-district-6"
-		}
-		evs = append(evs, ev(r))
+	evs, err := imp.Events(true)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return evs, paths
 }

@@ -78,6 +78,23 @@ func JunePrecincts() (*importer.Import, error) {
 	return openelections.ParseFiles(files, JuneElection, openelections.Options{})
 }
 
+// JuneMerged returns the runoff as one election: the state's county-level
+// export ([June]) with the precinct files ([JunePrecincts]) merged in by
+// importer.Merge: the export's manifest with the precincts, the "total"
+// vote type and the turnout contest added, then the counties' reports and
+// the precincts'.
+func JuneMerged() (*importer.Import, error) {
+	counties, err := June()
+	if err != nil {
+		return nil, err
+	}
+	precincts, err := JunePrecincts()
+	if err != nil {
+		return nil, err
+	}
+	return importer.Merge(counties, precincts)
+}
+
 func parse(file, election string) (*importer.Import, error) {
 	f, err := Files().Open(file)
 	if err != nil {
