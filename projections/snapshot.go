@@ -20,7 +20,7 @@ import (
 // the election.
 const (
 	MinSnapshotInterval   = 1024
-	SnapshotBytesPerEntry = 64
+	SnapshotBytesPerEntry = 128
 )
 
 // SnapshotDue reports whether a snapshot should be taken at size, given the
