@@ -72,6 +72,7 @@ type Result struct {
 type Report struct {
 	EventBytes   int // mean encoded size of a count event
 	Ingest       float64
+	IngestNoFeed float64 // events/s on a ledger without the NATS change feed
 	LatencyP50   time.Duration
 	LatencyP99   time.Duration
 	JSAsync      float64
@@ -161,37 +162,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	cpu0 = cpuTime()
-	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make(chan error, cfg.Submitters)
-	var next int
-	var mu sync.Mutex
-	for range cfg.Submitters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				lo := next
-				next = min(next+cfg.Chunk, len(evs))
-				hi := next
-				mu.Unlock()
-				if lo >= hi {
-					return
-				}
-				if _, err := n.Ledger.Submit(ctx, evs[lo:hi]); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
+	if r.Ingest, err = ingest(ctx, n.Ledger, evs, cfg.Submitters, cfg.Chunk); err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
-	}
-	r.Ingest = float64(len(evs)) / time.Since(start).Seconds()
+
 	r.CPUPerEvent = (cpuTime() - cpu0) / time.Duration(len(evs))
 	if cfg.CPUProfile != "" {
 		pprof.StopCPUProfile()
@@ -212,12 +186,37 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	slices.Sort(lat)
 	r.LatencyP50, r.LatencyP99 = lat[len(lat)/2], lat[len(lat)*99/100]
 
+	// The same ingest on a ledger that publishes no NATS change feed, to
+	// show what the feed costs.
+	if r.IngestNoFeed, err = ingestWithoutFeed(ctx, cfg, len(evs)); err != nil {
+		return nil, err
+	}
+
 	if r.PebbleBatch, r.PebbleSingle, err = pebbleCeilings(filepath.Join(cfg.Dir, "pebble-raw"), r.EventBytes, cfg.Events); err != nil {
 		return nil, err
 	}
 	r.SHA256 = sha256Rate(r.EventBytes, 1_000_000)
 	r.Print(w)
 	return r, nil
+}
+
+// ingestWithoutFeed measures the ingest of count generated events on a
+// second throwaway ledger with the NATS change feed off.
+func ingestWithoutFeed(ctx context.Context, cfg Config, count int) (float64, error) {
+	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.Dir, "ledger-nofeed"), HTTP: "-", NATSListen: "127.0.0.1:0", NoFeed: true})
+	if err != nil {
+		return 0, err
+	}
+	defer n.Close(context.Background())
+	gen := newGenerator("bench")
+	if _, err := n.Ledger.Submit(ctx, []*events.Event{gen.manifestEvent()}); err != nil {
+		return 0, err
+	}
+	evs := make([]*events.Event, count)
+	for i := range evs {
+		evs[i] = gen.report()
+	}
+	return ingest(ctx, n.Ledger, evs, cfg.Submitters, cfg.Chunk)
 }
 
 // EventsPerStep is the mean number of messages per synced batch.
@@ -231,6 +230,7 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "%-52s %10.0f %-4s %9s\n", name, v, unit, ratio)
 	}
 	row("ledger ingest, submit → durable entry (events/s)", r.Ingest, "/s", fmt.Sprintf("%.2f× JS", r.Ingest/jsCeil))
+	row("  the same without the NATS change feed", r.IngestNoFeed, "/s", fmt.Sprintf("%.2f× JS", r.IngestNoFeed/jsCeil))
 	if r.Steps > 0 {
 		fmt.Fprintf(w, "%-52s %10.0f steps, %.0f events each, %.1f ms each\n", "  state machine during ingest", r.Steps, r.EventsPerStep(), 1000*r.StepSeconds/r.Steps)
 	}

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/election-audit/ledger/events"
@@ -171,4 +172,35 @@ func typeNames() string {
 		names[i] = string(t)
 	}
 	return strings.Join(names, ", ")
+}
+
+// AppendJSON appends the change's JSON encoding, the same bytes as
+// encoding/json gives with HTML escaping off, without reflection and
+// without re-validating the entry: the feed encodes every change, and the
+// entry's bytes are already the ledger's own canonical JSON. cpJSON is the
+// checkpoint as a JSON string (json.Marshal of c.Checkpoint), shared by the
+// changes of one batch.
+func (c *Change) AppendJSON(b, cpJSON []byte) []byte {
+	b = append(b, `{"election":"`...)
+	b = append(b, c.Election...) // election IDs need no escaping
+	b = append(b, `","index":`...)
+	b = strconv.AppendUint(b, c.Index, 10)
+	b = append(b, `,"type":"`...)
+	b = append(b, c.Type...)
+	b = append(b, `","verdict":"`...)
+	b = append(b, c.Verdict...)
+	b = append(b, `","tree_size":`...)
+	b = strconv.AppendUint(b, c.TreeSize, 10)
+	b = append(b, `,"checkpoint":`...)
+	b = append(b, cpJSON...)
+	b = append(b, `,"entry":`...)
+	if c.Entry == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, c.Entry...)
+	}
+	if c.EntryOmitted {
+		b = append(b, `,"entry_omitted":true`...)
+	}
+	return append(b, '}')
 }

@@ -107,9 +107,10 @@ func (h *Hub) leave(election string, r *ring) {
 
 // read fills the ring from the log's end as it grows.
 func (h *Hub) read(ctx context.Context, election string, r *ring) {
+	var cps cpCache
 	err := Follow(ctx, h.src, election, r.start, Options{},
 		func(c *Change) error {
-			f, err := encodeFrame(c)
+			f, err := encodeFrame(c, &cps)
 			if err != nil {
 				return err
 			}
@@ -242,6 +243,7 @@ func (h *Hub) history(ctx context.Context, election string, from, to uint64, wan
 		return from, err
 	}
 	to = min(to, size)
+	var cps cpCache
 	for from < to {
 		if err := ctx.Err(); err != nil {
 			return from, err
@@ -260,7 +262,7 @@ func (h *Hub) history(ctx context.Context, election string, from, to uint64, wan
 				continue
 			}
 			f, err := encodeFrame(&Change{Election: election, Index: en.Index, Type: en.Event.Type(), Verdict: en.Verdict,
-				TreeSize: size, Checkpoint: string(cp), Entry: data})
+				TreeSize: size, Checkpoint: string(cp), Entry: data}, &cps)
 			if err != nil {
 				return from, err
 			}
@@ -283,11 +285,14 @@ func encodeJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-func encodeFrame(c *Change) (Frame, error) {
-	j, err := encodeJSON(c)
+// encodeFrame encodes a change; cps remembers the JSON of the last
+// checkpoint string, which a batch of changes shares.
+func encodeFrame(c *Change, cps *cpCache) (Frame, error) {
+	cpJSON, err := cps.json(c.Checkpoint)
 	if err != nil {
 		return Frame{}, err
 	}
+	j := c.AppendJSON(nil, cpJSON)
 	sse := make([]byte, 0, len(j)+64)
 	sse = append(sse, "id: "...)
 	sse = strconv.AppendUint(sse, c.Index, 10)
@@ -297,6 +302,23 @@ func encodeFrame(c *Change) (Frame, error) {
 	sse = append(sse, j...)
 	sse = append(sse, "\n\n"...)
 	return Frame{Index: c.Index, Type: c.Type, JSON: j, SSE: sse}, nil
+}
+
+// cpCache holds the JSON encoding of the last checkpoint string seen.
+type cpCache struct {
+	text    string
+	encoded []byte
+}
+
+func (k *cpCache) json(cp string) ([]byte, error) {
+	if k.encoded == nil || k.text != cp {
+		j, err := json.Marshal(cp)
+		if err != nil {
+			return nil, err
+		}
+		k.text, k.encoded = cp, j
+	}
+	return k.encoded, nil
 }
 
 func encodeCheckpoint(c *Checkpoint) (*CheckpointFrame, error) {

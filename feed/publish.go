@@ -167,6 +167,7 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 	}
 	js := p.cfg.JetStream
 	var batch []*nats.Msg
+	var cps cpCache
 	// flush publishes the batch as one JetStream atomic batch: one synced
 	// write for up to MaxBatch messages, where one message at a time would
 	// sync each.
@@ -206,16 +207,16 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 	}
 	return Follow(ctx, p.cfg.Source, election, from, Options{},
 		func(c *Change) error {
-			subject, id := p.Subject(election, c.Type), p.cfg.Name+"/"+election+"/"+strconv.FormatUint(c.Index, 10)
-			m, err := msg(subject, id, c)
+			cpJSON, err := cps.json(c.Checkpoint)
 			if err != nil {
 				return err
 			}
+			m := nats.NewMsg(p.Subject(election, c.Type))
+			m.Header.Set(jetstream.MsgIDHeader, p.cfg.Name+"/"+election+"/"+strconv.FormatUint(c.Index, 10))
+			m.Data = c.AppendJSON(nil, cpJSON)
 			if int64(len(m.Data))+maxHeaders > js.Conn().MaxPayload() {
 				c.Entry, c.EntryOmitted = nil, true
-				if m, err = msg(subject, id, c); err != nil {
-					return err
-				}
+				m.Data = c.AppendJSON(nil, cpJSON)
 			}
 			batch = append(batch, m)
 			if len(batch) >= MaxBatch {

@@ -54,8 +54,11 @@ type Config struct {
 	StreamReplicas  int
 	Name            string // ledger name: key name and checkpoint origin prefix
 	DuplicateWindow time.Duration
-	MaxBatch        int
-	Logger          *slog.Logger
+	// NoFeed turns off the change feed on NATS (the LEDGER_FEED stream);
+	// the server-sent events of the HTTP API are unaffected.
+	NoFeed   bool
+	MaxBatch int
+	Logger   *slog.Logger
 }
 
 // Node is a running ledger.
@@ -132,27 +135,29 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 		n.runErr <- err
 	}()
-	pub, err := feed.NewPublisher(feed.PublisherConfig{
-		JetStream: n.Broker.JetStream(), Source: n.Ledger, DB: n.DB, Name: cfg.Name,
-		Replicas: cfg.StreamReplicas, Logger: cfg.Logger,
-		Elections: func() []string {
-			var ids []string
-			for _, e := range n.Ledger.Elections() {
-				ids = append(ids, e.ID)
-			}
-			return ids
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		if err := pub.Run(runCtx); err != nil {
-			cfg.Logger.Error("change feed stopped", "err", err)
+	if !cfg.NoFeed {
+		pub, err := feed.NewPublisher(feed.PublisherConfig{
+			JetStream: n.Broker.JetStream(), Source: n.Ledger, DB: n.DB, Name: cfg.Name,
+			Replicas: cfg.StreamReplicas, Logger: cfg.Logger,
+			Elections: func() []string {
+				var ids []string
+				for _, e := range n.Ledger.Elections() {
+					ids = append(ids, e.ID)
+				}
+				return ids
+			},
+		})
+		if err != nil {
+			return nil, err
 		}
-	}()
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if err := pub.Run(runCtx); err != nil {
+				cfg.Logger.Error("change feed stopped", "err", err)
+			}
+		}()
+	}
 	n.Handler = api.New(api.Config{Ledger: n.Ledger, VerifierKey: vkey, Gatherer: n.Registry, Logger: cfg.Logger})
 	if cfg.HTTP != "-" {
 		ln, err := net.Listen("tcp", cfg.HTTP)

@@ -64,5 +64,6 @@ On first start it creates the checkpoint signing key (DATA/ledger.key, mode
 	f.StringVar(&cfg.Name, "name", node.DefaultName, "ledger name: the signing key's name and the prefix of checkpoint origins")
 	f.DurationVar(&cfg.DuplicateWindow, "duplicate-window", broker.DefaultDuplicateWindow, "JetStream duplicate window (the ledger deduplicates forever beyond it)")
 	f.IntVar(&cfg.MaxBatch, "max-batch", 0, "most stream messages per synced batch (default 2000)")
+	f.BoolVar(&cfg.NoFeed, "no-feed", false, "don't publish the change feed to JetStream (stream LEDGER_FEED); server-sent events still work")
 	return cmd
 }
