@@ -315,7 +315,7 @@ func ingest(ctx context.Context, l *ledger.Ledger, evs []*events.Event, submitte
 // Print writes the report as a table with the ratios to the raw ingest.
 func (r *ImportReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "import: a statewide precinct file of %d rows (%d precincts, %.1f MB) → %d events of %d bytes on average,\n"+
-		"submitted as `ledger import` does: over HTTP, one request of up to %d events at a time; raw ingest: %d generated events of %d bytes, %d submitters\n",
+		"submitted as `ledger import` does: over HTTP, requests of up to %d events, the first alone and then 4 at a time; raw ingest: %d generated events of %d bytes, %d submitters\n",
 		r.Rows, r.Precincts, float64(r.FileBytes)/1e6, r.Events, r.EventBytes, r.Chunk, r.Events, r.RawEventBytes, r.Submitters)
 	fmt.Fprintf(w, "\n%-56s %14s %10s\n", "measure", "value", "ratio")
 	row := func(name string, v float64, unit string, ratio string) {
