@@ -345,23 +345,35 @@ func TallyDocument(src Source, election string, n uint64) (*AsOf, error) {
 	return doc, nil
 }
 
+// TimeIndex is a [Source] that also keeps, at some sizes, the latest
+// recorded time of the entries before them (store.DB keeps one beside each
+// projection snapshot). [SizeAt] then reads only the entries after the
+// last such size whose time is not after the one asked for.
+type TimeIndex interface {
+	// MaxRecorded calls fn for every stored point, by size.
+	MaxRecorded(election string, fn func(size uint64, max time.Time) error) error
+}
+
+var _ TimeIndex = (*store.DB)(nil)
+
 // SizeAt returns the size of the log as it stood at time t: the entries
 // before the first one recorded after t. Defined by log order, so it stays
 // well defined if the stream's clock ever steps back: an entry appended
 // after one recorded later than t is not part of the log at t, whatever
 // its own timestamp. It reads at most entries [0, size).
 func SizeAt(src Source, election string, size uint64, t time.Time) (uint64, error) {
-	var n uint64
-	err := src.Entries(election, 0, size, func(i uint64, data []byte) error {
-		var w struct {
-			Recorded string `json:"recorded"`
-		}
-		if err := json.Unmarshal(data, &w); err != nil {
-			return &MismatchError{election, i, "entry does not decode: " + err.Error()}
-		}
-		rec, err := time.Parse(time.RFC3339Nano, w.Recorded)
+	// The latest time of a prefix only grows with the prefix: every entry
+	// before the last indexed size whose latest time is not after t is
+	// part of the log at t.
+	start, _, err := indexedBefore(src, election, size, func(_ uint64, max time.Time) bool { return !max.After(t) })
+	if err != nil {
+		return 0, err
+	}
+	n := start
+	err = src.Entries(election, start, size, func(i uint64, data []byte) error {
+		rec, err := recordedOf(election, i, data)
 		if err != nil {
-			return &MismatchError{election, i, "entry's recorded time does not parse: " + err.Error()}
+			return err
 		}
 		if rec.After(t) {
 			return errStop
@@ -373,6 +385,60 @@ func SizeAt(src Source, election string, size uint64, t time.Time) (uint64, erro
 		return 0, err
 	}
 	return n, nil
+}
+
+// MaxRecordedAt returns the latest recorded time of entries [0, size).
+func MaxRecordedAt(src Source, election string, size uint64) (time.Time, error) {
+	start, max, err := indexedBefore(src, election, size, func(uint64, time.Time) bool { return true })
+	if err != nil {
+		return time.Time{}, err
+	}
+	err = src.Entries(election, start, size, func(i uint64, data []byte) error {
+		rec, err := recordedOf(election, i, data)
+		if err == nil && rec.After(max) {
+			max = rec
+		}
+		return err
+	})
+	return max, err
+}
+
+// indexedBefore returns the largest indexed size of at most size whose
+// point ok accepts, scanning the points in order until ok refuses one, and
+// that point's time; 0 and the zero time without an index.
+func indexedBefore(src Source, election string, size uint64, ok func(uint64, time.Time) bool) (uint64, time.Time, error) {
+	ti, is := src.(TimeIndex)
+	if !is {
+		return 0, time.Time{}, nil
+	}
+	var at uint64
+	var max time.Time
+	err := ti.MaxRecorded(election, func(n uint64, m time.Time) error {
+		if n > size || !ok(n, m) {
+			return errStop
+		}
+		at, max = n, m
+		return nil
+	})
+	if err != nil && err != errStop {
+		return 0, time.Time{}, fmt.Errorf("couldn't read the time index of %s: %w", election, err)
+	}
+	return at, max, nil
+}
+
+// recordedOf reads an entry's recorded time without decoding the rest.
+func recordedOf(election string, i uint64, data []byte) (time.Time, error) {
+	var w struct {
+		Recorded string `json:"recorded"`
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return time.Time{}, &MismatchError{election, i, "entry does not decode: " + err.Error()}
+	}
+	rec, err := time.Parse(time.RFC3339Nano, w.Recorded)
+	if err != nil {
+		return time.Time{}, &MismatchError{election, i, "entry's recorded time does not parse: " + err.Error()}
+	}
+	return rec, nil
 }
 
 var errStop = errors.New("stop")

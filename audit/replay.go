@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/projections"
@@ -43,19 +44,25 @@ func Replay(src Source, election string, size uint64, progress func(done uint64)
 }
 
 // ReplayEach is [Replay] that also calls each with the projection as it
-// stands after every entry, and lets it stop the replay with an error.
-// each must not keep or modify the projection; it may read it (Snapshot,
-// Tally). Rebuilding a ledger's projection snapshots uses it.
-func ReplayEach(src Source, election string, size uint64, each func(p *projections.Election) error) (*projections.Election, error) {
+// stands after every entry, and the latest recorded time of the entries so
+// far, and lets it stop the replay with an error. each must not keep or
+// modify the projection; it may read it (Snapshot, Tally). Rebuilding a
+// ledger's projection snapshots uses it.
+func ReplayEach(src Source, election string, size uint64, each func(p *projections.Election, maxRecorded time.Time) error) (*projections.Election, error) {
 	var proj *projections.Election
+	var max time.Time
 	err := fold(src, election, 0, size, &proj, func(en *events.Entry) error {
-		if en.Index == 0 {
-			return nil
+		var err error
+		if en.Index > 0 {
+			err = each(proj, max)
 		}
-		return each(proj)
+		if en.Recorded.After(max) {
+			max = en.Recorded
+		}
+		return err
 	})
 	if err == nil && proj != nil {
-		err = each(proj)
+		err = each(proj, max)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("couldn't replay %s: %w", election, err)

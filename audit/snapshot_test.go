@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/note"
@@ -107,6 +108,38 @@ func TestAsOfFromSnapshots(t *testing.T) {
 			t.Fatalf("TallyAt %d differs from the replay from entry 0", n)
 		}
 	}
+	// The time index: SizeAt from it equals SizeAt from entry 0, just
+	// before and at the recorded time of many entries.
+	var times []uint64
+	if err := db.MaxRecorded(election, func(n uint64, _ time.Time) error { times = append(times, n); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(times) != len(snaps) {
+		t.Fatalf("time index at %v, snapshots at %v", times, snaps)
+	}
+	for i := uint64(0); i < total; i += 131 {
+		var rec time.Time
+		if err := db.Entries(election, i, i+1, func(_ uint64, data []byte) error {
+			en, err := events.DecodeEntry(data)
+			rec = en.Recorded
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []time.Time{rec.Add(-time.Nanosecond), rec} {
+			fast, err := audit.SizeAt(db, election, total, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slow, err := audit.SizeAt(entriesOnly{db}, election, total, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fast != slow {
+				t.Fatalf("SizeAt(%s): %d from the index, %d from entry 0", at.Format(time.RFC3339Nano), fast, slow)
+			}
+		}
+	}
 	v, err := note.NewVerifier(ld.key)
 	if err != nil {
 		t.Fatal(err)
@@ -146,6 +179,13 @@ func TestVerifyCatchesTamperedSnapshot(t *testing.T) {
 			bad[len(bad)-3] ^= 0x02 // a varint inside the last node cell
 			b := db.NewBatch()
 			b.PutSnapshot(election, at, bad)
+			if err := b.Commit(); err != nil {
+				t.Fatal(err)
+			}
+		}, func(at uint64) uint64 { return at }},
+		{"time index changed", func(t *testing.T, db *store.DB, at uint64, snap []byte) {
+			b := db.NewBatch()
+			b.PutMaxRecorded(election, at, time.Date(2017, 4, 18, 19, 0, 0, 0, time.UTC))
 			if err := b.Commit(); err != nil {
 				t.Fatal(err)
 			}

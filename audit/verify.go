@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -223,6 +224,32 @@ func checkProjection(db *store.DB, election string, size uint64) error {
 	if len(snaps) > 0 && snaps[len(snaps)-1] > size {
 		return &MismatchError{election, snaps[len(snaps)-1], fmt.Sprintf("a projection snapshot is stored at size %d, past the end of the log (size %d)", snaps[len(snaps)-1], size)}
 	}
+	type point struct {
+		size uint64
+		max  time.Time
+	}
+	var times []point
+	if err := db.MaxRecorded(election, func(n uint64, m time.Time) error {
+		times = append(times, point{n, m})
+		return nil
+	}); err != nil {
+		return err
+	}
+	// Each time index point must be the latest recorded time of the
+	// entries before it.
+	var max time.Time
+	checkTime := func(n uint64) error {
+		for len(times) > 0 && times[0].size <= n {
+			if times[0].size == n && !times[0].max.Equal(max) {
+				return &MismatchError{election, n, fmt.Sprintf("the time index says the entries before %d were recorded by %s; they were by %s", n, times[0].max.Format(time.RFC3339Nano), max.Format(time.RFC3339Nano))}
+			}
+			if times[0].size < n {
+				return &MismatchError{election, times[0].size, "the time index has a point the replay never reached"}
+			}
+			times = times[1:]
+		}
+		return nil
+	}
 	// Each snapshot must be the replay as it stood at the snapshot's size.
 	var fresh *projections.Election
 	check := func(p *projections.Election) error {
@@ -247,6 +274,12 @@ func checkProjection(db *store.DB, election string, size uint64) error {
 		return nil
 	}
 	if err := fold(db, election, 0, size, &fresh, func(en *events.Entry) error {
+		if err := checkTime(en.Index); err != nil {
+			return err
+		}
+		if en.Recorded.After(max) {
+			max = en.Recorded
+		}
 		if en.Index == 0 {
 			return nil
 		}
@@ -256,6 +289,12 @@ func checkProjection(db *store.DB, election string, size uint64) error {
 	}
 	if err := check(fresh); err != nil {
 		return err
+	}
+	if err := checkTime(size); err != nil {
+		return err
+	}
+	if len(times) > 0 {
+		return &MismatchError{election, times[0].size, fmt.Sprintf("the time index has a point at %d, past the end of the log (size %d)", times[0].size, size)}
 	}
 	a, err := stored.Tally().Encode()
 	if err != nil {

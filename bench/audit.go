@@ -211,6 +211,7 @@ func (lg *auditLog) fill(signer note.Signer, cfg AuditConfig, progress io.Writer
 		if projections.SnapshotDue(uint64(size), snapAt, snapLen) {
 			snap := proj.Snapshot()
 			b.PutSnapshot(election, uint64(size), snap)
+			b.PutMaxRecorded(election, uint64(size), en.Recorded) // recorded times only grow here
 			snapAt, snapLen = uint64(size), len(snap)
 			lg.snaps++
 		}

@@ -31,12 +31,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/projections"
@@ -94,6 +96,9 @@ type election struct {
 	// projection snapshot; only the step reads and writes them.
 	snapAt  uint64
 	snapLen int
+	// maxRecorded is the latest recorded time of the log (the step's),
+	// stored beside each snapshot as an index for as-of queries by time.
+	maxRecorded time.Time
 
 	committed  uint64 // guarded by pub: size of the log on disk
 	checkpoint []byte // guarded by pub: latest signed checkpoint on disk
@@ -135,6 +140,9 @@ func Open(cfg Config) (*Ledger, error) {
 			return fmt.Errorf("couldn't read the newest snapshot of %s: %w", id, err)
 		}
 		el.snapAt, el.snapLen = at, len(snap)
+		if el.maxRecorded, err = audit.MaxRecordedAt(l.db, id, size); err != nil {
+			return fmt.Errorf("couldn't read the latest recorded time of %s: %w", id, err)
+		}
 		if size > 0 {
 			if el.checkpoint, err = l.db.Checkpoint(id, size); err != nil {
 				return fmt.Errorf("couldn't read checkpoint of %s at size %d: %w", id, size, err)
@@ -295,6 +303,21 @@ func (l *Ledger) Snapshot(election string, n uint64) (uint64, []byte, error) {
 		return 0, nil, err
 	}
 	return l.db.Snapshot(election, min(n, size))
+}
+
+// MaxRecorded calls fn for the stored latest-recorded times of an
+// election's committed log (see audit.TimeIndex).
+func (l *Ledger) MaxRecorded(election string, fn func(size uint64, max time.Time) error) error {
+	size, err := l.size(election)
+	if err != nil {
+		return err
+	}
+	return l.db.MaxRecorded(election, func(n uint64, max time.Time) error {
+		if n > size {
+			return nil
+		}
+		return fn(n, max)
+	})
 }
 
 // ReadHashes returns stored Merkle hashes of an election by storage index.

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/projections"
@@ -15,12 +16,13 @@ func Rebuild(db *store.DB, election string, size uint64, progress func(done uint
 	// from the log, so a crash between batches leaves only correct ones.
 	clear := db.NewBatch()
 	clear.DeleteSnapshots(election)
+	clear.DeleteMaxRecorded(election)
 	if err := clear.Commit(); err != nil {
 		return nil, fmt.Errorf("couldn't delete the snapshots of %s: %w", election, err)
 	}
 	var snapAt uint64
 	var snapLen int
-	proj, err := audit.ReplayEach(db, election, size, func(p *projections.Election) error {
+	proj, err := audit.ReplayEach(db, election, size, func(p *projections.Election, maxRecorded time.Time) error {
 		n := p.Size()
 		if progress != nil && (n%4096 == 0 || n == size) {
 			progress(n)
@@ -31,6 +33,7 @@ func Rebuild(db *store.DB, election string, size uint64, progress func(done uint
 		snap := p.Snapshot()
 		b := db.NewBatch()
 		b.PutSnapshot(election, n, snap)
+		b.PutMaxRecorded(election, n, maxRecorded)
 		snapAt, snapLen = n, len(snap)
 		return b.Commit()
 	})

@@ -201,6 +201,7 @@ func (l *Ledger) step(msgs []message) error {
 		if projections.SnapshotDue(el.size, el.snapAt, el.snapLen) {
 			snap := el.proj.Snapshot()
 			st.batch.PutSnapshot(id, el.size, snap)
+			st.batch.PutMaxRecorded(id, el.size, el.maxRecorded)
 			el.snapAt, el.snapLen = el.size, len(snap)
 		}
 		signed[id] = cp
@@ -316,6 +317,9 @@ func (l *Ledger) apply(st *stepState, m message) error {
 	st.logged[ev.ID] = rec
 	st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "logged"})
 	el.size++
+	if en.Recorded.After(el.maxRecorded) {
+		el.maxRecorded = en.Recorded
+	}
 	l.metrics.outcomes.WithLabelValues(string(verdict)).Inc()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"time"
 )
 
 // PutSnapshot stores a projection snapshot of an election at a log size.
@@ -46,6 +47,34 @@ func (d *DB) Snapshots(election string, fn func(size uint64, snap []byte) error)
 // DeleteSnapshots deletes every snapshot of an election.
 func (b *Batch) DeleteSnapshots(election string) {
 	p := electionPrefix(tagSnapshot, election)
+	if err := b.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
+		panic(fmt.Sprintf("store: batch delete range: %v", err))
+	}
+}
+
+// PutMaxRecorded stores, beside a snapshot, the latest recorded time of
+// entries [0, size) of an election: an index for as-of queries by time.
+func (b *Batch) PutMaxRecorded(election string, size uint64, max time.Time) {
+	v := binary.BigEndian.AppendUint64(nil, uint64(max.Unix()))
+	b.set(electionKey(tagTime, election, size), binary.BigEndian.AppendUint32(v, uint32(max.Nanosecond())))
+}
+
+// MaxRecorded calls fn for every stored latest-recorded time of an
+// election, by size.
+func (d *DB) MaxRecorded(election string, fn func(size uint64, max time.Time) error) error {
+	p := electionPrefix(tagTime, election)
+	return d.scan(p, prefixEnd(p), func(k, v []byte) error {
+		if len(v) != 12 {
+			return fmt.Errorf("time index of %s at %d is corrupt", election, binary.BigEndian.Uint64(k[len(k)-8:]))
+		}
+		t := time.Unix(int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint32(v[8:]))).UTC()
+		return fn(binary.BigEndian.Uint64(k[len(k)-8:]), t)
+	})
+}
+
+// DeleteMaxRecorded deletes an election's time index.
+func (b *Batch) DeleteMaxRecorded(election string) {
+	p := electionPrefix(tagTime, election)
 	if err := b.b.DeleteRange(p, prefixEnd(p), nil); err != nil {
 		panic(fmt.Sprintf("store: batch delete range: %v", err))
 	}

@@ -36,6 +36,7 @@ const (
 	tagProjection = 'p' // p election 0 cell key        → cell bytes (package projections)
 	tagMeta       = 'm' // m name                       → value
 	tagSnapshot   = 's' // s election 0 size(8)         → projection snapshot (package projections)
+	tagTime       = 't' // t election 0 size(8)         → latest recorded time of entries [0, size): unix s(8) ns(4)
 )
 
 // Memory bounds: the block cache and the memtable size. With Pebble's
