@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer/nist"
+	"github.com/election-audit/ledger/importer/nist/nisttest"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
@@ -88,14 +86,14 @@ func TestNISTReport(t *testing.T) {
 	closeNode(t, n)
 
 	db := ledgerDir{dir: dir}.open(t)
-	s := nistSchema(t)
+	s := nisttest.Schema(t)
 	m := nistManifest()
 	for size := uint64(1); size <= uint64(len(want)); size++ {
 		got, err := audit.NISTReport(db, election, size, nistIssuer)
 		if err != nil {
 			t.Fatalf("size %d: %v", size, err)
 		}
-		if err := validateNIST(s, got); err != nil {
+		if err := nisttest.Validate(s, got); err != nil {
 			t.Fatalf("size %d: the report is not valid by the NIST schema: %v\n%s", size, err, got)
 		}
 		var head struct{ Status, GeneratedDate, Issuer, IssuerAbbreviation string }
@@ -212,7 +210,7 @@ func TestNISTReportFromSnapshots(t *testing.T) {
 	if !correcting {
 		t.Fatalf("no snapshot (at %v) is of a correcting projection: the test proves nothing", snaps)
 	}
-	sch := nistSchema(t)
+	sch := nisttest.Schema(t)
 	for _, size := range sizes {
 		fast, err := audit.NISTReport(db, election, size, name)
 		if err != nil {
@@ -225,7 +223,7 @@ func TestNISTReportFromSnapshots(t *testing.T) {
 		if !bytes.Equal(fast, slow) {
 			t.Fatalf("size %d: from a snapshot\n%s\nfrom entry 0\n%s", size, fast, slow)
 		}
-		if err := validateNIST(sch, fast); err != nil {
+		if err := nisttest.Validate(sch, fast); err != nil {
 			t.Fatalf("size %d: %v", size, err)
 		}
 		p, err := audit.ProjectionAt(db, election, size)
@@ -262,46 +260,4 @@ func entryTime(t *testing.T, db *store.DB, election string, i uint64) time.Time 
 		t.Fatal(err)
 	}
 	return en.Recorded
-}
-
-// nistSchema compiles the NIST schema shipped with importer/nist, as its
-// own tests do: draft-04, formats asserted.
-func nistSchema(t *testing.T) *jsonschema.Schema {
-	t.Helper()
-	path, err := filepath.Abs(filepath.Join("..", "importer", "nist", "testdata", "NIST_V2_election_results_reporting.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d, _ := doc.(map[string]any)["$schema"].(string); strings.TrimSuffix(d, "#") != "http://json-schema.org/draft-04/schema" {
-		t.Fatalf("the NIST schema declares $schema %q, want draft-04", d)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft4)
-	c.AssertFormat()
-	url := "file://" + filepath.ToSlash(path)
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func validateNIST(s *jsonschema.Schema, data []byte) error {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	return s.Validate(doc)
 }

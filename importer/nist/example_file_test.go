@@ -10,6 +10,7 @@ import (
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/importer/nist"
+	"github.com/election-audit/ledger/importer/nist/nisttest"
 )
 
 const exampleFile = "testdata/err-gen-03.json"
@@ -21,7 +22,7 @@ func TestNISTExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := validate(schema(t), data); err != nil {
+	if err := nisttest.Validate(nisttest.Schema(t), data); err != nil {
 		t.Errorf("the NIST example does not validate against the shipped schema: %v", err)
 	}
 	imp, err := nist.Parse(bytes.NewReader(data), exampleFile, "gen-03")
@@ -105,7 +106,7 @@ func TestRoundTripDetails(t *testing.T) {
 	rep("north", "sheriff", c("lee", "election-day", 7), c("smith", "election-day", 8))
 	tl := r.e.Tally()
 	data := export(t, m, tl, opts)
-	if err := validate(schema(t), data); err != nil {
+	if err := nisttest.Validate(nisttest.Schema(t), data); err != nil {
 		t.Fatalf("the export does not validate: %v", err)
 	}
 	for _, want := range []string{

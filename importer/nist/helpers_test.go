@@ -1,17 +1,13 @@
 package nist_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
@@ -21,8 +17,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
-
-const schemaFile = "testdata/NIST_V2_election_results_reporting.json"
 
 // opts are the export options of the golden file.
 var opts = nist.ExportOptions{
@@ -106,56 +100,6 @@ func export(t testing.TB, m *events.Manifest, tl *projections.Tally, o nist.Expo
 		t.Fatal(err)
 	}
 	return b
-}
-
-// schema compiles the shipped NIST schema for the draft it declares.
-func schema(t testing.TB) *jsonschema.Schema {
-	t.Helper()
-	f, err := os.Open(schemaFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	declared, _ := doc.(map[string]any)["$schema"].(string)
-	var draft *jsonschema.Draft
-	switch strings.TrimSuffix(declared, "#") {
-	case "http://json-schema.org/draft-04/schema":
-		draft = jsonschema.Draft4
-	case "http://json-schema.org/draft-06/schema":
-		draft = jsonschema.Draft6
-	case "http://json-schema.org/draft-07/schema":
-		draft = jsonschema.Draft7
-	default:
-		t.Fatalf("the schema declares $schema %q, which this test does not know", declared)
-	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(draft)
-	c.AssertFormat()
-	url, err := filepath.Abs(schemaFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url = "file://" + filepath.ToSlash(url)
-	if err := c.AddResource(url, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func validate(s *jsonschema.Schema, data []byte) error {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return err
-	}
-	return s.Validate(doc)
 }
 
 // edit replaces each old string of the golden-like document by its new one;

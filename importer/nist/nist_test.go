@@ -11,6 +11,7 @@ import (
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/importertest"
 	"github.com/election-audit/ledger/importer/nist"
+	"github.com/election-audit/ledger/importer/nist/nisttest"
 	"github.com/election-audit/ledger/internal/ga06"
 	"github.com/election-audit/ledger/projections"
 )
@@ -44,11 +45,11 @@ func TestGolden(t *testing.T) {
 // TestExportValidates checks exports of April in each status, of June (with
 // parties) and of an election without results, against the NIST schema.
 func TestExportValidates(t *testing.T) {
-	s := schema(t)
+	s := nisttest.Schema(t)
 	imp, r := april(t)
 	check := func(name string, data []byte, status, format string) {
 		t.Helper()
-		if err := validate(s, data); err != nil {
+		if err := nisttest.Validate(s, data); err != nil {
 			t.Errorf("%s: the export does not validate:\n%v", name, err)
 		}
 		for _, want := range []string{`"Status": "` + status + `"`, `"Format": "` + format + `"`} {
@@ -91,12 +92,12 @@ func TestExportValidates(t *testing.T) {
 // TestSchemaRejects makes sure that the schema check can fail: broken
 // documents are refused by it.
 func TestSchemaRejects(t *testing.T) {
-	s := schema(t)
+	s := nisttest.Schema(t)
 	doc, err := os.ReadFile(golden)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := validate(s, doc); err != nil {
+	if err := nisttest.Validate(s, doc); err != nil {
 		t.Fatalf("the golden file does not validate: %v", err)
 	}
 	for name, broken := range map[string]string{
@@ -108,7 +109,7 @@ func TestSchemaRejects(t *testing.T) {
 		"date":            edit(t, string(doc), `"GeneratedDate": "2017-04-19T03:00:00Z"`, `"GeneratedDate": "19/04/2017"`),
 		"report type":     edit(t, string(doc), `"@type": "ElectionResults.ElectionReport"`, `"@type": "ElectionResults.Report"`),
 	} {
-		if err := validate(s, []byte(broken)); err == nil {
+		if err := nisttest.Validate(s, []byte(broken)); err == nil {
 			t.Errorf("%s: the schema accepted a broken document", name)
 		}
 	}
