@@ -90,28 +90,10 @@ func Follow(ctx context.Context, src Source, election string, from uint64, opts 
 			// then restored from its stream; it waits for the log.
 			next = max(next, size)
 		}
-		for next < size {
-			end := min(size, next+BatchEntries)
-			batch, err := read(src, election, next, end)
-			if err != nil {
-				return err
-			}
-			for i, data := range batch {
-				en, err := events.DecodeEntry(data)
-				if err != nil {
-					return fmt.Errorf("couldn't decode entry %d of %s: %w", next+uint64(i), election, err)
-				}
-				if len(opts.Types) > 0 && !slices.Contains(opts.Types, en.Event.Type()) {
-					continue
-				}
-				c := &Change{Election: election, Index: en.Index, Type: en.Event.Type(), Verdict: en.Verdict,
-					TreeSize: size, Checkpoint: string(cp), Entry: data}
-				if err := onChange(c); err != nil {
-					return err
-				}
-			}
-			next = end
+		if err := changes(ctx, src, election, next, size, size, cp, opts, onChange); err != nil {
+			return err
 		}
+		next = max(next, size)
 		if size > sent && size > 0 && onCheckpoint != nil {
 			if err := onCheckpoint(&Checkpoint{Election: election, TreeSize: size, Checkpoint: string(cp)}); err != nil {
 				return err
@@ -124,6 +106,37 @@ func Follow(ctx context.Context, src Source, election string, from uint64, opts 
 		case <-changed:
 		}
 	}
+}
+
+// changes hands onChange the changes of entries [from, to) that opts keeps,
+// read in batches of BatchEntries; cp, the checkpoint at size, covers them.
+func changes(ctx context.Context, src Source, election string, from, to, size uint64, cp []byte, opts Options, onChange func(*Change) error) error {
+	for from < to {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := min(to, from+BatchEntries)
+		batch, err := read(src, election, from, end)
+		if err != nil {
+			return err
+		}
+		for i, data := range batch {
+			en, err := events.DecodeEntry(data)
+			if err != nil {
+				return fmt.Errorf("couldn't decode entry %d of %s: %w", from+uint64(i), election, err)
+			}
+			if len(opts.Types) > 0 && !slices.Contains(opts.Types, en.Event.Type()) {
+				continue
+			}
+			c := &Change{Election: election, Index: en.Index, Type: en.Event.Type(), Verdict: en.Verdict,
+				TreeSize: size, Checkpoint: string(cp), Entry: data}
+			if err := onChange(c); err != nil {
+				return err
+			}
+		}
+		from = end
+	}
+	return nil
 }
 
 // read copies entries [start, end): the source's bytes are valid only

@@ -177,7 +177,7 @@ func (h *Hub) Subscribe(ctx context.Context, election string, from uint64, opts 
 			return fmt.Errorf("the reader of %s stopped: %w", election, rerr)
 		case from < start:
 			// Before the ring: read from the database, then look again.
-			next, err := h.history(ctx, election, from, start, want, onFrame)
+			next, err := h.history(ctx, election, from, start, opts, onFrame)
 			if err != nil {
 				return err
 			}
@@ -237,42 +237,21 @@ func wait(ctx context.Context, notify <-chan struct{}, idle time.Duration, onIdl
 
 // history hands on the frames of entries [from, to), read from the
 // database in batches, and returns where it stopped.
-func (h *Hub) history(ctx context.Context, election string, from, to uint64, want func(events.Type) bool, onFrame func(*Frame) error) (uint64, error) {
+func (h *Hub) history(ctx context.Context, election string, from, to uint64, opts Options, onFrame func(*Frame) error) (uint64, error) {
 	size, cp, _, err := h.src.Committed(election)
 	if err != nil {
 		return from, err
 	}
 	to = min(to, size)
 	var cps cpCache
-	for from < to {
-		if err := ctx.Err(); err != nil {
-			return from, err
-		}
-		end := min(to, from+BatchEntries)
-		batch, err := read(h.src, election, from, end)
+	err = changes(ctx, h.src, election, from, to, size, cp, opts, func(c *Change) error {
+		f, err := encodeFrame(c, &cps)
 		if err != nil {
-			return from, err
+			return err
 		}
-		for i, data := range batch {
-			en, err := events.DecodeEntry(data)
-			if err != nil {
-				return from, fmt.Errorf("couldn't decode entry %d of %s: %w", from+uint64(i), election, err)
-			}
-			if !want(en.Event.Type()) {
-				continue
-			}
-			f, err := encodeFrame(&Change{Election: election, Index: en.Index, Type: en.Event.Type(), Verdict: en.Verdict,
-				TreeSize: size, Checkpoint: string(cp), Entry: data}, &cps)
-			if err != nil {
-				return from, err
-			}
-			if err := onFrame(&f); err != nil {
-				return from, err
-			}
-		}
-		from = end
-	}
-	return from, nil
+		return onFrame(&f)
+	})
+	return max(from, to), err
 }
 
 func encodeJSON(v any) ([]byte, error) {
