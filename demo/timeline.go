@@ -12,10 +12,9 @@
 package demo
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -74,8 +73,8 @@ func Nights() ([]*Night, error) {
 	return []*Night{a, j}, nil
 }
 
-// builder hands out deterministic event IDs: UUIDv7 with the step's
-// simulated time and bits from SHA-256 of the election and a counter.
+// builder hands out deterministic event IDs (importer.DerivedID) from the
+// step's simulated time, the election and a counter.
 type builder struct {
 	election string
 	n        uint64
@@ -84,19 +83,7 @@ type builder struct {
 
 func (b *builder) id(at time.Time) uuid.UUID {
 	b.n++
-	h := sha256.New()
-	fmt.Fprintf(h, "ledger demo v1\x00%s\x00", b.election)
-	binary.Write(h, binary.BigEndian, b.n)
-	sum := h.Sum(nil)
-	var id uuid.UUID
-	ms := uint64(at.UnixMilli())
-	for i := range 6 {
-		id[i] = byte(ms >> (40 - 8*i))
-	}
-	copy(id[6:], sum[:10])
-	id[6] = 0x70 | id[6]&0x0f
-	id[8] = 0x80 | id[8]&0x3f
-	return id
+	return importer.DerivedID(uint64(at.UnixMilli()), "demo", b.election, strconv.FormatUint(b.n, 10))
 }
 
 func (b *builder) event(at time.Time, body events.Body) *events.Event {

@@ -36,20 +36,24 @@ func (imp *Import) Events(withManifest bool) ([]*events.Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("couldn't encode the manifest of %s: %w", imp.Election, err)
 		}
-		out = append(out, &events.Event{ID: derivedID(ms, imp.Election, "manifest", string(enc)), Election: imp.Election, Body: imp.Manifest})
+		out = append(out, &events.Event{ID: DerivedID(ms, imp.Election, "manifest", string(enc)), Election: imp.Election, Body: imp.Manifest})
 	}
 	var idx [8]byte
 	for i, r := range imp.Reports {
 		binary.BigEndian.PutUint64(idx[:], uint64(i))
-		id := derivedID(ms, imp.Election, "report", r.Source.SHA256, r.Source.File, string(idx[:]), r.Unit, r.Contest)
+		id := DerivedID(ms, imp.Election, "report", r.Source.SHA256, r.Source.File, string(idx[:]), r.Unit, r.Contest)
 		out = append(out, &events.Event{ID: id, Election: imp.Election, Body: r})
 	}
 	return out, nil
 }
 
-// derivedID is a UUIDv7 with time field ms and the rest taken from
-// SHA-256 of the parts, each length-prefixed so that no two lists collide.
-func derivedID(ms uint64, parts ...string) uuid.UUID {
+// DerivedID is a deterministic UUIDv7: its time field is ms (Unix
+// milliseconds) and its other 74 bits come from SHA-256 over
+// "election-audit ledger import id v1\x00" and the parts, each prefixed by
+// its 8-byte big-endian length so that no two lists collide. Anything that
+// must submit the same events again with the same IDs (imports, the demo)
+// derives them this way.
+func DerivedID(ms uint64, parts ...string) uuid.UUID {
 	h := sha256.New()
 	h.Write([]byte("election-audit ledger import id v1\x00"))
 	var n [8]byte
