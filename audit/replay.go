@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
@@ -88,7 +90,7 @@ func fold(src Source, election string, start, end uint64, proj **projections.Ele
 		}
 		return nil
 	}
-	p := newPipeline(src, election, start, end)
+	p := newPipeline(src, election, start, end, decodeWorker)
 	var err error
 	for b := range p.order {
 		<-b.done
@@ -102,6 +104,7 @@ func fold(src Source, election string, start, end uint64, proj **projections.Ele
 				break
 			}
 		}
+		p.release(b)
 	}
 	p.wait()
 	*proj = f.proj
@@ -121,10 +124,41 @@ func fold(src Source, election string, start, end uint64, proj **projections.Ele
 const batchEntries = 512
 
 type decodeBatch struct {
-	raw   []byte // the entries' bytes, back to back
-	ends  []int  // end offset of each entry in raw
-	items []decoded
-	done  chan struct{} // closed once items are decoded
+	raw    []byte // the entries' bytes, back to back
+	ends   []int  // end offset of each entry in raw
+	items  []decoded
+	leaves []tlog.Hash   // with leafWorker: each entry's Merkle leaf hash
+	done   chan struct{} // closed once the worker is done with the batch
+}
+
+// entry returns the bytes of the batch's i-th entry.
+func (b *decodeBatch) entry(i int) []byte {
+	from := 0
+	if i > 0 {
+		from = b.ends[i-1]
+	}
+	return b.raw[from:b.ends[i]]
+}
+
+// decodeWorker decodes the entries of each batch into its items.
+func decodeWorker() func(*decodeBatch) {
+	var d events.Decoder
+	return func(b *decodeBatch) {
+		for i := range b.items {
+			b.items[i].en, b.items[i].err = d.DecodeEntry(b.entry(i))
+		}
+	}
+}
+
+// leafWorker computes the Merkle leaf hash of each entry of a batch,
+// without decoding it.
+func leafWorker() func(*decodeBatch) {
+	return func(b *decodeBatch) {
+		b.leaves = b.leaves[:0]
+		for i := range b.items {
+			b.leaves = append(b.leaves, tlog.RecordHash(b.entry(i)))
+		}
+	}
 }
 
 type decoded struct {
@@ -134,29 +168,28 @@ type decoded struct {
 }
 
 // pipeline reads entries in batches (one goroutine, as sources want) and
-// decodes the batches in parallel; order yields them in log order.
+// processes the batches in parallel (a worker made by newWorker per
+// goroutine); order yields them in log order.
 type pipeline struct {
 	order  chan *decodeBatch
+	free   chan *decodeBatch // batches done with, for the reader to fill again
 	stop   chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
 	srcErr error // set by the reader before order is closed
 }
 
-func newPipeline(src Source, election string, start, end uint64) *pipeline {
+func newPipeline(src Source, election string, start, end uint64, newWorker func() func(*decodeBatch)) *pipeline {
 	workers := max(1, runtime.GOMAXPROCS(0))
-	p := &pipeline{order: make(chan *decodeBatch, 2*workers+2), stop: make(chan struct{})}
+	p := &pipeline{order: make(chan *decodeBatch, 2*workers+2), free: make(chan *decodeBatch, 2*workers+4), stop: make(chan struct{})}
 	work := make(chan *decodeBatch, 2*workers+2)
 	for range workers {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
+			process := newWorker()
 			for b := range work {
-				from := 0
-				for i, to := range b.ends {
-					b.items[i].en, b.items[i].err = events.DecodeEntry(b.raw[from:to])
-					from = to
-				}
+				process(b)
 				close(b.done)
 			}
 		}()
@@ -166,7 +199,7 @@ func newPipeline(src Source, election string, start, end uint64) *pipeline {
 		defer p.wg.Done()
 		defer close(work)
 		defer close(p.order)
-		b := newDecodeBatch()
+		b := p.newBatch()
 		send := func() bool {
 			select {
 			case p.order <- b:
@@ -174,7 +207,7 @@ func newPipeline(src Source, election string, start, end uint64) *pipeline {
 				return false
 			}
 			work <- b // never blocks for long: workers drain it until it is closed
-			b = newDecodeBatch()
+			b = p.newBatch()
 			return true
 		}
 		err := src.Entries(election, start, end, func(index uint64, data []byte) error {
@@ -196,8 +229,28 @@ func newPipeline(src Source, election string, start, end uint64) *pipeline {
 	return p
 }
 
-func newDecodeBatch() *decodeBatch {
-	return &decodeBatch{ends: make([]int, 0, batchEntries), items: make([]decoded, 0, batchEntries), done: make(chan struct{})}
+// newBatch returns an empty batch, reusing one the fold is done with when
+// there is one: growing a fresh buffer for every batch cost a replay more
+// than decoding did.
+func (p *pipeline) newBatch() *decodeBatch {
+	select {
+	case b := <-p.free:
+		clear(b.items) // let the decoded entries go
+		b.raw, b.ends, b.items = b.raw[:0], b.ends[:0], b.items[:0]
+		b.done = make(chan struct{})
+		return b
+	default:
+		return &decodeBatch{ends: make([]int, 0, batchEntries), items: make([]decoded, 0, batchEntries), done: make(chan struct{})}
+	}
+}
+
+// release hands a batch whose items the fold has applied back to the
+// reader. Decoded entries share no memory with raw, so it may be refilled.
+func (p *pipeline) release(b *decodeBatch) {
+	select {
+	case p.free <- b:
+	default:
+	}
 }
 
 func (p *pipeline) cancel() { p.once.Do(func() { close(p.stop) }) }

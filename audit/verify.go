@@ -151,11 +151,10 @@ func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, v not
 	next := uint64(0)
 	ci := 0
 	var root tlog.Hash
-	err := src.Entries(election, 0, size, func(index uint64, data []byte) error {
+	add := func(index uint64, leaf *tlog.Hash) error {
 		if index != next {
 			return &MismatchError{election, next, "entry is missing"}
 		}
-		leaf := tlog.RecordHash(data)
 		if err := tree.Append(leaf[:], visit); err != nil {
 			return err
 		}
@@ -181,7 +180,27 @@ func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, v not
 			ci++
 		}
 		return nil
-	})
+	}
+	// Leaf hashes are computed in parallel, ahead of the tree, which takes
+	// them in log order.
+	p := newPipeline(src, election, 0, size, leafWorker)
+	var err error
+	for b := range p.order {
+		<-b.done
+		for i := range b.items {
+			if err != nil {
+				break // drain, so that the reader and workers stop
+			}
+			if err = add(b.items[i].index, &b.leaves[i]); err != nil {
+				p.cancel()
+			}
+		}
+		p.release(b)
+	}
+	p.wait()
+	if err == nil {
+		err = p.srcErr
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,54 @@ package events
 
 import (
 	"bytes"
+	"hash/maphash"
 	"time"
+
+	"github.com/google/uuid"
 )
+
+// A Decoder decodes stored entries as [DecodeEntry] does, but shares one
+// copy of the strings that repeat from entry to entry (election, unit,
+// contest, choice and vote type IDs, sources) instead of allocating them
+// for every entry: most of a long replay's allocations. Its table is a
+// fixed array of internSlots strings, so its memory does not grow. The
+// zero value is ready to use; a Decoder is not safe for concurrent use.
+type Decoder struct {
+	strs *internTable
+}
+
+// internSlots is the size of a Decoder's table (a power of two).
+const internSlots = 1 << 12
+
+// internTable is a direct-mapped cache of strings by a hash of their bytes:
+// a lookup is one hash and one comparison, and a miss replaces the slot.
+type internTable struct {
+	seed  maphash.Seed
+	slots [internSlots]string
+}
+
+func (t *internTable) intern(b []byte) string {
+	if len(b) > 64 {
+		return string(b)
+	}
+	slot := &t.slots[maphash.Bytes(t.seed, b)&(internSlots-1)]
+	if *slot != string(b) { // compares without allocating
+		*slot = string(b)
+	}
+	return *slot
+}
+
+// DecodeEntry is [DecodeEntry].
+func (d *Decoder) DecodeEntry(data []byte) (*Entry, error) {
+	if d.strs == nil {
+		d.strs = &internTable{seed: maphash.MakeSeed()}
+	}
+	p := fastParser{b: data, ok: true, strs: d.strs}
+	if en, ok := p.entry(); ok {
+		return en, nil
+	}
+	return decodeEntryStrict(data)
+}
 
 // decodeEntryFast decodes the common case of a stored entry, a count report
 // in exactly the canonical form the ledger writes, without reflection: a
@@ -16,12 +62,24 @@ import (
 // holds it to that).
 func decodeEntryFast(data []byte) (en *Entry, ok bool) {
 	p := fastParser{b: data, ok: true}
+	return p.entry()
+}
+
+func (p *fastParser) entry() (en *Entry, ok bool) {
 	p.lit(`{"v":1,"index":`)
 	index := p.uint()
 	p.lit(`,"recorded":`)
-	recorded := p.str()
+	recorded, ok := parseUTC(p.raw())
 	p.lit(`,"verdict":`)
-	verdict := Verdict(p.str())
+	var verdict Verdict
+	switch {
+	case p.opt(`"accepted"`):
+		verdict = Accepted
+	case p.opt(`"rejected"`):
+		verdict = Rejected
+	default:
+		p.fail()
+	}
 	var reason string
 	if p.opt(`,"reason":`) {
 		reason = p.str()
@@ -30,19 +88,67 @@ func decodeEntryFast(data []byte) (en *Entry, ok bool) {
 		}
 	}
 	p.lit(`,"event":`)
-	ev, ok := p.event()
+	ev, evOK := p.event()
 	p.lit(`}`)
-	if !ok || !p.ok || p.i != len(data) || (verdict != Accepted && verdict != Rejected) {
+	if !ok || !evOK || !p.ok || p.i != len(p.b) {
 		return nil, false
 	}
-	t, err := time.Parse(time.RFC3339Nano, recorded)
-	if err != nil {
-		return nil, false
+	return &Entry{Index: index, Recorded: recorded, Verdict: verdict, Reason: reason, Event: ev}, true
+}
+
+// parseUTC parses the recorded time as the ledger writes it, RFC 3339 in
+// UTC with 0 to 9 fraction digits ("2017-04-19T02:40:12.5Z"), without
+// allocating. It refuses anything else (an offset, a leap second, an
+// impossible date), which the strict decoder then reads or rejects with
+// time.Parse.
+func parseUTC(b []byte) (time.Time, bool) {
+	if len(b) < 22 || b[0] != '"' || b[len(b)-1] != '"' || b[len(b)-2] != 'Z' {
+		return time.Time{}, false
 	}
-	if y := t.UTC().Year(); y < 0 || y > 9999 {
-		return nil, false
+	b = b[1 : len(b)-2] // 2017-04-19T02:40:12[.5]
+	num := func(at, n int) int {
+		x := 0
+		for _, c := range b[at : at+n] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			x = x*10 + int(c-'0')
+		}
+		return x
 	}
-	return &Entry{Index: index, Recorded: t.UTC(), Verdict: verdict, Reason: reason, Event: ev}, true
+	if len(b) < 19 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	y, mo, d, h, mi, sec := num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2)
+	if y < 0 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	if d > daysIn(time.Month(mo), y) {
+		return time.Time{}, false
+	}
+	ns := 0
+	if frac := b[19:]; len(frac) > 0 {
+		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
+			return time.Time{}, false
+		}
+		if ns = num(20, len(frac)-1); ns < 0 {
+			return time.Time{}, false
+		}
+		for range 10 - len(frac) {
+			ns *= 10
+		}
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, ns, time.UTC), true
+}
+
+func daysIn(m time.Month, year int) int {
+	if m == time.February {
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 31 - int(m-1)%7%2
 }
 
 // decodeCanonicalFast decodes an event that is already in canonical form,
@@ -63,7 +169,7 @@ func decodeCanonicalFast(data []byte) (*Event, bool) {
 // canonical order, and validates it.
 func (p *fastParser) event() (*Event, bool) {
 	p.lit(`{"v":1,"type":"count.reported","id":`)
-	id := p.str()
+	uid, idOK := parseCanonicalID(p.raw())
 	p.lit(`,"election":`)
 	election := p.str()
 	var expected *uint64
@@ -118,9 +224,8 @@ func (p *fastParser) event() (*Event, bool) {
 	if !p.ok {
 		return nil, false
 	}
-	uid, err := ParseID(id)
-	if err != nil || uid.String() != id {
-		return nil, false // not in canonical (lower-case) form
+	if !idOK {
+		return nil, false
 	}
 	ev := &Event{ID: uid, Election: election, ExpectedVersion: expected, Body: r}
 	if ev.Validate() != nil {
@@ -132,9 +237,36 @@ func (p *fastParser) event() (*Event, bool) {
 // fastParser reads canonical JSON; once a read fails, ok stays false and
 // every later read returns a zero value.
 type fastParser struct {
-	b  []byte
-	i  int
-	ok bool
+	b    []byte
+	i    int
+	ok   bool
+	strs *internTable // if not nil, strings are shared through it (Decoder)
+}
+
+// parseCanonicalID parses a quoted UUIDv7 in canonical (lower-case) form,
+// as ParseID would, without allocating.
+func parseCanonicalID(b []byte) (uuid.UUID, bool) {
+	if len(b) != 38 || b[0] != '"' || b[37] != '"' {
+		return uuid.Nil, false
+	}
+	b = b[1:37]
+	for i, c := range b {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return uuid.Nil, false
+			}
+		default:
+			if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+				return uuid.Nil, false // upper case is not canonical
+			}
+		}
+	}
+	id, err := uuid.ParseBytes(b)
+	if err != nil || id.Version() != 7 || id.Variant() != uuid.RFC4122 {
+		return uuid.Nil, false
+	}
+	return id, true
 }
 
 // lit consumes s exactly.
@@ -165,9 +297,12 @@ func (p *fastParser) str() string {
 	for j := p.i + 1; j < len(p.b); j++ {
 		switch c := p.b[j]; {
 		case c == '"':
-			s := string(p.b[p.i+1 : j])
+			b := p.b[p.i+1 : j]
 			p.i = j + 1
-			return s
+			if p.strs == nil {
+				return string(b)
+			}
+			return p.strs.intern(b)
 		case c < 0x20 || c >= 0x7f || c == '\\' || c == '<' || c == '>' || c == '&':
 			// encoding/json escapes <, > and &: not canonical as they stand.
 			p.fail()
@@ -176,6 +311,28 @@ func (p *fastParser) str() string {
 	}
 	p.fail()
 	return ""
+}
+
+// raw reads a JSON string as str does and returns it with its quotes,
+// without allocating; the slice is the parser's input.
+func (p *fastParser) raw() []byte {
+	start := p.i
+	if !p.ok || p.i >= len(p.b) || p.b[p.i] != '"' {
+		p.fail()
+		return nil
+	}
+	for j := p.i + 1; j < len(p.b); j++ {
+		switch c := p.b[j]; {
+		case c == '"':
+			p.i = j + 1
+			return p.b[start:p.i]
+		case c < 0x20 || c >= 0x7f || c == '\\' || c == '<' || c == '>' || c == '&':
+			p.fail()
+			return nil
+		}
+	}
+	p.fail()
+	return nil
 }
 
 // uint reads a JSON number that is a non-negative integer without leading

@@ -34,6 +34,15 @@ func fastSeeds(t testing.TB) [][]byte {
 		strings.Replace(acc, `"accepted"`, `"maybe"`, 1),
 		strings.Replace(acc, `Z"`, `+02:00"`, 1),
 		strings.Replace(acc, `2017-04-19T02:41:00.271828182Z`, `2017-02-30T02:41:00Z`, 1),
+		strings.Replace(acc, `2017-04-19T02:41:00.271828182Z`, `2016-02-29T23:59:59.5Z`, 1),
+		strings.Replace(acc, `2017-04-19T02:41:00.271828182Z`, `2100-02-29T00:00:00Z`, 1),
+		strings.Replace(acc, `2017-04-19T02:41:00.271828182Z`, `2017-04-19T24:00:00Z`, 1),
+		strings.Replace(acc, `2017-04-19T02:41:00.271828182Z`, `2017-04-19T02:41:60Z`, 1),
+		strings.Replace(acc, `2017-04-19T02:41:00.271828182Z`, `2017-04-19T02:41:00.2718281828Z`, 1),
+		strings.Replace(acc, `2017-04-19T02:41:00.271828182Z`, `2017-04-19T02:41:00.Z`, 1),
+		strings.Replace(acc, `2017-04-19T02:41:00.271828182Z`, `2017-04-19t02:41:00Z`, 1),
+		strings.Replace(acc, `2017-04-19T02:41:00.271828182Z`, `0000-01-01T00:00:00Z`, 1),
+		strings.Replace(acc, `2017-04-19T02:41:00.271828182Z`, `2017-04-31T00:00:00Z`, 1),
 		acc + " ",
 		strings.TrimSuffix(acc, "}"),
 	} {
@@ -46,7 +55,11 @@ func fastSeeds(t testing.TB) [][]byte {
 // form, so that replays use it.
 func TestFastEntryTaken(t *testing.T) {
 	seeds := fastSeeds(t)
-	for i, b := range [][]byte{seeds[0], []byte(strings.Replace(string(seeds[0]), `"accepted"`, `"rejected","reason":"a stale version"`, 1))} {
+	for i, b := range [][]byte{seeds[0],
+		[]byte(strings.Replace(string(seeds[0]), `"accepted"`, `"rejected","reason":"a stale version"`, 1)),
+		[]byte(strings.Replace(string(seeds[0]), `2017-04-19T02:41:00.271828182Z`, `2016-02-29T23:59:59.5Z`, 1)),
+		[]byte(strings.Replace(string(seeds[0]), `2017-04-19T02:41:00.271828182Z`, `2017-04-19T02:41:00Z`, 1)),
+	} {
 		if _, ok := decodeEntryFast(b); !ok {
 			t.Errorf("seed %d: the fast path refuses a canonical stored entry", i)
 		}
@@ -59,7 +72,13 @@ func FuzzFastEntry(f *testing.F) {
 	for _, b := range fastSeeds(f) {
 		f.Add(b)
 	}
+	var d Decoder // shared across inputs, as a replay's worker shares one
 	f.Fuzz(func(t *testing.T, data []byte) {
+		viaDecoder, derr := d.DecodeEntry(data)
+		plain, perr := DecodeEntry(data)
+		if (derr == nil) != (perr == nil) || (derr == nil && !reflect.DeepEqual(viaDecoder, plain)) {
+			t.Fatalf("a Decoder and DecodeEntry disagree on\n%s\nDecoder:     %+v, %v\nDecodeEntry: %+v, %v", data, viaDecoder, derr, plain, perr)
+		}
 		fast, ok := decodeEntryFast(data)
 		if !ok {
 			return

@@ -69,17 +69,15 @@ func (e *Election) Flush(put func(key string, value []byte)) error {
 		put(keyMeta, m)
 		e.dirtyMeta = false
 	}
-	refs := make([]nodeRef, 0, len(e.dirty))
-	for r := range e.dirty {
-		refs = append(refs, r)
-	}
-	slices.SortFunc(refs, func(a, b nodeRef) int {
+	slices.SortFunc(e.dirty, func(a, b nodeRef) int {
 		return cmp.Or(cmp.Compare(a.contest, b.contest), cmp.Compare(a.unit, b.unit))
 	})
-	for _, r := range refs {
-		put(e.nodeKey(r), e.contests[r.contest].nodes[r.unit].encode())
+	for _, r := range e.dirty {
+		n := e.contests[r.contest].nodes[r.unit]
+		put(e.nodeKey(r), n.encode())
+		n.dirty = false
 	}
-	clear(e.dirty)
+	e.dirty = e.dirty[:0]
 	return nil
 }
 

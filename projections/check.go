@@ -76,13 +76,17 @@ func (e *Election) Check(ev *events.Event) *Rejection {
 // concurrently with Apply.
 func (e *Election) CheckReferences(ev *events.Event) *Rejection {
 	if r := ev.Counts(); r != nil {
-		_, rj := e.references(r)
+		_, rj := e.references(r, nil)
 		return rj
 	}
 	return nil
 }
 
-func (e *Election) references(r *events.CountReport) (nodeRef, *Rejection) {
+// references resolves a report's names against the manifest. If cells is
+// not nil, it is set to the cell of each count (choice × vote type); only
+// the state machine's goroutine may pass cells, as it also updates the
+// contest's lastCells.
+func (e *Election) references(r *events.CountReport, cells *[]int) (nodeRef, *Rejection) {
 	ci, ok := e.contestIx[r.Contest]
 	if !ok {
 		return nodeRef{}, refErr("contest %q is not in election %q", r.Contest, e.id)
@@ -95,22 +99,46 @@ func (e *Election) references(r *events.CountReport) (nodeRef, *Rejection) {
 	if !c.inScope[ui] {
 		return nodeRef{}, refErr("unit %q does not vote in contest %q", r.Unit, r.Contest)
 	}
-	for _, cnt := range r.Counts {
-		if _, ok := c.choices[cnt.Choice]; !ok {
+	if cells != nil {
+		*cells = (*cells)[:0]
+	}
+	nv := len(e.voteTypes)
+	for i, cnt := range r.Counts {
+		if cells != nil && i < len(c.lastCells) && c.lastCells[i].choice == cnt.Choice && c.lastCells[i].voteType == cnt.VoteType {
+			// The same names as the last report of this contest had at
+			// this place: usually the same strings, so this is cheaper
+			// than the lookups.
+			*cells = append(*cells, c.lastCells[i].cell)
+			continue
+		}
+		ch, ok := c.choices[cnt.Choice]
+		if !ok {
 			return nodeRef{}, refErr("choice %q is not in contest %q", cnt.Choice, r.Contest)
 		}
-		if _, ok := e.voteTypes[cnt.VoteType]; !ok {
+		vt, ok := e.voteTypes[cnt.VoteType]
+		if !ok {
 			return nodeRef{}, refErr("vote type %q is not in election %q", cnt.VoteType, e.id)
+		}
+		if cells != nil {
+			*cells = append(*cells, ch*nv+vt)
+			lc := namedCell{cnt.Choice, cnt.VoteType, ch*nv + vt}
+			if i < len(c.lastCells) {
+				c.lastCells[i] = lc
+			} else if i == len(c.lastCells) && i < maxLastCells {
+				c.lastCells = append(c.lastCells, lc)
+			}
 		}
 	}
 	return nodeRef{ci, ui}, nil
 }
 
 func (e *Election) checkCounts(ev *events.Event, r *events.CountReport, corrects uuid.UUID) *Rejection {
-	ref, rj := e.references(r)
+	e.resolved.r = nil
+	ref, rj := e.references(r, &e.resolved.cells)
 	if rj != nil {
 		return rj
 	}
+	e.resolved.r, e.resolved.ref = r, ref
 	c, ui := e.contests[ref.contest], ref.unit
 	if corrects != uuid.Nil {
 		cur := uuid.Nil
@@ -162,3 +190,12 @@ func (e *Election) Version(unit, contest string) uint64 {
 	}
 	return e.contests[ci].nodes[ui].version
 }
+
+// namedCell is a count's choice and vote type, and its cell.
+type namedCell struct {
+	choice, voteType string
+	cell             int
+}
+
+// maxLastCells bounds a contest's lastCells.
+const maxLastCells = 256

@@ -53,8 +53,18 @@ type Election struct {
 	current map[uuid.UUID]nodeRef
 
 	dirtyMeta bool
-	dirty     map[nodeRef]struct{}
-	newlyMade bool // manifest not yet flushed
+	dirty     []nodeRef // nodes changed since the last Flush, each once (node.dirty)
+	newlyMade bool      // manifest not yet flushed
+
+	// resolved is what Check last resolved of a count report: its node
+	// and the cell of each count. Apply reuses it for the same report, as
+	// a state machine checks an entry and then applies it, so each name
+	// is looked up once. It is not state: snapshots leave it out.
+	resolved struct {
+		r     *events.CountReport
+		ref   nodeRef
+		cells []int
+	}
 }
 
 type unit struct {
@@ -64,15 +74,19 @@ type unit struct {
 }
 
 type contest struct {
-	def      *events.Contest
-	choices  map[string]int
-	inScope  []bool  // per unit: counts may be reported for it
-	tracked  []bool  // per unit: in scope, or an ancestor of a scope root
-	leaves   []int64 // per unit: in-scope leaves beneath it, itself included
-	nodes    []*node // per unit; nil until a report touches it
-	width    int     // choices × vote types
-	allLeafs int64   // in-scope leaves of the whole election
-	delta    []int64 // scratch for change
+	def     *events.Contest
+	choices map[string]int
+	inScope []bool  // per unit: counts may be reported for it
+	tracked []bool  // per unit: in scope, or an ancestor of a scope root
+	leaves  []int64 // per unit: in-scope leaves beneath it, itself included
+	nodes   []*node // per unit; nil until a report touches it
+	width   int     // choices × vote types
+	// lastCells are the names and cells of the counts of the last report
+	// checked, in order: reports of one contest mostly name the same
+	// choices and vote types in the same order (Election.references).
+	lastCells []namedCell
+	allLeafs  int64   // in-scope leaves of the whole election
+	delta     []int64 // scratch for change
 }
 
 type nodeRef struct{ contest, unit int }
@@ -84,6 +98,7 @@ type node struct {
 	own         []int64   // the current report's counts; nil if none
 	child       []int64   // sum of the children's totals
 	childLeaves int64     // in-scope leaves reported beneath, via children
+	dirty       bool      // in Election.dirty: changed since the last Flush
 }
 
 func (n *node) total() []int64 {
@@ -99,7 +114,7 @@ func New(election string, m *events.Manifest) (*Election, error) {
 	e := &Election{
 		id: election, manifest: m,
 		voteTypes: map[string]int{}, unitIdx: map[string]int{}, contestIx: map[string]int{},
-		current: map[uuid.UUID]nodeRef{}, dirty: map[nodeRef]struct{}{},
+		current:   map[uuid.UUID]nodeRef{},
 		dirtyMeta: true, newlyMade: true,
 	}
 	for i, vt := range m.VoteTypes {
@@ -217,6 +232,14 @@ func (c *contest) reportedLeaves(u int) int64 {
 	return n.childLeaves
 }
 
+// markDirty notes that node n, at ref, changed since the last Flush.
+func (e *Election) markDirty(n *node, ref nodeRef) {
+	if !n.dirty {
+		n.dirty = true
+		e.dirty = append(e.dirty, ref)
+	}
+}
+
 func (c *contest) node(u int) *node {
 	if c.nodes[u] == nil {
 		c.nodes[u] = &node{}
@@ -277,6 +300,14 @@ func (e *Election) setCounts(id uuid.UUID, r *events.CountReport) error {
 	}
 	c := e.contests[ci]
 	v := make([]int64, c.width)
+	if res := &e.resolved; res.r == r && res.ref == (nodeRef{ci, ui}) {
+		for i, cnt := range r.Counts {
+			v[res.cells[i]] = cnt.Votes
+		}
+		res.r = nil
+		e.change(res.ref, id, v)
+		return nil
+	}
 	nv := len(e.voteTypes)
 	for _, cnt := range r.Counts {
 		ch, ok1 := c.choices[cnt.Choice]
@@ -306,7 +337,7 @@ func (e *Election) change(ref nodeRef, id uuid.UUID, own []int64) {
 	if id != uuid.Nil {
 		e.current[id] = ref
 	}
-	e.dirty[ref] = struct{}{}
+	e.markDirty(n, ref)
 
 	if cap(c.delta) < c.width {
 		c.delta = make([]int64, c.width)
@@ -329,7 +360,7 @@ func (e *Election) change(ref nodeRef, id uuid.UUID, own []int64) {
 			pn.child[i] += d
 		}
 		pn.childLeaves += dLeaves
-		e.dirty[nodeRef{ref.contest, p}] = struct{}{}
+		e.markDirty(pn, nodeRef{ref.contest, p})
 		if pn.own != nil {
 			break // its own report stands; its total, and its parent's, are unchanged
 		}

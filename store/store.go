@@ -65,6 +65,7 @@ func Open(dir string) (*DB, error) {
 		// Most event-ID lookups are for IDs not yet logged: bloom filters
 		// answer those without reading data blocks.
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].BlockSize = 32 << 10
 	}
 	pdb, err := pebble.Open(dir, opts)
 	if err != nil {
