@@ -561,20 +561,37 @@ func (s *subscriber) consume(ctx context.Context, url string, seq uint64) (stop 
 		if strings.TrimPrefix(m.Subject(), prefix) == "checkpoint" {
 			return
 		}
-		// The index is the last part of the message ID; the JSON is
-		// decoded only for the sampled entries (see readSSE).
+		// The message ID ends with the batch's first and last index; the
+		// JSON is decoded only for batches with sampled entries (see
+		// readSSE).
 		id := m.Headers().Get(jetstream.MsgIDHeader)
-		index, err := strconv.ParseUint(id[strings.LastIndexByte(id, '/')+1:], 10, 64)
-		if err != nil {
-			s.finish(fmt.Errorf("message ID %q has no index", id))
+		first, last, ok := strings.Cut(id[strings.LastIndexByte(id, '/')+1:], "-")
+		lo, err1 := strconv.ParseUint(first, 10, 64)
+		hi, err2 := strconv.ParseUint(last, 10, 64)
+		if !ok || err1 != nil || err2 != nil || hi < lo {
+			s.finish(fmt.Errorf("message ID %q has no index range", id))
 			return
 		}
-		err = s.index(index, func() (*feed.Change, error) {
-			var c feed.Change
-			return &c, json.Unmarshal(m.Data(), &c)
-		})
-		if err != nil && !errors.Is(err, errComplete) {
-			s.finish(err)
+		var changes []*feed.Change
+		for index := lo; index <= hi; index++ {
+			err := s.index(index, func() (*feed.Change, error) {
+				if changes == nil {
+					var err error
+					if changes, _, err = feed.DecodeMessage(m.Subject(), m.Data()); err != nil {
+						return nil, err
+					}
+					if uint64(len(changes)) != hi-lo+1 {
+						return nil, fmt.Errorf("message %s holds %d changes", id, len(changes))
+					}
+				}
+				return changes[index-lo], nil
+			})
+			if err != nil {
+				if !errors.Is(err, errComplete) {
+					s.finish(err)
+				}
+				return
+			}
 		}
 	})
 	if err != nil {

@@ -61,6 +61,94 @@ type Checkpoint struct {
 	Checkpoint string `json:"checkpoint"`
 }
 
+// Batch is the payload of a change message on the NATS feed: consecutive
+// entries of one election's log, all of one event type, and a signed
+// checkpoint that includes them all. Read it with [DecodeMessage].
+type Batch struct {
+	Election   string      `json:"election"`
+	Type       events.Type `json:"type"`
+	TreeSize   uint64      `json:"tree_size"`  // the checkpoint's size, more than every index
+	Checkpoint string      `json:"checkpoint"` // signed note (docs/storage.md)
+	Changes    []BatchItem `json:"changes"`    // in index order, consecutive
+}
+
+// BatchItem is one entry of a Batch.
+type BatchItem struct {
+	Index   uint64          `json:"index"`
+	Verdict events.Verdict  `json:"verdict"`
+	Entry   json.RawMessage `json:"entry"`
+	// EntryOmitted is set, and Entry null, when the entry is too large for
+	// one NATS message; fetch it over HTTP by its index.
+	EntryOmitted bool `json:"entry_omitted,omitempty"`
+}
+
+// DecodeMessage reads a message of the NATS feed by its subject: a
+// checkpoint on "<prefix>.feed.<election>.checkpoint", else a Batch, which
+// it returns as Changes (at least one), as the HTTP feed gives them.
+func DecodeMessage(subject string, data []byte) ([]*Change, *Checkpoint, error) {
+	if strings.HasSuffix(subject, ".checkpoint") {
+		var c Checkpoint
+		if err := json.Unmarshal(data, &c); err != nil {
+			return nil, nil, fmt.Errorf("a checkpoint message on %s does not decode: %w", subject, err)
+		}
+		return nil, &c, nil
+	}
+	var b Batch
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, nil, fmt.Errorf("a change message on %s does not decode: %w", subject, err)
+	}
+	if len(b.Changes) == 0 {
+		return nil, nil, fmt.Errorf("a change message on %s holds no changes", subject)
+	}
+	out := make([]*Change, len(b.Changes))
+	for i, it := range b.Changes {
+		if i > 0 && it.Index != b.Changes[i-1].Index+1 {
+			return nil, nil, fmt.Errorf("a change message on %s skips from index %d to %d", subject, b.Changes[i-1].Index, it.Index)
+		}
+		out[i] = &Change{Election: b.Election, Index: it.Index, Type: b.Type, Verdict: it.Verdict,
+			TreeSize: b.TreeSize, Checkpoint: b.Checkpoint, Entry: it.Entry, EntryOmitted: it.EntryOmitted}
+	}
+	return out, nil, nil
+}
+
+// appendBatchHeader starts a Batch's JSON with c's election, type and
+// checkpoint (cpJSON, as for AppendJSON), up to the opening of changes.
+func appendBatchHeader(b []byte, c *Change, cpJSON []byte) []byte {
+	b = append(b, `{"election":"`...)
+	b = append(b, c.Election...)
+	b = append(b, `","type":"`...)
+	b = append(b, c.Type...)
+	b = append(b, `","tree_size":`...)
+	b = strconv.AppendUint(b, c.TreeSize, 10)
+	b = append(b, `,"checkpoint":`...)
+	b = append(b, cpJSON...)
+	return append(b, `,"changes":[`...)
+}
+
+// appendBatchItem appends c as a BatchItem's JSON.
+func (c *Change) appendBatchItem(b []byte) []byte {
+	b = append(b, `{"index":`...)
+	b = strconv.AppendUint(b, c.Index, 10)
+	b = append(b, `,"verdict":"`...)
+	b = append(b, c.Verdict...)
+	b = append(b, `",`...)
+	return c.appendEntry(b)
+}
+
+// appendEntry appends the entry fields and closes the object.
+func (c *Change) appendEntry(b []byte) []byte {
+	b = append(b, `"entry":`...)
+	if c.Entry == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, c.Entry...)
+	}
+	if c.EntryOmitted {
+		b = append(b, `,"entry_omitted":true`...)
+	}
+	return append(b, '}')
+}
+
 // BatchEntries is the most entries a follower reads at a time.
 const BatchEntries = 256
 
@@ -206,14 +294,6 @@ func (c *Change) AppendJSON(b, cpJSON []byte) []byte {
 	b = strconv.AppendUint(b, c.TreeSize, 10)
 	b = append(b, `,"checkpoint":`...)
 	b = append(b, cpJSON...)
-	b = append(b, `,"entry":`...)
-	if c.Entry == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, c.Entry...)
-	}
-	if c.EntryOmitted {
-		b = append(b, `,"entry_omitted":true`...)
-	}
-	return append(b, '}')
+	b = append(b, ',')
+	return c.appendEntry(b)
 }

@@ -72,6 +72,9 @@ func (b *book) change(c *feed.Change) {
 	if c.TreeSize <= c.Index || c.Checkpoint == "" || len(c.Entry) == 0 || c.Election != june {
 		b.t.Fatalf("entry %d: tree size %d, checkpoint %q, %d entry bytes", c.Index, c.TreeSize, c.Checkpoint, len(c.Entry))
 	}
+	if en, err := events.DecodeEntry(c.Entry); err != nil || en.Index != c.Index || en.Event.Type() != c.Type || en.Verdict != c.Verdict {
+		b.t.Fatalf("entry %d (%s, %s) is not its change's entry: %+v, %v", c.Index, c.Type, c.Verdict, en, err)
+	}
 	b.next++
 	b.changes++
 }
@@ -122,14 +125,15 @@ func TestNATSMonitorResumes(t *testing.T) {
 				t.Fatal(err)
 			}
 			for m := range batch.Messages() {
-				if s := m.Subject(); s == "ledger.feed."+june+".checkpoint" {
-					var c feed.Checkpoint
-					mustJSON(t, m.Data(), &c)
-					b.checkpoint(&c)
-				} else {
-					var c feed.Change
-					mustJSON(t, m.Data(), &c)
-					b.change(&c)
+				changes, cp, err := feed.DecodeMessage(m.Subject(), m.Data())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cp != nil {
+					b.checkpoint(cp)
+				}
+				for _, c := range changes {
+					b.change(c)
 				}
 				if err := m.DoubleAck(ctx); err != nil {
 					t.Fatal(err)
@@ -233,5 +237,74 @@ func mustJSON(t *testing.T, b []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%v: %s", err, b)
+	}
+}
+
+// TestPublisherResumesFromStream restarts the NATS feed with its position in
+// the database lost (it is kept without a sync) and under another name, so
+// that JetStream's duplicate window cannot help: it resumes after the last
+// entry the stream holds, and publishes nothing twice.
+func TestPublisherResumesFromStream(t *testing.T) {
+	n, done := runDemo(t)
+	size := finalSize(t, n, done)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	js := n.Broker.JetStream()
+	stream, err := js.Stream(ctx, feed.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := func() (msgs, at uint64) {
+		t.Helper()
+		info, err := stream.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := stream.GetLastMsgForSubject(ctx, "ledger.feed."+june+".checkpoint")
+		if err != nil {
+			return info.State.Msgs, 0
+		}
+		_, cp, err := feed.DecodeMessage(m.Subject, m.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs, cp.TreeSize
+	}
+	var before uint64
+	for {
+		var at uint64
+		if before, at = published(); at == size {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the feed never reached size %d", size)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := n.DB.SetFeedPosition(june, 0); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := feed.NewPublisher(feed.PublisherConfig{JetStream: js, Source: n.Ledger, DB: n.DB, Name: "another-name",
+		Elections: func() []string { return []string{june} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go pub.Run(pctx)
+	// It has caught up once it keeps the position again.
+	for {
+		if at, err := n.DB.FeedPosition(june); err != nil {
+			t.Fatal(err)
+		} else if at == size {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the restarted publisher never caught up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if after, _ := published(); after != before {
+		t.Fatalf("the restarted publisher published %d messages again", after-before)
 	}
 }

@@ -1,9 +1,7 @@
 package feed
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,17 +43,19 @@ type PublisherConfig struct {
 // Publisher publishes every committed entry and checkpoint of every
 // election to a JetStream stream:
 //
-//	<prefix>.feed.<election>.<event type>   a Change ("count.corrected" is two tokens)
+//	<prefix>.feed.<election>.<event type>   a Batch ("count.corrected" is two tokens)
 //	<prefix>.feed.<election>.checkpoint     a Checkpoint
 //
-// with Nats-Msg-Id "<name>/<election>/<index>" or "<name>/<election>/cp/<size>".
-// A monitor attaches a durable consumer (filtered by election, or by type:
-// "ledger.feed.*.count.corrected"), goes offline, and resumes where it
-// stopped. The publisher follows the logs on its own, so a slow or absent
-// NATS never slows the ledger; it keeps its position in each log in the
-// database and, after a restart, publishes from there (messages published
-// again within the stream's duplicate window are dropped by JetStream;
-// consumers also tell repeats by their index).
+// A Batch holds consecutive entries of one type, as many as one message
+// takes, with the checkpoint that includes them; a correction between two
+// count reports ends one batch and is a batch of its own. Nats-Msg-Id is
+// "<name>/<election>/<first index>-<last index>" or
+// "<name>/<election>/cp/<size>". A monitor attaches a durable consumer
+// (filtered by election, or by type: "ledger.feed.*.count.corrected"),
+// goes offline, and resumes where it stopped; DecodeMessage reads a
+// message. The publisher follows the logs on its own, so a slow or absent
+// NATS never slows the ledger; after a restart it resumes after the last
+// entry the stream holds.
 type Publisher struct {
 	cfg PublisherConfig
 }
@@ -161,7 +161,7 @@ func (p *Publisher) follow(ctx context.Context, election string) {
 }
 
 func (p *Publisher) publish(ctx context.Context, election string) error {
-	from, err := p.cfg.DB.FeedPosition(election)
+	from, cpSent, err := p.position(ctx, election)
 	if err != nil {
 		return err
 	}
@@ -193,17 +193,28 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 		}
 		return nil
 	}
-	msg := func(subject, id string, v any) (*nats.Msg, error) {
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(v); err != nil {
-			return nil, err
+	// The open message: consecutive changes of one type (a Batch), encoded
+	// as they come.
+	var (
+		open        []byte
+		openType    events.Type
+		openSize    uint64
+		first, last uint64
+	)
+	limit := int(js.Conn().MaxPayload()) - maxHeaders
+	closeOpen := func() error {
+		if open == nil {
+			return nil
 		}
-		m := nats.NewMsg(subject)
-		m.Data = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-		m.Header.Set(jetstream.MsgIDHeader, id)
-		return m, nil
+		m := nats.NewMsg(p.Subject(election, openType))
+		m.Header.Set(jetstream.MsgIDHeader, p.cfg.Name+"/"+election+"/"+strconv.FormatUint(first, 10)+"-"+strconv.FormatUint(last, 10))
+		m.Data = append(open, "]}"...)
+		open = nil
+		batch = append(batch, m)
+		if len(batch) >= MaxBatch {
+			return flush()
+		}
+		return nil
 	}
 	return Follow(ctx, p.cfg.Source, election, from, Options{},
 		func(c *Change) error {
@@ -211,21 +222,38 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 			if err != nil {
 				return err
 			}
-			m := nats.NewMsg(p.Subject(election, c.Type))
-			m.Header.Set(jetstream.MsgIDHeader, p.cfg.Name+"/"+election+"/"+strconv.FormatUint(c.Index, 10))
-			m.Data = c.AppendJSON(nil, cpJSON)
-			if int64(len(m.Data))+maxHeaders > js.Conn().MaxPayload() {
-				c.Entry, c.EntryOmitted = nil, true
-				m.Data = c.AppendJSON(nil, cpJSON)
+			item := c.appendBatchItem(nil)
+			if open != nil && (c.Type != openType || c.TreeSize != openSize || len(open)+len(item)+2 > limit) {
+				if err := closeOpen(); err != nil {
+					return err
+				}
 			}
-			batch = append(batch, m)
-			if len(batch) >= MaxBatch {
-				return flush()
+			if open == nil {
+				open = appendBatchHeader(make([]byte, 0, 64<<10), c, cpJSON)
+				if len(open)+len(item)+2 > limit {
+					// Too large for one message even alone: monitors
+					// fetch the entry over HTTP by its index.
+					omitted := *c
+					omitted.Entry, omitted.EntryOmitted = nil, true
+					item = omitted.appendBatchItem(nil)
+				}
+				openType, openSize, first = c.Type, c.TreeSize, c.Index
+			} else {
+				open = append(open, ',')
 			}
+			open = append(open, item...)
+			last = c.Index
 			return nil
 		},
 		func(c *Checkpoint) error {
-			m, err := msg(p.Subject(election, "checkpoint"), p.cfg.Name+"/"+election+"/cp/"+strconv.FormatUint(c.TreeSize, 10), c)
+			if err := closeOpen(); err != nil {
+				return err
+			}
+			if c.TreeSize <= cpSent && len(batch) == 0 {
+				// The stream's last message: not again.
+				return p.cfg.DB.SetFeedPosition(election, c.TreeSize)
+			}
+			m, err := checkpointMsg(p.Subject(election, "checkpoint"), p.cfg.Name+"/"+election+"/cp/"+strconv.FormatUint(c.TreeSize, 10), c)
 			if err != nil {
 				return err
 			}
@@ -235,4 +263,48 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 			}
 			return p.cfg.DB.SetFeedPosition(election, c.TreeSize)
 		})
+}
+
+func checkpointMsg(subject, id string, c *Checkpoint) (*nats.Msg, error) {
+	j, err := encodeJSON(c)
+	if err != nil {
+		return nil, err
+	}
+	m := nats.NewMsg(subject)
+	m.Data = j
+	m.Header.Set(jetstream.MsgIDHeader, id)
+	return m, nil
+}
+
+// position is where publishing an election's feed resumes: after the last
+// entry the stream holds for it, which its last message tells; if the
+// stream holds none (a new election, or its messages aged out), from the
+// position kept in the database. So a restart long after a crash, past
+// the duplicate window, publishes nothing twice. cpSent is the size of
+// the checkpoint that is the stream's last message, if it is one.
+func (p *Publisher) position(ctx context.Context, election string) (from, cpSent uint64, err error) {
+	kept, err := p.cfg.DB.FeedPosition(election)
+	if err != nil {
+		return 0, 0, err
+	}
+	s, err := p.cfg.JetStream.Stream(ctx, p.cfg.Stream)
+	if err != nil {
+		return 0, 0, fmt.Errorf("couldn't find the change feed stream %s: %w", p.cfg.Stream, err)
+	}
+	m, err := s.GetLastMsgForSubject(ctx, p.Subject(election, ">"))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return kept, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("couldn't read the last message of %s on the change feed: %w", election, err)
+	}
+	changes, cp, err := DecodeMessage(m.Subject, m.Data)
+	switch {
+	case err != nil:
+		return 0, 0, fmt.Errorf("the last message of %s on the change feed (stream sequence %d): %w", election, m.Sequence, err)
+	case cp != nil:
+		return cp.TreeSize, cp.TreeSize, nil
+	default:
+		return changes[len(changes)-1].Index + 1, 0, nil
+	}
 }

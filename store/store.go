@@ -45,6 +45,7 @@ const (
 const (
 	CacheSize    = 256 << 20
 	MemTableSize = 64 << 20
+	BlockSize    = 32 << 10 // data blocks of the sstables
 )
 
 // ErrNotFound is returned when a key is absent.
@@ -65,7 +66,11 @@ func Open(dir string) (*DB, error) {
 		// Most event-ID lookups are for IDs not yet logged: bloom filters
 		// answer those without reading data blocks.
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-		opts.Levels[i].BlockSize = 32 << 10
+		// Audits read the log from end to end, and paid per block (a
+		// cache miss, a read, a checksum, a decompression) for five
+		// entries in Pebble's default 4 KiB: 32 KiB blocks read it about
+		// four times as fast (docs/performance.md).
+		opts.Levels[i].BlockSize = BlockSize
 	}
 	pdb, err := pebble.Open(dir, opts)
 	if err != nil {

@@ -2,7 +2,6 @@ package watch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -75,7 +74,6 @@ func (n NATS) Follow(ctx context.Context, election string, _ uint64, onChange fu
 		return fmt.Errorf("couldn't consume %s: %w", stream, err)
 	}
 	defer it.Stop()
-	cpSubject := prefix + ".feed." + election + ".checkpoint"
 	for {
 		m, err := it.Next(jetstream.NextContext(ctx))
 		if ctx.Err() != nil {
@@ -87,18 +85,17 @@ func (n NATS) Follow(ctx context.Context, election string, _ uint64, onChange fu
 			}
 			return fmt.Errorf("the NATS consumer %s broke: %w", name, err)
 		}
-		if m.Subject() == cpSubject {
-			var c feed.Checkpoint
-			if err := json.Unmarshal(m.Data(), &c); err != nil {
-				return fmt.Errorf("a checkpoint message on %s does not decode: %w", m.Subject(), err)
+		changes, cp, err := feed.DecodeMessage(m.Subject(), m.Data())
+		if err != nil {
+			return err
+		}
+		if cp != nil {
+			err = onCheckpoint(cp)
+		}
+		for _, c := range changes {
+			if err = onChange(c); err != nil {
+				break
 			}
-			err = onCheckpoint(&c)
-		} else {
-			var c feed.Change
-			if err := json.Unmarshal(m.Data(), &c); err != nil {
-				return fmt.Errorf("a change message on %s does not decode: %w", m.Subject(), err)
-			}
-			err = onChange(&c)
 		}
 		if err != nil {
 			return err // not acknowledged: it comes again
