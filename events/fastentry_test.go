@@ -140,3 +140,28 @@ func TestFastEventTaken(t *testing.T) {
 		t.Fatalf("the fast path refuses a canonical event:\n%s", b)
 	}
 }
+
+// FuzzSummarize: whenever an entry decodes, Summarize agrees with it; and
+// Summarize never panics.
+func FuzzSummarize(f *testing.F) {
+	for _, b := range fastSeeds(f) {
+		f.Add(b)
+	}
+	for _, name := range []string{"entry.rejected.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "golden", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(bytes.Replace(b, []byte(`"reason":"`), []byte(`"reason":"a \"quoted\" `), 1))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, serr := Summarize(data)
+		en, err := DecodeEntry(data)
+		if err != nil {
+			return
+		}
+		if serr != nil || s != (Summary{en.Index, en.Verdict, en.Event.Type()}) {
+			t.Fatalf("Summarize gives %+v, %v; the entry is %d %s %s:\n%s", s, serr, en.Index, en.Verdict, en.Event.Type(), data)
+		}
+	})
+}
