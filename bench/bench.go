@@ -116,16 +116,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r := &Report{}
 	w := cfg.Out
 
-	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.Dir, "ledger"), HTTP: "-", NATSListen: "127.0.0.1:0"})
-	if err != nil {
-		return nil, err
-	}
-	defer n.Close(context.Background())
-
 	gen := newGenerator("bench")
-	if _, err := n.Ledger.Submit(ctx, []*events.Event{gen.manifestEvent()}); err != nil {
-		return nil, fmt.Errorf("couldn't define the bench election: %w", err)
-	}
 	evs := make([]*events.Event, cfg.Events)
 	var total int
 	for i := range evs {
@@ -137,20 +128,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	fmt.Fprintf(w, "bench: %d count events of %d bytes on average, %d submitters × %d events per submission, %d publishers for the JetStream ceilings\n",
 		cfg.Events, r.EventBytes, cfg.Submitters, cfg.Chunk, cfg.Publishers)
 
-	// Ceilings first, on the ledger's own embedded server.
-	js := n.Broker.JetStream()
-	payload := make([]byte, r.EventBytes)
-	rand.NewChaCha8([32]byte{}).Read(payload)
-	cpu0 := cpuTime()
-	if r.JSBatch, err = jsBatch(ctx, js, n, payload, cfg.Events, cfg.Publishers); err != nil {
-		return nil, err
-	}
-	r.JSBatchCPU = (cpuTime() - cpu0) / time.Duration(cfg.Events)
-	if r.JSAsync, err = jsAsync(ctx, js, n, payload, min(cfg.Events, 50_000)); err != nil {
+	// Ceilings first, on an embedded server of their own: each ingest
+	// below runs on a fresh ledger, so that none inherits another's
+	// leftovers (a server that stored and deleted a few hundred thousand
+	// messages, a grown heap).
+	if err := ceilings(ctx, cfg, r); err != nil {
 		return nil, err
 	}
 
 	// The ledger: concurrent submitters, each waiting for durable receipts.
+	n, err := benchNode(ctx, cfg, "ledger", false)
+	if err != nil {
+		return nil, err
+	}
+	closeNode := sync.OnceFunc(func() { n.Close(context.Background()) })
+	defer closeNode()
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
 		if err != nil {
@@ -161,11 +153,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	cpu0 = cpuTime()
+	cpu0 := cpuTime()
 	if r.Ingest, err = ingest(ctx, n.Ledger, evs, cfg.Submitters, cfg.Chunk); err != nil {
 		return nil, err
 	}
-
 	r.CPUPerEvent = (cpuTime() - cpu0) / time.Duration(len(evs))
 	if cfg.CPUProfile != "" {
 		pprof.StopCPUProfile()
@@ -185,6 +176,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	slices.Sort(lat)
 	r.LatencyP50, r.LatencyP99 = lat[len(lat)/2], lat[len(lat)*99/100]
+	closeNode()
 
 	// The same ingest on a ledger that publishes no NATS change feed, to
 	// show what the feed costs.
@@ -200,18 +192,51 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return r, nil
 }
 
-// ingestWithoutFeed measures the ingest of count generated events on a
-// second throwaway ledger with the NATS change feed off.
+// benchNode opens a throwaway ledger in cfg.Dir/name, with the bench
+// election defined.
+func benchNode(ctx context.Context, cfg Config, name string, noFeed bool) (*node.Node, error) {
+	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.Dir, name), HTTP: "-", NATSListen: "127.0.0.1:0", NoFeed: noFeed})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := n.Ledger.Submit(ctx, []*events.Event{newGenerator("bench").manifestEvent()}); err != nil {
+		n.Close(context.Background())
+		return nil, fmt.Errorf("couldn't define the bench election: %w", err)
+	}
+	return n, nil
+}
+
+// ceilings measures the JetStream publish ceilings on a ledger's embedded
+// server (its stream configuration), with payloads of r.EventBytes.
+func ceilings(ctx context.Context, cfg Config, r *Report) error {
+	n, err := benchNode(ctx, cfg, "ceilings", true)
+	if err != nil {
+		return err
+	}
+	defer n.Close(context.Background())
+	js := n.Broker.JetStream()
+	payload := make([]byte, r.EventBytes)
+	rand.NewChaCha8([32]byte{}).Read(payload)
+	cpu0 := cpuTime()
+	if r.JSBatch, err = jsBatch(ctx, js, n, payload, cfg.Events, cfg.Publishers); err != nil {
+		return err
+	}
+	r.JSBatchCPU = (cpuTime() - cpu0) / time.Duration(cfg.Events)
+	if r.JSAsync, err = jsAsync(ctx, js, n, payload, min(cfg.Events, 50_000)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ingestWithoutFeed measures the ingest of count generated events on
+// another throwaway ledger with the NATS change feed off.
 func ingestWithoutFeed(ctx context.Context, cfg Config, count int) (float64, error) {
-	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.Dir, "ledger-nofeed"), HTTP: "-", NATSListen: "127.0.0.1:0", NoFeed: true})
+	n, err := benchNode(ctx, cfg, "ledger-nofeed", true)
 	if err != nil {
 		return 0, err
 	}
 	defer n.Close(context.Background())
 	gen := newGenerator("bench")
-	if _, err := n.Ledger.Submit(ctx, []*events.Event{gen.manifestEvent()}); err != nil {
-		return 0, err
-	}
 	evs := make([]*events.Event, count)
 	for i := range evs {
 		evs[i] = gen.report()

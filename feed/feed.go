@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/election-audit/ledger/events"
 )
@@ -157,6 +158,11 @@ type Options struct {
 	// Types, if not empty, are the only event types whose entries are
 	// handed on; checkpoints always are.
 	Types []events.Type
+	// Every, if not zero, is the least time between two rounds of changes:
+	// the commits in between are handed on together, with the newest
+	// checkpoint only. The NATS publisher uses it so that each of its
+	// synced writes carries more than one step of the ledger.
+	Every time.Duration
 }
 
 // Follow hands onChange every entry of an election's log from index from
@@ -188,10 +194,18 @@ func Follow(ctx context.Context, src Source, election string, from uint64, opts 
 			}
 		}
 		sent = max(sent, size)
+		round := time.Now()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-changed:
+		}
+		if wait := opts.Every - time.Since(round); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
 		}
 	}
 }
