@@ -26,6 +26,8 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"github.com/election-audit/ledger/events"
 )
 
@@ -95,7 +97,7 @@ func DecodeMessage(subject string, data []byte) ([]*Change, *Checkpoint, error) 
 		return nil, &c, nil
 	}
 	var b Batch
-	if err := json.Unmarshal(data, &b); err != nil {
+	if err := jsonv2.Unmarshal(data, &b); err != nil {
 		return nil, nil, fmt.Errorf("a change message on %s does not decode: %w", subject, err)
 	}
 	if len(b.Changes) == 0 {

@@ -119,3 +119,22 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeMessage decodes a batch of 1,000 entries, about the
+// largest a NATS message holds.
+func BenchmarkDecodeMessage(b *testing.B) {
+	c := goldenChanges(b)[0]
+	changes := make([]*Change, 1000)
+	for i := range changes {
+		cc := *c
+		cc.Index = uint64(i)
+		changes[i] = &cc
+	}
+	data := encodeBatch(b, changes)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, _, err := DecodeMessage("ledger.feed.e.count.reported", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
