@@ -66,20 +66,8 @@ func decodeEntryFast(data []byte) (en *Entry, ok bool) {
 }
 
 func (p *fastParser) entry() (en *Entry, ok bool) {
-	p.lit(`{"v":1,"index":`)
-	index := p.uint()
-	p.lit(`,"recorded":`)
-	recorded, ok := parseUTC(p.raw())
-	p.lit(`,"verdict":`)
-	var verdict Verdict
-	switch {
-	case p.opt(`"accepted"`):
-		verdict = Accepted
-	case p.opt(`"rejected"`):
-		verdict = Rejected
-	default:
-		p.fail()
-	}
+	index, rawRecorded, verdict := p.entryHead()
+	recorded, ok := parseUTC(rawRecorded)
 	var reason string
 	if p.opt(`,"reason":`) {
 		reason = p.str()
@@ -94,6 +82,25 @@ func (p *fastParser) entry() (en *Entry, ok bool) {
 		return nil, false
 	}
 	return &Entry{Index: index, Recorded: recorded, Verdict: verdict, Reason: reason, Event: ev}, true
+}
+
+// entryHead reads the start of a stored entry, up to its verdict: the
+// index, the recorded time as its quoted bytes, and the verdict.
+func (p *fastParser) entryHead() (index uint64, recorded []byte, verdict Verdict) {
+	p.lit(`{"v":1,"index":`)
+	index = p.uint()
+	p.lit(`,"recorded":`)
+	recorded = p.raw()
+	p.lit(`,"verdict":`)
+	switch {
+	case p.opt(`"accepted"`):
+		verdict = Accepted
+	case p.opt(`"rejected"`):
+		verdict = Rejected
+	default:
+		p.fail()
+	}
+	return index, recorded, verdict
 }
 
 // parseUTC parses the recorded time as the ledger writes it, RFC 3339 in
@@ -375,20 +382,7 @@ type Summary struct {
 // stored bytes on as they are: it does not check the event.
 func Summarize(data []byte) (Summary, error) {
 	p := fastParser{b: data, ok: true}
-	p.lit(`{"v":1,"index":`)
-	index := p.uint()
-	p.lit(`,"recorded":`)
-	p.raw()
-	p.lit(`,"verdict":`)
-	var verdict Verdict
-	switch {
-	case p.opt(`"accepted"`):
-		verdict = Accepted
-	case p.opt(`"rejected"`):
-		verdict = Rejected
-	default:
-		p.fail()
-	}
+	index, _, verdict := p.entryHead()
 	if p.opt(`,"reason":`) {
 		p.raw()
 	}
