@@ -29,6 +29,7 @@ func ExampleWatcher() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer w.Close()
 	err = w.Run(ctx)
 	var alarm *watch.AlarmError
 	if errors.As(err, &alarm) {

@@ -101,10 +101,12 @@ type Config struct {
 	Logger                 *slog.Logger
 }
 
-// Watcher follows one election. It is not safe for concurrent use, and
-// two watchers must not share a state file.
+// Watcher follows one election. It is not safe for concurrent use. It
+// holds a lock on its state file from New to Close: a second watcher of
+// the same election and state directory is refused.
 type Watcher struct {
 	cfg    Config
+	lock   *os.File
 	v      note.Verifier
 	origin string
 	path   string
@@ -163,6 +165,33 @@ func New(cfg Config) (*Watcher, error) {
 	}
 	w := &Watcher{cfg: cfg, v: v, origin: checkpoint.Origin(v.Name(), cfg.Election),
 		path: StatePath(cfg.StateDir, cfg.Election), hasher: &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}}
+	if w.lock, err = lockState(w.path); err != nil {
+		return nil, err
+	}
+	w, err = w.load(cfg, v)
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Close releases the watcher's lock on its state.
+func (w *Watcher) Close() error {
+	if w.lock == nil {
+		return nil
+	}
+	err := w.lock.Close()
+	w.lock = nil
+	return err
+}
+
+// load reads the state into w; on an error it releases the lock.
+func (w *Watcher) load(cfg Config, v note.Verifier) (_ *Watcher, err error) {
+	defer func() {
+		if err != nil {
+			w.Close()
+		}
+	}()
 	st, err := loadState(w.path)
 	if err != nil {
 		return nil, err

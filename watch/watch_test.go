@@ -141,6 +141,7 @@ func watchOnce(t *testing.T, n *node.Node, stateDir string, opts func(*watch.Con
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer w.Close()
 	r.err = w.Run(ctx)
 	if ctx.Err() != nil {
 		t.Fatalf("the watcher did not catch up: %v\n%s", r.err, r.out)
@@ -163,6 +164,7 @@ func watchLive(t *testing.T, n *node.Node, stateDir string, opts func(*watch.Con
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer w.Close()
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	then()
@@ -392,6 +394,7 @@ func TestWatchFork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer w.Close()
 	err = w.Run(ctx)
 	var alarm *watch.AlarmError
 	if !errors.As(err, &alarm) || alarm.Kind != watch.KindFork || alarm.Accepted.Size != 8 || alarm.Presented.Size != 8 ||
@@ -420,6 +423,44 @@ func TestWatchWrongKey(t *testing.T) {
 	if !errors.As(r.err, &alarm) || alarm.Kind != watch.KindSignature || alarm.Presented == nil || alarm.Presented.Size != 2 {
 		t.Fatalf("alarm %+v: %v", alarm, r.err)
 	}
+}
+
+// TestWatchStateLocked: a second watcher of the same election and state
+// directory is refused while the first holds it, and not after it is
+// closed; another election's state is independent.
+func TestWatchStateLocked(t *testing.T) {
+	_, vkey, err := note.GenerateKey(nil, "ledger.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New("http://127.0.0.1:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	open := func(election string) (*watch.Watcher, error) {
+		return watch.New(watch.Config{Election: election, Key: vkey, Client: c, StateDir: dir})
+	}
+	w1, err := open(april)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(april); err == nil || !strings.Contains(err.Error(), "another watcher is using the state") {
+		t.Fatalf("a second watcher of the same state: %v", err)
+	}
+	other, err := open("another-election")
+	if err != nil {
+		t.Fatalf("another election's watcher: %v", err)
+	}
+	other.Close()
+	if err := w1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w2, err := open(april)
+	if err != nil {
+		t.Fatalf("after the first closed: %v", err)
+	}
+	w2.Close()
 }
 
 // TestWatchDemo watches the April night of `ledger demo` over server-sent

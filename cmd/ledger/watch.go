@@ -94,6 +94,7 @@ Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error; 5 an alarm.`,
 			if err != nil {
 				return err
 			}
+			defer w.Close()
 			err = w.Run(ctx)
 			var alarm *watch.AlarmError
 			if errors.As(err, &alarm) {
