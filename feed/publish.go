@@ -114,6 +114,11 @@ func (p *Publisher) Subject(election string, t events.Type) string {
 // (JetStream's limit).
 const MaxBatch = 1000
 
+// MaxBatchBytes bounds the payload of one atomic batch: after a long
+// outage the publisher catches up in many batches, not one that holds the
+// whole backlog in memory.
+const MaxBatchBytes = 8 << 20
+
 // maxHeaders is room for a message's headers within the server's payload
 // limit.
 const maxHeaders = 4 << 10
@@ -180,8 +185,9 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 	// flush publishes the batch as one JetStream atomic batch: one synced
 	// write for up to MaxBatch messages, where one message at a time would
 	// sync each.
+	var batchBytes int
 	flush := func() error {
-		defer func() { batch = batch[:0] }()
+		defer func() { batch, batchBytes = batch[:0], 0 }()
 		switch len(batch) {
 		case 0:
 			return nil
@@ -220,7 +226,8 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 		m.Data = append(open, "]}"...)
 		open = nil
 		batch = append(batch, m)
-		if len(batch) >= MaxBatch {
+		batchBytes += len(m.Data)
+		if len(batch) >= MaxBatch || batchBytes >= MaxBatchBytes {
 			return flush()
 		}
 		return nil
