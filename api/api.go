@@ -138,8 +138,9 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		raw = [][]byte{body}
 	}
 	evs := make([]*events.Event, len(raw))
+	canonical := make([][]byte, len(raw))
 	for i, b := range raw {
-		ev, err := events.Decode(b)
+		ev, enc, err := events.DecodeCanonical(b)
 		if err != nil {
 			status := http.StatusBadRequest
 			if len(b) > events.MaxEventSize {
@@ -157,11 +158,11 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, status, p)
 			return
 		}
-		evs[i] = ev
+		evs[i], canonical[i] = ev, enc
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), DefaultWaitTime)
 	defer cancel()
-	receipts, err := s.Ledger.Submit(ctx, evs)
+	receipts, err := s.Ledger.SubmitEncoded(ctx, evs, canonical)
 	var re *ledger.RefusedError
 	switch {
 	case errors.As(err, &re):

@@ -114,7 +114,18 @@ func (l *Ledger) precheck(ev *events.Event, sub *submission) error {
 // published and the error is a *RefusedError. Events already logged are
 // answered from the log without publishing.
 func (l *Ledger) Submit(ctx context.Context, evs []*events.Event) ([]Receipt, error) {
-	msgs, err := l.prepare(evs)
+	return l.SubmitEncoded(ctx, evs, nil)
+}
+
+// SubmitEncoded is Submit for events whose canonical encodings the caller
+// has at hand (events.DecodeCanonical returns them): encoded[i] must be
+// evs[i]'s, and the edge does not encode the events again. encoded may be
+// nil.
+func (l *Ledger) SubmitEncoded(ctx context.Context, evs []*events.Event, encoded [][]byte) ([]Receipt, error) {
+	if encoded != nil && len(encoded) != len(evs) {
+		return nil, fmt.Errorf("ledger: %d encodings for %d events", len(encoded), len(evs))
+	}
+	msgs, err := l.prepare(evs, encoded)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +182,7 @@ func (l *Ledger) receipts(evs []*events.Event, published map[string]bool) ([]Rec
 
 // prepare checks a submission at the edge, under one read lock, and returns
 // the messages to publish: every event not logged already.
-func (l *Ledger) prepare(evs []*events.Event) ([]broker.Message, error) {
+func (l *Ledger) prepare(evs []*events.Event, encoded [][]byte) ([]broker.Message, error) {
 	seen := make(map[uuid.UUID]int, len(evs))
 	sub := &submission{elections: map[string]*projections.Election{}, events: make(map[uuid.UUID]string, len(evs))}
 	msgs := make([]broker.Message, 0, len(evs))
@@ -195,8 +206,11 @@ func (l *Ledger) prepare(evs []*events.Event) ([]broker.Message, error) {
 				sub.elections[ev.Election] = p
 			}
 		}
-		data, err := ev.Encode()
-		if err != nil {
+		var data []byte
+		var err error
+		if encoded != nil {
+			data = encoded[i]
+		} else if data, err = ev.Encode(); err != nil {
 			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error()}
 		}
 		if rec, err := l.db.Event(ev.ID); err == nil {
