@@ -3,7 +3,6 @@
 package api
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -100,8 +99,20 @@ type SubmitResponse struct {
 	Receipts []ledger.Receipt `json:"receipts"`
 }
 
+// readBody reads a request's body, at most MaxBodySize bytes, into a buffer
+// sized by its Content-Length when it has one.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, MaxBodySize)
+	if n := r.ContentLength; n > 0 && n <= MaxBodySize {
+		buf := bytes.NewBuffer(make([]byte, 0, n+1)) // +1: ReadFrom sees EOF without growing
+		_, err := buf.ReadFrom(body)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(body)
+}
+
 func (s *server) submit(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodySize))
+	body, err := readBody(w, r)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -118,21 +129,22 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 	var raw [][]byte
 	var lineNo []int // physical line of each event, from 1
 	if lines {
-		sc := bufio.NewScanner(bytes.NewReader(body))
-		sc.Buffer(nil, events.MaxEventSize+1)
+		// The lines are slices of body, which this request owns.
 		n := 0
-		for sc.Scan() {
+		for rest := body; len(rest) > 0; {
+			line, after, _ := bytes.Cut(rest, []byte("\n"))
+			rest = after
 			n++
-			if len(bytes.TrimSpace(sc.Bytes())) > 0 {
-				raw = append(raw, bytes.Clone(sc.Bytes()))
+			if len(line) > events.MaxEventSize {
+				item := len(raw)
+				writeJSON(w, http.StatusRequestEntityTooLarge, Problem{Item: &item,
+					Error: fmt.Sprintf("line %d is longer than the %d-byte event limit", n, events.MaxEventSize)})
+				return
+			}
+			if len(bytes.TrimSpace(line)) > 0 {
+				raw = append(raw, bytes.TrimSuffix(line, []byte("\r")))
 				lineNo = append(lineNo, n)
 			}
-		}
-		if err := sc.Err(); err != nil {
-			item := len(raw)
-			writeJSON(w, http.StatusRequestEntityTooLarge, Problem{Item: &item,
-				Error: fmt.Sprintf("line %d is longer than the %d-byte event limit", n+1, events.MaxEventSize)})
-			return
 		}
 	} else {
 		raw = [][]byte{body}

@@ -114,6 +114,9 @@ func (p *Publisher) Subject(election string, t events.Type) string {
 // (JetStream's limit).
 const MaxBatch = 1000
 
+// maxSpare bounds the message buffers a publisher keeps for reuse.
+const maxSpare = 8
+
 // MaxBatchBytes bounds the payload of one atomic batch: after a long
 // outage the publisher catches up in many batches, not one that holds the
 // whole backlog in memory.
@@ -186,8 +189,16 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 	// write for up to MaxBatch messages, where one message at a time would
 	// sync each.
 	var batchBytes int
+	var spare [][]byte // message buffers of published batches, for reuse
 	flush := func() error {
-		defer func() { batch, batchBytes = batch[:0], 0 }()
+		defer func() {
+			for _, m := range batch {
+				if len(spare) < maxSpare && cap(m.Data) >= 64<<10 {
+					spare = append(spare, m.Data[:0])
+				}
+			}
+			batch, batchBytes = batch[:0], 0
+		}()
 		switch len(batch) {
 		case 0:
 			return nil
@@ -245,7 +256,11 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 				}
 			}
 			if open == nil {
-				open = appendBatchHeader(make([]byte, 0, 64<<10), c, cpJSON)
+				buf := make([]byte, 0, 64<<10)
+				if n := len(spare); n > 0 {
+					buf, spare = spare[n-1], spare[:n-1]
+				}
+				open = appendBatchHeader(buf, c, cpJSON)
 				if len(open)+len(item)+2 > limit {
 					// Too large for one message even alone: monitors
 					// fetch the entry over HTTP by its index.
