@@ -14,7 +14,7 @@ import (
 // every entry of the second ingest once, in order.
 func TestRunMonitors(t *testing.T) {
 	var out strings.Builder
-	r, err := RunMonitors(context.Background(), MonitorsConfig{Dir: t.TempDir(), Events: 2000, SSE: 5, NATS: 2, Stuck: 2, Samples: 100, Out: &out})
+	r, err := RunMonitors(context.Background(), MonitorsConfig{Dir: t.TempDir(), Events: 2000, SSE: 5, NATS: 2, Stuck: 2, Samples: 100, StuckWait: time.Millisecond, Out: &out})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}

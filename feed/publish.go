@@ -114,6 +114,11 @@ func (p *Publisher) Subject(election string, t events.Type) string {
 // (JetStream's limit).
 const MaxBatch = 1000
 
+// MaxMessageBytes is where the publisher ends a batch message, below the
+// server's max_payload: a monitor starts on a batch sooner, and holds less
+// while it lags. An entry larger than this still goes, alone in its message.
+const MaxMessageBytes = 256 << 10
+
 // maxSpare bounds the message buffers a publisher keeps for reuse.
 const maxSpare = 8
 
@@ -227,7 +232,8 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 		openSize    uint64
 		first, last uint64
 	)
-	limit := int(js.Conn().MaxPayload()) - maxHeaders
+	limit := int(js.Conn().MaxPayload()) - maxHeaders // what one message can hold
+	soft := min(limit, MaxMessageBytes)               // where a batch message ends
 	closeOpen := func() error {
 		if open == nil {
 			return nil
@@ -250,7 +256,7 @@ func (p *Publisher) publish(ctx context.Context, election string) error {
 				return err
 			}
 			item := c.appendBatchItem(nil)
-			if open != nil && (c.Type != openType || c.TreeSize != openSize || len(open)+len(item)+2 > limit) {
+			if open != nil && (c.Type != openType || c.TreeSize != openSize || len(open)+len(item)+2 > soft) {
 				if err := closeOpen(); err != nil {
 					return err
 				}
