@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/note"
@@ -307,4 +308,94 @@ func TestPublisherResumesFromStream(t *testing.T) {
 	if after, _ := published(); after != before {
 		t.Fatalf("the restarted publisher published %d messages again", after-before)
 	}
+}
+
+// TestBatchMessagesCapped logs a thousand count reports before the NATS
+// feed starts, so that its first publication covers them all: it splits
+// them into batch messages of at most feed.MaxMessageBytes, consecutive and
+// complete.
+func TestBatchMessagesCapped(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", NoFeed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close(context.Background())
+	const election = "capped"
+	m := &events.Manifest{Name: "Capped", Date: "2026-11-03",
+		VoteTypes: []events.VoteType{{ID: "election-day", Name: "Election Day"}},
+		Units:     []events.Unit{{ID: "state", Name: "State", Kind: "state"}},
+		Contests:  []events.Contest{{ID: "gov", Name: "Governor", VoteFor: 1, Choices: []events.Choice{{ID: "a", Name: "A"}, {ID: "b", Name: "B"}}}}}
+	evs := []*events.Event{{ID: uuid.Must(uuid.NewV7()), Election: election, Body: m}}
+	for i := range 1000 {
+		evs = append(evs, &events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: &events.CountReport{
+			Unit: "state", Contest: "gov", Source: events.Source{Operator: "clerk"},
+			Counts: []events.Count{{Choice: "a", VoteType: "election-day", Votes: int64(i)}, {Choice: "b", VoteType: "election-day", Votes: 7}}}})
+	}
+	if _, err := n.Ledger.Submit(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	js := n.Broker.JetStream()
+	pub, err := feed.NewPublisher(feed.PublisherConfig{JetStream: js, Source: n.Ledger, DB: n.DB, Name: "ledger.local",
+		Elections: func() []string { return []string{election} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go pub.Run(pctx)
+	var stream jetstream.Stream
+	for {
+		if stream, err = js.Stream(ctx, feed.DefaultStream); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for {
+		m, err := stream.GetLastMsgForSubject(ctx, "ledger.feed."+election+".checkpoint")
+		if err == nil {
+			if _, cp, err := feed.DecodeMessage(m.Subject, m.Data); err == nil && cp.TreeSize == uint64(len(evs)) {
+				break
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the feed never reached the end of the log")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, reports := uint64(0), 0
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		msg, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes, _, err := feed.DecodeMessage(msg.Subject, msg.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(changes) > 0 && changes[0].Type == events.TypeCountReported {
+			reports++
+			if len(msg.Data) > feed.MaxMessageBytes {
+				t.Errorf("message %d holds %d bytes, more than %d", seq, len(msg.Data), feed.MaxMessageBytes)
+			}
+		}
+		for _, c := range changes {
+			if c.Index != next {
+				t.Fatalf("message %d: entry %d, want %d", seq, c.Index, next)
+			}
+			next++
+		}
+	}
+	if next != uint64(len(evs)) || reports < 2 {
+		t.Fatalf("%d entries in %d count-report messages; want %d entries in several", next, reports, len(evs))
+	}
+	t.Logf("%d entries, the count reports in %d messages", next, reports)
 }
