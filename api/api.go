@@ -133,7 +133,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		n := 0
 		for rest := body; len(rest) > 0; {
 			line, after, _ := bytes.Cut(rest, []byte("\n"))
-			rest = after
+			line, rest = bytes.TrimSuffix(line, []byte("\r")), after
 			n++
 			if len(line) > events.MaxEventSize {
 				item := len(raw)
@@ -142,7 +142,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if len(bytes.TrimSpace(line)) > 0 {
-				raw = append(raw, bytes.TrimSuffix(line, []byte("\r")))
+				raw = append(raw, line)
 				lineNo = append(lineNo, n)
 			}
 		}
