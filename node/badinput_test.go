@@ -443,6 +443,22 @@ func TestJSONLinesErrorNamesThePhysicalLine(t *testing.T) {
 	}
 }
 
+// JSON Lines with CRLF line ends, and no end after the last line, are
+// read as the same events.
+func TestJSONLinesCRLF(t *testing.T) {
+	tn := startNode(t, "", node.Config{})
+	tn.submit(mkEvent(t, elecMain, testManifest("Main")))
+	a := mkEvent(t, elecMain, houseReport("cobb-01", 1, 2, 3))
+	b := mkEvent(t, elecMain, houseReport("cobb-02", 4, 5, 6))
+	body := bytes.Join([][]byte{encode(t, a), encode(t, b)}, []byte("\r\n"))
+	status, resp := tn.do(http.MethodPost, "/v1/events", "application/x-ndjson", body)
+	var sr api.SubmitResponse
+	if err := json.Unmarshal(resp, &sr); err != nil || status != 200 || len(sr.Receipts) != 2 ||
+		sr.Receipts[0].ID != a.ID || sr.Receipts[1].ID != b.ID || sr.Receipts[0].Verdict != events.Accepted || sr.Receipts[1].Verdict != events.Accepted {
+		t.Fatalf("HTTP %d %s", status, resp)
+	}
+}
+
 // A submission that reports and then corrects (or retracts) that report is
 // valid in order; the edge refuses it because the target is not logged yet.
 func TestCorrectionOfAnEarlierEventInTheSameSubmission(t *testing.T) {
