@@ -155,6 +155,42 @@ type stepState struct {
 	touched []string                        // elections appended to, in first-touch order
 	logged  map[uuid.UUID]store.EventRecord // event IDs logged in this step
 	created map[string]*election            // elections defined in this step
+	// before holds the IDs of the step's decoded events that were logged
+	// before the step, looked up all at once (store.LoggedEvents); looked
+	// is the set of IDs it answers for.
+	before map[uuid.UUID]store.EventRecord
+	looked map[uuid.UUID]bool
+}
+
+// lookUp looks up, in one pass, the IDs of the messages already decoded.
+func (st *stepState) lookUp(db *store.DB, msgs []message) error {
+	ids := make([]uuid.UUID, 0, len(msgs))
+	st.looked = make(map[uuid.UUID]bool, len(msgs))
+	for _, m := range msgs {
+		if m.ev != nil {
+			ids = append(ids, m.ev.ID)
+			st.looked[m.ev.ID] = true
+		}
+	}
+	var err error
+	st.before, err = db.LoggedEvents(ids)
+	return err
+}
+
+// loggedBefore says whether an event ID was logged before the step.
+func (st *stepState) loggedBefore(db *store.DB, id uuid.UUID) (bool, error) {
+	if st.looked[id] {
+		_, ok := st.before[id]
+		return ok, nil
+	}
+	switch _, err := db.Event(id); {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	default:
+		return false, err
+	}
 }
 
 // step applies messages in one synced batch, then signs the checkpoints.
@@ -165,6 +201,9 @@ func (l *Ledger) step(msgs []message) error {
 	st := &stepState{batch: l.db.NewBatch(), created: map[string]*election{},
 		logged: make(map[uuid.UUID]store.EventRecord, len(msgs))}
 	defer st.batch.Close()
+	if err := st.lookUp(l.db, msgs); err != nil {
+		return fmt.Errorf("couldn't look up the step's event IDs: %w", err)
+	}
 	pos := l.Position()
 	for _, m := range msgs {
 		if m.err != nil {
@@ -262,13 +301,13 @@ func (l *Ledger) apply(st *stepState, m message) error {
 		l.metrics.outcomes.WithLabelValues("duplicate").Inc()
 		return nil
 	}
-	switch _, err := l.db.Event(ev.ID); {
-	case err == nil:
+	switch logged, err := st.loggedBefore(l.db, ev.ID); {
+	case err != nil:
+		return fmt.Errorf("couldn't look up event %s: %w", ev.ID, err)
+	case logged:
 		st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "duplicate"})
 		l.metrics.outcomes.WithLabelValues("duplicate").Inc()
 		return nil
-	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("couldn't look up event %s: %w", ev.ID, err)
 	}
 	el := l.working(st, ev.Election)
 	verdict, reason := events.Accepted, ""

@@ -186,6 +186,15 @@ func (l *Ledger) prepare(evs []*events.Event, encoded [][]byte) ([]broker.Messag
 	seen := make(map[uuid.UUID]int, len(evs))
 	sub := &submission{elections: map[string]*projections.Election{}, events: make(map[uuid.UUID]string, len(evs))}
 	msgs := make([]broker.Message, 0, len(evs))
+	ids := make([]uuid.UUID, len(evs))
+	for i, ev := range evs {
+		ids[i] = ev.ID
+	}
+	// Which were logged before, all looked up at once.
+	logged, err := l.db.LoggedEvents(ids)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't look up the submission's event IDs: %w", err)
+	}
 	l.pub.RLock()
 	defer l.pub.RUnlock()
 	for i, ev := range evs {
@@ -207,13 +216,12 @@ func (l *Ledger) prepare(evs []*events.Event, encoded [][]byte) ([]broker.Messag
 			}
 		}
 		var data []byte
-		var err error
 		if encoded != nil {
 			data = encoded[i]
 		} else if data, err = ev.Encode(); err != nil {
 			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error()}
 		}
-		if rec, err := l.db.Event(ev.ID); err == nil {
+		if rec, ok := logged[ev.ID]; ok {
 			// Already logged: answered below, if it is the same event.
 			if err := l.sameEvent(rec, data); err != nil {
 				return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error(), NotFound: true}

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -135,11 +138,51 @@ func (d *DB) Event(id uuid.UUID) (EventRecord, error) {
 	if err != nil {
 		return EventRecord{}, err
 	}
+	return decodeEventRecord(id, v)
+}
+
+func decodeEventRecord(id uuid.UUID, v []byte) (EventRecord, error) {
 	n := len(v) - 10
 	if n < 0 || v[n] != 0 {
 		return EventRecord{}, fmt.Errorf("event index record for %s is corrupt", id)
 	}
 	return EventRecord{Election: string(v[:n]), Index: binary.BigEndian.Uint64(v[n+1:]), Accepted: v[len(v)-1] == 1}, nil
+}
+
+// LoggedEvents looks up many event IDs at once, in ID order through one
+// iterator, which costs much less than an Event call each when the IDs are
+// new. It returns the records of those that are logged.
+func (d *DB) LoggedEvents(ids []uuid.UUID) (map[uuid.UUID]EventRecord, error) {
+	sorted := slices.Clone(ids)
+	slices.SortFunc(sorted, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	it, err := d.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{tagEvent}, UpperBound: []byte{tagEvent + 1}})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var out map[uuid.UUID]EventRecord
+	for i, id := range sorted {
+		if i > 0 && id == sorted[i-1] {
+			continue
+		}
+		key := eventKey(id)
+		if !it.SeekPrefixGE(key) || !bytes.Equal(it.Key(), key) {
+			continue
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, err
+		}
+		rec, err := decodeEventRecord(id, v)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil {
+			out = map[uuid.UUID]EventRecord{}
+		}
+		out[id] = rec
+	}
+	return out, it.Error()
 }
 
 // SeqRecord is what one stream message became: an entry, a duplicate of an
