@@ -120,19 +120,21 @@ func fold(src Source, election string, start, end uint64, proj **projections.Ele
 	return nil
 }
 
-// batchEntries is how many entries a decode batch holds.
+// batchEntries is how many entries a batch holds.
 const batchEntries = 512
 
-type decodeBatch struct {
-	raw    []byte // the entries' bytes, back to back
-	ends   []int  // end offset of each entry in raw
-	items  []decoded
+// entryBatch is a run of consecutive entries as read, and what a worker
+// made of them: decoded entries (decodeWorker) or leaf hashes (leafWorker).
+type entryBatch struct {
+	raw    []byte        // the entries' bytes, back to back
+	ends   []int         // end offset of each entry in raw
+	items  []decoded     // each entry's index; with decodeWorker, the entry
 	leaves []tlog.Hash   // with leafWorker: each entry's Merkle leaf hash
 	done   chan struct{} // closed once the worker is done with the batch
 }
 
 // entry returns the bytes of the batch's i-th entry.
-func (b *decodeBatch) entry(i int) []byte {
+func (b *entryBatch) entry(i int) []byte {
 	from := 0
 	if i > 0 {
 		from = b.ends[i-1]
@@ -141,9 +143,9 @@ func (b *decodeBatch) entry(i int) []byte {
 }
 
 // decodeWorker decodes the entries of each batch into its items.
-func decodeWorker() func(*decodeBatch) {
+func decodeWorker() func(*entryBatch) {
 	var d events.Decoder
-	return func(b *decodeBatch) {
+	return func(b *entryBatch) {
 		for i := range b.items {
 			b.items[i].en, b.items[i].err = d.DecodeEntry(b.entry(i))
 		}
@@ -152,8 +154,8 @@ func decodeWorker() func(*decodeBatch) {
 
 // leafWorker computes the Merkle leaf hash of each entry of a batch,
 // without decoding it.
-func leafWorker() func(*decodeBatch) {
-	return func(b *decodeBatch) {
+func leafWorker() func(*entryBatch) {
+	return func(b *entryBatch) {
 		b.leaves = b.leaves[:0]
 		for i := range b.items {
 			b.leaves = append(b.leaves, tlog.RecordHash(b.entry(i)))
@@ -171,18 +173,18 @@ type decoded struct {
 // processes the batches in parallel (a worker made by newWorker per
 // goroutine); order yields them in log order.
 type pipeline struct {
-	order  chan *decodeBatch
-	free   chan *decodeBatch // batches done with, for the reader to fill again
+	order  chan *entryBatch
+	free   chan *entryBatch // batches done with, for the reader to fill again
 	stop   chan struct{}
 	once   sync.Once
 	wg     sync.WaitGroup
 	srcErr error // set by the reader before order is closed
 }
 
-func newPipeline(src Source, election string, start, end uint64, newWorker func() func(*decodeBatch)) *pipeline {
+func newPipeline(src Source, election string, start, end uint64, newWorker func() func(*entryBatch)) *pipeline {
 	workers := max(1, runtime.GOMAXPROCS(0))
-	p := &pipeline{order: make(chan *decodeBatch, 2*workers+2), free: make(chan *decodeBatch, 2*workers+4), stop: make(chan struct{})}
-	work := make(chan *decodeBatch, 2*workers+2)
+	p := &pipeline{order: make(chan *entryBatch, 2*workers+2), free: make(chan *entryBatch, 2*workers+4), stop: make(chan struct{})}
+	work := make(chan *entryBatch, 2*workers+2)
 	for range workers {
 		p.wg.Add(1)
 		go func() {
@@ -232,7 +234,7 @@ func newPipeline(src Source, election string, start, end uint64, newWorker func(
 // newBatch returns an empty batch, reusing one the fold is done with when
 // there is one: growing a fresh buffer for every batch cost a replay more
 // than decoding did.
-func (p *pipeline) newBatch() *decodeBatch {
+func (p *pipeline) newBatch() *entryBatch {
 	select {
 	case b := <-p.free:
 		clear(b.items) // let the decoded entries go
@@ -240,13 +242,13 @@ func (p *pipeline) newBatch() *decodeBatch {
 		b.done = make(chan struct{})
 		return b
 	default:
-		return &decodeBatch{ends: make([]int, 0, batchEntries), items: make([]decoded, 0, batchEntries), done: make(chan struct{})}
+		return &entryBatch{ends: make([]int, 0, batchEntries), items: make([]decoded, 0, batchEntries), done: make(chan struct{})}
 	}
 }
 
 // release hands a batch whose items the fold has applied back to the
 // reader. Decoded entries share no memory with raw, so it may be refilled.
-func (p *pipeline) release(b *decodeBatch) {
+func (p *pipeline) release(b *entryBatch) {
 	select {
 	case p.free <- b:
 	default:
