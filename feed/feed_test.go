@@ -103,16 +103,7 @@ func TestNATSMonitorResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stream jetstream.Stream
-	for {
-		if stream, err = js.Stream(ctx, feed.DefaultStream); err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	stream := waitStream(ctx, t, js)
 	cfg := jetstream.ConsumerConfig{Durable: "monitor-1", FilterSubject: "ledger.feed." + june + ".>", AckPolicy: jetstream.AckExplicitPolicy}
 	b := &book{t: t}
 	consume := func(stopAt int, until uint64) {
@@ -345,16 +336,7 @@ func TestBatchMessagesCapped(t *testing.T) {
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	go pub.Run(pctx)
-	var stream jetstream.Stream
-	for {
-		if stream, err = js.Stream(ctx, feed.DefaultStream); err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	stream := waitStream(ctx, t, js)
 	for {
 		m, err := stream.GetLastMsgForSubject(ctx, "ledger.feed."+election+".checkpoint")
 		if err == nil {
@@ -398,4 +380,20 @@ func TestBatchMessagesCapped(t *testing.T) {
 		t.Fatalf("%d entries in %d count-report messages; want %d entries in several", next, reports, len(evs))
 	}
 	t.Logf("%d entries, the count reports in %d messages", next, reports)
+}
+
+// waitStream waits for the change feed's stream, which the publisher
+// creates when it starts.
+func waitStream(ctx context.Context, t *testing.T, js jetstream.JetStream) jetstream.Stream {
+	t.Helper()
+	for {
+		stream, err := js.Stream(ctx, feed.DefaultStream)
+		if err == nil {
+			return stream
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
