@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
+	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/node"
 )
@@ -40,15 +41,21 @@ type Config struct {
 	Out        io.Writer
 }
 
+// Defaults shared by the ingest, import and monitors benchmarks.
+const (
+	DefaultSubmitters = 4                   // concurrent submitters
+	DefaultChunk      = client.DefaultChunk // events per submission
+)
+
 func (c *Config) fill() {
 	if c.Events == 0 {
 		c.Events = 200_000
 	}
 	if c.Submitters == 0 {
-		c.Submitters = 4
+		c.Submitters = DefaultSubmitters
 	}
 	if c.Chunk == 0 {
-		c.Chunk = 1000
+		c.Chunk = DefaultChunk
 	}
 	if c.Latency == 0 {
 		c.Latency = 2000

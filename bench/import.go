@@ -44,10 +44,10 @@ func (c *ImportConfig) fill() {
 		c.PrecinctsPer = 17
 	}
 	if c.Chunk == 0 {
-		c.Chunk = 1000
+		c.Chunk = DefaultChunk
 	}
 	if c.Submitters == 0 {
-		c.Submitters = 4
+		c.Submitters = DefaultSubmitters
 	}
 	if c.Out == nil {
 		c.Out = os.Stdout

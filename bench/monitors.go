@@ -65,10 +65,10 @@ func (c *MonitorsConfig) fill() {
 		c.Events = 50_000
 	}
 	if c.Submitters == 0 {
-		c.Submitters = 4
+		c.Submitters = DefaultSubmitters
 	}
 	if c.Chunk == 0 {
-		c.Chunk = 1000
+		c.Chunk = DefaultChunk
 	}
 	if c.Samples == 0 {
 		c.Samples = 1000

@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/ledger"
 )
 
 // SubmitOptions shape a large submission.
 type SubmitOptions struct {
-	Chunk int // events per request; default 1,000 (the most one atomic batch holds)
+	Chunk int // events per request; default DefaultChunk
 	// Parallel is how many requests may be in flight after the first one;
 	// default 1. Use more only for events whose order does not matter
 	// (no two reports for the same unit and contest).
@@ -20,6 +21,11 @@ type SubmitOptions struct {
 	// after each request (from one goroutine at a time).
 	Progress func(done int)
 }
+
+// DefaultChunk is how many events go in one request by default: the most
+// one JetStream atomic batch holds (broker.MaxAtomicBatch), so that a
+// request is published whole or not at all.
+const DefaultChunk = broker.MaxAtomicBatch
 
 // ChunkError is a request of SubmitAll that failed: its events [Start,
 // End) were not logged (if the ledger refused them) or may not have been.
@@ -42,7 +48,7 @@ func (e *ChunkError) Unwrap() error { return e.Err }
 // stay logged, and submitting everything again logs only what is missing.
 func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions) ([]ledger.Receipt, error) {
 	if opts.Chunk <= 0 {
-		opts.Chunk = 1000
+		opts.Chunk = DefaultChunk
 	}
 	opts.Parallel = max(opts.Parallel, 1)
 	out := make([]ledger.Receipt, len(evs))

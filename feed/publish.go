@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
+	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/store"
 )
@@ -112,7 +113,7 @@ func (p *Publisher) Subject(election string, t events.Type) string {
 
 // MaxBatch is the most messages the publisher writes as one atomic batch
 // (JetStream's limit).
-const MaxBatch = 1000
+const MaxBatch = broker.MaxAtomicBatch
 
 // MaxMessageBytes is where the publisher ends a batch message, below the
 // server's max_payload: a monitor starts on a batch sooner, and holds less

@@ -84,8 +84,8 @@ entry of the second ingest once, in order.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&cfg.Events, "events", 200_000, "events for the ingest measurement (with --monitors: for each of its two, default 50000)")
-	f.IntVar(&cfg.Submitters, "submitters", 4, "concurrent submitters")
-	f.IntVar(&cfg.Chunk, "chunk", 1000, "events per submission")
+	f.IntVar(&cfg.Submitters, "submitters", bench.DefaultSubmitters, "concurrent submitters")
+	f.IntVar(&cfg.Chunk, "chunk", bench.DefaultChunk, "events per submission")
 	f.IntVar(&cfg.Latency, "latency", 2000, "sequential single-event submissions for the latency figures")
 	f.IntVar(&cfg.Publishers, "publishers", 0, "concurrent publishers for the JetStream batch ceiling (default: --submitters)")
 	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the ingest phase (with --import: of the import; with --monitors: of the ingest with subscribers) to this file")

@@ -20,7 +20,7 @@ import (
 )
 
 // submitChunk is how many events go in one HTTP request.
-const submitChunk = 1000
+const submitChunk = client.DefaultChunk
 
 func newSubmit() *cobra.Command {
 	var server string
