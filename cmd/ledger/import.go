@@ -3,13 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/importer"
@@ -111,12 +108,7 @@ election, say).`,
 					return err
 				}
 			}
-			var bar *progressbar.ProgressBar
-			if len(raw) > submitChunk && term.IsTerminal(int(os.Stderr.Fd())) {
-				bar = progressbar.NewOptions(len(raw), progressbar.OptionSetWriter(os.Stderr),
-					progressbar.OptionSetDescription("importing"), progressbar.OptionShowCount(),
-					progressbar.OptionShowIts(), progressbar.OptionClearOnFinish())
-			}
+			bar := eventsBar(len(raw), "importing")
 			par := max(parallel, 1)
 			if !imp.Independent() {
 				par = 1 // two reports for one unit and contest: keep their order

@@ -22,6 +22,17 @@ import (
 // submitChunk is how many events go in one HTTP request.
 const submitChunk = client.DefaultChunk
 
+// eventsBar is a progress bar on stderr for submitting n events, or nil
+// when they fit in one request or stderr is not a terminal.
+func eventsBar(n int, what string) *progressbar.ProgressBar {
+	if n <= submitChunk || !term.IsTerminal(int(os.Stderr.Fd())) {
+		return nil
+	}
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetDescription(what), progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(), progressbar.OptionClearOnFinish())
+}
+
 func newSubmit() *cobra.Command {
 	var server string
 	var assignIDs bool
@@ -56,12 +67,7 @@ submission with exit code 2 and nothing from its request is logged. Exit code
 			if err != nil {
 				return err
 			}
-			var bar *progressbar.ProgressBar
-			if len(raw) > submitChunk && term.IsTerminal(int(os.Stderr.Fd())) {
-				bar = progressbar.NewOptions(len(raw), progressbar.OptionSetWriter(os.Stderr),
-					progressbar.OptionSetDescription("submitting"), progressbar.OptionShowCount(),
-					progressbar.OptionShowIts(), progressbar.OptionClearOnFinish())
-			}
+			bar := eventsBar(len(raw), "submitting")
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			defer out.Flush()
 			rejected := 0
