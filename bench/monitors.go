@@ -474,11 +474,11 @@ const checkEvery = 50
 // sampled one; decode is called for one sampled entry in checkEvery, whose
 // content is checked.
 func (s *subscriber) index(index uint64, decode func() (*feed.Change, error)) error {
-	now := time.Now().UnixNano()
+	var now int64
 	var c *feed.Change
 	sampled := false
 	if k := index - s.start; index >= s.start && k%s.every == 0 {
-		sampled = true
+		sampled, now = true, time.Now().UnixNano()
 		if (k/s.every)%checkEvery == 0 {
 			var err error
 			if c, err = decode(); err != nil {

@@ -105,9 +105,14 @@ func (h *Hub) leave(election string, r *ring) {
 	}
 }
 
-// read fills the ring from the log's end as it grows.
+// read fills the ring from the log's end as it grows. It wakes the
+// subscribers once per round of new entries (with the round's checkpoint),
+// or every BatchEntries frames of a long one, not once per frame: a woken
+// subscriber writes what it has, and a write per frame per subscriber
+// would cost more than the frames' bytes.
 func (h *Hub) read(ctx context.Context, election string, r *ring) {
 	var cps cpCache
+	unsent := 0 // frames appended since the last wake
 	err := Follow(ctx, h.src, election, r.start, Options{},
 		func(c *Change) error {
 			f, err := encodeFrame(c, &cps)
@@ -123,7 +128,10 @@ func (h *Hub) read(ctx context.Context, election string, r *ring) {
 				r.frames = r.frames[1:]
 				r.start++
 			}
-			r.wake()
+			if unsent++; unsent >= BatchEntries {
+				r.wake()
+				unsent = 0
+			}
 			r.mu.Unlock()
 			return nil
 		},
@@ -135,6 +143,7 @@ func (h *Hub) read(ctx context.Context, election string, r *ring) {
 			r.mu.Lock()
 			r.cp = f
 			r.wake()
+			unsent = 0
 			r.mu.Unlock()
 			return nil
 		})
