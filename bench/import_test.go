@@ -65,7 +65,7 @@ func TestCheckImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r ImportReport
-	if err := importFile(ctx, c, file, 5, &r); err != nil {
+	if _, err := importFile(ctx, c, file, 5, &r); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := checkImport(n.Ledger, want, r.Events); err != nil {
@@ -96,7 +96,7 @@ func TestCheckImport(t *testing.T) {
 		}
 	}
 	// Importing the same file again logs nothing new: the benchmark refuses it.
-	if err := importFile(ctx, c, file, 5, &r); err == nil || !strings.Contains(err.Error(), "duplicate true") {
+	if _, err := importFile(ctx, c, file, 5, &r); err == nil || !strings.Contains(err.Error(), "duplicate true") {
 		t.Errorf("a second import: %v, want an error for duplicates", err)
 	}
 }

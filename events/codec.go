@@ -88,10 +88,12 @@ func Decode(data []byte) (*Event, error) {
 
 // DecodeCanonical is Decode that also returns the event's canonical
 // encoding, which it computes anyway, so that callers need not encode again.
+// When data is already canonical, the encoding returned is data itself, not
+// a copy: the caller must not modify data afterwards.
 func DecodeCanonical(data []byte) (*Event, []byte, error) {
 	if len(data) <= MaxEventSize {
 		if ev, ok := decodeCanonicalFast(data); ok {
-			return ev, bytes.Clone(data), nil
+			return ev, data, nil
 		}
 	}
 	ev, err := decode(data)
