@@ -80,7 +80,7 @@ type ImportReport struct {
 	Chunk      int // events per HTTP submission
 	Submitters int // concurrent submitters of the raw ingest
 
-	RawIngest     float64 // events/s: the core benchmark's ingest (Ledger.Submit, Submitters × Chunk) of as many generated events
+	RawIngest     float64 // events/s: the core benchmark's ingest (Ledger.Submit, Submitters × Chunk) of as many generated events, on a fresh node
 	RawEventBytes int
 	// CoreIngest is events/s of the core ingest of the import's own events
 	// on a fresh node: Ledger.SubmitEncoded in-process, Submitters ×
@@ -128,7 +128,8 @@ func RunImport(ctx context.Context, cfg ImportConfig) (*ImportReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer n.Close(context.Background())
+	closeN := sync.OnceFunc(func() { n.Close(context.Background()) })
+	defer closeN()
 	c, err := client.New("http://"+n.HTTPAddr(), nil)
 	if err != nil {
 		return nil, err
@@ -165,33 +166,32 @@ func RunImport(ctx context.Context, cfg ImportConfig) (*ImportReport, error) {
 	if r.Votes, err = checkImport(n.Ledger, want, r.Events); err != nil {
 		return nil, err
 	}
+	// Each figure below on a fresh node, the others closed, as the import's.
+	closeN()
 
-	// The core benchmark's ingest, on the same node, for as many events.
-	gen := newGenerator("bench")
-	if _, err := n.Ledger.Submit(ctx, []*events.Event{gen.manifestEvent()}); err != nil {
-		return nil, fmt.Errorf("couldn't define the bench election: %w", err)
-	}
-	plain := func() []*events.Event {
-		out := make([]*events.Event, r.Events)
-		for i := range out {
-			out[i] = gen.report()
-		}
-		return out
-	}
-	core := plain()
-	total := 0
-	for _, ev := range core {
-		b, _ := ev.Encode()
-		total += len(b)
-	}
-	r.RawEventBytes = total / len(core)
-	if r.RawIngest, err = ingest(ctx, n.Ledger, core, cfg.Submitters, cfg.Chunk); err != nil {
-		return nil, err
-	}
 	if r.CoreIngest, err = coreIngest(ctx, filepath.Join(cfg.Dir, "core"), raw, cfg.Submitters, cfg.Chunk); err != nil {
 		return nil, err
 	}
 	r.CoreRows = r.CoreIngest * float64(r.Rows) / float64(r.Events)
+
+	// The core benchmark's ingest, for as many events.
+	gen := newGenerator("bench")
+	core := make([]*events.Event, r.Events)
+	total := 0
+	for i := range core {
+		core[i] = gen.report()
+		b, _ := core[i].Encode()
+		total += len(b)
+	}
+	r.RawEventBytes = total / len(core)
+	rn, err := benchNode(ctx, Config{Dir: cfg.Dir}, "raw", false)
+	if err != nil {
+		return nil, err
+	}
+	defer rn.Close(context.Background())
+	if r.RawIngest, err = ingest(ctx, rn.Ledger, core, cfg.Submitters, cfg.Chunk); err != nil {
+		return nil, err
+	}
 	r.Print(w)
 	return r, nil
 }

@@ -118,6 +118,19 @@ type MonitorsReport struct {
 	HeapDrained  uint64 // once every subscriber has received every entry, stuck connections still open
 	StuckDropped int    // stuck connections the server had closed StuckWait after the ingest
 	StuckWait    time.Duration
+
+	// SSEBytes is the mean bytes the SSE subscribers read per entry and
+	// per subscriber (frames, checkpoints, HTTP chunking).
+	SSEBytes int
+	// FanoutCPU is the process CPU per event of the fan-out floor: the
+	// same bytes written to SSE loopback connections and read back as the
+	// SSE subscribers read them, without the ledger, the hub or HTTP
+	// (fanoutFloor). RatioBound is the best ingest ratio that cost allows
+	// on Cores cores (Print explains the arithmetic).
+	FanoutCPU  time.Duration
+	RatioBound float64
+	Cores      int
+
 	LoadBefore   string // /proc/loadavg at the start, if readable
 	LoadAfter    string
 }
@@ -328,6 +341,22 @@ func RunMonitors(ctx context.Context, cfg MonitorsConfig) (*MonitorsReport, erro
 	}
 	r.SSEPairs, r.NATSPairs = len(sse), len(nts)
 	r.SSEDelayP50, r.SSEDelayP99 = percentiles(sse)
+
+	// 5. The fan-out floor, with the ledger idle.
+	var sseBytes int64
+	for _, s := range subs {
+		if s.kind == "SSE" {
+			sseBytes += s.bytes
+		}
+	}
+	if cfg.SSE > 0 {
+		r.SSEBytes = int(sseBytes / int64(cfg.SSE) / int64(cfg.Events))
+		if r.FanoutCPU, err = fanoutFloor(cfg.SSE, r.SSEBytes, cfg.Events); err != nil {
+			return nil, err
+		}
+		r.Cores = runtime.NumCPU()
+		r.RatioBound = ratioBound(r.CPUAlone, r.FanoutCPU, r.IngestAlone, r.Cores)
+	}
 	r.NATSDelayP50, r.NATSDelayP99 = percentiles(nts)
 	r.LoadAfter = loadAvg()
 	r.Print(w)
@@ -399,6 +428,8 @@ type subscriber struct {
 	attached   chan struct{} // closed at the first checkpoint (SSE) or once consuming (NATS)
 	done       chan struct{} // closed once the last entry is in, or on a failure
 
+	bytes int64 // bytes read (SSE), the lines and their newlines
+
 	mu    sync.Mutex
 	next  uint64  // the index expected next
 	recv  []int64 // receive times of the sampled entries (unix nanoseconds)
@@ -435,6 +466,7 @@ func (s *subscriber) readSSE(ctx context.Context, hc *http.Client, base string, 
 	var isChange bool
 	for sc.Scan() {
 		line := sc.Bytes()
+		s.bytes += int64(len(line)) + 1
 		switch {
 		case bytes.HasPrefix(line, []byte("id: ")):
 			if index, err = strconv.ParseUint(string(line[4:]), 10, 64); err != nil {
@@ -716,8 +748,91 @@ func (r *MonitorsReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "%-60s %14s\n", "heap in use, end of the ingest, stuck connections open", mib(r.HeapAfter))
 	fmt.Fprintf(w, "%-60s %14s\n", "heap in use, subscribers done, stuck connections open", mib(r.HeapDrained))
 	fmt.Fprintf(w, "%-60s %10d of %d\n", fmt.Sprintf("stuck connections dropped within %v of the ingest's end", r.StuckWait), r.StuckDropped, r.Stuck)
+	if r.FanoutCPU > 0 {
+		fmt.Fprintf(w, "%-60s %10d B\n", "SSE bytes read per entry and subscriber", r.SSEBytes)
+		fmt.Fprintf(w, "%-60s %10.1f µs\n", fmt.Sprintf("floor: those bytes to %d loopback sockets, CPU per event", r.SSE), float64(r.FanoutCPU.Nanoseconds())/1000)
+		fmt.Fprintf(w, "%-60s %10.2f×\n", fmt.Sprintf("  best ratio that floor allows on %d cores", r.Cores), r.RatioBound)
+	}
 	fmt.Fprintf(w, "load average before %s, after %s\n", r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(w, "\ntargets: ingest with subscribers ≥ %.1f× without: %s; median delay < %v: SSE %s, NATS %s\n",
 		targetMonitorsRatio, verdict(r.Ratio() >= targetMonitorsRatio),
 		targetMonitorsDelay, verdict(r.SSEDelayP50 < targetMonitorsDelay), verdict(r.NATSDelayP50 < targetMonitorsDelay))
+}
+
+// fanoutFloor measures the least CPU that fanning one event out to subs
+// subscribers can cost on this machine: frames of frameBytes bytes, each
+// "id: N\nevent: count.reported\ndata: …\n\n", written in 64 KiB writes
+// to subs loopback TCP connections and read back line by line with a
+// bufio.Scanner of 64 KiB, as the SSE subscribers read; no ledger, no hub,
+// no HTTP, no JSON. It returns the process CPU per event (all subs
+// copies of it).
+func fanoutFloor(subs, frameBytes, events int) (time.Duration, error) {
+	const head = "id: 1000000\nevent: count.reported\ndata: "
+	frame := []byte(head + strings.Repeat("x", max(1, frameBytes-len(head)-2)) + "\n\n")
+	perWrite := max(1, (64<<10)/len(frame))
+	chunk := bytes.Repeat(frame, perWrite)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	errs := make(chan error, 2*subs)
+	var wg sync.WaitGroup
+	cpu0 := cpuTime()
+	for range subs {
+		wg.Add(2)
+		go func() { // the server's side: write every frame
+			defer wg.Done()
+			conn, err := ln.Accept()
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close()
+			for left := events; left > 0; left -= perWrite {
+				if _, err := conn.Write(chunk[:min(left, perWrite)*len(frame)]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+		go func() { // the subscriber's side: read every frame
+			defer wg.Done()
+			conn, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer conn.Close()
+			sc := bufio.NewScanner(conn)
+			sc.Buffer(make([]byte, 64<<10), 4<<20)
+			got := 0
+			for got < events && sc.Scan() {
+				if bytes.HasPrefix(sc.Bytes(), []byte("id: ")) {
+					got++
+				}
+			}
+			if got < events {
+				errs <- fmt.Errorf("fan-out floor: a reader got %d of %d frames: %v", got, events, sc.Err())
+			}
+		}()
+	}
+	wg.Wait()
+	cpu := cpuTime() - cpu0
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return cpu / time.Duration(events), nil
+}
+
+// ratioBound is the best ingest ratio (with subscribers over without) that
+// a fan-out costing fanout CPU per event allows on cores cores, if the
+// ingest alone costs ingest CPU per event at rate events/s: the ingest
+// alone keeps ingest×rate cores busy; with the fan-out, each event costs
+// ingest+fanout, and at best every core is busy, so the rate is at most
+// cores/(ingest+fanout).
+func ratioBound(ingest, fanout time.Duration, rate float64, cores int) float64 {
+	best := float64(cores) / (ingest + fanout).Seconds()
+	return min(1, best/rate)
 }
