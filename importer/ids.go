@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -101,4 +103,34 @@ func (imp *Import) Independent() bool {
 		seen[k] = true
 	}
 	return true
+}
+
+// Encode encodes events (Event.Encode) on every core, in order: the
+// encodings of a large import, like parsing it, come before anything is
+// submitted.
+func Encode(evs []*events.Event) ([][]byte, error) {
+	out := make([][]byte, len(evs))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(evs)/64))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(evs); i += workers {
+				var err error
+				if out[i], err = evs[i].Encode(); err != nil {
+					errs[w] = fmt.Errorf("couldn't encode event %d (%s): %w", i, evs[i].ID, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -102,11 +102,9 @@ election, say).`,
 				fmt.Fprintf(cmd.OutOrStdout(), "would submit %d events to %s (dry run: nothing sent)\n", len(evs), election)
 				return nil
 			}
-			raw := make([][]byte, len(evs))
-			for i, ev := range evs {
-				if raw[i], err = ev.Encode(); err != nil {
-					return err
-				}
+			raw, err := importer.Encode(evs)
+			if err != nil {
+				return err
 			}
 			bar := eventsBar(len(raw), "importing")
 			par := max(parallel, 1)
