@@ -260,27 +260,32 @@ func importFile(ctx context.Context, c *client.Client, file string, chunk int, r
 }
 
 // coreIngest measures the core ingest of the import's own events (raw: the
-// manifest first) on a fresh node in dir: decoded beforehand, then
-// submitted in-process with Ledger.SubmitEncoded from concurrent
-// submitters, with the change feed on. Events/s, the manifest not counted.
+// manifest first) on a fresh node in dir: each submitter decodes its chunk
+// (events.DecodeCanonical, as the HTTP edge does) and submits it in-process
+// with Ledger.SubmitEncoded, with the change feed on. Events/s, the
+// manifest not counted.
 func coreIngest(ctx context.Context, dir string, raw [][]byte, submitters, chunk int) (float64, error) {
-	evs := make([]*events.Event, len(raw))
-	enc := make([][]byte, len(raw))
-	for i, b := range raw {
-		var err error
-		if evs[i], enc[i], err = events.DecodeCanonical(b); err != nil {
-			return 0, fmt.Errorf("core ingest: event %d: %w", i, err)
-		}
-	}
 	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0"})
 	if err != nil {
 		return 0, err
 	}
 	defer n.Close(context.Background())
-	if _, err := n.Ledger.SubmitEncoded(ctx, evs[:1], enc[:1]); err != nil {
+	submit := func(raw [][]byte) error {
+		evs := make([]*events.Event, len(raw))
+		enc := make([][]byte, len(raw))
+		for i, b := range raw {
+			var err error
+			if evs[i], enc[i], err = events.DecodeCanonical(b); err != nil {
+				return fmt.Errorf("core ingest: %w", err)
+			}
+		}
+		_, err := n.Ledger.SubmitEncoded(ctx, evs, enc)
+		return err
+	}
+	if err := submit(raw[:1]); err != nil {
 		return 0, fmt.Errorf("core ingest: the manifest: %w", err)
 	}
-	return ingestEncoded(ctx, n.Ledger, evs[1:], enc[1:], submitters, chunk)
+	return spread(raw[1:], submitters, chunk, submit)
 }
 
 // checkImport compares the ledger's tally of the import with the file's
@@ -315,12 +320,15 @@ func checkImport(l *ledger.Ledger, want statewide.Want, nEvents int) (int64, err
 // waiting for durable receipts, as Run measures the ledger's ingest, and
 // returns events/s.
 func ingest(ctx context.Context, l *ledger.Ledger, evs []*events.Event, submitters, chunk int) (float64, error) {
-	return ingestEncoded(ctx, l, evs, nil, submitters, chunk)
+	return spread(evs, submitters, chunk, func(part []*events.Event) error {
+		_, err := l.Submit(ctx, part)
+		return err
+	})
 }
 
-// ingestEncoded is ingest through Ledger.SubmitEncoded, with enc the
-// events' canonical encodings (or nil).
-func ingestEncoded(ctx context.Context, l *ledger.Ledger, evs []*events.Event, enc [][]byte, submitters, chunk int) (float64, error) {
+// spread hands items to submit in chunks from concurrent submitters, each
+// chunk once, and returns items/s until the last submission returned.
+func spread[T any](items []T, submitters, chunk int, submit func([]T) error) (float64, error) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, submitters)
@@ -333,17 +341,13 @@ func ingestEncoded(ctx context.Context, l *ledger.Ledger, evs []*events.Event, e
 			for {
 				mu.Lock()
 				lo := next
-				next = min(next+chunk, len(evs))
+				next = min(next+chunk, len(items))
 				hi := next
 				mu.Unlock()
 				if lo >= hi {
 					return
 				}
-				var e [][]byte
-				if enc != nil {
-					e = enc[lo:hi]
-				}
-				if _, err := l.SubmitEncoded(ctx, evs[lo:hi], e); err != nil {
+				if err := submit(items[lo:hi]); err != nil {
 					errs <- err
 					return
 				}
@@ -355,7 +359,7 @@ func ingestEncoded(ctx context.Context, l *ledger.Ledger, evs []*events.Event, e
 	if err := <-errs; err != nil {
 		return 0, fmt.Errorf("raw ingest: %w", err)
 	}
-	return float64(len(evs)) / time.Since(start).Seconds(), nil
+	return float64(len(items)) / time.Since(start).Seconds(), nil
 }
 
 // Print writes the report as a table with the ratios to the raw ingest.

@@ -131,8 +131,8 @@ type MonitorsReport struct {
 	RatioBound float64
 	Cores      int
 
-	LoadBefore   string // /proc/loadavg at the start, if readable
-	LoadAfter    string
+	LoadBefore string // /proc/loadavg at the start, if readable
+	LoadAfter  string
 }
 
 // Ratio is the ingest with subscribers attached over the ingest with none.
