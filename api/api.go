@@ -84,10 +84,19 @@ type Problem struct {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	// Encoded whole first, so that the answer has a Content-Length (the
+	// client then reads it into one buffer) and not chunks.
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, fmt.Sprintf(`{"error":%q}`, "couldn't encode the answer: "+err.Error()), http.StatusInternalServerError)
+		return
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.Encode(v)
+	w.Write(b)
 }
 
 func fail(w http.ResponseWriter, status int, format string, args ...any) {
@@ -104,9 +113,13 @@ type SubmitResponse struct {
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, MaxBodySize)
 	if n := r.ContentLength; n > 0 && n <= MaxBodySize {
-		buf := bytes.NewBuffer(make([]byte, 0, n+1)) // +1: ReadFrom sees EOF without growing
-		_, err := buf.ReadFrom(body)
-		return buf.Bytes(), err
+		// Exactly the announced size: net/http ends the body there. (A
+		// bytes.Buffer would grow, and copy, at the end to look for more.)
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
 	}
 	return io.ReadAll(body)
 }

@@ -34,10 +34,19 @@ func New(base string, hc *http.Client) (*Client, error) {
 		return nil, fmt.Errorf("server %q is not an http:// or https:// URL", base)
 	}
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = defaultHTTP
 	}
 	return &Client{base: strings.TrimRight(base, "/"), http: hc}, nil
 }
+
+// defaultHTTP is http.DefaultClient's transport keeping more idle
+// connections per host than its 2: SubmitAll sends several requests at a
+// time, and with 2 kept it would dial anew for the others each round.
+var defaultHTTP = func() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Transport: t}
+}()
 
 // Error is an error response from the ledger.
 type Error struct {
@@ -66,12 +75,23 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte
 		return nil, 0, fmt.Errorf("couldn't reach the ledger at %s (is `ledger serve` running?): %w", c.base, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	var b []byte
+	if n := resp.ContentLength; n > 0 && n <= maxAnswer {
+		// Receipts for a thousand events are ~400 KB: read them into one
+		// buffer of the announced size, not a doubling series.
+		b = make([]byte, n)
+		_, err = io.ReadFull(resp.Body, b)
+	} else {
+		b, err = io.ReadAll(resp.Body)
+	}
 	if err != nil {
 		return nil, resp.StatusCode, fmt.Errorf("couldn't read the ledger's answer: %w", err)
 	}
 	return b, resp.StatusCode, nil
 }
+
+// maxAnswer bounds the buffer sized by an answer's Content-Length.
+const maxAnswer = 64 << 20
 
 func asError(status int, b []byte) error {
 	e := &Error{Status: status}
