@@ -130,6 +130,11 @@ type MonitorsReport struct {
 	FanoutCPU  time.Duration
 	RatioBound float64
 	Cores      int
+	// The same for the least an SSE frame can be: the stored entry with
+	// its "id:", "event:" and "data:" lines, no checkpoint, no other field.
+	EntryBytes, MinFrameBytes int
+	MinFanoutCPU              time.Duration
+	MinRatioBound             float64
 
 	LoadBefore string // /proc/loadavg at the start, if readable
 	LoadAfter  string
@@ -356,6 +361,20 @@ func RunMonitors(ctx context.Context, cfg MonitorsConfig) (*MonitorsReport, erro
 		}
 		r.Cores = runtime.NumCPU()
 		r.RatioBound = ratioBound(r.CPUAlone, r.FanoutCPU, r.IngestAlone, r.Cores)
+		var entryBytes, entries int
+		if err := n.Ledger.Entries(monitorsElection, start, end, func(_ uint64, data []byte) error {
+			entryBytes += len(data)
+			entries++
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		r.EntryBytes = entryBytes / max(1, entries)
+		r.MinFrameBytes = len(fmt.Sprintf("id: %d\nevent: %s\ndata: \n\n", end, events.TypeCountReported)) + r.EntryBytes
+		if r.MinFanoutCPU, err = fanoutFloor(cfg.SSE, r.MinFrameBytes, cfg.Events); err != nil {
+			return nil, err
+		}
+		r.MinRatioBound = ratioBound(r.CPUAlone, r.MinFanoutCPU, r.IngestAlone, r.Cores)
 	}
 	r.NATSDelayP50, r.NATSDelayP99 = percentiles(nts)
 	r.LoadAfter = loadAvg()
@@ -752,6 +771,9 @@ func (r *MonitorsReport) Print(w io.Writer) {
 		fmt.Fprintf(w, "%-60s %10d B\n", "SSE bytes read per entry and subscriber", r.SSEBytes)
 		fmt.Fprintf(w, "%-60s %10.1f µs\n", fmt.Sprintf("floor: those bytes to %d loopback sockets, CPU per event", r.SSE), float64(r.FanoutCPU.Nanoseconds())/1000)
 		fmt.Fprintf(w, "%-60s %10.2f×\n", fmt.Sprintf("  best ratio that floor allows on %d cores", r.Cores), r.RatioBound)
+		fmt.Fprintf(w, "%-60s %10d B\n", "least SSE frame: the stored entry and its SSE lines", r.MinFrameBytes)
+		fmt.Fprintf(w, "%-60s %10.1f µs\n", "  floor of those, CPU per event", float64(r.MinFanoutCPU.Nanoseconds())/1000)
+		fmt.Fprintf(w, "%-60s %10.2f×\n", "  best ratio that floor allows", r.MinRatioBound)
 	}
 	fmt.Fprintf(w, "load average before %s, after %s\n", r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(w, "\ntargets: ingest with subscribers ≥ %.1f× without: %s; median delay < %v: SSE %s, NATS %s\n",
