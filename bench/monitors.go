@@ -57,7 +57,12 @@ type MonitorsConfig struct {
 	// has dropped every one whose writes blocked during the ingest).
 	StuckWait  time.Duration
 	CPUProfile string // if set, a CPU profile of the second ingest is written here
-	Out        io.Writer
+	// Rate, if not 0, paces the second ingest at this many events/s (one
+	// submitter, a submission every 20 ms) instead of as fast as it goes:
+	// the delays then are the feed's at that rate, and the ratio is not
+	// measured.
+	Rate int
+	Out  io.Writer
 }
 
 func (c *MonitorsConfig) fill() {
@@ -103,6 +108,7 @@ type MonitorsReport struct {
 	NATSDelayP50, NATSDelayP99 time.Duration
 	SSEPairs, NATSPairs        int
 	Every                      int // one entry in Every is sampled
+	Rate                       int // the second ingest's pace (events/s), if it had one
 
 	// Drain is the time from the end of the second ingest to the last
 	// subscriber receiving its last entry.
@@ -289,7 +295,12 @@ func RunMonitors(ctx context.Context, cfg MonitorsConfig) (*MonitorsReport, erro
 	}
 	cpu0 = cpuTime()
 	began := time.Now()
-	r.IngestWith, err = ingest(subCtx, n.Ledger, with, cfg.Submitters, cfg.Chunk)
+	if cfg.Rate > 0 {
+		r.Rate = cfg.Rate
+		r.IngestWith, err = ingestPaced(subCtx, n.Ledger, with, cfg.Rate)
+	} else {
+		r.IngestWith, err = ingest(subCtx, n.Ledger, with, cfg.Submitters, cfg.Chunk)
+	}
 	if cfg.CPUProfile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -754,7 +765,11 @@ func (r *MonitorsReport) Print(w io.Writer) {
 	}
 	row("ingest, no subscriber (events/s)", r.IngestAlone, "/s", "")
 	fmt.Fprintf(w, "%-60s %10.1f µs\n", "  process CPU per event", float64(r.CPUAlone.Nanoseconds())/1000)
-	row(fmt.Sprintf("ingest, %d SSE + %d NATS subscribers + %d stuck (events/s)", r.SSE, r.NATS, r.Stuck), r.IngestWith, "/s", fmt.Sprintf("%.2f×", r.Ratio()))
+	ratio := fmt.Sprintf("%.2f×", r.Ratio())
+	if r.Rate > 0 {
+		ratio = fmt.Sprintf("paced %d/s", r.Rate)
+	}
+	row(fmt.Sprintf("ingest, %d SSE + %d NATS subscribers + %d stuck (events/s)", r.SSE, r.NATS, r.Stuck), r.IngestWith, "/s", ratio)
 	fmt.Fprintf(w, "%-60s %10.1f µs\n", "  process CPU per event, in-process subscribers included", float64(r.CPUWith.Nanoseconds())/1000)
 	fmt.Fprintf(w, "%-60s %10.2f ms\n", "delay durable entry → SSE subscriber, p50", ms(r.SSEDelayP50))
 	fmt.Fprintf(w, "%-60s %10.2f ms\n", "delay durable entry → SSE subscriber, p99", ms(r.SSEDelayP99))
@@ -776,6 +791,10 @@ func (r *MonitorsReport) Print(w io.Writer) {
 		fmt.Fprintf(w, "%-60s %10.2f×\n", "  best ratio that floor allows", r.MinRatioBound)
 	}
 	fmt.Fprintf(w, "load average before %s, after %s\n", r.LoadBefore, r.LoadAfter)
+	if r.Rate > 0 {
+		fmt.Fprintf(w, "\nthe second ingest was paced at %d events/s: the targets are for one as fast as it goes (without --rate)\n", r.Rate)
+		return
+	}
 	fmt.Fprintf(w, "\ntargets: ingest with subscribers ≥ %.1f× without: %s; median delay < %v: SSE %s, NATS %s\n",
 		targetMonitorsRatio, verdict(r.Ratio() >= targetMonitorsRatio),
 		targetMonitorsDelay, verdict(r.SSEDelayP50 < targetMonitorsDelay), verdict(r.NATSDelayP50 < targetMonitorsDelay))
@@ -857,4 +876,27 @@ func fanoutFloor(subs, frameBytes, events int) (time.Duration, error) {
 func ratioBound(ingest, fanout time.Duration, rate float64, cores int) float64 {
 	best := float64(cores) / (ingest + fanout).Seconds()
 	return min(1, best/rate)
+}
+
+// ingestPaced submits evs through Ledger.Submit from one submitter at rate
+// events/s: a submission every 20 ms, each of the events due by then. It
+// returns the rate reached.
+func ingestPaced(ctx context.Context, l *ledger.Ledger, evs []*events.Event, rate int) (float64, error) {
+	const tick = 20 * time.Millisecond
+	start := time.Now()
+	for done := 0; done < len(evs); {
+		due := min(len(evs), int(time.Since(start).Seconds()*float64(rate))+1)
+		if due > done {
+			if _, err := l.Submit(ctx, evs[done:due]); err != nil {
+				return 0, fmt.Errorf("paced ingest: %w", err)
+			}
+			done = due
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(tick):
+		}
+	}
+	return float64(len(evs)) / time.Since(start).Seconds(), nil
 }

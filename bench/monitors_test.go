@@ -24,13 +24,33 @@ func TestRunMonitors(t *testing.T) {
 	if r.SSEPairs != 5*100 || r.NATSPairs != 2*100 {
 		t.Errorf("%d SSE and %d NATS delay samples, want 500 and 200", r.SSEPairs, r.NATSPairs)
 	}
-	if r.IngestAlone <= 0 || r.IngestWith <= 0 || r.HeapBefore == 0 || r.HeapAfter == 0 {
+	if r.IngestAlone <= 0 || r.IngestWith <= 0 || r.HeapBefore == 0 || r.HeapAfter == 0 ||
+		r.SSEBytes <= r.MinFrameBytes || r.MinFrameBytes <= r.EntryBytes || r.FanoutCPU <= 0 || r.MinFanoutCPU <= 0 || r.RatioBound <= 0 {
 		t.Errorf("a figure is missing: %+v", r)
 	}
 	for _, s := range []string{"ingest, no subscriber", "every entry, once, in order", "stuck connections dropped", "targets: ingest with subscribers ≥ 0.8× without: "} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("the report has no %q:\n%s", s, out.String())
 		}
+	}
+}
+
+// TestRunMonitorsPaced: with Rate, the second ingest is paced, every
+// subscriber still gets every entry, and no ratio is claimed.
+func TestRunMonitorsPaced(t *testing.T) {
+	var out strings.Builder
+	r, err := RunMonitors(context.Background(), MonitorsConfig{Dir: t.TempDir(), Events: 1000, SSE: 3, NATS: 1, Samples: 50, Rate: 5000, Out: &out})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if want := int64(4 * 1000); r.Received != want {
+		t.Errorf("received %d changes, want %d", r.Received, want)
+	}
+	if r.Rate != 5000 || r.IngestWith <= 0 || r.IngestWith > 2*5000 {
+		t.Errorf("paced at %d/s, the second ingest ran at %.0f/s", r.Rate, r.IngestWith)
+	}
+	if !strings.Contains(out.String(), "paced at 5000 events/s") || strings.Contains(out.String(), "targets:") {
+		t.Errorf("the report of a paced run:\n%s", out.String())
 	}
 }
 

@@ -39,10 +39,13 @@ statewide OpenElections precinct file (--counties × --precincts precincts,
 13 contests; 108,000 rows by default) and imports it into the throwaway
 ledger as ` + "`ledger import`" + ` does, end to end: read and parse, derive and
 encode the events, submit them over the HTTP API in requests of --chunk
-events, one at a time, until every receipt is back. Beside it, on the same
-ledger, the raw ingest of as many generated events (Ledger.Submit, from
---submitters concurrent submitters, then from one). It checks the ledger's
-tally against the file's totals and fails if they differ.
+events, the first alone and then 4 at a time, until every receipt is back.
+Beside it, each on a fresh ledger: the core ingest of the import's own
+events (decoded as the HTTP edge does, then Ledger.SubmitEncoded from
+--submitters submitters: no file, no HTTP), which with the parse time gives
+the import's ceiling, and the raw ingest of as many generated events. It
+checks the ledger's tally against the file's totals and fails if they
+differ.
 
 With --monitors it measures the change feed under load instead: the same
 ingest as above (--events generated count events, 50,000 by default in this
@@ -53,7 +56,9 @@ end of the log, and --stuck SSE connections that never read. It prints both
 ingest rates and their ratio, the delay from durable entry to each
 subscriber receiving it (median and p99, SSE and NATS apart), and the heap
 in use before and after. It fails unless every subscriber receives every
-entry of the second ingest once, in order.`,
+entry of the second ingest once, in order. With --rate the second ingest
+is paced instead (for example --rate 2000, an election night's pace): the
+delays are then the feed's at that rate.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if monitorsMode {
@@ -102,6 +107,7 @@ entry of the second ingest once, in order.`,
 	f.IntVar(&mcfg.SSE, "sse", 100, "with --monitors: subscribers over server-sent events")
 	f.IntVar(&mcfg.NATS, "nats-subs", 10, "with --monitors: ordered JetStream consumers of the feed")
 	f.IntVar(&mcfg.Stuck, "stuck", 4, "with --monitors: SSE connections that never read, attached during the second ingest")
+	f.IntVar(&mcfg.Rate, "rate", 0, "with --monitors: pace the second ingest at this many events/s, to see the feed's delay at that rate (0: as fast as it goes)")
 	cmd.MarkFlagsMutuallyExclusive("audit", "import", "monitors")
 	return cmd
 }
