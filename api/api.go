@@ -88,8 +88,8 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	// client then reads it into one buffer) and not chunks.
 	b, err := json.Marshal(v)
 	if err != nil {
-		http.Error(w, fmt.Sprintf(`{"error":%q}`, "couldn't encode the answer: "+err.Error()), http.StatusInternalServerError)
-		return
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(Problem{Error: "couldn't encode the answer: " + err.Error()})
 	}
 	b = append(b, '\n')
 	h := w.Header()

@@ -207,7 +207,7 @@ const importParallel = 4
 
 // importFile imports file into the ledger behind c as `ledger import` does
 // (read, parse, derive and encode the events, submit them in chunks: the
-// first alone, then importParallel at a time), records the times and sizes
+// first event alone, then importParallel at a time), records the times and sizes
 // in r, and returns the encoded events. It fails unless every event is
 // logged new and accepted.
 func importFile(ctx context.Context, c *client.Client, file string, chunk int, r *ImportReport) ([][]byte, error) {
@@ -365,7 +365,7 @@ func spread[T any](items []T, submitters, chunk int, submit func([]T) error) (fl
 // Print writes the report as a table with the ratios to the raw ingest.
 func (r *ImportReport) Print(w io.Writer) {
 	fmt.Fprintf(w, "import: a statewide precinct file of %d rows (%d precincts, %.1f MB) → %d events of %d bytes on average,\n"+
-		"submitted as `ledger import` does: over HTTP, requests of up to %d events, the first alone and then 4 at a time; raw ingest: %d generated events of %d bytes, %d submitters\n",
+		"submitted as `ledger import` does: over HTTP, requests of up to %d events, the first event alone and then 4 at a time; raw ingest: %d generated events of %d bytes, %d submitters\n",
 		r.Rows, r.Precincts, float64(r.FileBytes)/1e6, r.Events, r.EventBytes, r.Chunk, r.Events, r.RawEventBytes, r.Submitters)
 	fmt.Fprintf(w, "\n%-56s %14s %10s\n", "measure", "value", "ratio")
 	row := func(name string, v float64, unit string, ratio string) {

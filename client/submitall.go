@@ -40,10 +40,11 @@ func (e *ChunkError) Error() string {
 
 func (e *ChunkError) Unwrap() error { return e.Err }
 
-// SubmitAll submits encoded events in requests of opts.Chunk, the first
-// alone (so that a manifest at its head is logged before the reports that
-// need it) and the rest up to opts.Parallel at a time, and returns the
-// receipts in the events' order. On an error it stops sending and returns
+// SubmitAll submits encoded events in requests of opts.Chunk, and returns
+// the receipts in the events' order. The first request goes alone, so that
+// a manifest at the head is logged before the reports that need it: with
+// opts.Parallel above 1 it is the first event alone, and the others follow
+// up to opts.Parallel at a time. On an error it stops sending and returns
 // the first failed request as a *ChunkError; requests already answered
 // stay logged, and submitting everything again logs only what is missing.
 func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions) ([]ledger.Receipt, error) {
@@ -55,8 +56,7 @@ func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions
 	var mu sync.Mutex
 	var first *ChunkError
 	done := 0
-	submit := func(start int) bool {
-		end := min(start+opts.Chunk, len(evs))
+	submit := func(start, end int) bool {
 		rs, err := c.Submit(ctx, evs[start:end])
 		if err == nil && len(rs) != end-start {
 			err = fmt.Errorf("%d receipts for %d events", len(rs), end-start)
@@ -79,7 +79,13 @@ func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions
 	if len(evs) == 0 {
 		return out, nil
 	}
-	if !submit(0) {
+	// The first request: a whole chunk when they go one at a time, else
+	// the first event alone, so that the others start as soon as it is in.
+	head := min(opts.Chunk, len(evs))
+	if opts.Parallel > 1 {
+		head = 1
+	}
+	if !submit(0, head) {
 		return nil, first
 	}
 	next := make(chan int)
@@ -91,14 +97,14 @@ func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions
 		go func() {
 			defer wg.Done()
 			for start := range next {
-				if !submit(start) {
+				if !submit(start, min(start+opts.Chunk, len(evs))) {
 					once.Do(func() { close(stop) })
 				}
 			}
 		}()
 	}
 feed:
-	for start := opts.Chunk; start < len(evs); start += opts.Chunk {
+	for start := head; start < len(evs); start += opts.Chunk {
 		select {
 		case next <- start:
 		case <-stop:

@@ -85,9 +85,6 @@ type Ledger struct {
 	// answered without a database read.
 	recent     [8]map[uuid.UUID]store.EventRecord
 	recentNext int
-	// inflight holds the events this edge is publishing, by event ID
-	// (Nats-Msg-Id), already decoded: see SubmitEncoded and run.
-	inflight sync.Map // string → inflightEvent
 }
 
 type election struct {

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,12 +68,7 @@ func (l *Ledger) run(ctx context.Context) error {
 			m.err = fmt.Errorf("couldn't read stream metadata: %w", err)
 		} else {
 			m.seq, m.time = md.Sequence.Stream, md.Timestamp
-			if in, ok := l.inflight.Load(jm.Headers().Get(jetstream.MsgIDHeader)); ok && bytes.Equal(in.(inflightEvent).data, m.data) {
-				// Published by this edge, which decoded these very bytes.
-				m.ev, m.canonical = in.(inflightEvent).ev, m.data
-			} else {
-				m.ev, m.canonical, m.decodeErr = events.DecodeCanonical(m.data)
-			}
+			m.ev, m.canonical, m.decodeErr = events.DecodeCanonical(m.data)
 		}
 		select {
 		case msgs <- m:

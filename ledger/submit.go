@@ -57,12 +57,6 @@ func (e *RefusedError) Error() string {
 	return b.String()
 }
 
-// inflightEvent is an event being published, and the bytes published.
-type inflightEvent struct {
-	ev   *events.Event
-	data []byte
-}
-
 // submission is what the edge knows of a submission's earlier events.
 type submission struct {
 	elections map[string]*projections.Election // defined earlier in it
@@ -131,22 +125,11 @@ func (l *Ledger) SubmitEncoded(ctx context.Context, evs []*events.Event, encoded
 	if encoded != nil && len(encoded) != len(evs) {
 		return nil, fmt.Errorf("ledger: %d encodings for %d events", len(encoded), len(evs))
 	}
-	msgs, decoded, err := l.prepare(evs, encoded)
+	msgs, err := l.prepare(evs, encoded)
 	if err != nil {
 		return nil, err
 	}
 	if len(msgs) > 0 {
-		// The state machine takes these events as decoded here, rather
-		// than decode the same bytes again, when the message it reads is
-		// byte for byte the one published.
-		for i, m := range msgs {
-			l.inflight.Store(m.ID, inflightEvent{ev: decoded[i], data: m.Data})
-		}
-		defer func() {
-			for _, m := range msgs {
-				l.inflight.Delete(m.ID)
-			}
-		}()
 		seq, err := l.cfg.Broker.Publish(ctx, msgs)
 		if err != nil {
 			return nil, err
@@ -198,12 +181,11 @@ func (l *Ledger) receipts(evs []*events.Event, published map[string]bool) ([]Rec
 }
 
 // prepare checks a submission at the edge, under one read lock, and returns
-// the messages to publish, every event not logged already, and their events.
-func (l *Ledger) prepare(evs []*events.Event, encoded [][]byte) ([]broker.Message, []*events.Event, error) {
+// the messages to publish: every event not logged already.
+func (l *Ledger) prepare(evs []*events.Event, encoded [][]byte) ([]broker.Message, error) {
 	seen := make(map[uuid.UUID]int, len(evs))
 	sub := &submission{elections: map[string]*projections.Election{}, events: make(map[uuid.UUID]string, len(evs))}
 	msgs := make([]broker.Message, 0, len(evs))
-	published := make([]*events.Event, 0, len(evs))
 	ids := make([]uuid.UUID, len(evs))
 	for i, ev := range evs {
 		ids[i] = ev.ID
@@ -211,13 +193,13 @@ func (l *Ledger) prepare(evs []*events.Event, encoded [][]byte) ([]broker.Messag
 	// Which were logged before, all looked up at once.
 	logged, err := l.db.LoggedEvents(ids)
 	if err != nil {
-		return nil, nil, fmt.Errorf("couldn't look up the submission's event IDs: %w", err)
+		return nil, fmt.Errorf("couldn't look up the submission's event IDs: %w", err)
 	}
 	l.pub.RLock()
 	defer l.pub.RUnlock()
 	for i, ev := range evs {
 		if j, dup := seen[ev.ID]; dup {
-			return nil, nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: fmt.Sprintf("event ID %s is already event #%d of this submission", ev.ID, j+1)}
+			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: fmt.Sprintf("event ID %s is already event #%d of this submission", ev.ID, j+1)}
 		}
 		seen[ev.ID] = i
 		if err := l.precheck(ev, sub); err != nil {
@@ -225,7 +207,7 @@ func (l *Ledger) prepare(evs []*events.Event, encoded [][]byte) ([]broker.Messag
 			if errors.As(err, &re) {
 				re.Item, re.ID = i, ev.ID.String()
 			}
-			return nil, nil, err
+			return nil, err
 		}
 		sub.events[ev.ID] = ev.Election
 		if m, ok := ev.Body.(*events.Manifest); ok && sub.elections[ev.Election] == nil && l.elections[ev.Election] == nil {
@@ -237,19 +219,18 @@ func (l *Ledger) prepare(evs []*events.Event, encoded [][]byte) ([]broker.Messag
 		if encoded != nil {
 			data = encoded[i]
 		} else if data, err = ev.Encode(); err != nil {
-			return nil, nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error()}
+			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error()}
 		}
 		if rec, ok := logged[ev.ID]; ok {
 			// Already logged: answered below, if it is the same event.
 			if err := l.sameEvent(rec, data); err != nil {
-				return nil, nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error(), NotFound: true}
+				return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error(), NotFound: true}
 			}
 			continue
 		}
 		msgs = append(msgs, broker.Message{Election: ev.Election, ID: ev.ID.String(), Data: data})
-		published = append(published, ev)
 	}
-	return msgs, published, nil
+	return msgs, nil
 }
 
 // lookupRecent finds where an event was logged, in what the last steps

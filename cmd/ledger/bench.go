@@ -39,13 +39,13 @@ statewide OpenElections precinct file (--counties × --precincts precincts,
 13 contests; 108,000 rows by default) and imports it into the throwaway
 ledger as ` + "`ledger import`" + ` does, end to end: read and parse, derive and
 encode the events, submit them over the HTTP API in requests of --chunk
-events, the first alone and then 4 at a time, until every receipt is back.
-Beside it, each on a fresh ledger: the core ingest of the import's own
-events (decoded as the HTTP edge does, then Ledger.SubmitEncoded from
---submitters submitters: no file, no HTTP), which with the parse time gives
-the import's ceiling, and the raw ingest of as many generated events. It
-checks the ledger's tally against the file's totals and fails if they
-differ.
+events, the first event alone and then 4 requests at a time, until every
+receipt is back. Beside it, each on a fresh ledger: the core ingest of the
+import's own events (decoded as the HTTP edge does, then
+Ledger.SubmitEncoded from --submitters submitters: no file, no HTTP), which
+with the parse time gives the import's ceiling, and the raw ingest of as
+many generated events. It checks the ledger's tally against the file's
+totals and fails if they differ.
 
 With --monitors it measures the change feed under load instead: the same
 ingest as above (--events generated count events, 50,000 by default in this

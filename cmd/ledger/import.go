@@ -47,10 +47,11 @@ files under the counties of the state's export, say), for example
 Every file is parsed and checked before anything is sent: a file that fails
 to parse logs nothing, and the error names the file and the line or
 element. Events go in requests of up to 1,000, each logged whole or not at
-all: the first alone (it holds the manifest), then up to --parallel at a
-time, unless two reports are for the same unit and contest (then in order). Event IDs are derived from the files, so importing the same file again
-logs nothing new, and an import that was interrupted is completed by running
-it again.
+all: the first event alone (the manifest), then requests up to --parallel
+at a time, unless two reports are for the same unit and contest (then one
+request at a time, in order). Event IDs are derived from the files, so
+importing the same file again logs nothing new, and an import that was
+interrupted is completed by running it again.
 
 Exit codes: 0 imported (or already imported); 1 an error (bad file, no
 ledger, a file that does not match the election); 2 the ledger refused a
