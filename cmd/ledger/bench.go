@@ -56,7 +56,11 @@ end of the log, and --stuck SSE connections that never read. It prints both
 ingest rates and their ratio, the delay from durable entry to each
 subscriber receiving it (median and p99, SSE and NATS apart), and the heap
 in use before and after. It fails unless every subscriber receives every
-entry of the second ingest once, in order. With --rate the second ingest
+entry of the second ingest once, in order. Then, the ledger idle, it
+measures the fan-out floor: the bytes the SSE subscribers read, written to
+as many loopback sockets and read back line by line with nothing of the
+ledger, and the best ratio that cost allows on this machine's cores (also
+for frames cut to the stored entry alone). With --rate the second ingest
 is paced instead (for example --rate 2000, an election night's pace): the
 delays are then the feed's at that rate.`,
 		Args: cobra.NoArgs,
