@@ -84,9 +84,10 @@ type ImportReport struct {
 	RawIngest     float64 // events/s: the core benchmark's ingest (Ledger.Submit, Submitters × Chunk) of as many generated events, on a fresh node
 	RawEventBytes int
 	// CoreIngest is events/s of the core ingest of the import's own events
-	// on a fresh node: Ledger.SubmitEncoded in-process, Submitters ×
-	// Chunk, no file, no parsing, no HTTP. CoreRows is the same in rows/s
-	// of the file: what the import would reach if those were free.
+	// on a fresh node: each chunk decoded as the HTTP edge does, then
+	// Ledger.SubmitEncoded in-process, Submitters × Chunk; no file, no
+	// parsing, no HTTP. CoreRows is the same in rows/s of the file: what
+	// the import would reach if those were free.
 	CoreIngest, CoreRows float64
 	// ParseCoreRows is rows/s if the import cost only its parse and then
 	// the core ingest of its events, one after the other, as they must be
@@ -207,9 +208,9 @@ const importParallel = 4
 
 // importFile imports file into the ledger behind c as `ledger import` does
 // (read, parse, derive and encode the events, submit them in chunks: the
-// first event alone, then importParallel at a time), records the times and sizes
-// in r, and returns the encoded events. It fails unless every event is
-// logged new and accepted.
+// first event alone, then importParallel at a time), records the times and
+// sizes in r, and returns the encoded events. It fails unless every event
+// is logged new and accepted.
 func importFile(ctx context.Context, c *client.Client, file string, chunk int, r *ImportReport) ([][]byte, error) {
 	start := time.Now()
 	files, err := formats.ReadFiles([]string{file})
@@ -357,7 +358,7 @@ func spread[T any](items []T, submitters, chunk int, submit func([]T) error) (fl
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return 0, fmt.Errorf("raw ingest: %w", err)
+		return 0, fmt.Errorf("ingest: %w", err)
 	}
 	return float64(len(items)) / time.Since(start).Seconds(), nil
 }

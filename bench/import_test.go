@@ -37,7 +37,11 @@ func TestRunImport(t *testing.T) {
 	if r.Votes != sum {
 		t.Errorf("the tally has %d votes, the file %d", r.Votes, sum)
 	}
-	for _, s := range []string{"import end to end", "raw ingest of the core bench", "target: import ≥ 50000 rows/s end to end: "} {
+	if r.RawIngest <= 0 || r.CoreIngest <= 0 || r.CoreRows <= 0 || r.ParseCoreRows <= 0 || r.ParseCoreRows >= r.CoreRows {
+		t.Errorf("a ceiling is missing or wrong: raw %.0f, core %.0f events/s, %.0f rows/s, with the parse %.0f rows/s",
+			r.RawIngest, r.CoreIngest, r.CoreRows, r.ParseCoreRows)
+	}
+	for _, s := range []string{"import end to end", "raw ingest of the core bench", "core ingest of the import's events", "ceiling: the parse, then the core ingest", "target: import ≥ 50000 rows/s end to end: "} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("the report has no %q:\n%s", s, out.String())
 		}
