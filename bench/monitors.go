@@ -344,8 +344,12 @@ func RunMonitors(ctx context.Context, cfg MonitorsConfig) (*MonitorsReport, erro
 	r.StuckDropped, r.StuckWait = droppedConns(stuck), cfg.StuckWait
 
 	var sse, nts []time.Duration
+	var sseBytes int64
 	for _, s := range subs {
 		r.Received += int64(s.received())
+		if s.kind == "SSE" {
+			sseBytes += s.bytes
+		}
 		for j, at := range s.recv {
 			d := time.Duration(at - commits[j])
 			if s.kind == "SSE" {
@@ -357,14 +361,9 @@ func RunMonitors(ctx context.Context, cfg MonitorsConfig) (*MonitorsReport, erro
 	}
 	r.SSEPairs, r.NATSPairs = len(sse), len(nts)
 	r.SSEDelayP50, r.SSEDelayP99 = percentiles(sse)
+	r.NATSDelayP50, r.NATSDelayP99 = percentiles(nts)
 
 	// 5. The fan-out floor, with the ledger idle.
-	var sseBytes int64
-	for _, s := range subs {
-		if s.kind == "SSE" {
-			sseBytes += s.bytes
-		}
-	}
 	if cfg.SSE > 0 {
 		r.SSEBytes = int(sseBytes / int64(cfg.SSE) / int64(cfg.Events))
 		if r.FanoutCPU, err = fanoutFloor(cfg.SSE, r.SSEBytes, cfg.Events); err != nil {
@@ -387,7 +386,6 @@ func RunMonitors(ctx context.Context, cfg MonitorsConfig) (*MonitorsReport, erro
 		}
 		r.MinRatioBound = ratioBound(r.CPUAlone, r.MinFanoutCPU, r.IngestAlone, r.Cores)
 	}
-	r.NATSDelayP50, r.NATSDelayP99 = percentiles(nts)
 	r.LoadAfter = loadAvg()
 	r.Print(w)
 	return r, nil
