@@ -61,3 +61,23 @@ func TestStripParty(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanName(t *testing.T) {
+	for in, want := range map[string]string{
+		"Constitutional Amendment #1<br>Provides for X": "Constitutional Amendment #1 Provides for X",
+		"Amendment<BR />1":             "Amendment 1",
+		"Boone 4th Ward &amp; DSM Twp": "Boone 4th Ward & DSM Twp",
+		"<b>Bold</b> name":             "Bold name",
+		"  two   spaces\tand tab ":     "two spaces and tab",
+		"a < b":                        "a < b",
+		"x <3":                         "x <3",
+		"O&#39;Brien":                  "O'Brien",
+		"plain":                        "plain",
+		"DEM - President  & 1st Dist":  "DEM - President & 1st Dist",
+		"<br>":                         "",
+	} {
+		if got := CleanName(in); got != want {
+			t.Errorf("CleanName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package importer
 
 import (
 	"fmt"
+	"html"
 	"strconv"
 	"strings"
 	"unicode"
@@ -73,4 +74,55 @@ func NameProblem(s string) string {
 		return strconv.Quote(s) + " contains markup ('<' or '>')"
 	}
 	return ""
+}
+
+// CleanName is how a name as published becomes a label and the text its ID
+// is made from: HTML entities decoded ("&amp;" gives "&"), line-break tags
+// ("<br>", "<br/>", "<BR />") and paragraph tags as a space, other tags
+// ("<b>", "</span>") removed, and runs of white space one space, trimmed.
+// What is not a tag ("a < b") is kept, for [NameProblem] to refuse. The
+// spelling as published stays in the source file and, where a format keeps
+// them, in a choice's aliases.
+func CleanName(s string) string {
+	if !strings.ContainsAny(s, "<&") {
+		if strings.Contains(s, "  ") || s != strings.TrimSpace(s) || strings.ContainsAny(s, "\t\r\n") {
+			return strings.Join(strings.Fields(s), " ")
+		}
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		if s[i] == '<' {
+			if end := tagEnd(s[i:]); end > 0 {
+				b.WriteByte(' ')
+				i += end
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+		i++
+	}
+	out := html.UnescapeString(b.String())
+	return strings.Join(strings.FieldsFunc(out, unicode.IsSpace), " ")
+}
+
+// tagEnd returns the length of the HTML tag s starts with ("<br>", "</b>",
+// "<br />", "<span class=x>"), or 0 if s does not start with one.
+func tagEnd(s string) int {
+	i := 1
+	if i < len(s) && s[i] == '/' {
+		i++
+	}
+	if i >= len(s) || !('a' <= s[i]|0x20 && s[i]|0x20 <= 'z') {
+		return 0
+	}
+	for ; i < len(s) && i < 256; i++ {
+		switch s[i] {
+		case '>':
+			return i + 1
+		case '<', '\n':
+			return 0
+		}
+	}
+	return 0
 }
