@@ -19,6 +19,10 @@ const (
 	MaxNameLength   = 256           // names, labels and operators, in bytes
 	MaxReasonLength = 2048
 	MaxIDLength     = 128
+	// MaxVoteFor caps a race's vote_for. A race may elect more than it has
+	// choices (two seats and a single write-in line), so the number of
+	// choices is no bound; this one only keeps absurd values out.
+	MaxVoteFor = 1000
 )
 
 // ValidElectionID reports whether s can name an election: 1–64 characters of
@@ -209,8 +213,8 @@ func (m *Manifest) validate(v *validator) {
 		v.uniq("id", contests, c.ID)
 		switch c.Kind {
 		case "":
-			if c.VoteFor < 1 || c.VoteFor > len(c.Choices) {
-				v.fail("vote_for", "%d is not between 1 and the number of choices", c.VoteFor)
+			if c.VoteFor < 1 || c.VoteFor > MaxVoteFor {
+				v.fail("vote_for", "%d is not between 1 and %d", c.VoteFor, MaxVoteFor)
 			}
 		case KindTurnout:
 			if c.VoteFor != 0 {

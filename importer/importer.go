@@ -43,6 +43,9 @@ type Import struct {
 	// row that differs from the sum of the rows it rolls up), in file order.
 	// `ledger audit reconcile` prints them with the log's own findings.
 	Findings []Finding
+	// Totals are the file's own totals that the reports were checked to
+	// add up to (zero if the parser makes no such check).
+	Totals Totals
 }
 
 // Finding kinds.

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
@@ -183,9 +185,18 @@ func (p *parser) headerElement(n string) error {
 	if err != nil {
 		return err
 	}
-	if s, err = p.name("text", s); err != nil {
+	clean, err := p.name("text", s)
+	if err != nil {
 		return err
 	}
+	if n == "Timestamp" {
+		// Copied as written into every report's source version.
+		if pr := importer.NameProblem(s); pr != "" {
+			return p.errf("text: %s", pr)
+		}
+		clean = s
+	}
+	s = clean
 	p.header[n] = s
 	switch n {
 	case "ElectionDate":
@@ -413,9 +424,11 @@ func (p *parser) readContest(se xml.StartElement) error {
 	case err != nil:
 		return err
 	case !ok:
-		return p.errf("attribute voteFor: missing")
+		voteFor = 1 // files whose contests all elect one may leave it out
 	case voteFor < 1:
 		return p.errf("attribute voteFor: %d, want at least 1", voteFor)
+	case voteFor > events.MaxVoteFor:
+		return p.errf("attribute voteFor: %d, more than the limit of %d", voteFor, events.MaxVoteFor)
 	}
 	if q, ok := attr(se, "isQuestion"); ok && !strings.EqualFold(q, "true") && !strings.EqualFold(q, "false") {
 		return p.errf("attribute isQuestion: %s, want true or false", quoteShort(q))
@@ -442,9 +455,6 @@ func (p *parser) readContest(se xml.StartElement) error {
 	}
 	if len(c.def.Choices) == 0 {
 		return p.errf("no <Choice> in %q", text)
-	}
-	if c.def.VoteFor > len(c.def.Choices) {
-		return p.errf("attribute voteFor: %d, more than the %d choices of %q", c.def.VoteFor, len(c.def.Choices), text)
 	}
 	if c.scope != nil {
 		p.gen++
@@ -496,7 +506,8 @@ func (p *parser) participating(c *contest) error {
 
 // readChoice reads a Choice of contest c.
 func (p *parser) readChoice(c *contest, se xml.StartElement) error {
-	text, err := p.nameAttr(se, "text")
+	raw, _ := attr(se, "text")
+	text, err := p.name("attribute text", raw)
 	if err != nil {
 		return err
 	}
@@ -511,7 +522,14 @@ func (p *parser) readChoice(c *contest, se xml.StartElement) error {
 	if err != nil {
 		return err
 	}
-	bare := importer.StripParty(text, party)
+	bare := text
+	if code, rest := partyPrefix(text, party); code != "" {
+		bare = rest
+		if party == "" {
+			party = code
+		}
+	}
+	bare = importer.StripParty(bare, party)
 	id := importer.Slug(bare)
 	if id == "" {
 		return p.errf("text %q has no letters or digits to make an ID from", text)
@@ -528,9 +546,11 @@ func (p *parser) readChoice(c *contest, se xml.StartElement) error {
 	if len(title) > events.MaxNameLength {
 		title = bare // a few letters grow when their case changes
 	}
-	ch := events.Choice{ID: id, Name: title, Party: party, Aliases: []string{text}}
-	if bare != text {
-		ch.Aliases = append(ch.Aliases, bare)
+	ch := events.Choice{ID: id, Name: title, Party: party}
+	for _, a := range []string{verbatim(raw, text), text, bare} {
+		if a != "" && !slices.Contains(ch.Aliases, a) {
+			ch.Aliases = append(ch.Aliases, a)
+		}
 	}
 	c.def.Choices = append(c.def.Choices, ch)
 	if rows := len(c.def.Choices) * len(c.vts); rows > events.MaxCountRows {
@@ -600,6 +620,44 @@ func (p *parser) readChoice(c *contest, se xml.StartElement) error {
 		p.finding(importer.FindingVoteTypes, "%s, %s: totalVotes is %d but its VoteTypes sum to %d", c.def.Name, text, total, sum)
 	}
 	return nil
+}
+
+// partyPrefix splits a party code off the start of a choice's text: 2 to 5
+// capital letters followed by " - " ("REP - Donald J. Trump"), or by a
+// space when the code is the party attribute ("DEM Lindsay Powell" with
+// party "DEM"). It returns the code and the rest, or "" and text when the
+// text has no such prefix, when the party attribute names another party,
+// when the code is an answer (YES, NO, FOR) rather than a party, or when
+// the rest is not a candidate's name: it must start with a letter and
+// give an ID.
+func partyPrefix(text, party string) (code, rest string) {
+	n := 0
+	for n < len(text) && n <= 5 && 'A' <= text[n] && text[n] <= 'Z' {
+		n++
+	}
+	if n < 2 || n > 5 {
+		return "", text
+	}
+	code = text[:n]
+	same := strings.EqualFold(code, party)
+	switch {
+	case party != "" && !same:
+		return "", text
+	case strings.HasPrefix(text[n:], " - "):
+		rest = text[n+3:]
+	case same && strings.HasPrefix(text[n:], " "):
+		rest = text[n+1:]
+	default:
+		return "", text
+	}
+	switch code {
+	case "YES", "NO", "FOR":
+		return "", text
+	}
+	if r, _ := utf8.DecodeRuneInString(rest); !unicode.IsLetter(r) || importer.Slug(rest) == "" {
+		return "", text
+	}
+	return code, rest
 }
 
 func (p *parser) vtName(id string) string {

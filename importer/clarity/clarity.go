@@ -31,12 +31,16 @@
 // turnout element is VoterTurnout with Precincts. A state-level file has
 // County leaves instead, an ElectionVoterTurnout with Counties, and a
 // ParticipatingCounties list of County elements in each Contest. One file
-// has County leaves or Precinct leaves, never both.
+// has County leaves or Precinct leaves, never both, and which it has, seen
+// in the turnout element or else in the contests, makes it state-level or
+// county-level. The turnout element is optional: without it, the units are
+// those the contests name (ParticipatingCounties and the leaves under each
+// Choice's VoteTypes), in the order first seen.
 //
 // Timestamp, ElectionName, ElectionDate (M/D/YYYY, or YYYY-MM-DD) and Region
 // are required and must come before the first result. Timestamp is copied
-// as written into every report's [events.Source] Version; ElectionName is
-// the manifest's name and ElectionDate its date.
+// as written into every report's [events.Source] Version; ElectionName
+// (cleaned, see Names) is the manifest's name and ElectionDate its date.
 //
 // Every County or Precinct element of a Choice's VoteType is one unit's
 // votes for that choice and vote type, and every unit is reported: the
@@ -57,6 +61,18 @@
 // A question (isQuestion="true") is a contest like any other, its options
 // (Yes, No) its choices.
 //
+// # Names
+//
+// Every name (ElectionName, Region, unit, contest, choice, party and vote
+// type names) is read as published, after XML's own decoding, and cleaned
+// by [importer.CleanName] before it becomes a label or an ID: HTML entities
+// decoded (text written "AT&amp;amp;T" in the XML reads "AT&amp;T", and is
+// cleaned to "AT&T"), tags such as "<br>" or "<b>" (written "&lt;br&gt;" in
+// the XML) a space, and runs of white space, tabs and line breaks
+// included, one space, trimmed. So "Amendment #1<br>Provides" is named
+// "Amendment #1 Provides", with ID "amendment-1-provides". The text as
+// published stays in the source file and, for a choice, in its aliases.
+//
 // # IDs
 //
 // Stable IDs are derived from names by [importer.Slug] (lower-case ASCII
@@ -65,7 +81,7 @@
 //   - Root unit: [Options] Root if set, or else the slug of Region without a
 //     trailing " County": "GA" gives "ga", "Cobb" and "Cobb County" give
 //     "cobb". Its kind is "state" in a state-level file, "county" in a
-//     county-level file, and its name is Region as written.
+//     county-level file, and its name is Region.
 //   - Counties (state-level file): the slug of the name without a trailing
 //     " County", the rule of package importer/gasos, so "DeKalb" gives
 //     "dekalb" in both; kind "county", parent the root. A county-level file
@@ -80,12 +96,27 @@
 //     "us-representative-district-6"); should two contests give the same
 //     slug, the later one gets "-" and the slug of its key appended, or else
 //     the first free "-2", "-3", …. The turnout contest is [TurnoutContest].
-//   - Choices: the slug of text without a trailing party tag that repeats
-//     party ("JON OSSOFF (DEM)" with party "DEM" gives "jon-ossoff";
-//     "Joseph R. Biden (Dem)" with party "NP" keeps its tag). The name is
-//     that text in title case unless it has lower-case letters already
-//     ([importer.TitleCase]); the aliases are the exact text and, if it
-//     differs, the text without the tag. VoteFor is voteFor, at least 1.
+//   - Choices: the slug of text without a leading party code and without
+//     a trailing party tag that repeats party. A party code is 2 to 5
+//     capital letters followed by " - " ("REP - Donald J. Trump", as in
+//     files without a party attribute), or by a space when they are the
+//     party attribute ("DEM Lindsay Powell" with party "DEM"); it becomes
+//     the choice's party when there is no party attribute, and is kept in
+//     the text when the attribute names another party, when it is YES, NO
+//     or FOR, or when what follows does not start with a letter. So "REP -
+//     Donald J. Trump" gives "donald-j-trump", party "REP", the ID an
+//     OpenElections file of the same county gives "Donald J. Trump". A tag
+//     is removed as in "JON OSSOFF (DEM)" with party "DEM", which gives
+//     "jon-ossoff"; "Joseph R. Biden (Dem)" with party "NP" keeps its tag.
+//     The name is the text without code and tag, in title case unless it
+//     has lower-case letters already ([importer.TitleCase]). The aliases
+//     are, without repeats: the text as published (trimmed, and only if it
+//     is a valid alias: at most [events.MaxNameLength] bytes, no control
+//     characters), the cleaned text, and the cleaned text without code
+//     and tag.
+//   - VoteFor is voteFor, or 1 when the attribute is absent. It may exceed
+//     the number of choices: a contest for two seats may list one write-in
+//     line and nothing else.
 //
 // Units are listed in the order first seen. A contest whose units (its
 // ParticipatingCounties if given, or else the units it reports) are not all
@@ -111,14 +142,17 @@
 //   - a missing Timestamp, ElectionName, ElectionDate or Region, or one given
 //     twice; a date that is not M/D/YYYY or YYYY-MM-DD;
 //   - names (of the election, region, units, contests, choices, parties,
-//     vote types) that are missing, longer than [events.MaxNameLength]
-//     bytes, contain control characters or markup ('<', '>'), or have no
-//     letter or digit to make an ID from; any attribute or text longer than
+//     vote types) that contain control characters other than tabs and line
+//     breaks as published, or that, once cleaned (see Names), are empty,
+//     longer than [events.MaxNameLength] bytes, contain control characters
+//     or markup ('<' or '>' that is not part of a tag, as in "a < b"), or
+//     have no letter or digit to make an ID from; a Timestamp with control
+//     characters or markup; any attribute or text longer than
 //     [MaxValueLength] bytes, or an element with more than [MaxAttrs]
 //     attributes;
 //   - votes and turnout figures that are not a whole number written in
 //     decimal digits (negative, fractional, "1e3", empty), or exceed
-//     [events.MaxVotes]; a voteFor below 1 or above the number of choices;
+//     [events.MaxVotes]; a voteFor below 1 or above [events.MaxVoteFor];
 //     an isQuestion other than true or false; turnout figures on some
 //     elements only (the turnout element and every unit in it carry both
 //     totalVoters and ballotsCast, or none does);

@@ -250,10 +250,19 @@ func attr(se xml.StartElement, name string) (string, bool) {
 	return "", false
 }
 
-// name checks a name: trimmed, present, short, no control characters or
-// markup. what says what it is in messages ("attribute text").
+// name reads a name as published and returns it as a label: trimmed, then
+// cleaned by importer.CleanName (entities decoded, tags such as <br>
+// removed, runs of white space one space), then checked: present, short,
+// no control characters, no markup left. Tabs and line breaks count as
+// white space; other control characters are refused as published, before
+// cleaning could turn some of them (U+0085) into a space. what says what
+// it is in messages ("attribute text").
 func (w *walker) name(what, s string) (string, error) {
-	s = strings.TrimSpace(s)
+	raw := strings.TrimSpace(s)
+	if strings.ContainsFunc(raw, func(r rune) bool { return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' }) {
+		return "", w.errf("%s: %s contains control characters", what, strconv.Quote(raw))
+	}
+	s = importer.CleanName(raw)
 	switch {
 	case s == "":
 		return "", w.errf("%s: missing", what)
@@ -264,6 +273,17 @@ func (w *walker) name(what, s string) (string, error) {
 		return "", w.errf("%s: %s", what, p)
 	}
 	return s, nil
+}
+
+// verbatim returns a name as published, trimmed, if it can be kept as a
+// choice's alias: it differs from the label clean and passes
+// importer.TextProblem (events' rule for aliases). Otherwise "".
+func verbatim(s, clean string) string {
+	raw := strings.TrimSpace(s)
+	if raw == clean || importer.TextProblem(raw) != "" {
+		return ""
+	}
+	return raw
 }
 
 // nameAttr reads a required name attribute.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -107,6 +108,32 @@ func TestFlexible(t *testing.T) {
 			importertest.Equal(t, "id", imp.Manifest.Contests[2].ID, "mayor-11")
 			importertest.Equal(t, "scope", strings.Join(imp.Manifest.Contests[2].Units, ","), "cobb")
 		}},
+		{"vote for more than choices", edit(t, `voteFor="1"`, `voteFor="3"`), func(t *testing.T, imp *importer.Import) {
+			importertest.Equal(t, "vote for", imp.Manifest.Contests[1].VoteFor, 3)
+		}},
+		{"no vote for", edit(t, ` voteFor="1"`, ``), func(t *testing.T, imp *importer.Import) {
+			importertest.Equal(t, "vote for", imp.Manifest.Contests[1].VoteFor, 1)
+		}},
+		{"line break in contest", edit(t, `text="Mayor"`, `text="Mayor&lt;br&gt;City of  Atlanta&lt;BR /&gt;"`), func(t *testing.T, imp *importer.Import) {
+			c := imp.Manifest.Contests[1]
+			importertest.Equal(t, "contest", c.ID+" "+strconv.Quote(c.Name), `mayor-city-of-atlanta "Mayor City of Atlanta"`)
+		}},
+		{"markup in choice", edit(t, `text="BOB JONES"`, `text="&lt;b&gt;BOB&lt;/b&gt; JONES &amp;amp; SON"`), func(t *testing.T, imp *importer.Import) {
+			importertest.Equal(t, "bob", fmtChoice(imp.Manifest.Contests[1].Choices[1]), `bob-jones-son "Bob Jones & Son"  ["<b>BOB</b> JONES &amp; SON" "BOB JONES & SON"]`)
+		}},
+		{"line feed in choice", edit(t, `text="BOB JONES"`, `text="BOB&#10;JONES"`), func(t *testing.T, imp *importer.Import) {
+			// The verbatim text has a control character: no alias.
+			importertest.Equal(t, "bob", fmtChoice(imp.Manifest.Contests[1].Choices[1]), `bob-jones "Bob Jones"  ["BOB JONES"]`)
+		}},
+		{"party prefix", edit(t, `text="BOB JONES"`, `text="REP - BOB JONES"`), func(t *testing.T, imp *importer.Import) {
+			importertest.Equal(t, "bob", fmtChoice(imp.Manifest.Contests[1].Choices[1]), `bob-jones "Bob Jones" REP ["REP - BOB JONES" "BOB JONES"]`)
+		}},
+		{"party prefix and attribute", edit(t, `text="ANN SMITH (DEM)"`, `text="DEM ANN SMITH (DEM)"`), func(t *testing.T, imp *importer.Import) {
+			importertest.Equal(t, "ann", fmtChoice(imp.Manifest.Contests[1].Choices[0]), `ann-smith "Ann Smith" DEM ["DEM ANN SMITH (DEM)" "ANN SMITH"]`)
+		}},
+		{"party prefix and another attribute", edit(t, `text="ANN SMITH (DEM)"`, `text="REP - ANN SMITH"`), func(t *testing.T, imp *importer.Import) {
+			importertest.Equal(t, "ann", fmtChoice(imp.Manifest.Contests[1].Choices[0]), `rep-ann-smith "Rep - Ann Smith" DEM ["REP - ANN SMITH"]`)
+		}},
 		{"findings", edit(t, `totalVotes="2220"`, `totalVotes="2221"`, `<VoteType name="Provisional" votes="110">`, `<VoteType name="Provisional" votes="111">`,
 			`<ElectionVoterTurnout totalVoters="5000"`, `<ElectionVoterTurnout totalVoters="5001"`), func(t *testing.T, imp *importer.Import) {
 			var got []string
@@ -183,7 +210,9 @@ func hostile(t testing.TB) []hostileCase {
 		{"entity", edit(t, `text="BOB JONES"`, `text="&b;"`), "ElectionResult/Contest[1] (line 28)", "malformed XML: invalid character entity &b;"},
 		{"illegal char", edit(t, `text="BOB JONES"`, `text="BOB&#7;JONES"`), "ElectionResult/Contest[1] (line 28)", `malformed XML: illegal character code U+0007`},
 		{"control char", edit(t, `text="BOB JONES"`, `text="BOB&#x85;JONES"`), ann[:len(ann)-2] + "2] (line 28)", `attribute text: "BOB\u0085JONES" contains control characters`},
-		{"markup in name", edit(t, `text="BOB JONES"`, `text="&lt;b&gt;BOB&lt;/b&gt;"`), ann[:len(ann)-2] + "2] (line 28)", `contains markup`},
+		{"markup in name", edit(t, `text="BOB JONES"`, `text="&lt;img src=x onerror=alert(1)"`), ann[:len(ann)-2] + "2] (line 28)", `"<img src=x onerror=alert(1)" contains markup`},
+		{"markup left after tags", edit(t, `text="Mayor"`, `text="Mayor&lt;br&gt; &lt; 3"`), "ElectionResult/Contest[1] (line 13)", `attribute text: "Mayor < 3" contains markup`},
+		{"control char in entity", edit(t, `text="BOB JONES"`, `text="BOB&amp;#7;JONES"`), ann[:len(ann)-2] + "2] (line 28)", `attribute text: "BOB\aJONES" contains control characters`},
 		{"nul", edit(t, `BOB JONES`, "BOB\x00JONES"), "ElectionResult/Contest[1] (line 28)", "malformed XML: illegal character code U+0000"},
 		{"huge attribute", edit(t, `text="BOB JONES"`, `text="`+big+`"`), ann[:len(ann)-2] + "2] (line 28)", "attribute text is 4097 bytes long, more than the limit of 4096"},
 		{"long name", edit(t, `text="BOB JONES"`, `text="`+big[:300]+`"`), ann[:len(ann)-2] + "2] (line 28)", "attribute text: 300 bytes, longer than the limit of 256"},
@@ -209,8 +238,7 @@ func hostile(t testing.TB) []hostileCase {
 		{"choice key twice", edit(t, `<Choice key="2"`, `<Choice key="1"`), "ElectionResult/Contest[1]/Choice[2] (line 28)", `key "1" is used twice`},
 		{"no letters", edit(t, `text="BOB JONES"`, `text="???"`), "ElectionResult/Contest[1]/Choice[2] (line 28)", `text "???" has no letters or digits`},
 		{"vote for 0", edit(t, `voteFor="1"`, `voteFor="0"`), "ElectionResult/Contest[1] (line 13)", `attribute voteFor: 0, want at least 1`},
-		{"vote for 3", edit(t, `voteFor="1"`, `voteFor="3"`), "ElectionResult/Contest[1] (line 13)", `attribute voteFor: 3, more than the 2 choices of "Mayor"`},
-		{"vote for missing", edit(t, ` voteFor="1"`, ``), "ElectionResult/Contest[1] (line 13)", `attribute voteFor: missing`},
+		{"vote for too many", edit(t, `voteFor="1"`, `voteFor="1001"`), "ElectionResult/Contest[1] (line 13)", `attribute voteFor: 1001, more than the limit of 1000`},
 		{"is question", edit(t, `isQuestion="false"`, `isQuestion="maybe"`), "ElectionResult/Contest[1] (line 13)", `attribute isQuestion: "maybe", want true or false`},
 		{"no choices", edit(t, `</ParticipatingCounties>`, `</ParticipatingCounties></Contest><Contest text="Empty" voteFor="1">`), "ElectionResult/Contest[1] (line 13)", `no <Choice> in "Mayor"`},
 		{"not participating", edit(t, `<County name="Fulton"/>`, ``), "ElectionResult/Contest[1] (line 13)", `County "Fulton" reports "Mayor" but is not among its ParticipatingCounties`},

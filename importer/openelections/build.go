@@ -15,9 +15,18 @@ import (
 // builder collects the rows of one or more files into a manifest and
 // reports. It stops at the first problem.
 type builder struct {
-	meta    meta
-	voteFor map[string]int
-	files   []fileInfo
+	meta          meta
+	voteFor       map[string]int
+	prefer        string
+	trustLastLine bool
+	blankOffice   bool
+	ignore        map[string]bool // column keys to read past
+	files         []fileInfo
+
+	// state stands for the state in rows without a county (a statewide
+	// file, or a county-level file's statewide roll-up rows); it is not one
+	// of counties.
+	state *county
 
 	units   []events.Unit
 	unitIDs map[string]int32 // unit ID → index in units
@@ -37,14 +46,16 @@ type builder struct {
 	reportBy map[[2]int32]*report // unit, contest
 	groups   []*group
 	groupBy  map[[2]int32]*group // county, contest
+	stated   map[target]int64    // the file's own totals of the rows reported
 	dups     map[[2]int32]rowRef // report, choice → its row
 	rollDups map[[2]int32]rowRef // group, choice → its roll-up row
 	findings []finding
 }
 
 type fileInfo struct {
-	name string
-	src  events.Source
+	name    string
+	src     events.Source
+	win1252 bool // not UTF-8: read as Windows-1252
 }
 
 type rowRef struct{ file, line int32 }
@@ -67,12 +78,13 @@ type officeKey struct{ office, district string }
 // office is one spelling of an office and district: the contest its
 // candidates go to, and their choices.
 type office struct {
-	pseudo bool
-	folded string // words of a pseudo-office
-	spelt  string // a pseudo-office as written
-	id     string // the race's contest ID
-	name   string // the race's contest name
-	cands  map[officeKey]target
+	pseudo     bool
+	unassigned bool   // a blank office: its rows go to contest "unassigned"
+	folded     string // words of a pseudo-office
+	spelt      string // a pseudo-office as written
+	id         string // the race's contest ID
+	name       string // the race's contest name
+	cands      map[officeKey]target
 }
 
 // target is where a candidate's votes go.
@@ -124,25 +136,35 @@ type rollup struct {
 	hasVotes bool
 	byType   bool
 	vals     []vtVal
+	stated   int64 // the row's votes as the file states them
 }
 
-func newBuilder(m meta, voteFor map[string]int) *builder {
+func newBuilder(m meta, opts Options) *builder {
 	b := &builder{
-		meta:        m,
-		voteFor:     voteFor,
-		unitIDs:     map[string]int32{},
-		countyByRaw: map[string]*county{},
-		countyByID:  map[string]*county{},
-		contestByID: map[string]*contest{},
-		offices:     map[officeKey]*office{},
-		vtByID:      map[string]int32{},
-		reportBy:    map[[2]int32]*report{},
-		groupBy:     map[[2]int32]*group{},
-		dups:        map[[2]int32]rowRef{},
-		rollDups:    map[[2]int32]rowRef{},
+		meta:          m,
+		voteFor:       opts.VoteFor,
+		prefer:        opts.Prefer,
+		trustLastLine: opts.TrustLastLine,
+		blankOffice:   opts.BlankOffice,
+		ignore:        map[string]bool{},
+		unitIDs:       map[string]int32{},
+		countyByRaw:   map[string]*county{},
+		countyByID:    map[string]*county{},
+		contestByID:   map[string]*contest{},
+		offices:       map[officeKey]*office{},
+		vtByID:        map[string]int32{},
+		reportBy:      map[[2]int32]*report{},
+		groupBy:       map[[2]int32]*group{},
+		dups:          map[[2]int32]rowRef{},
+		stated:        map[target]int64{},
+		rollDups:      map[[2]int32]rowRef{},
+	}
+	for _, c := range opts.IgnoreColumns {
+		b.ignore[columnKey(c)] = true
 	}
 	b.units = append(b.units, events.Unit{ID: m.state, Name: m.stateName, Kind: "state"})
 	b.unitIDs[m.state] = 0
+	b.state = &county{idx: -1, unit: 0, id: m.state, byRaw: map[string]int32{}, byID: map[string]int32{}}
 	return b
 }
 
@@ -170,7 +192,7 @@ func (b *builder) addUnit(f *fileState, r *csv.Reader, line, col int, u events.U
 
 // name trims a name field and checks it.
 func (b *builder) name(f *fileState, r *csv.Reader, line, col int, raw string, required bool) (string, error) {
-	s := strings.TrimSpace(raw)
+	s := importer.CleanName(raw)
 	if s == "" && required {
 		return "", b.colErr(f, r, line, col, "missing")
 	}
@@ -180,14 +202,27 @@ func (b *builder) name(f *fileState, r *csv.Reader, line, col int, raw string, r
 	return s, nil
 }
 
-func (b *builder) county(f *fileState, r *csv.Reader, line int, raw string) (*county, error) {
+// county returns a row's county: b.state for a row without one (a file
+// without a county column, or a roll-up row whose county and precinct are
+// blank).
+func (b *builder) county(f *fileState, r *csv.Reader, line int, rec []string) (*county, error) {
+	col := f.layout.col[fCounty]
+	if col < 0 {
+		return b.state, nil
+	}
+	raw := rec[col]
 	if c, ok := b.countyByRaw[raw]; ok {
 		return c, nil
 	}
-	col := f.layout.col[fCounty]
-	name, err := b.name(f, r, line, col, raw, true)
+	name, err := b.name(f, r, line, col, raw, false)
 	if err != nil {
 		return nil, err
+	}
+	if name == "" {
+		if pc := f.layout.col[fPrecinct]; pc >= 0 && !isRollup(rec[pc]) {
+			return nil, b.colErr(f, r, line, col, "missing (the row has precinct %s)", quote(strings.TrimSpace(rec[pc])))
+		}
+		return b.state, nil // a statewide roll-up row
 	}
 	id := countyID(name)
 	if id == "" {
@@ -218,7 +253,7 @@ func (b *builder) precinct(f *fileState, r *csv.Reader, line int, c *county, raw
 		return 0, err
 	}
 	u := int32(-1)
-	if !rollupPrecincts[strings.ToLower(name)] {
+	if !isRollup(name) {
 		slug := importer.Slug(name)
 		if slug == "" {
 			return 0, b.colErr(f, r, line, col, "%s has no letters or digits to make an ID from", quote(name))
@@ -242,9 +277,20 @@ func (b *builder) office(f *fileState, r *csv.Reader, line int, officeRaw, distr
 		return o, nil
 	}
 	l := &f.layout
-	name, err := b.name(f, r, line, l.col[fOffice], officeRaw, true)
+	name, err := b.name(f, r, line, l.col[fOffice], officeRaw, false)
 	if err != nil {
 		return nil, err
+	}
+	if name == "" {
+		if !b.blankOffice {
+			return nil, b.colErr(f, r, line, l.col[fOffice], "missing: which contest are this row's votes of? "+
+				"Fix the file, or give --blank-office to log each row without an office as a contest of its own")
+		}
+		// Not cached: each row without an office is a contest of its own.
+		src := b.files[f.idx].src
+		id := fmt.Sprintf("%s-%s-%d", UnassignedContest, src.SHA256[:8], line)
+		return &office{unassigned: true, id: id, cands: map[officeKey]target{},
+			name: fmt.Sprintf("Unassigned: %s, line %d (no office)", src.File, line)}, nil
 	}
 	district := ""
 	if l.col[fDistrict] >= 0 {
@@ -253,7 +299,7 @@ func (b *builder) office(f *fileState, r *csv.Reader, line int, officeRaw, distr
 		}
 	}
 	o := &office{cands: map[officeKey]target{}}
-	if folded := words(name); pseudoOffices[folded] {
+	if folded := words(name); isPseudoOffice(folded) {
 		o.pseudo, o.folded, o.spelt = true, folded, name
 	} else {
 		o.id, o.name = contestName(name, district)
@@ -315,6 +361,9 @@ func (b *builder) choice(f *fileState, r *csv.Reader, line int, o *office, candR
 		alias = cand
 		if cand == "" {
 			fig, isFigure, alias = figures[o.folded], true, o.spelt
+			if fig.id == "" {
+				fig = figure{importer.Slug(o.spelt), importer.TitleCase(o.spelt)}
+			}
 		}
 		if !isFigure {
 			fig = figure{importer.Slug(cand), importer.TitleCase(cand)}
@@ -328,7 +377,12 @@ func (b *builder) choice(f *fileState, r *csv.Reader, line int, o *office, candR
 	case cand == "" && party == "":
 		return target{}, b.colErr(f, r, line, l.col[fCandidate], "missing")
 	default:
-		if ct, err = b.contest(f, r, line, o.id, o.name, ""); err != nil {
+		cid, cname := o.id, o.name
+		if b.meta.primary && party != "" && !o.unassigned && !nonpartisan[words(party)] {
+			// In a primary each party's race is a contest of its own.
+			cid, cname = importer.Slug(o.id+" "+party), o.name+" ("+party+")"
+		}
+		if ct, err = b.contest(f, r, line, cid, cname, ""); err != nil {
 			return target{}, err
 		}
 		switch {
@@ -353,6 +407,9 @@ func (b *builder) choice(f *fileState, r *csv.Reader, line int, o *office, candR
 		return target{}, b.colErr(f, r, line, col, "longer than %d bytes in title case", events.MaxNameLength)
 	}
 	t := target{contest: ct, choice: ct.add(id, name, choiceParty, alias, cased)}
+	if raw := strings.TrimSpace(candRaw); raw != cand && raw != "" && len(raw) <= events.MaxNameLength && !strings.ContainsFunc(raw, isControl) {
+		ct.alias(t.choice, raw) // the spelling as published, markup and all
+	}
 	o.cands[officeKey{strings.Clone(candRaw), strings.Clone(partyRaw)}] = t
 	return t, nil
 }
@@ -379,6 +436,15 @@ func (ct *contest) add(id, name, party, alias string, cased bool) int32 {
 	return i
 }
 
+// alias adds a spelling to a choice's aliases.
+func (ct *contest) alias(i int32, a string) {
+	if ch := ct.choices[i]; !slices.Contains(ch.aliases, a) {
+		ch.aliases = append(ch.aliases, a)
+	}
+}
+
+func (ct *contest) isTurnout() bool { return ct.kind == events.KindTurnout }
+
 // describe names a row's county, precinct, contest and choice for a message.
 func (b *builder) describe(c *county, unit int32, t target) string {
 	where := b.units[c.unit].Name
@@ -395,13 +461,15 @@ func (b *builder) group(c *county, ct *contest) *group {
 		g = &group{idx: int32(len(b.groups)), county: c, contest: ct}
 		b.groups = append(b.groups, g)
 		b.groupBy[key] = g
-		ct.counties = append(ct.counties, c.idx)
+		if c != b.state {
+			ct.counties = append(ct.counties, c.idx)
+		}
 	}
 	return g
 }
 
 // add records a row's figures: in its precinct's report, or as a roll-up.
-func (b *builder) add(f *fileState, line int, c *county, unit int32, t target, vals []vtVal, votes int64, hasVotes, byType bool) error {
+func (b *builder) add(f *fileState, line int, c *county, unit int32, t target, vals []vtVal, votes int64, hasVotes, byType bool, stated int64) error {
 	here := rowRef{f.idx, int32(line)}
 	if unit < 0 {
 		g := b.group(c, t.contest)
@@ -414,9 +482,10 @@ func (b *builder) add(f *fileState, line int, c *county, unit int32, t target, v
 			return b.dupErr(f, here, prev, what)
 		}
 		b.rollDups[key] = here
-		g.rollups = append(g.rollups, rollup{rowRef: here, choice: t.choice, votes: votes, hasVotes: hasVotes, byType: byType, vals: slices.Clone(vals)})
+		g.rollups = append(g.rollups, rollup{rowRef: here, choice: t.choice, votes: votes, hasVotes: hasVotes, byType: byType, vals: slices.Clone(vals), stated: stated})
 		return nil
 	}
+	b.stated[target{t.contest, t.choice}] += stated
 	rk := [2]int32{unit, t.contest.idx}
 	rep := b.reportBy[rk]
 	if rep == nil {
@@ -469,10 +538,14 @@ func (b *builder) finish(election string) (*importer.Import, error) {
 			continue
 		}
 		if g.precincts {
-			b.compare(g)
+			b.compare(g, g.sums)
 			continue
 		}
-		// No precincts: the roll-ups are the county's own results.
+		if g.county == b.state && len(g.contest.counties) > 0 {
+			b.compare(g, b.countySums(g.contest)) // statewide roll-up rows
+			continue
+		}
+		// No precincts: the roll-ups are the county's (or the state's) own results.
 		first := g.rollups[0]
 		rep := &report{idx: int32(len(b.reports)), unit: g.county.unit, contest: g.contest, file: first.file}
 		for _, ru := range g.rollups {
@@ -485,6 +558,7 @@ func (b *builder) finish(election string) (*importer.Import, error) {
 			for _, v := range ru.vals {
 				rep.counts = append(rep.counts, events.Count{Choice: ch.id, VoteType: b.voteTypes[v.vt].ID, Votes: v.n})
 			}
+			b.stated[target{g.contest, ru.choice}] += ru.stated
 		}
 		b.reports = append(b.reports, rep)
 	}
@@ -526,6 +600,14 @@ func (b *builder) finish(election string) (*importer.Import, error) {
 		})
 		imp.Reports[i] = &events.CountReport{Unit: b.units[rep.unit].ID, Contest: rep.contest.id, Counts: rep.counts, Source: b.files[rep.file].src}
 	}
+	want := make(map[importer.ContestChoice]int64, len(b.stated))
+	for t, n := range b.stated {
+		want[importer.ContestChoice{Contest: t.contest.id, Choice: t.contest.choices[t.choice].id}] += n
+	}
+	var err error
+	if imp.Totals, err = importer.CheckTotals(b.files[0].name, imp.Reports, want); err != nil {
+		return nil, err
+	}
 	slices.SortStableFunc(b.findings, func(x, y finding) int {
 		return cmp.Or(cmp.Compare(x.file, y.file), cmp.Compare(x.line, y.line))
 	})
@@ -535,15 +617,50 @@ func (b *builder) finish(election string) (*importer.Import, error) {
 	return imp, nil
 }
 
-// compare checks a county's roll-up rows against the sums of its precincts.
-func (b *builder) compare(g *group) {
+// countySums sums a contest's figures over its counties, by choice and
+// vote type: each county's precincts, or its roll-up rows where it has no
+// precincts.
+func (b *builder) countySums(ct *contest) [][]int64 {
+	sums := make([][]int64, len(ct.choices))
+	add := func(ch int32, vt int32, n int64) {
+		for len(sums[ch]) <= int(vt) {
+			sums[ch] = append(sums[ch], 0)
+		}
+		sums[ch][vt] += n
+	}
+	for _, ci := range ct.counties {
+		g := b.groupBy[[2]int32{ci, ct.idx}]
+		if g.precincts {
+			for ch, bytype := range g.sums {
+				for vt, n := range bytype {
+					add(int32(ch), int32(vt), n)
+				}
+			}
+			continue
+		}
+		for _, ru := range g.rollups {
+			for _, v := range ru.vals {
+				add(ru.choice, v.vt, v.n)
+			}
+		}
+	}
+	return sums
+}
+
+// compare checks a group's roll-up rows against the sums of what they roll
+// up (a county's precincts, or the state's counties).
+func (b *builder) compare(g *group, groupSums [][]int64) {
+	under := "precincts"
+	if g.county == b.state {
+		under = "counties"
+	}
 	cname := b.units[g.county.unit].Name
 	seen := make([]bool, len(g.contest.choices))
 	for _, ru := range g.rollups {
 		seen[ru.choice] = true
 		var sums []int64
-		if int(ru.choice) < len(g.sums) {
-			sums = g.sums[ru.choice]
+		if int(ru.choice) < len(groupSums) {
+			sums = groupSums[ru.choice]
 		}
 		var total, rolled int64
 		for _, n := range sums {
@@ -557,7 +674,7 @@ func (b *builder) compare(g *group) {
 		}
 		var diffs []string
 		if rolled != total {
-			diffs = append(diffs, fmt.Sprintf("%d votes, but the precincts sum to %d", rolled, total))
+			diffs = append(diffs, fmt.Sprintf("%d votes, but the %s sum to %d", rolled, under, total))
 		}
 		if ru.byType {
 			for _, v := range ru.vals {
@@ -566,7 +683,7 @@ func (b *builder) compare(g *group) {
 					n = sums[v.vt]
 				}
 				if v.n != n {
-					diffs = append(diffs, fmt.Sprintf("%s %d, but the precincts sum to %d", b.voteTypes[v.vt].Name, v.n, n))
+					diffs = append(diffs, fmt.Sprintf("%s %d, but the %s sum to %d", b.voteTypes[v.vt].Name, v.n, under, n))
 				}
 			}
 		}
@@ -575,7 +692,7 @@ func (b *builder) compare(g *group) {
 				cname, g.contest.name, g.contest.choices[ru.choice].name, strings.Join(diffs, "; ")))
 		}
 	}
-	for i, sums := range g.sums {
+	for i, sums := range groupSums {
 		if sums == nil || seen[i] {
 			continue
 		}
@@ -583,8 +700,8 @@ func (b *builder) compare(g *group) {
 		for _, n := range sums {
 			total += n
 		}
-		b.rollupFinding(g.rollups[0].rowRef, fmt.Sprintf("the roll-up of %s, %s has no row for %s, whose precincts sum to %d",
-			cname, g.contest.name, g.contest.choices[i].name, total))
+		b.rollupFinding(g.rollups[0].rowRef, fmt.Sprintf("the roll-up of %s, %s has no row for %s, whose %s sum to %d",
+			cname, g.contest.name, g.contest.choices[i].name, under, total))
 	}
 }
 

@@ -145,12 +145,6 @@ func TestFlexible(t *testing.T) {
 				importertest.Equal(t, "vote types", importertest.VoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, absentee=Absentee, total=Total")
 				importertest.Equal(t, "total", importertest.Sum(imp, "us-house-13").VoteType["total"], 5550)
 			}},
-		{"vote types differ from votes", edit(t, ",333,300,33", ",334,300,33"),
-			func(t *testing.T, imp *importer.Import) {
-				importertest.Equal(t, "findings", len(imp.Findings), 1)
-				importertest.Equal(t, "finding", imp.Findings[0].String(), "vote-types-sum: "+sampleName+": line 4: Adams, Berwick, U.S. House, District 13, Ann Smith: the vote types sum to 333, but votes is 334; the reports carry the vote types")
-				importertest.Equal(t, "ann", importertest.Sum(imp, "us-house-13").Choice["ann-smith"], 111+333+5550+8880)
-			}},
 		{"roll-up by vote type differs", edit(t, "ANN SMITH (DEM),444,400,44", "ANN SMITH (DEM),444,401,43"),
 			func(t *testing.T, imp *importer.Import) {
 				importertest.Equal(t, "findings", len(imp.Findings), 1)
@@ -175,8 +169,10 @@ Berks,Bern 1,U.S. House,13,,Scattering,1,1,0
 			func(t *testing.T, imp *importer.Import) {
 				m := imp.Manifest
 				c := importertest.Contest(t, m, "us-house-13")
-				importertest.Equal(t, "choices", len(c.Choices), 3)
-				importertest.Equal(t, "write-ins", strings.Join(importertest.Choice(t, c, "write-ins").Aliases, "|"), "Write-ins|Scattering")
+				// Scattering is not folded into Write-ins: a file may list both, one the total of the other.
+				importertest.Equal(t, "choices", len(c.Choices), 4)
+				importertest.Equal(t, "write-ins", strings.Join(importertest.Choice(t, c, "write-ins").Aliases, "|"), "Write-ins")
+				importertest.Equal(t, "scattering", importertest.Choice(t, c, "scattering").Name, "Scattering")
 				to := importertest.Contest(t, m, "turnout")
 				importertest.Equal(t, "turnout", to.Kind, events.KindTurnout)
 				importertest.Equal(t, "turnout units", strings.Join(to.Units, ","), "berks")
@@ -198,6 +194,41 @@ Berks,Bern 1,U.S. House,13,,Scattering,1,1,0
 				importertest.Equal(t, "scope", strings.Join(importertest.Contest(t, imp.Manifest, "us-house-district-13").Units, ","), "adams")
 				importertest.Equal(t, "unscoped", len(importertest.Contest(t, imp.Manifest, "us-house-13").Units), 0)
 			}},
+		{"windows-1252", strings.ReplaceAll(sample, "Berks,Bern 1,", "Berks,Bern\xe9 \x931\x94,"),
+			func(t *testing.T, imp *importer.Import) {
+				importertest.Equal(t, "precinct", imp.Manifest.Units[6].Name, "Bern\u00e9 \u201c1\u201d")
+			}},
+		{"thousands separators", edit(t, ",9990,9000,990", `,"9,990","9 ,000",990`),
+			func(t *testing.T, imp *importer.Import) {
+				importertest.Equal(t, "bob", importertest.Sum(imp, "us-house-13").Choice["bob-jones"], 222+444+7770+9990)
+			}},
+		{"markup and entities", edit(t, "Berks,Bern 1,U.S. House,13,REP,BOB JONES", "Berks,Bern 1,Amendment #1<br>Provides &amp; More,,REP,<b>BOB</b> JONES"),
+			func(t *testing.T, imp *importer.Import) {
+				c := importertest.Contest(t, imp.Manifest, "amendment-1-provides-more")
+				importertest.Equal(t, "contest", c.Name, "Amendment #1 Provides & More")
+				bob := importertest.Choice(t, c, "bob-jones")
+				importertest.Equal(t, "name", bob.Name, "Bob Jones")
+				importertest.Equal(t, "aliases", strings.Join(bob.Aliases, "|"), "BOB JONES|<b>BOB</b> JONES")
+			}},
+		{"newline in name", edit(t, "Berks,Bern 1,U.S. House,13,DEM", "Berks,\"Bern\n1\",U.S. House,13,DEM"),
+			func(t *testing.T, imp *importer.Import) {
+				importertest.Equal(t, "precinct", imp.Manifest.Units[6].Name, "Bern 1")
+			}},
+		{"old mac line ends", strings.ReplaceAll(sample, "\n", "\r"), nil},
+		{"numbered vote types", strings.Replace(sample, "votes,election_day,absentee\n", "votes,election_day,advance_in_person_2\n", 1),
+			func(t *testing.T, imp *importer.Import) {
+				importertest.Equal(t, "vote types", importertest.VoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, advance-in-person-2=Advance in Person 2")
+			}},
+		{"statewide roll-up rows", sample + ",,U.S. House,13,DEM,ANN SMITH,14874,13400,1474\n,,U.S. House,13,REP,BOB JONES,18426,16600,1826\n",
+			func(t *testing.T, imp *importer.Import) {
+				importertest.Equal(t, "findings", len(imp.Findings), 0)
+				importertest.Equal(t, "reports", len(imp.Reports), 4)
+			}},
+		{"statewide roll-up differs", sample + ",,U.S. House,13,DEM,ANN SMITH,14875,13400,1475\n",
+			func(t *testing.T, imp *importer.Import) {
+				importertest.Equal(t, "findings", len(imp.Findings), 2)
+				importertest.Equal(t, "finding", imp.Findings[0].String(), "rollup-sum: "+sampleName+": line 12: roll-up of Pennsylvania, U.S. House, District 13, Ann Smith: 14875 votes, but the counties sum to 14874; Absentee 1475, but the counties sum to 1474")
+			}},
 		{"county suffix", strings.ReplaceAll(sample, "Berks,", "BERKS COUNTY,"),
 			func(t *testing.T, imp *importer.Import) {
 				importertest.Equal(t, "county", imp.Manifest.Units[4], events.Unit{ID: "berks", Name: "BERKS COUNTY", Kind: "county", Parent: "pa"})
@@ -210,6 +241,37 @@ Berks,Bern 1,U.S. House,13,,Scattering,1,1,0
 			}
 		})
 	}
+}
+
+// TestPrefer: a row whose vote types do not sum to its votes refuses the
+// file unless Prefer says which side to log.
+func TestPrefer(t *testing.T) {
+	input := edit(t, ",333,300,33", ",334,300,33")
+	_, err := openelections.Parse(strings.NewReader(input), sampleName, "test", openelections.Options{})
+	e := importertest.AsError(t, err)
+	importertest.Equal(t, "where", e.Where, "line 4")
+	for _, want := range []string{"in 1 row(s) the vote-type columns do not sum to \"votes\"", "Ann Smith: vote types 333, votes 334", "--prefer votes", "--prefer vote-types"} {
+		if !strings.Contains(e.Msg, want) {
+			t.Errorf("message %q does not contain %q", e.Msg, want)
+		}
+	}
+
+	imp, err := openelections.Parse(strings.NewReader(input), sampleName, "test", openelections.Options{Prefer: openelections.PreferVoteTypes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	importertest.Equal(t, "findings", len(imp.Findings), 1)
+	importertest.Equal(t, "finding", imp.Findings[0].String(), "vote-types-sum: "+sampleName+": line 4: Adams, Berwick, U.S. House, District 13, Ann Smith: the vote types sum to 333, but votes is 334; the reports carry the vote types (--prefer vote-types)")
+	importertest.Equal(t, "ann", importertest.Sum(imp, "us-house-13").Choice["ann-smith"], 111+333+5550+8880)
+
+	imp, err = openelections.Parse(strings.NewReader(input), sampleName, "test", openelections.Options{Prefer: openelections.PreferVotes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	importertest.Equal(t, "findings", len(imp.Findings), 1) // the roll-up row now differs by vote type
+	s := importertest.Sum(imp, "us-house-13")
+	importertest.Equal(t, "ann", s.Choice["ann-smith"], 111+334+5550+8880)
+	importertest.Equal(t, "total only", s.VoteType["total"], s.All)
 }
 
 // TestOptions: options override the file name.

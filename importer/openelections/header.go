@@ -2,6 +2,8 @@ package openelections
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/election-audit/ledger/importer"
@@ -24,7 +26,7 @@ var fieldNames = [nFields]string{"county", "precinct", "office", "district", "pa
 // fieldColumns lists the header names of each field, preferred first.
 var fieldColumns = [nFields][]string{
 	fCounty:    {"county", "county_name", "parish"},
-	fPrecinct:  {"precinct", "precinct_name", "precinct_id", "precinct_code"},
+	fPrecinct:  {"precinct", "precinct_name", "ward", "ward_name", "precinct_id", "precinct_code"},
 	fOffice:    {"office", "contest", "race", "office_name", "contest_name"},
 	fDistrict:  {"district", "district_name", "dist"},
 	fParty:     {"party", "party_name", "candidate_party", "party_code"},
@@ -32,41 +34,69 @@ var fieldColumns = [nFields][]string{
 	fVotes:     {"votes", "total_votes", "total", "vote_total", "votes_total"},
 }
 
-// voteTypeColumns maps known vote-type column names to vote types.
-var voteTypeColumns = map[string]figure{}
+// voteTypeFamily is one vote type and the column stems that name it.
+type voteTypeFamily struct {
+	id, name string
+	stems    string
+}
+
+// voteTypeFamilies are the vote types a column is recognised as, by its
+// stem: the column key without a trailing "_votes" or "_vote" and without a
+// trailing number ("advance_in_person_2", "mail_48", "group3"). A number
+// makes a vote type of its own within the family ("advance-in-person-2",
+// "Advance in Person 2"): numbered columns are never summed into one.
+var voteTypeFamilies = []voteTypeFamily{
+	{"election-day", "Election Day", "election_day eday election"},
+	{"early-voting", "Early Voting", "early_voting early_vote early early_in_person"},
+	{"advance-in-person", "Advance in Person", "advance_in_person advanced advance advance_voting advanced_voting"},
+	{"absentee-by-mail", "Absentee by Mail", "absentee_by_mail absentee_mail mail_absentee"},
+	{"mail-in-absentee", "Mail-in / Absentee", "mail_in_absentee"},
+	{"absentee", "Absentee", "absentee"},
+	{"in-person-absentee", "In-Person Absentee", "in_person_absentee absentee_in_person"},
+	{"mail", "Mail", "mail mail_in vote_by_mail by_mail"},
+	{"provisional", "Provisional", "provisional"},
+	{"one-stop", "One Stop", "one_stop"},
+	{"polling", "Polling", "polling polls"},
+	{"failsafe", "Failsafe", "failsafe"},
+	{"failsafe-provisional", "Failsafe Provisional", "failsafe_provisional"},
+	{"av-counting-boards", "AV Counting Boards", "av_counting_boards av_counting_board avcb"},
+	{"machine", "Machine", "machine"},
+	{"federal", "Federal", "federal"},
+	{"military", "Military", "military"},
+	{"emergency", "Emergency", "emergency"},
+	{"group", "Group", "group"},
+}
+
+// voteTypeStems maps a column stem to its family.
+var voteTypeStems = map[string]*voteTypeFamily{}
 
 func init() {
-	for _, vt := range []struct {
-		id, name string
-		columns  string
-	}{
-		{"election-day", "Election Day", "election_day election_day_votes eday"},
-		{"early-voting", "Early Voting", "early_voting early_vote early_votes early"},
-		{"advance-in-person", "Advance in Person", "advance_in_person advanced_votes advance_voting advanced_voting advance_votes"},
-		{"absentee-by-mail", "Absentee by Mail", "absentee_by_mail absentee_by_mail_votes absentee_mail mail_absentee"},
-		{"absentee", "Absentee", "absentee absentee_votes"},
-		{"mail", "Mail", "mail mail_votes mail_in vote_by_mail by_mail"},
-		{"provisional", "Provisional", "provisional provisional_votes"},
-		{"one-stop", "One Stop", "one_stop"},
-		{"polling", "Polling", "polling"},
-		{"failsafe", "Failsafe", "failsafe"},
-		{"failsafe-provisional", "Failsafe Provisional", "failsafe_provisional"},
-		{"av-counting-boards", "AV Counting Boards", "av_counting_boards"},
-	} {
-		for _, c := range strings.Fields(vt.columns) {
-			voteTypeColumns[c] = figure{vt.id, vt.name}
+	for i := range voteTypeFamilies {
+		for _, s := range strings.Fields(voteTypeFamilies[i].stems) {
+			voteTypeStems[s] = &voteTypeFamilies[i]
 		}
 	}
 }
 
-// columnKey folds a header name: lower case, spaces, hyphens and dots as
-// underscores, runs of them one, none at either end.
+// ignoredColumns are columns that are known not to hold votes (percentages,
+// flags, codes, turnout figures repeated on every row): read past, named in
+// the package doc. Any other column that is not a field or a vote type is
+// refused, so that no vote is ever left unread.
+var ignoredColumns = map[string]bool{
+	"pct": true, "percent": true, "percentage": true, "vote_pct": true, "votes_pct": true, "pct_votes": true,
+	"incumbent": true, "winner": true, "notes": true,
+	"precinct_code": true, "precinct_id": true, "candidate_id": true, "party_id": true, "office_id": true,
+	"county_id": true, "county_code": true, "fips": true, "county_fips": true,
+}
+
+// columnKey folds a header name: lower case, spaces, hyphens, dots and
+// slashes as underscores, runs of them one, none at either end.
 func columnKey(h string) string {
 	var b strings.Builder
 	under := false
 	for _, r := range strings.ToLower(strings.TrimSpace(h)) {
 		switch r {
-		case ' ', '-', '_', '.', '\t':
+		case ' ', '-', '_', '.', '/', '\t':
 			under = true
 			continue
 		}
@@ -84,6 +114,11 @@ type layout struct {
 	col       [nFields]int
 	names     []string // the header as written, trimmed
 	voteTypes []vtColumn
+	// unitTotal is a second votes column ("total votes" beside "votes"):
+	// the unit's total for the contest, repeated on each of its rows.
+	unitTotal int
+	// unnamed are the columns without a name, which must stay blank.
+	unnamed []int
 }
 
 type vtColumn struct {
@@ -91,18 +126,32 @@ type vtColumn struct {
 	vt  int32 // index in the builder's vote types
 }
 
-// voteTypeOf returns the vote type a column name gives, if it is one.
+// numbered splits a trailing number off a column key: "advance_in_person_2"
+// gives "advance_in_person" and "2", "group3" "group" and "3".
+var numbered = regexp.MustCompile(`^(.*?[a-z])_?([0-9]+)$`)
+
+// voteTypeOf returns the vote type a column key names, if it is one.
 func voteTypeOf(key string) (figure, bool) {
-	if vt, ok := voteTypeColumns[key]; ok {
-		return vt, true
+	if slices.Contains(fieldColumns[fVotes], key) {
+		return figure{}, false
 	}
-	for _, c := range fieldColumns[fVotes] {
-		if key == c {
-			return figure{}, false
+	stem, suffixed := strings.CutSuffix(key, "_votes")
+	if !suffixed {
+		stem, _ = strings.CutSuffix(key, "_vote")
+	}
+	num := ""
+	if m := numbered.FindStringSubmatch(stem); m != nil {
+		if _, ok := voteTypeStems[m[1]]; ok {
+			stem, num = m[1], m[2]
 		}
 	}
-	stem, ok := strings.CutSuffix(key, "_votes")
-	if !ok || stem == "" || strings.Contains(key, "pct") || strings.Contains(key, "percent") {
+	if f := voteTypeStems[stem]; f != nil {
+		if num == "" {
+			return figure{f.id, f.name}, true
+		}
+		return figure{f.id + "-" + num, f.name + " " + num}, true
+	}
+	if !suffixed || stem == "" || strings.Contains(key, "pct") || strings.Contains(key, "percent") {
 		return figure{}, false
 	}
 	id := importer.Slug(stem)
@@ -112,12 +161,14 @@ func voteTypeOf(key string) (figure, bool) {
 	return figure{id, importer.TitleCase(strings.ToUpper(strings.ReplaceAll(stem, "_", " ")))}, true
 }
 
-// readHeader maps a header to fields and vote types.
+// readHeader maps a header to fields and vote types, and refuses a column
+// it does not know.
 func (b *builder) readHeader(f *fileState, header []string) error {
 	fail := func(format string, args ...any) error {
 		return &importer.Error{File: f.name, Where: "line 1", Msg: fmt.Sprintf(format, args...)}
 	}
 	l := &f.layout
+	l.unitTotal = -1
 	l.names = make([]string, len(header))
 	keys := make(map[string]int, len(header))
 	for i, h := range header {
@@ -128,7 +179,8 @@ func (b *builder) readHeader(f *fileState, header []string) error {
 		l.names[i] = h
 		k := columnKey(h)
 		if k == "" {
-			continue // an unnamed column, often from a trailing comma
+			l.unnamed = append(l.unnamed, i) // often from a trailing comma
+			continue
 		}
 		if j, dup := keys[k]; dup {
 			return fail("column %s appears twice (columns %d and %d)", quote(h), j+1, i+1)
@@ -138,11 +190,13 @@ func (b *builder) readHeader(f *fileState, header []string) error {
 	if len(header) > 0 && strings.HasPrefix(l.names[0], "<") {
 		return fail("the file looks like HTML, not CSV: %s", quote(strings.Join(header, ",")))
 	}
+	used := make([]bool, len(header))
 	for fld := range nFields {
 		l.col[fld] = -1
 		for _, c := range fieldColumns[fld] {
 			if i, ok := keys[c]; ok {
 				l.col[fld] = i
+				used[i] = true
 				break
 			}
 		}
@@ -150,27 +204,51 @@ func (b *builder) readHeader(f *fileState, header []string) error {
 	vtIDs := map[string]int{}
 	for i, h := range l.names {
 		k := columnKey(h)
-		if k == "" || i == l.col[fVotes] {
+		if k == "" || used[i] {
 			continue
 		}
-		vt, ok := voteTypeOf(k)
-		if !ok {
+		if vt, ok := voteTypeOf(k); ok {
+			if j, dup := vtIDs[vt.id]; dup {
+				return fail("columns %s and %s are both vote type %q", quote(l.names[j]), quote(h), vt.id)
+			}
+			vtIDs[vt.id] = i
+			l.voteTypes = append(l.voteTypes, vtColumn{col: i, vt: b.voteType(vt)})
 			continue
 		}
-		if j, dup := vtIDs[vt.id]; dup {
-			return fail("columns %s and %s are both vote type %q", quote(l.names[j]), quote(h), vt.id)
+		switch {
+		case slices.Contains(fieldColumns[fVotes], k) && l.unitTotal < 0:
+			l.unitTotal = i // checked against the unit's rows
+		case slices.Contains(fieldColumns[fPrecinct], k) && l.col[fPrecinct] >= 0:
+			// a second precinct identifier (a code beside the name)
+		case ignoredColumns[k] || strings.Contains(k, "pct") || strings.Contains(k, "percent") || b.ignore[k]:
+		default:
+			return fail("column %s is not one this importer knows, so its figures would go unread: "+
+				"if it holds votes, rename it to a vote type (election_day, absentee, …) or to votes; "+
+				"if it does not, give --ignore-column %s", quote(h), quoteArg(h))
 		}
-		vtIDs[vt.id] = i
-		l.voteTypes = append(l.voteTypes, vtColumn{col: i, vt: b.voteType(vt)})
 	}
 	hdr := quoteMax(strings.Join(l.names, ","), 200)
-	for _, fld := range []int{fCounty, fOffice, fCandidate} {
+	for _, fld := range []int{fOffice, fCandidate} {
 		if l.col[fld] < 0 {
 			return fail("header %s has no %s column (%s)", hdr, fieldNames[fld], strings.Join(fieldColumns[fld], ", "))
 		}
 	}
+	if l.col[fCounty] < 0 && l.col[fPrecinct] >= 0 {
+		return fail("header %s has a precinct column but no county column (%s)", hdr, strings.Join(fieldColumns[fCounty], ", "))
+	}
 	if l.col[fVotes] < 0 && len(l.voteTypes) == 0 {
 		return fail("header %s has no votes column (%s) and no vote-type columns (election_day, absentee_by_mail, …)", hdr, strings.Join(fieldColumns[fVotes], ", "))
 	}
+	if l.unitTotal >= 0 && l.col[fVotes] < 0 {
+		l.unitTotal = -1
+	}
 	return nil
+}
+
+// quoteArg quotes a column name for a command line, if it needs it.
+func quoteArg(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

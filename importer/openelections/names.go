@@ -14,6 +14,7 @@ import (
 type meta struct {
 	state, stateName, date, name string
 	derived                      bool // name is the file name's words, to finish
+	primary                      bool // each party's race is a contest of its own
 }
 
 // fileNamePattern is the OpenElections naming convention,
@@ -62,6 +63,9 @@ func metadata(files []File, opts Options) (meta, error) {
 		}
 		if i == 0 {
 			for _, w := range strings.Split(sub[3], "_") {
+				if strings.EqualFold(w, "primary") {
+					m.primary = true
+				}
 				switch strings.ToLower(w) {
 				case "", "precinct", "county", "results":
 				default:
@@ -69,6 +73,9 @@ func metadata(files []File, opts Options) (meta, error) {
 				}
 			}
 		}
+	}
+	if opts.Primary != nil {
+		m.primary = *opts.Primary
 	}
 	m.stateName = stateNames[m.state]
 	if m.stateName == "" {
@@ -132,6 +139,24 @@ var pseudoOffices = map[string]bool{
 	"under votes": true, "undervotes": true,
 }
 
+// pseudoPrefixes start the names of pseudo-offices that qualify a turnout
+// figure ("Ballots Cast Total", "Ballots Cast Blank", "Registered Voters Total").
+var pseudoPrefixes = []string{"ballots cast ", "registered voters ", "total ballots cast ", "voter turnout "}
+
+// isPseudoOffice reports whether a folded office name carries turnout
+// figures rather than a race.
+func isPseudoOffice(folded string) bool {
+	if pseudoOffices[folded] {
+		return true
+	}
+	for _, p := range pseudoPrefixes {
+		if strings.HasPrefix(folded, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // figure is a fixed turnout choice.
 type figure struct{ id, name string }
 
@@ -157,15 +182,28 @@ var figures = map[string]figure{
 	"total votes": totalVotes, "total": totalVotes, "votes cast": totalVotes, "total votes cast": totalVotes,
 }
 
-// writeInNames are the folded spellings of the write-ins choice.
+// writeInNames are the folded spellings of the write-ins choice. Other
+// names of write-in lines ("Write-In Totals", "Scattering", "Unresolved
+// Write-In") stay choices of their own: a file may list two of them for one
+// unit, one the total of the other, and folding them would add both.
 var writeInNames = map[string]bool{
 	"write in": true, "write ins": true, "writein": true, "writeins": true,
-	"write in votes": true, "write in totals": true, "total write in": true,
-	"total write ins": true, "scattering": true,
+	"write in votes": true,
 }
 
 // rollupPrecincts are the folded precinct names of roll-up rows.
-var rollupPrecincts = map[string]bool{"": true, "total": true, "totals": true, "county total": true}
+var rollupPrecincts = map[string]bool{"total": true, "totals": true, "county total": true, "county totals": true, "grand total": true}
+
+// nonpartisan are the folded party codes of nonpartisan candidates, whose
+// race is not split by party in a primary.
+var nonpartisan = map[string]bool{"np": true, "non": true, "nonpartisan": true, "non partisan": true, "nop": true}
+
+// isRollup reports whether a precinct name is that of a roll-up row:
+// blank, or "Total", "TOTALS:", "County Total", ….
+func isRollup(name string) bool {
+	w := words(name)
+	return strings.TrimSpace(name) == "" || w != "" && rollupPrecincts[w]
+}
 
 // stripParty removes a trailing party tag: the party column's value in
 // parentheses, or any parenthesised tag of one to five capital letters.

@@ -7,70 +7,125 @@
 //
 // # Format
 //
-// A file is UTF-8 CSV (RFC 4180; a leading byte-order mark and CRLF line
-// ends are fine) whose first line is a header, then one row per unit,
-// contest and candidate:
+// A file is CSV (RFC 4180) whose first line is a header, then one row per
+// unit, contest and candidate:
 //
 //	county,precinct,office,district,party,candidate,votes,election_day,absentee_by_mail
 //	Cobb,Addison 01,U.S. House,6,R,Karen Handel,737,500,237
 //
-// Columns come in any order. Header names are matched ignoring case, with
-// spaces, hyphens, dots and underscores alike ("Total Votes" is
-// "total_votes"). For each field the first name of its list that the header
-// has is used; other columns are ignored:
+// Text is UTF-8; a file that is not valid UTF-8 is read as Windows-1252
+// (Latin-1 as Windows writes it), and refused if it has a byte that
+// Windows-1252 does not define either. A leading byte-order mark is skipped.
+// Lines end in LF, CRLF, or CR alone (old Mac files).
 //
-//   - county (required): county, county_name, parish
-//   - precinct: precinct, precinct_name, precinct_id, precinct_code
+// # Columns
+//
+// Every column is read, or the file is refused naming it: no column is
+// left unread, so no vote is. Header names are matched ignoring case, with
+// spaces, hyphens, dots, slashes and underscores alike ("Total Votes" is
+// "total_votes", "mail_in_/_absentee" is "mail_in_absentee"). For each
+// field the first name of its list that the header has is used:
+//
+//   - county: county, county_name, parish (none: every row is the state's)
+//   - precinct: precinct, precinct_name, ward, ward_name, precinct_id,
+//     precinct_code (a second one, a code beside the name, is read past)
 //   - office (required): office, contest, race, office_name, contest_name
 //   - district: district, district_name, dist
 //   - party: party, party_name, candidate_party, party_code
 //   - candidate (required): candidate, name, candidate_name, choice, choice_name
-//   - votes: votes, total_votes, total, vote_total, votes_total
+//   - votes: votes, total_votes, total, vote_total, votes_total; a second
+//     column of this list beside the votes column (Wisconsin's "total
+//     votes") is the unit's total for the contest, repeated on each of its
+//     rows: it must equal the sum of the unit's rows, or the file is refused.
 //
-// A vote-type column is one whose name is in this list, or, failing that,
-// ends in "_votes" (and is not a votes column above and has no "pct" or
-// "percent" in it); its vote type ID and name are:
+// A vote-type column is recognised by family: its name without a trailing
+// "_votes" or "_vote" and without a trailing number is one of these stems.
+// A number makes a vote type of its own in the family ("advance_in_person_2"
+// is "advance-in-person-2", "Advance in Person 2"; "mail_48" is "mail-48";
+// "group3" is "group-3"): numbered columns are never summed into one.
 //
-//	election_day, election_day_votes, eday                        election-day       Election Day
-//	early_voting, early_vote, early_votes, early                  early-voting       Early Voting
-//	advance_in_person, advanced_votes, advance_voting,
-//	  advanced_voting, advance_votes                              advance-in-person  Advance in Person
-//	absentee_by_mail, absentee_by_mail_votes, absentee_mail,
-//	  mail_absentee                                               absentee-by-mail   Absentee by Mail
-//	absentee, absentee_votes                                      absentee           Absentee
-//	mail, mail_votes, mail_in, vote_by_mail, by_mail              mail               Mail
-//	provisional, provisional_votes                                provisional        Provisional
-//	one_stop                                                      one-stop           One Stop
-//	polling                                                       polling            Polling
-//	failsafe                                                      failsafe           Failsafe
-//	failsafe_provisional                                          failsafe-provisional  Failsafe Provisional
-//	av_counting_boards                                            av-counting-boards AV Counting Boards
-//	X_votes (any other)                                           slug of X          X in title case
+//	election_day, eday, election                          election-day          Election Day
+//	early_voting, early_vote, early, early_in_person      early-voting          Early Voting
+//	advance_in_person, advanced, advance, advance_voting,
+//	  advanced_voting                                     advance-in-person     Advance in Person
+//	absentee_by_mail, absentee_mail, mail_absentee        absentee-by-mail      Absentee by Mail
+//	mail_in_absentee                                      mail-in-absentee      Mail-in / Absentee
+//	absentee                                              absentee              Absentee
+//	in_person_absentee, absentee_in_person                in-person-absentee    In-Person Absentee
+//	mail, mail_in, vote_by_mail, by_mail                  mail                  Mail
+//	provisional                                           provisional           Provisional
+//	one_stop                                              one-stop              One Stop
+//	polling, polls                                        polling               Polling
+//	failsafe                                              failsafe              Failsafe
+//	failsafe_provisional                                  failsafe-provisional  Failsafe Provisional
+//	av_counting_boards, av_counting_board, avcb           av-counting-boards    AV Counting Boards
+//	machine, federal, military, emergency                 machine, …            Machine, …
+//	group (Iowa's opaque numbered groups)                 group-N               Group N
+//	X_votes (any other)                                   slug of X             X in title case
 //
-// Other numeric columns (registered_voters, total_ballots, …) are ignored.
-// A header without a votes column and without vote-type columns is refused.
+// Columns that hold no votes are read past: pct, percent, percentage and
+// any name with "pct" or "percent" in it, incumbent, winner, notes,
+// candidate_id, party_id, office_id, county_id, county_code, fips,
+// county_fips, and the columns named in [Options] IgnoreColumns. A column
+// without a name (from a trailing comma) must be blank on every row. Any
+// other column refuses the file, naming it: rename it to a vote type or to
+// votes if it holds votes, or ignore it by name if it does not.
+//
+// # Votes
 //
 // A row with vote-type figures reports them (a blank vote-type cell is 0
-// when another one is filled); if it also has votes and the vote types do
-// not add up to it, that is an [importer.FindingVoteTypes] and the reports
-// carry the vote types. A row whose vote-type cells are all blank, or a file
-// without vote-type columns, reports its votes under the single vote type
-// "total" ("Total"). Counts are whole numbers from 0 to [events.MaxVotes];
-// a trailing ".0" (as pandas writes) is accepted.
+// when another one is filled). If it also has votes, the two must agree: a
+// file with rows whose vote types do not sum to their votes contradicts
+// itself and is refused, naming the first rows, unless [Options] Prefer
+// says which side to log (the votes column, as vote type "total"; or the
+// vote types, each difference an [importer.FindingVoteTypes]). A row whose
+// vote-type cells are all blank, or a file without vote-type columns,
+// reports its votes under the single vote type "total" ("Total").
 //
-// Roll-up rows are rows whose precinct is blank or, ignoring case, "total",
-// "totals" or "county total"; every row of a file without a precinct column
-// is one. Roll-ups of a county and contest that also has precinct rows are
-// never counted: each is compared, in total and by vote type, with the sum
-// of the county's precincts, and a difference, or a candidate with precinct
-// votes but no roll-up row, is an [importer.FindingRollup]. Roll-ups of a
-// county and contest without precinct rows are the county's own results: a
+// Counts are whole numbers from 0 to [events.MaxVotes]; a trailing ".0" (as
+// pandas writes) is accepted, and so are thousands separators ("8,502", and
+// "4 ,063" with a space beside the comma), but only in groups of three.
+//
+// The reports are checked, before anything is returned, to add up to the
+// file's own totals: for every contest and choice, the votes its rows give
+// (the votes column, or the vote types where those are preferred), summed
+// apart from how rows become reports ([importer.CheckTotals]). The result is
+// the import's [importer.Totals].
+//
+// # A cut file
+//
+// A file cut short is refused wherever the cut can be seen: inside a quoted
+// field (an open quote), inside a row (too few fields), or in a last line
+// without a line end whose last field is a count. Such a last line is
+// accepted only when the row confirms its counts (its vote types sum to its
+// votes), when its last field is a blank vote type in a row that reports
+// votes alone, or with [Options] TrustLastLine; a blank last vote-type cell
+// beside filled ones is always refused. A cut that falls exactly on a line
+// end cannot be seen: the file then reads as the rows before it.
+//
+// # Roll-ups, turnout and write-ins
+//
+// Roll-up rows are rows whose precinct is blank or, ignoring case and
+// punctuation, "total", "totals", "county total", "county totals" or
+// "grand total"; every row of a file without a precinct column is one.
+// Roll-ups of a county and contest that also has precinct rows are never
+// counted: each is compared, in total and by vote type, with the sum of the
+// county's precincts, and a difference, or a candidate with precinct votes
+// but no roll-up row, is an [importer.FindingRollup]. Roll-ups of a county
+// and contest without precinct rows are the county's own results: a
 // county-level file reports at county level.
+//
+// A row whose county is blank (and precinct blank or a roll-up name) is a
+// statewide roll-up: compared likewise with the sum of the counties, or,
+// for a contest that has no county rows, the state's own results. So are
+// the rows of a file without a county column (a statewide file).
 //
 // Turnout figures are not candidates. A row whose office is a pseudo-office
 // (Voters, Registered, Registered Voters, Registration, Ballots, Ballots
 // Cast, Total Ballots, Total Ballots Cast, Turnout, Voter Turnout, Over
-// Votes, Under Votes and their one-word spellings) goes to the turnout
+// Votes, Under Votes and their one-word spellings, or a name that starts
+// with "Ballots Cast", "Registered Voters", "Total Ballots Cast" or "Voter
+// Turnout" and goes on, as in "Ballots Cast Blank") goes to the turnout
 // contest "turnout" ("Turnout", kind [events.KindTurnout], VoteFor 0); its
 // choice is named by the candidate, or by the office when the candidate is
 // blank, and ignores party and district. A row of a real contest whose
@@ -87,11 +142,27 @@
 //	total-votes   Total Votes        total votes, total, votes cast, total votes cast
 //
 // Any other candidate of a pseudo-office becomes a turnout choice named by
-// its slug. Write-ins (Write-in, Write-ins, Write In, Writein, Write-in
-// Votes, Write-in Totals, Total Write-ins, Scattering) are one ordinary
-// choice, "write-ins" ("Write-ins"); a named write-in candidate is a
+// its slug. Write-ins spelt Write-in, Write-ins, Write In, Writein or
+// Write-in Votes are one ordinary choice, "write-ins" ("Write-ins"); other
+// names of write-in lines (Write-In Totals, Scattering, Unresolved
+// Write-In) are choices of their own, since a file may list two of them for
+// one unit, one the total of the other. A named write-in candidate is a
 // candidate. A row with a blank candidate but a party (Pennsylvania's
 // "Straight Party") is a vote for that party: its choice is the party.
+//
+// A row with a blank office is refused (which contest are its votes of?),
+// unless [Options] BlankOffice: then each such row is a contest of its own,
+// "unassigned-<the file's SHA-256, first 8 hex digits>-<line>".
+//
+// In a primary ([Options] Primary, by default when a file name has the word
+// "primary"), each party's race is a contest of its own: "Governor" with
+// party DEM is contest "governor-dem", "Governor (DEM)". Rows with a blank
+// or nonpartisan party (NP, NON, Nonpartisan) stay in the office's contest.
+//
+// Names are cleaned before they become labels and IDs
+// ([importer.CleanName]: HTML entities decoded, tags removed, "<br>" a
+// space, white space collapsed); a candidate's spelling as published is
+// kept among the choice's aliases.
 //
 // # IDs
 //
@@ -136,20 +207,26 @@
 // # Checks
 //
 // Parse refuses, with an [*importer.Error] that names the file and line
-// (and column, for a bad number): a file larger than [importer.MaxFileSize],
-// not UTF-8, empty, with a header only, malformed CSV, a header without the
-// required columns or with one field twice, a row with a different number of
-// fields than the header (a ragged row, or a truncated last line), a field
-// longer than [MaxFieldLength] bytes, a name longer than
-// [events.MaxNameLength] bytes, with control characters, or with '<' or '>'
-// (names are plain text, not markup), a name without letters or digits, a
-// missing county, office or candidate, a missing, negative, fractional or
-// non-numeric count or one over [events.MaxVotes], two rows for the same
-// county, precinct, contest and candidate (fusion tickets, one candidate on
-// several party lines, are not supported), one unit's contest in two files,
-// IDs that collide, and a manifest or report too large for one event. It
-// returns no import with an error: nothing is partial. Every manifest and
-// report it returns passes [events.Event.Validate].
+// (and column, for a bad value): a file larger than [importer.MaxFileSize],
+// neither UTF-8 nor Windows-1252, empty, with a header only, malformed CSV;
+// a header without the required columns, with one field twice, with a
+// column it does not know, or with a precinct column but no county column;
+// a row with a different number of fields than the header (a ragged row, or
+// a truncated last line), or a value in an unnamed column; a field longer
+// than [MaxFieldLength] bytes; a name longer than [events.MaxNameLength]
+// bytes, with control characters, or with '<' or '>' left after cleaning
+// (names are plain text, not markup); a name without letters or digits; a
+// missing county (on a precinct row), office or candidate; a missing,
+// negative, fractional or non-numeric count or one over [events.MaxVotes];
+// vote types that contradict the votes column (unless Prefer); a unit-total
+// column that differs from its unit's rows; a last line that may have been
+// cut inside a count; two rows for the same county, precinct, contest and
+// candidate (fusion tickets, one candidate on several party lines, are not
+// supported, and neither is a file that lists one race twice); one unit's
+// contest in two files; IDs that collide; and a manifest or report too
+// large for one event. It returns no import with an error: nothing is
+// partial. Every manifest and report it returns passes
+// [events.Event.Validate].
 package openelections
 
 import (
@@ -183,7 +260,38 @@ type Options struct {
 	// VoteFor is the number to elect by contest ID; 1 when absent. Every key
 	// must name a contest of the files.
 	VoteFor map[string]int
+	// Prefer says which side to log when a row's vote-type columns do not
+	// sum to its votes column: "" refuses the file, naming the rows;
+	// [PreferVotes] logs the votes column (vote type "total") of every row
+	// that has one; [PreferVoteTypes] logs the vote-type columns and lists
+	// each difference as a finding.
+	Prefer string
+	// TrustLastLine accepts a last line without a line end that ends in a
+	// count nothing in the file confirms (see Checks).
+	TrustLastLine bool
+	// Primary says whether the files are of a primary, where each party's
+	// race for an office is a contest of its own ("Governor (DEM)"); by
+	// default, whether the file names have the word "primary".
+	Primary *bool
+	// BlankOffice logs each row without an office as a contest of its own,
+	// ID "unassigned-<the file's SHA-256, first 8 hex digits>-<line>",
+	// instead of refusing the file: such rows are votes of a contest the
+	// file does not name, and nothing says which.
+	BlankOffice bool
+	// IgnoreColumns are header names (matched as columns are) of columns
+	// that hold no votes and are to be read past.
+	IgnoreColumns []string
 }
+
+// Prefer values.
+const (
+	PreferVotes     = "votes"
+	PreferVoteTypes = "vote-types"
+)
+
+// UnassignedContest starts the IDs of the contests of rows without an
+// office (see [Options] BlankOffice).
+const UnassignedContest = "unassigned"
 
 // File is one results file: its name, as used in errors and whose base name
 // is its reports' source, and its bytes.
@@ -238,12 +346,16 @@ func ParseFiles(files []File, election string, opts Options) (*importer.Import, 
 	if err != nil {
 		return nil, err
 	}
-	b := newBuilder(meta, opts.VoteFor)
+	switch opts.Prefer {
+	case "", PreferVotes, PreferVoteTypes:
+	default:
+		return nil, fmt.Errorf("couldn't import %s: Options.Prefer is %q; use %q or %q", files[0].Name, opts.Prefer, PreferVotes, PreferVoteTypes)
+	}
+	b := newBuilder(meta, opts)
 	for i, f := range files {
 		if err := b.readFile(int32(i), f.Name, f.Data); err != nil {
 			return nil, err
 		}
-		b.files[i].src = importer.SourceOf(f.Name, f.Data)
 	}
 	imp, err := b.finish(election)
 	if err != nil {

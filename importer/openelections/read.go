@@ -2,12 +2,16 @@ package openelections
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
@@ -19,20 +23,81 @@ type fileState struct {
 	name   string
 	layout layout
 	vals   []vtVal // scratch for one row's figures
+	// size is the file's length after decoding; open is set when its last
+	// line has no line end.
+	size int64
+	open bool
+	// disagree counts the rows whose vote types do not sum to their votes;
+	// disagreeAt holds the first few.
+	disagree   int
+	disagreeAt []string
+	// unitTotals are the unit-total column's figures by unit and contest.
+	unitTotals map[[2]int32]*unitTotal
+}
+
+// unitTotal is one unit's contest total as a unit-total column gives it,
+// and the sum of the rows that carry it.
+type unitTotal struct {
+	line       int
+	total, sum int64
+	what       string
+}
+
+// decode returns a file's text as UTF-8 with LF or CRLF line ends: a file
+// that is not valid UTF-8 is read as Windows-1252 (the encoding of Latin-1
+// files as Windows writes them), and lone CRs (old Mac line ends) become LF.
+func decode(data []byte) (text []byte, win1252 bool, err error) {
+	if !utf8.Valid(data) {
+		for i, c := range data {
+			switch c {
+			case 0x81, 0x8d, 0x8f, 0x90, 0x9d: // undefined in Windows-1252
+				return nil, false, fmt.Errorf("byte %d (0x%02x) is neither UTF-8 nor Windows-1252: save the file as UTF-8", i, c)
+			}
+		}
+		if data, err = charmap.Windows1252.NewDecoder().Bytes(data); err != nil {
+			return nil, false, err
+		}
+		win1252 = true
+	}
+	data = bytes.TrimPrefix(data, importer.BOM) // written by some Windows tools; harmless
+	if loneCR(data) {
+		out := make([]byte, len(data))
+		for j, c := range data {
+			if c == '\r' && (j+1 == len(data) || data[j+1] != '\n') {
+				c = '\n'
+			}
+			out[j] = c
+		}
+		data = out
+	}
+	return data, win1252, nil
+}
+
+// loneCR reports whether data has a CR that is not followed by LF.
+func loneCR(data []byte) bool {
+	for {
+		i := bytes.IndexByte(data, '\r')
+		if i < 0 {
+			return false
+		}
+		if i+1 == len(data) || data[i+1] != '\n' {
+			return true
+		}
+		data = data[i+2:]
+	}
 }
 
 // readFile reads one file's rows into the builder.
-func (b *builder) readFile(idx int32, name string, data []byte) error {
-	f := &fileState{idx: idx, name: name}
-	b.files = append(b.files, fileInfo{name: name})
-	if !utf8.Valid(data) {
-		off := importer.InvalidUTF8(data)
-		line := bytes.Count(data[:off], []byte("\n")) + 1
-		col := off - (bytes.LastIndexByte(data[:off], '\n') + 1) + 1
-		return &importer.Error{File: name, Where: fmt.Sprintf("line %d", line), Msg: fmt.Sprintf(
-			"not valid UTF-8 at byte %d (byte %d of the line): save the file as UTF-8 (it looks like Latin-1 or Windows-1252)", off, col)}
+func (b *builder) readFile(idx int32, name string, raw []byte) error {
+	f := &fileState{idx: idx, name: name, unitTotals: map[[2]int32]*unitTotal{}}
+	b.files = append(b.files, fileInfo{name: name, src: importer.SourceOf(name, raw)})
+	data, win1252, err := decode(raw)
+	if err != nil {
+		return &importer.Error{File: name, Msg: fmt.Sprintf("not UTF-8, and couldn't be read as Windows-1252 (Latin-1) either: %v", err)}
 	}
-	data = bytes.TrimPrefix(data, importer.BOM) // written by some Windows tools; harmless
+	b.files[idx].win1252 = win1252
+	f.size = int64(len(data))
+	f.open = len(data) > 0 && data[len(data)-1] != '\n'
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1 // checked here, for a better message
 	r.ReuseRecord = true
@@ -65,7 +130,8 @@ func (b *builder) readFile(idx int32, name string, data []byte) error {
 			return &importer.Error{File: name, Where: fmt.Sprintf("line %d", line), Msg: fmt.Sprintf(
 				"%d fields, but the header has %d: %s", len(rec), len(header), why)}
 		}
-		if err := b.row(f, rec, line, r); err != nil {
+		last := f.open && r.InputOffset() == f.size
+		if err := b.row(f, rec, line, r, last); err != nil {
 			return err
 		}
 		rows++
@@ -73,7 +139,37 @@ func (b *builder) readFile(idx int32, name string, data []byte) error {
 	if rows == 0 {
 		return &importer.Error{File: name, Where: "line 1", Msg: "no rows after the header"}
 	}
-	return nil
+	if f.disagree > 0 && b.prefer == "" {
+		more := ""
+		if n := f.disagree - len(f.disagreeAt); n > 0 {
+			more = fmt.Sprintf(", and %d more", n)
+		}
+		return &importer.Error{File: name, Where: f.disagreeAt[0][:strings.IndexByte(f.disagreeAt[0], ':')], Msg: fmt.Sprintf(
+			"the file contradicts itself: in %d row(s) the vote-type columns do not sum to %s (%s%s). "+
+				"Nothing is logged. To log the %s column of every row, give --prefer %s; to log the vote-type columns "+
+				"(each difference listed as a finding), give --prefer %s",
+			f.disagree, quote(f.layout.names[f.layout.col[fVotes]]), strings.Join(f.disagreeAt, "; "), more,
+			f.layout.names[f.layout.col[fVotes]], PreferVotes, PreferVoteTypes)}
+	}
+	return b.checkUnitTotals(f)
+}
+
+// checkUnitTotals compares each unit's unit-total figure with its rows.
+func (b *builder) checkUnitTotals(f *fileState) error {
+	var bad []*unitTotal
+	for _, ut := range f.unitTotals {
+		if ut.total != ut.sum {
+			bad = append(bad, ut)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	slices.SortFunc(bad, func(x, y *unitTotal) int { return cmp.Compare(x.line, y.line) })
+	ut := bad[0]
+	return &importer.Error{File: f.name, Where: fmt.Sprintf("line %d", ut.line), Msg: fmt.Sprintf(
+		"%s: column %s gives the unit's total as %d, but its rows sum to %d (%d unit(s) disagree): a row is missing or counted twice",
+		ut.what, quote(f.layout.names[f.layout.unitTotal]), ut.total, ut.sum, len(bad))}
 }
 
 func csvError(file string, err error) error {
@@ -94,20 +190,25 @@ type vtVal struct {
 	n  int64
 }
 
-// row reads one data row.
-func (b *builder) row(f *fileState, rec []string, line int, r *csv.Reader) error {
+// row reads one data row; last is set for a last line without a line end.
+func (b *builder) row(f *fileState, rec []string, line int, r *csv.Reader, last bool) error {
 	l := &f.layout
 	for i, s := range rec {
 		if len(s) > MaxFieldLength {
 			return b.colErr(f, r, line, i, "longer than %d bytes", MaxFieldLength)
 		}
 	}
-	c, err := b.county(f, r, line, rec[l.col[fCounty]])
+	for _, i := range l.unnamed {
+		if strings.TrimSpace(rec[i]) != "" {
+			return b.colErr(f, r, line, i, "%s is in a column without a name: which figure is it? Name the column in the header", quote(rec[i]))
+		}
+	}
+	c, err := b.county(f, r, line, rec)
 	if err != nil {
 		return err
 	}
 	unit := int32(-1)
-	if pc := l.col[fPrecinct]; pc >= 0 {
+	if pc := l.col[fPrecinct]; pc >= 0 && c != b.state {
 		if unit, err = b.precinct(f, r, line, c, rec[pc]); err != nil {
 			return err
 		}
@@ -129,7 +230,7 @@ func (b *builder) row(f *fileState, rec []string, line int, r *csv.Reader) error
 	}
 
 	vals := f.vals[:0]
-	byType := false
+	byType, blankType := false, -1
 	var sum int64
 	for _, vc := range l.voteTypes {
 		n, blank, msg := parseCount(rec[vc.col])
@@ -137,6 +238,9 @@ func (b *builder) row(f *fileState, rec []string, line int, r *csv.Reader) error
 			return b.colErr(f, r, line, vc.col, "%s", msg)
 		}
 		byType = byType || !blank
+		if blank && blankType < 0 {
+			blankType = vc.col
+		}
 		sum += n
 		vals = append(vals, vtVal{vc.vt, n})
 	}
@@ -149,22 +253,102 @@ func (b *builder) row(f *fileState, rec []string, line int, r *csv.Reader) error
 		}
 		votes, hasVotes = n, !blank
 	}
+	if last {
+		if err := b.lastLine(f, r, line, rec, byType, byType && hasVotes && sum == votes, blankType); err != nil {
+			return err
+		}
+	}
+	// What the file states the row's votes are, summed apart from the
+	// reports to check them: its votes column, unless it disagrees with the
+	// vote types and those are preferred.
+	stated := sum
+	if hasVotes && (sum == votes || !byType || b.prefer != PreferVoteTypes) {
+		stated = votes
+	}
 	switch {
 	case !byType && !hasVotes:
 		if vc := l.col[fVotes]; vc >= 0 {
 			return b.colErr(f, r, line, vc, "missing: the row has no votes")
 		}
 		return &importer.Error{File: f.name, Where: fmt.Sprintf("line %d", line), Msg: "no votes: every vote-type column is blank"}
-	case !byType:
+	case !byType, hasVotes && b.prefer == PreferVotes:
 		vals = append(vals[:0], vtVal{b.voteType(figure{"total", "Total"}), votes})
+		sum = votes
 	case hasVotes && sum != votes:
+		f.disagree++
+		if len(f.disagreeAt) < 3 {
+			f.disagreeAt = append(f.disagreeAt, fmt.Sprintf("line %d: %s: vote types %d, %s %d",
+				line, b.describe(c, unit, t), sum, l.names[l.col[fVotes]], votes))
+		}
 		b.findings = append(b.findings, finding{file: f.idx, line: int32(line), Finding: importer.Finding{
 			Kind: importer.FindingVoteTypes, File: f.name, Where: fmt.Sprintf("line %d", line),
-			Msg: fmt.Sprintf("%s: the vote types sum to %d, but %s is %d; the reports carry the vote types",
-				b.describe(c, unit, t), sum, l.names[l.col[fVotes]], votes)}})
+			Msg: fmt.Sprintf("%s: the vote types sum to %d, but %s is %d; the reports carry the vote types (--prefer %s)",
+				b.describe(c, unit, t), sum, l.names[l.col[fVotes]], votes, PreferVoteTypes)}})
+	}
+	if l.unitTotal >= 0 && !t.contest.isTurnout() {
+		if err := b.addUnitTotal(f, r, line, rec, c, unit, t, votes); err != nil {
+			return err
+		}
 	}
 	f.vals = vals
-	return b.add(f, line, c, unit, t, vals, votes, hasVotes, byType)
+	return b.add(f, line, c, unit, t, vals, votes, hasVotes, byType, stated)
+}
+
+// lastLine refuses a last line without a line end that may have been cut
+// inside a count: one whose last field is a count that nothing in the row
+// confirms, or a blank vote type beside filled ones.
+func (b *builder) lastLine(f *fileState, r *csv.Reader, line int, rec []string, byType, agree bool, blankType int) error {
+	l := &f.layout
+	lastCol := len(rec) - 1
+	isCount := lastCol == l.col[fVotes]
+	for _, vc := range l.voteTypes {
+		isCount = isCount || vc.col == lastCol
+	}
+	switch {
+	case !isCount, !byType && strings.TrimSpace(rec[lastCol]) == "" && lastCol != l.col[fVotes]:
+		return nil // the last field is not read as a count
+	case byType && blankType == lastCol:
+		return b.colErr(f, r, line, lastCol, "the file's last line has no line end and its last vote-type cell is blank while others are filled: "+
+			"the file looks cut short. Check it is whole (its size and SHA-256 against the publisher's)")
+	case agree:
+		return nil // the vote types and the votes confirm each other
+	case b.trustLastLine:
+		return nil
+	}
+	return b.colErr(f, r, line, lastCol, "the file's last line has no line end and ends in a count (%s) that nothing in the file confirms: "+
+		"the file may have been cut inside it. Check the file is whole (its size and SHA-256 against the publisher's), then give --trust-last-line",
+		quote(rec[lastCol]))
+}
+
+// addUnitTotal records a row's votes under its unit's contest total.
+func (b *builder) addUnitTotal(f *fileState, r *csv.Reader, line int, rec []string, c *county, unit int32, t target, votes int64) error {
+	col := f.layout.unitTotal
+	n, blank, msg := parseCount(rec[col])
+	if msg != "" {
+		return b.colErr(f, r, line, col, "%s", msg)
+	}
+	if blank {
+		return nil
+	}
+	u := unit
+	if u < 0 {
+		u = -1 - c.idx // a county's roll-up rows
+	}
+	key := [2]int32{u, t.contest.idx}
+	ut := f.unitTotals[key]
+	if ut == nil {
+		where := b.units[c.unit].Name
+		if unit >= 0 {
+			where += ", " + b.units[unit].Name
+		}
+		ut = &unitTotal{line: line, total: n, what: where + ", " + t.contest.name}
+		f.unitTotals[key] = ut
+	} else if ut.total != n {
+		return b.colErr(f, r, line, col, "%d, but line %d gives %s, %s total %d: the unit's total differs between its rows",
+			n, ut.line, ut.what, "its", ut.total)
+	}
+	ut.sum += votes
+	return nil
 }
 
 // colErr is an error in one field of a row.
@@ -176,7 +360,9 @@ func (b *builder) colErr(f *fileState, r *csv.Reader, line, col int, format stri
 }
 
 // parseCount reads a count: blank, or a whole number from 0 to
-// events.MaxVotes, optionally followed by ".0". msg says what is wrong.
+// events.MaxVotes, optionally followed by ".0" (as pandas writes), and
+// optionally with thousands separators ("8,502", and "4 ,063" with a stray
+// space beside the comma). msg says what is wrong.
 func parseCount(s string) (n int64, blank bool, msg string) {
 	if len(s) > 0 && (s[0] == ' ' || s[len(s)-1] == ' ' || s[0] == '\t' || s[len(s)-1] == '\t') {
 		s = strings.TrimSpace(s)
@@ -185,8 +371,14 @@ func parseCount(s string) (n int64, blank bool, msg string) {
 		return 0, true, ""
 	}
 	digits := s
-	if i := strings.IndexByte(s, '.'); i > 0 && strings.Trim(s[i+1:], "0") == "" && i+1 < len(s) {
-		digits = s[:i]
+	if strings.IndexByte(s, ',') > 0 {
+		var ok bool
+		if digits, ok = thousands(s); !ok {
+			return 0, false, fmt.Sprintf("%s is not a number (a comma is read only as a thousands separator, as in 8,502)", quote(s))
+		}
+	}
+	if i := strings.IndexByte(digits, '.'); i > 0 && strings.Trim(digits[i+1:], "0") == "" && i+1 < len(digits) {
+		digits = digits[:i]
 	}
 	neg := digits[0] == '-'
 	if neg {
@@ -217,6 +409,32 @@ func parseCount(s string) (n int64, blank bool, msg string) {
 		return 0, false, fmt.Sprintf("%s is more than the limit of %d", quote(s), int64(events.MaxVotes))
 	}
 	return n, false, ""
+}
+
+// thousands removes the thousands separators of a number: one to three
+// digits, then groups of exactly three, each after a comma that may have a
+// space on either side. ok is false for anything else ("1,2", "12,3456").
+func thousands(s string) (digits string, ok bool) {
+	groups := strings.Split(s, ",")
+	var b strings.Builder
+	for i, g := range groups {
+		if i > 0 {
+			g = strings.TrimPrefix(g, " ")
+		}
+		if i < len(groups)-1 {
+			g = strings.TrimSuffix(g, " ")
+		}
+		if i == len(groups)-1 {
+			if j := strings.IndexByte(g, '.'); j >= 0 && strings.Trim(g[j+1:], "0") == "" {
+				g = g[:j]
+			}
+		}
+		if g == "" || strings.Trim(g, "0123456789") != "" || len(g) > 3 || i > 0 && len(g) != 3 {
+			return "", false
+		}
+		b.WriteString(g)
+	}
+	return b.String(), true
 }
 
 // isFraction reports whether s is a decimal number with a fractional part.
