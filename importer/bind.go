@@ -25,7 +25,17 @@ import (
 //   - choices: by ID, or by a shared name: the slug of the name, of an
 //     alias or of an alias without its party tag ("JON OSSOFF (DEM)",
 //     "Jon Ossoff" and the ID "jon-ossoff" are one choice).
+//
+// Before anything else, the import's date (which every importer reads from
+// the file, or the OpenElections file name) must be the election's: files
+// of another election are refused, naming both dates, even where their
+// contests and candidates would match (a runoff has the candidates of the
+// election before it).
 func Bind(existing *events.Manifest, imp *Import) (*Import, error) {
+	if imp.Manifest.Date != existing.Date {
+		return nil, fmt.Errorf("couldn't match %s with election %s: the files are of an election on %s, but election %s is on %s",
+			sourceFiles(imp), imp.Election, imp.Manifest.Date, imp.Election, existing.Date)
+	}
 	b := newBinder(existing, false)
 	return b.bind(imp)
 }
@@ -34,10 +44,17 @@ func Bind(existing *events.Manifest, imp *Import) (*Import, error) {
 // export and its counties' precinct files, into one: the first import's
 // manifest extended with what the others add (units, vote types, contests,
 // choices, aliases), matched as [Bind] matches, and every import's reports
-// and findings in order.
+// and findings in order. Imports of different dates are refused: they are
+// of different elections.
 func Merge(imps ...*Import) (*Import, error) {
 	if len(imps) == 0 {
 		return nil, fmt.Errorf("couldn't merge imports: none given")
+	}
+	for _, imp := range imps[1:] {
+		if d, d0 := imp.Manifest.Date, imps[0].Manifest.Date; d != d0 {
+			return nil, fmt.Errorf("couldn't merge %s (an election on %s) with %s (an election on %s): the files of one import must be of one election",
+				sourceFiles(imps[0]), d0, sourceFiles(imp), d)
+		}
 	}
 	m := cloneManifest(imps[0].Manifest)
 	b := newBinder(m, true)
@@ -52,6 +69,7 @@ func Merge(imps ...*Import) (*Import, error) {
 		}
 		out.Reports = append(out.Reports, bound.Reports...)
 		out.Findings = append(out.Findings, bound.Findings...)
+		out.Totals = out.Totals.Add(imp.Totals)
 	}
 	if err := Check("the merged import", out); err != nil {
 		return nil, err
@@ -104,7 +122,7 @@ func (b *binder) bind(imp *Import) (*Import, error) {
 		}
 		contests[c.ID] = cm
 	}
-	out := &Import{Election: imp.Election, Manifest: b.m, Findings: imp.Findings}
+	out := &Import{Election: imp.Election, Manifest: b.m, Findings: imp.Findings, Totals: imp.Totals}
 	for _, r := range imp.Reports {
 		cm, ok := contests[r.Contest]
 		if !ok {
@@ -137,6 +155,29 @@ func what(imp *Import) string {
 		}
 	}
 	return "the import"
+}
+
+// sourceFiles names the files of the import's reports: "a.csv", "a.csv
+// and b.csv", "a.csv, b.csv and 3 more".
+func sourceFiles(imp *Import) string {
+	var names []string
+	for _, r := range imp.Reports {
+		if f := r.Source.File; f != "" && !slices.Contains(names, f) {
+			names = append(names, f)
+		}
+	}
+	switch n := len(names); {
+	case n == 0:
+		return "the import"
+	case n == 1:
+		return names[0]
+	case n == 2:
+		return names[0] + " and " + names[1]
+	case n == 3:
+		return names[0] + ", " + names[1] + " and " + names[2]
+	default:
+		return fmt.Sprintf("%s, %s and %d more", names[0], names[1], n-2)
+	}
 }
 
 func (b *binder) voteType(vt events.VoteType) (string, error) {

@@ -14,8 +14,9 @@ import (
 // how rows become reports. [CheckTotals] makes them; a zero Totals means the
 // parser made no such check.
 type Totals struct {
-	Contests, Choices int
-	Votes             int64
+	Contests int   `json:"contests"`
+	Choices  int   `json:"choices"` // contest-choice pairs
+	Votes    int64 `json:"votes"`
 }
 
 // Add returns the sum of two Totals (of two files).

@@ -1,14 +1,24 @@
 package main
 
 import (
+	"cmp"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
+	"github.com/election-audit/ledger/api"
+	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/client"
+	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/formats"
 )
@@ -16,8 +26,9 @@ import (
 func newImport() *cobra.Command {
 	var server, format, election string
 	var opts formats.Options
-	var dryRun bool
+	var dryRun, verbose, asJSON bool
 	var parallel int
+	var finishOpts func() error
 	cmd := &cobra.Command{
 		Use:   "import --election ID [--format FORMAT] [FORMAT:]FILE...",
 		Short: "Import official results files (OpenElections CSV, GA SOS JSON, Clarity XML, NIST JSON)",
@@ -53,12 +64,32 @@ request at a time, in order). Event IDs are derived from the files, so
 importing the same file again logs nothing new, and an import that was
 interrupted is completed by running it again.
 
-Exit codes: 0 imported (or already imported); 1 an error (bad file, no
-ledger, a file that does not match the election); 2 the ledger refused a
-request; 3 reports logged but rejected by the election's rules (a certified
-election, say).`,
+A report's event ID depends only on what it reports and on the file's
+SHA-256, not on its name: a renamed copy of a file already imported is the
+same source, and logs nothing new.
+
+Files of another election are refused: every format gives the election's
+date (the file's, or the OpenElections file name's), and an election the
+ledger already has must have the same date.
+
+Output: a line "ELECTION: N events logged, N already logged, N rejected",
+and, when the files have findings (totals that differ from the sum of their
+vote types, roll-ups that differ from what they roll up), a summary by kind
+first, "findings: 58 vote-types-sum, 4 rollup-sum"; -v lists every finding
+after it, one per line. --json prints one JSON document instead, with every
+finding (docs/importers.md). All on standard output; the progress and the
+errors on standard error.
+
+Exit codes: 0 imported (or already imported), no findings; 4 imported (or
+already imported, or --dry-run) and the files have findings; 3 reports
+logged but rejected by the election's rules (a certified election, say); 2
+the ledger refused a request; 1 an error (bad file, no ledger, files that do
+not match the election or are of another election). 1, 2 and 3 win over 4.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := finishOpts(); err != nil {
+				return err
+			}
 			groups, err := formatGroups(format, args)
 			if err != nil {
 				return err
@@ -81,11 +112,57 @@ election, say).`,
 					return err
 				}
 			}
-			stderr := cmd.ErrOrStderr()
+			stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
 			fmt.Fprintf(stderr, "parsed %d file(s): %d units, %d contests, %d reports, %d findings\n",
 				len(args), len(imp.Manifest.Units), len(imp.Manifest.Contests), len(imp.Reports), len(imp.Findings))
+			sum := importSummary{Election: election, Units: len(imp.Manifest.Units), Contests: len(imp.Manifest.Contests),
+				Reports: len(imp.Reports), FindingsByKind: map[string]int{}, Findings: []audit.FileFinding{}, DryRun: dryRun}
+			for _, g := range groups {
+				sum.Files = append(sum.Files, g.files...)
+			}
 			for _, f := range imp.Findings {
-				fmt.Fprintf(stderr, "  finding: %s\n", f)
+				sum.FindingsByKind[f.Kind]++
+				sum.Findings = append(sum.Findings, audit.FileFinding{Kind: f.Kind, File: f.File, Where: f.Where, Msg: f.Msg})
+			}
+			if t := imp.Totals; t.Choices > 0 {
+				sum.Checked = &t
+				if !asJSON {
+					fmt.Fprintf(stdout, "checked: the reports add up to the files' own rows in every contest and choice (%d contests, %d choices, %d in all)\n",
+						t.Contests, t.Choices, t.Votes)
+				}
+			}
+			if !asJSON && len(imp.Findings) > 0 {
+				fmt.Fprintf(stdout, "findings: %s\n", byKind(sum.FindingsByKind))
+				if verbose {
+					for _, f := range imp.Findings {
+						fmt.Fprintln(stdout, f)
+					}
+				}
+			}
+			// done prints the JSON document and gives the exit code of an
+			// import that went through (or a dry run): 3 for rejected
+			// events, else 4 for findings, else 0.
+			done := func(firstReason string) error {
+				if asJSON {
+					b, err := json.Marshal(sum)
+					if err != nil {
+						return fmt.Errorf("couldn't encode the import's summary: %w", err)
+					}
+					if _, err := stdout.Write(append(b, '\n')); err != nil {
+						return err
+					}
+				}
+				if sum.Rejected > 0 {
+					return &exitCodeError{exitRejected, fmt.Errorf("%d event(s) logged as rejected, first %s", sum.Rejected, firstReason)}
+				}
+				if n := len(sum.Findings); n > 0 {
+					where := "list them with -v or --json"
+					if verbose || asJSON {
+						where = "listed on standard output"
+					}
+					return &exitCodeError{exitFindings, fmt.Errorf("the files have %d finding(s) (%s): %s", n, byKind(sum.FindingsByKind), where)}
+				}
+				return nil
 			}
 			c, err := client.New(server, nil)
 			if err != nil {
@@ -99,9 +176,17 @@ election, say).`,
 			if err != nil {
 				return err
 			}
+			sum.Events = len(evs)
 			if dryRun {
-				fmt.Fprintf(cmd.OutOrStdout(), "would submit %d events to %s (dry run: nothing sent)\n", len(evs), election)
-				return nil
+				if !asJSON {
+					fmt.Fprintf(stdout, "would submit %d events to %s (dry run: nothing sent)\n", len(evs), election)
+				}
+				return done("")
+			}
+			if existing != nil {
+				if err := loggedNames(cmd.Context(), server, evs, stderr); err != nil {
+					return err
+				}
 			}
 			raw, err := importer.Encode(evs)
 			if err != nil {
@@ -127,35 +212,33 @@ election, say).`,
 			if err != nil {
 				return err
 			}
-			var logged, dup, rejected int
 			var firstReason string
 			for _, r := range rs {
 				switch {
 				case r.Duplicate:
-					dup++
+					sum.AlreadyLogged++
 				case r.Reason != "":
-					rejected++
+					sum.Rejected++
 					if firstReason == "" {
 						firstReason = fmt.Sprintf("entry %d: %s", r.Index, r.Reason)
+						sum.FirstRejection = firstReason
 					}
 				default:
-					logged++
+					sum.Logged++
 				}
 			}
-			size := uint64(0)
 			if m, err := c.Elections(cmd.Context()); err == nil {
 				for _, e := range m {
 					if e.ID == election {
-						size = e.Size
+						sum.TreeSize = e.Size
 					}
 				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %d events logged, %d already logged, %d rejected; the log has %d entries\n",
-				election, logged, dup, rejected, size)
-			if rejected > 0 {
-				return &exitCodeError{exitRejected, fmt.Errorf("%d event(s) logged as rejected, first %s", rejected, firstReason)}
+			if !asJSON {
+				fmt.Fprintf(stdout, "%s: %d events logged, %d already logged, %d rejected; the log has %d entries\n",
+					election, sum.Logged, sum.AlreadyLogged, sum.Rejected, sum.TreeSize)
 			}
-			return nil
+			return done(firstReason)
 		},
 	}
 	f := cmd.Flags()
@@ -164,12 +247,131 @@ election, say).`,
 	f.StringVar(&election, "election", "", "election ID (required)")
 	f.BoolVar(&dryRun, "dry-run", false, "parse, check and match the files, and send nothing")
 	f.IntVar(&parallel, "parallel", 4, "requests in flight after the first (1 keeps the files' order in the log)")
-	f.StringVar(&opts.OpenElections.State, "state", "", "openelections: two-letter state code (default: from the file names)")
-	f.StringVar(&opts.OpenElections.Date, "date", "", "openelections: election day YYYY-MM-DD (default: from the file names)")
-	f.StringVar(&opts.OpenElections.Name, "name", "", "openelections: the election's name")
-	f.StringVar(&opts.Clarity.Root, "root", "", "clarity: ID of the root unit (default: from the file's Region)")
+	f.BoolVarP(&verbose, "verbose", "v", false, "list every finding in the files, one per line, after their summary")
+	f.BoolVar(&asJSON, "json", false, "print one JSON document: the import's summary and every finding (docs/importers.md)")
+	finishOpts = fileFlags(cmd, &opts)
 	cmd.MarkFlagRequired("election")
+	cmd.MarkFlagsMutuallyExclusive("verbose", "json")
 	return cmd
+}
+
+// importSummary is the document `ledger import --json` prints; its shape is
+// documented in docs/importers.md and its field names are stable.
+type importSummary struct {
+	Election string   `json:"election"`
+	Files    []string `json:"files"` // as given, without FORMAT:
+	Units    int      `json:"units"`
+	Contests int      `json:"contests"`
+	Reports  int      `json:"reports"`
+	// Events is how many events the import makes: the reports (a report
+	// repeated from a file given twice counted once), and the manifest for
+	// a new election.
+	Events         int    `json:"events"`
+	DryRun         bool   `json:"dry_run"`
+	Logged         int    `json:"logged"`
+	AlreadyLogged  int    `json:"already_logged"`
+	Rejected       int    `json:"rejected"`
+	FirstRejection string `json:"first_rejection,omitempty"`
+	TreeSize       uint64 `json:"tree_size"`
+	// Checked is the files' own totals that the reports were checked to
+	// add up to; absent when the format makes no such check.
+	Checked        *importer.Totals    `json:"checked,omitempty"`
+	FindingsByKind map[string]int      `json:"findings_by_kind"`
+	Findings       []audit.FileFinding `json:"findings"`
+}
+
+// byKind summarises findings by kind, most frequent first:
+// "58 vote-types-sum, 4 rollup-sum".
+func byKind(counts map[string]int) string {
+	kinds := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(kinds, func(a, b string) int {
+		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%d %s", counts[k], k)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// loggedNames gives the reports of a file that the ledger already logged
+// under another name (a renamed byte-identical copy: the same source, with
+// the same event IDs) the name it was logged under, so that they are the
+// logged events byte for byte and the ledger answers with the original
+// entries instead of refusing a logged ID with different content. It asks
+// for the first report of each file by ID (GET /v1/events/{id}).
+func loggedNames(ctx context.Context, server string, evs []*events.Event, stderr io.Writer) error {
+	type file struct {
+		id uuid.UUID
+		r  *events.CountReport
+	}
+	var files []file
+	seen := map[string]bool{} // SHA-256
+	for _, ev := range evs {
+		if r, ok := ev.Body.(*events.CountReport); ok && r.Source.SHA256 != "" && !seen[r.Source.SHA256] {
+			seen[r.Source.SHA256] = true
+			files = append(files, file{ev.ID, r})
+		}
+	}
+	rename := map[string]string{} // SHA-256 → the logged name
+	for _, f := range files {
+		got, err := loggedReport(ctx, server, f.id)
+		if err != nil {
+			return err
+		}
+		if got != nil && got.Source.SHA256 == f.r.Source.SHA256 && got.Source.File != f.r.Source.File {
+			rename[f.r.Source.SHA256] = got.Source.File
+			fmt.Fprintf(stderr, "%s is byte-identical to %s, imported before: the same source, whose reports keep that name\n", f.r.Source.File, got.Source.File)
+		}
+	}
+	if len(rename) == 0 {
+		return nil
+	}
+	for _, ev := range evs {
+		if r, ok := ev.Body.(*events.CountReport); ok {
+			if name, ok := rename[r.Source.SHA256]; ok {
+				r.Source.File = name
+			}
+		}
+	}
+	return nil
+}
+
+// loggedReport returns the count report the ledger logged under id, or nil
+// if it has none.
+func loggedReport(ctx context.Context, server string, id uuid.UUID) (*events.CountReport, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/v1/events/"+id.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't reach the ledger at %s (is `ledger serve` running?): %w", server, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 2*events.MaxEventSize))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the ledger's answer for event %s: %w", id, err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, nil
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("couldn't look up event %s in the ledger: HTTP %d: %s", id, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	var er api.EventResponse
+	if err := json.Unmarshal(b, &er); err != nil {
+		return nil, fmt.Errorf("couldn't decode the ledger's answer for event %s: %w", id, err)
+	}
+	en, err := events.DecodeEntry(er.Entry)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't decode the ledger's entry %d for event %s: %w", er.Index, id, err)
+	}
+	r, _ := en.Event.Body.(*events.CountReport)
+	return r, nil
 }
 
 type formatGroup struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,9 +25,11 @@ const exitFindings = 4
 func newAuditReconcile() *cobra.Command {
 	var server, dataDir, election, format string
 	var asOf uint64
-	var asJSON bool
+	var asJSON, verbose bool
+	var opts formats.Options
+	var finishOpts func() error
 	cmd := &cobra.Command{
-		Use:   "reconcile --election ID [--data DIR | --server URL] [--as-of N] [--json] [--format F FILE...]",
+		Use:   "reconcile --election ID [--data DIR | --server URL] [--as-of N] [--json | -v] [--format F FILE...]",
 		Short: "List reconciliation findings: roll-ups that differ, units that never reported, files that do not add up",
 		Long: `reconcile replays an election's log (entries [0, N), by default all of it) and
 lists what does not reconcile (docs/reconcile.md):
@@ -46,16 +49,22 @@ their vote types (vote-types-sum), roll-up rows that differ from the rows
 they roll up (rollup-sum). OpenElections files are read together, as the
 county files of one election.
 
-Findings are printed one per line, then a line "N findings ..."; with --json,
-one JSON document instead (docs/reconcile.md). The log is replayed from the
-entries fetched from --server (default), or read from --data (offline, the
-server stopped): nothing computed by the ledger is trusted.
+The log's findings are printed one per line; the results files' findings
+are summarised by kind on one line ("results files: 58 vote-types-sum, 4
+rollup-sum"), and listed one per line with -v; then a line "N findings
+...". With --json, one JSON document instead, with every finding
+(docs/reconcile.md). The log is replayed from the entries fetched from
+--server (default), or read from --data (offline, the server stopped):
+nothing computed by the ledger is trusted.
 
-Exit codes: 0 no findings; 4 reconciliation findings (listed on standard
-output); 1 an error (bad flags or files, unreachable server, a log that does
-not replay).`,
+Exit codes: 0 no findings; 4 reconciliation findings (on standard output,
+the results files' summarised by kind unless -v or --json); 1 an error
+(bad flags or files, unreachable server, a log that does not replay).`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, files []string) error {
+			if err := finishOpts(); err != nil {
+				return err
+			}
 			switch {
 			case format != "" && !slices.Contains(formats.Names, format):
 				return fmt.Errorf("--format %q: use one of %s", format, strings.Join(formats.Names, ", "))
@@ -70,7 +79,7 @@ not replay).`,
 			var found []importer.Finding
 			if len(files) > 0 {
 				var err error
-				if found, err = fileFindings(format, files, election); err != nil {
+				if found, err = fileFindings(format, files, election, opts); err != nil {
 					return err
 				}
 			}
@@ -98,7 +107,7 @@ not replay).`,
 				if _, err := cmd.OutOrStdout().Write(b); err != nil {
 					return err
 				}
-			} else if err := r.WriteText(cmd.OutOrStdout()); err != nil {
+			} else if err := writeReconciliation(cmd.OutOrStdout(), r, verbose); err != nil {
 				return err
 			}
 			if n := r.Len(); n > 0 {
@@ -114,9 +123,42 @@ not replay).`,
 	f.Uint64Var(&asOf, "as-of", 0, "reconcile the log after its first N entries (default all of it)")
 	f.BoolVar(&asJSON, "json", false, "print one JSON document (docs/reconcile.md)")
 	f.StringVar(&format, "format", "", "format of the results files: "+strings.Join(formats.Names, ", "))
+	f.BoolVarP(&verbose, "verbose", "v", false, "list the results files' findings one per line, not only their summary by kind")
+	finishOpts = fileFlags(cmd, &opts)
 	cmd.MarkFlagRequired("election")
 	cmd.MarkFlagsMutuallyExclusive("data", "server")
+	cmd.MarkFlagsMutuallyExclusive("verbose", "json")
 	return cmd
+}
+
+// writeReconciliation writes r as text (audit.Reconciliation.WriteText):
+// the log's findings one per line, then, unless verbose, the results
+// files' findings as one line by kind instead of one line each, then the
+// line "N findings ...".
+func writeReconciliation(w io.Writer, r *audit.Reconciliation, verbose bool) error {
+	if verbose || len(r.Files) == 0 {
+		return r.WriteText(w)
+	}
+	var b strings.Builder
+	if err := r.WriteText(&b); err != nil {
+		return err
+	}
+	// WriteText's lines: the rollup findings, the unreported, the files',
+	// then the summary. Should a name hold a line break, the count is off:
+	// then everything is printed, as with -v.
+	lines := strings.SplitAfter(b.String(), "\n")
+	logs := len(r.Rollup) + len(r.Unreported)
+	if len(lines) != logs+len(r.Files)+2 || lines[len(lines)-1] != "" {
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	kinds := map[string]int{}
+	for _, f := range r.Files {
+		kinds[f.Kind]++
+	}
+	out := strings.Join(lines[:logs], "") + "results files: " + byKind(kinds) + " (-v lists them)\n" + lines[len(lines)-2]
+	_, err := io.WriteString(w, out)
+	return err
 }
 
 // reconcileSource opens the log to replay, from --data or --server, and
@@ -160,7 +202,7 @@ func reconcileSource(cmd *cobra.Command, server, dataDir, election string) (audi
 
 // fileFindings parses results files with the named importer and returns
 // the findings inside them, in file order.
-func fileFindings(format string, names []string, election string) ([]importer.Finding, error) {
+func fileFindings(format string, names []string, election string, opts formats.Options) ([]importer.Finding, error) {
 	if !slices.Contains(formats.Names, format) {
 		return nil, fmt.Errorf("--format %q: use one of %s", format, strings.Join(formats.Names, ", "))
 	}
@@ -180,7 +222,7 @@ func fileFindings(format string, names []string, election string) ([]importer.Fi
 	}
 	var found []importer.Finding
 	for _, g := range groups {
-		imp, err := formats.Parse(format, g, election, formats.Options{})
+		imp, err := formats.Parse(format, g, election, opts)
 		if err != nil {
 			return nil, err
 		}

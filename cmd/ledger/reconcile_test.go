@@ -138,12 +138,24 @@ func TestReconcileCLI(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The files' findings are summarised by kind; -v or --json lists them.
 	code, out, stderr = reconcile("--server", srv.URL, "--format", "openelections", bad)
-	if code != exitFindings || !strings.HasPrefix(out, "rollup-sum: "+bad+": ") || !strings.Contains(out, "\n1 finding in "+id) ||
+	if code != exitFindings || out != "results files: 1 rollup-sum (-v lists them)\n1 finding in "+id+" at tree size "+strconv.FormatUint(size, 10)+": 1 in a results file\n" ||
 		!strings.Contains(stderr, "reconciliation findings") {
 		t.Errorf("a file's roll-up row changed: exit %d:\n%s%s", code, out, stderr)
 	}
 	t.Logf("a file's roll-up row changed:\n%s", out)
+	code, out, stderr = reconcile("--server", srv.URL, "-v", "--format", "openelections", bad)
+	if code != exitFindings || !strings.HasPrefix(out, "rollup-sum: "+bad+": line 204: ") || !strings.Contains(out, "\n1 finding in "+id) {
+		t.Errorf("a file's roll-up row changed, -v: exit %d:\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = reconcile("--server", srv.URL, "--json", "--format", "openelections", bad)
+	if r := parseReconciliation(t, out); code != exitFindings || len(r.Files) != 1 || r.Files[0].Kind != "rollup-sum" || r.Files[0].File != bad {
+		t.Errorf("a file's roll-up row changed, --json: exit %d:\n%s%s", code, out, stderr)
+	}
+	if code, _, stderr = reconcile("--server", srv.URL, "-v", "--json"); code != exitError {
+		t.Errorf("-v with --json: exit %d: %s", code, stderr)
+	}
 
 	// One Cobb precinct corrected: the county's report no longer agrees.
 	var addison *events.Event
@@ -160,8 +172,14 @@ func TestReconcileCLI(t *testing.T) {
 	if err != nil || rc[0].Verdict != events.Accepted {
 		t.Fatalf("correction: %v %+v", err, rc)
 	}
-	code, out, stderr = reconcile("--server", srv.URL)
+	code, out, stderr = reconcile("--server", srv.URL, "--format", "openelections", bad)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitFindings || len(lines) != 3 || !strings.HasPrefix(lines[0], "rollup: us-representative-district-6: cobb: ") ||
+		lines[1] != "results files: 1 rollup-sum (-v lists them)" || !strings.HasPrefix(lines[2], "2 findings in "+id) {
+		t.Errorf("a precinct corrected, and a file: exit %d:\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = reconcile("--server", srv.URL)
+	lines = strings.Split(strings.TrimSpace(out), "\n")
 	if code != exitFindings || len(lines) != 2 || !strings.HasPrefix(lines[0], "rollup: us-representative-district-6: cobb: "+fixed.Counts[0].Choice+": ") ||
 		!strings.HasPrefix(lines[1], "1 finding in "+id) {
 		t.Errorf("a precinct corrected: exit %d:\n%s%s", code, out, stderr)

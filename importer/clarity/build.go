@@ -53,7 +53,10 @@ type contest struct {
 // parser reads one file. It stops at the first problem.
 type parser struct {
 	walker
-	opts      Options
+	opts Options
+	// stated is the file's own votes by contest and choice: the sums of
+	// its County or Precinct elements, added apart from the reports.
+	stated    map[importer.ContestChoice]int64
 	header    map[string]string // Timestamp, ElectionName, ElectionDate, Region
 	date      string
 	rootID    string
@@ -82,6 +85,7 @@ func newParser(file string, data []byte, opts Options) *parser {
 		byName: map[string]int{},
 		vtIDs:  map[string]bool{},
 		ids:    map[string]bool{},
+		stated: map[importer.ContestChoice]int64{},
 	}
 }
 
@@ -395,6 +399,10 @@ func (p *parser) readTurnout(se xml.StartElement) error {
 	for _, r := range c.reports {
 		r.Contest = id
 	}
+	if len(c.reports) > 0 {
+		p.stated[importer.ContestChoice{Contest: id, Choice: Registered}] += sumRegs
+		p.stated[importer.ContestChoice{Contest: id, Choice: BallotsCast}] += sumCast
+	}
 	c.def = events.Contest{ID: id, Name: "Voter Turnout", Kind: events.KindTurnout, Choices: []events.Choice{
 		{ID: Registered, Name: "Registered Voters"},
 		{ID: BallotsCast, Name: "Ballots Cast"},
@@ -600,6 +608,7 @@ func (p *parser) readChoice(c *contest, se xml.StartElement) error {
 		if err != nil {
 			return err
 		}
+		p.stated[importer.ContestChoice{Contest: c.def.ID, Choice: id}] += leaves
 		if hasVotes && votes != leaves {
 			p.finding(importer.FindingRollup, "%s, %s, %s: votes is %d but its %s elements sum to %d", c.def.Name, text, vname, votes, p.level.leafName(), leaves)
 		} else {

@@ -242,6 +242,9 @@ func Parse(r io.Reader, file, election string, opts *Options) (*importer.Import,
 		return nil, err
 	}
 	imp := p.result(election, importer.SourceOf(file, data))
+	if imp.Totals, err = importer.CheckTotals(file, imp.Reports, p.stated); err != nil {
+		return nil, err
+	}
 	if err := importer.Check(file, imp); err != nil {
 		return nil, err
 	}
