@@ -22,6 +22,10 @@ type builder struct {
 	byID       map[string]int  // ballot item id → index in contests
 	bySlug     map[string]int  // slug of the item's name → index, -1 if ambiguous
 	reports    []*events.CountReport
+	// stated is the file's own votes by contest and choice: the sums of the
+	// counties' voteCount, added apart from the reports, which are built
+	// from groupResults.
+	stated map[importer.ContestChoice]int64
 }
 
 // contest is what the builder knows of one ballot item of "results".
@@ -64,6 +68,7 @@ func newBuilder(file string) *builder {
 		contestIDs: map[string]bool{},
 		byID:       map[string]int{},
 		bySlug:     map[string]int{},
+		stated:     map[importer.ContestChoice]int64{},
 	}
 }
 
@@ -256,7 +261,7 @@ func (b *builder) stateOption(path string, c *contest, o *optionWire) (events.Ch
 		aliases[a] = true
 	}
 	c.choices = append(c.choices, choice{path: path, name: name, id: ch.ID, party: party, aliases: aliases})
-	groups, err := b.groups(path, o, fmt.Sprintf("statewide, %s, %s", c.name, name))
+	groups, _, err := b.groups(path, o, fmt.Sprintf("statewide, %s, %s", c.name, name))
 	if err != nil {
 		return events.Choice{}, err
 	}
@@ -267,15 +272,15 @@ func (b *builder) stateOption(path string, c *contest, o *optionWire) (events.Ch
 }
 
 // groups reads an option's voteCount and groupResults, registers new vote
-// types, and checks that the groups add up. where names the option in
-// messages.
-func (b *builder) groups(path string, o *optionWire, where string) ([]group, error) {
+// types, and checks that the groups add up. It returns the groups and the
+// voteCount; where names the option in messages.
+func (b *builder) groups(path string, o *optionWire, where string) ([]group, int64, error) {
 	total, err := b.count(path, "voteCount", o.VoteCount)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if len(o.GroupResults) == 0 {
-		return nil, b.errf(path, "groupResults: none: %s has no votes by vote type", where)
+		return nil, 0, b.errf(path, "groupResults: none: %s has no votes by vote type", where)
 	}
 	var (
 		out  []group
@@ -290,15 +295,15 @@ func (b *builder) groups(path string, o *optionWire, where string) ([]group, err
 		gpath := fmt.Sprintf("%s.groupResults[%d]", path, i)
 		name, err := b.name(gpath, "groupName", g.GroupName)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		vt := importer.Slug(name)
 		if vt == "" {
-			return nil, b.errf(gpath, "groupName %q has no letters or digits to make an ID from", name)
+			return nil, 0, b.errf(gpath, "groupName %q has no letters or digits to make an ID from", name)
 		}
 		votes, err := b.count(gpath, "voteCount", g.VoteCount)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		v, ok := b.voteTypes[vt]
 		if !ok {
@@ -313,15 +318,15 @@ func (b *builder) groups(path string, o *optionWire, where string) ([]group, err
 			seen[v] = true
 		}
 		if dup {
-			return nil, b.errf(gpath, "vote type %q (%q) appears twice for %s", vt, name, where)
+			return nil, 0, b.errf(gpath, "vote type %q (%q) appears twice for %s", vt, name, where)
 		}
 		out = append(out, group{v, votes})
 		sum += votes // each is at most MaxVotes: no overflow for any file that fits in memory
 	}
 	if sum != total {
-		return nil, b.errf(path, "%s: groupResults sum to %d, but voteCount is %d", where, sum, total)
+		return nil, 0, b.errf(path, "%s: groupResults sum to %d, but voteCount is %d", where, sum, total)
 	}
-	return out, nil
+	return out, total, nil
 }
 
 // county adds a county unit and its reports.
@@ -414,10 +419,11 @@ func (b *builder) countyItem(path, county, unit string, it *itemWire) (*events.C
 			c.choices[ch].aliases[optName] = true
 			mc.Choices[ch].Aliases = append(mc.Choices[ch].Aliases, optName)
 		}
-		groups, err := b.groups(opath, o, fmt.Sprintf("%s, %s, %s", county, c.name, optName))
+		groups, total, err := b.groups(opath, o, fmt.Sprintf("%s, %s, %s", county, c.name, optName))
 		if err != nil {
 			return nil, 0, err
 		}
+		b.stated[importer.ContestChoice{Contest: mc.ID, Choice: mc.Choices[ch].ID}] += total
 		for _, g := range groups {
 			rep.Counts = append(rep.Counts, events.Count{Choice: mc.Choices[ch].ID, VoteType: b.m.VoteTypes[g.voteType].ID, Votes: g.votes})
 			c.counties[cell{ch, g.voteType}] += g.votes

@@ -61,6 +61,11 @@
 // totals that differ from the sum of the counties, or a manifest or report
 // too large for one event. Every manifest and report it returns passes
 // [events.Event.Validate], and its encoding fits in [events.MaxEventSize].
+//
+// Before it returns, Parse checks that the reports, summed by contest and
+// candidate, equal the counties' own voteCount figures, added apart from how
+// the reports are built from groupResults ([importer.CheckTotals]); the result
+// is the import's [importer.Totals].
 package gasos
 
 import (
@@ -109,6 +114,9 @@ func Parse(r io.Reader, file string, election string) (*importer.Import, error) 
 		rep.Source = src
 	}
 	imp := &importer.Import{Election: election, Manifest: b.m, Reports: b.reports}
+	if imp.Totals, err = importer.CheckTotals(file, imp.Reports, b.stated); err != nil {
+		return nil, err
+	}
 	if err := importer.Check(file, imp); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,9 @@ type builder struct {
 	m        *events.Manifest
 	reports  []*events.CountReport
 	findings []importer.Finding
+	// stated is the file's own votes by contest and choice, summed from the
+	// counts as read, apart from the reports (see state).
+	stated map[importer.ContestChoice]int64
 
 	defined    map[string]string    // @id → path of the element it names
 	units      map[string]*unitInfo // by @id
@@ -104,6 +107,7 @@ func newBuilder(file string) *builder {
 		defined: map[string]string{}, units: map[string]*unitInfo{}, unitIDs: map[string]*unitInfo{},
 		subtrees: map[*unitInfo]map[*unitInfo]bool{}, parties: map[string]string{},
 		candidates: map[string]candidate{}, voteTypes: map[string]int{}, contestIDs: map[string]bool{},
+		stated: map[importer.ContestChoice]int64{},
 	}
 }
 
@@ -552,6 +556,7 @@ func (b *builder) contest(path string, w *contestWire) (*contestBuild, error) {
 		}
 		seen[ch.ID] = spath
 		def.Choices = append(def.Choices, ch)
+		first := len(c.entries)
 		for n := range sels[k].VoteCounts {
 			vpath := fmt.Sprintf("%s.VoteCounts[%d]", spath, n)
 			en, err := b.countEntry(vpath, &sels[k].VoteCounts[n], "Count", sels[k].VoteCounts[n].Count)
@@ -568,6 +573,7 @@ func (b *builder) contest(path string, w *contestWire) (*contestBuild, error) {
 				return nil, b.errf(vpath, "GpUnitId: %q is not in the contest's district %q", en.unit.atID, c.district.atID)
 			}
 		}
+		b.state(id, ch.ID, c.entries[first:])
 	}
 	switch t {
 	case typeCandContest:

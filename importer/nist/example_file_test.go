@@ -127,6 +127,9 @@ func TestRoundTripDetails(t *testing.T) {
 		t.Errorf("findings: %v", back.Findings)
 	}
 	sameManifest(t, m, back.Manifest)
+	// Every unit with results gives its figures (st, the counties, the
+	// precincts): governor 414, sheriff 15, registered 900, ballots cast 414.
+	importertest.Equal(t, "checked", back.Totals, importer.Totals{Contests: 3, Choices: 6, Votes: 414 + 15 + 900 + 414})
 	importertest.Equal(t, "vote types", voteTypeIDs(back.Manifest), "election-day,mail-ballot,total")
 	sameTotals(t, tl, tallyOf(t, back).e.Tally(), nil, m)
 }
@@ -171,4 +174,7 @@ func TestFindings(t *testing.T) {
 		importer.FindingRollup + `: f.json: Election[0].Contest[0]: GpUnit "ru-county-3": "can-bg" has 90 votes, but the units it is composed of sum to 10`,
 	}, "\n"))
 	importertest.Equal(t, "vote types", voteTypeIDs(imp.Manifest), "total,election-day,early")
+	// The checked totals count the vote types, not the total beside them,
+	// and the county's 90 as read: the findings stay findings.
+	importertest.Equal(t, "checked votes", imp.Totals.Votes, 240-9+90-4+3+2)
 }

@@ -109,6 +109,11 @@
 // alone is kept as vote type "total". A unit's counts that differ from the
 // sum of its children's, when all of them report, are a finding too. Every
 // manifest and report Parse returns passes [events.Event.Validate].
+//
+// Before it returns, Parse checks that the reports, summed by contest and
+// choice, equal the file's VoteCounts (and turnout figures) as read, summed
+// apart from how they become reports ([importer.CheckTotals]); the result is
+// the import's [importer.Totals].
 package nist
 
 import (
@@ -154,6 +159,9 @@ func Parse(r io.Reader, file, election string) (*importer.Import, error) {
 		rep.Source = src
 	}
 	imp := &importer.Import{Election: election, Manifest: b.m, Reports: b.reports, Findings: b.findings}
+	if imp.Totals, err = importer.CheckTotals(file, imp.Reports, b.stated); err != nil {
+		return nil, err
+	}
 	if err := importer.Check(file, imp); err != nil {
 		return nil, err
 	}

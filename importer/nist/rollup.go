@@ -64,7 +64,7 @@ func (b *builder) turnout(epath string, e *electionWire) error {
 		}
 		c.entries = append(c.entries, entry{unit: u, voteType: totalType, vtName: countTypeNames[totalType], rollup: true, votes: n, path: u.path})
 	}
-	cast := len(def.Choices)
+	cast, nreg := len(def.Choices), len(c.entries)
 	for i := range e.BallotCounts {
 		bc := &e.BallotCounts[i]
 		path := fmt.Sprintf("%s.BallotCounts[%d]", epath, i)
@@ -89,6 +89,8 @@ func (b *builder) turnout(epath string, e *electionWire) error {
 		def.ID = fmt.Sprintf("%s-%d", turnoutID, n)
 	}
 	b.contestIDs[def.ID] = true
+	b.state(def.ID, registered, c.entries[:nreg])
+	b.state(def.ID, ballotsCast, c.entries[nreg:])
 	b.m.Contests = append(b.m.Contests, def)
 	c.def = &b.m.Contests[len(b.m.Contests)-1]
 	return b.finish(c)

@@ -45,10 +45,11 @@ type builder struct {
 	reports  []*report
 	reportBy map[[2]int32]*report // unit, contest
 	groups   []*group
-	groupBy  map[[2]int32]*group // county, contest
-	stated   map[target]int64    // the file's own totals of the rows reported
-	dups     map[[2]int32]rowRef // report, choice → its row
-	rollDups map[[2]int32]rowRef // group, choice → its roll-up row
+	groupBy  map[[2]int32]*group     // county, contest
+	stated   map[statedKey]int64     // the file's own totals of the rows reported
+	outBy    []map[int32]*outContest // contest → county → manifest contest
+	dups     map[[2]int32]rowRef     // report, choice → its row
+	rollDups map[[2]int32]rowRef     // group, choice → its roll-up row
 	findings []finding
 }
 
@@ -100,6 +101,15 @@ type contest struct {
 	choices  []*choice
 	byID     map[string]int32
 	counties []int32 // that have rows for it, in order
+	// race is, for a race's turnout companion, the race's contest ID.
+	race string
+}
+
+// statedKey keys the file's own totals: a contest and choice in a county
+// (-1 for the state).
+type statedKey struct {
+	target
+	county int32
 }
 
 type choice struct {
@@ -156,7 +166,7 @@ func newBuilder(m meta, opts Options) *builder {
 		reportBy:      map[[2]int32]*report{},
 		groupBy:       map[[2]int32]*group{},
 		dups:          map[[2]int32]rowRef{},
-		stated:        map[target]int64{},
+		stated:        map[statedKey]int64{},
 		rollDups:      map[[2]int32]rowRef{},
 	}
 	for _, c := range opts.IgnoreColumns {
@@ -373,6 +383,7 @@ func (b *builder) choice(f *fileState, r *csv.Reader, line int, o *office, candR
 		if ct, err = b.contest(f, r, line, o.id+"-turnout", o.name+" (turnout)", events.KindTurnout); err != nil {
 			return target{}, err
 		}
+		ct.race = o.id
 		id, name, alias = fig.id, fig.name, cand
 	case cand == "" && party == "":
 		return target{}, b.colErr(f, r, line, l.col[fCandidate], "missing")
@@ -485,7 +496,7 @@ func (b *builder) add(f *fileState, line int, c *county, unit int32, t target, v
 		g.rollups = append(g.rollups, rollup{rowRef: here, choice: t.choice, votes: votes, hasVotes: hasVotes, byType: byType, vals: slices.Clone(vals), stated: stated})
 		return nil
 	}
-	b.stated[target{t.contest, t.choice}] += stated
+	b.stated[statedKey{t, c.idx}] += stated
 	rk := [2]int32{unit, t.contest.idx}
 	rep := b.reportBy[rk]
 	if rep == nil {
@@ -547,7 +558,7 @@ func (b *builder) finish(election string) (*importer.Import, error) {
 		}
 		// No precincts: the roll-ups are the county's (or the state's) own results.
 		first := g.rollups[0]
-		rep := &report{idx: int32(len(b.reports)), unit: g.county.unit, contest: g.contest, file: first.file}
+		rep := &report{idx: int32(len(b.reports)), unit: g.county.unit, contest: g.contest, file: first.file, group: g}
 		for _, ru := range g.rollups {
 			if ru.file != first.file {
 				return nil, &importer.Error{File: b.files[ru.file].name, Where: fmt.Sprintf("line %d", ru.line), Msg: fmt.Sprintf(
@@ -558,7 +569,7 @@ func (b *builder) finish(election string) (*importer.Import, error) {
 			for _, v := range ru.vals {
 				rep.counts = append(rep.counts, events.Count{Choice: ch.id, VoteType: b.voteTypes[v.vt].ID, Votes: v.n})
 			}
-			b.stated[target{g.contest, ru.choice}] += ru.stated
+			b.stated[statedKey{target{g.contest, ru.choice}, g.county.idx}] += ru.stated
 		}
 		b.reports = append(b.reports, rep)
 	}
@@ -572,8 +583,10 @@ func (b *builder) finish(election string) (*importer.Import, error) {
 			return nil, fmt.Errorf("couldn't import %s: Options.VoteFor names %q, which is not a contest of the files", b.files[0].name, id)
 		}
 	}
-	for _, ct := range b.contests {
-		c := events.Contest{ID: ct.id, Name: ct.name, Kind: ct.kind}
+	outs := b.identify()
+	for _, oc := range outs {
+		ct := oc.src
+		c := events.Contest{ID: oc.id, Name: oc.name, Kind: ct.kind, Units: oc.scope}
 		if ct.kind == "" {
 			c.VoteFor = 1
 			if n, ok := b.voteFor[ct.id]; ok {
@@ -583,12 +596,9 @@ func (b *builder) finish(election string) (*importer.Import, error) {
 				c.VoteFor = n
 			}
 		}
-		for _, ch := range ct.choices {
-			c.Choices = append(c.Choices, events.Choice{ID: ch.id, Name: ch.name, Party: ch.party, Aliases: ch.aliases})
-		}
-		if len(ct.counties) < len(b.counties) {
-			for _, ci := range ct.counties {
-				c.Units = append(c.Units, b.counties[ci].id)
+		for i, ch := range ct.choices {
+			if oc.used[i] {
+				c.Choices = append(c.Choices, events.Choice{ID: ch.id, Name: ch.name, Party: ch.party, Aliases: ch.aliases})
 			}
 		}
 		m.Contests = append(m.Contests, c)
@@ -598,11 +608,11 @@ func (b *builder) finish(election string) (*importer.Import, error) {
 		slices.SortFunc(rep.counts, func(a, b events.Count) int {
 			return cmp.Or(strings.Compare(a.Choice, b.Choice), strings.Compare(a.VoteType, b.VoteType))
 		})
-		imp.Reports[i] = &events.CountReport{Unit: b.units[rep.unit].ID, Contest: rep.contest.id, Counts: rep.counts, Source: b.files[rep.file].src}
+		imp.Reports[i] = &events.CountReport{Unit: b.units[rep.unit].ID, Contest: b.outOf(rep.contest, rep.group.county.idx).id, Counts: rep.counts, Source: b.files[rep.file].src}
 	}
 	want := make(map[importer.ContestChoice]int64, len(b.stated))
-	for t, n := range b.stated {
-		want[importer.ContestChoice{Contest: t.contest.id, Choice: t.contest.choices[t.choice].id}] += n
+	for k, n := range b.stated {
+		want[importer.ContestChoice{Contest: b.outOf(k.contest, k.county).id, Choice: k.contest.choices[k.choice].id}] += n
 	}
 	var err error
 	if imp.Totals, err = importer.CheckTotals(b.files[0].name, imp.Reports, want); err != nil {

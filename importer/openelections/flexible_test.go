@@ -175,7 +175,7 @@ Berks,Bern 1,U.S. House,13,,Scattering,1,1,0
 				importertest.Equal(t, "scattering", importertest.Choice(t, c, "scattering").Name, "Scattering")
 				to := importertest.Contest(t, m, "turnout")
 				importertest.Equal(t, "turnout", to.Kind, events.KindTurnout)
-				importertest.Equal(t, "turnout units", strings.Join(to.Units, ","), "berks")
+				importertest.Equal(t, "turnout units", strings.Join(to.Units, ","), "berks:albany") // the one precinct with turnout rows
 				importertest.Equal(t, "registered", strings.Join(importertest.Choice(t, to, "registered").Aliases, "|"), "Registered Voters")
 				comp := importertest.Contest(t, m, "us-house-13-turnout")
 				importertest.Equal(t, "companion", comp.Name, "U.S. House, District 13 (turnout)")
@@ -191,7 +191,7 @@ Berks,Bern 1,U.S. House,13,,Scattering,1,1,0
 		{"district in office", edit(t, "Adams,Abbottstown,U.S. House,13,DEM", "Adams,Abbottstown,U.S. House District 13,13,DEM"),
 			func(t *testing.T, imp *importer.Import) {
 				importertest.Equal(t, "contest", importertest.Contest(t, imp.Manifest, "us-house-district-13").Name, "U.S. House District 13")
-				importertest.Equal(t, "scope", strings.Join(importertest.Contest(t, imp.Manifest, "us-house-district-13").Units, ","), "adams")
+				importertest.Equal(t, "scope", strings.Join(importertest.Contest(t, imp.Manifest, "us-house-district-13").Units, ","), "adams:abbottstown")
 				importertest.Equal(t, "unscoped", len(importertest.Contest(t, imp.Manifest, "us-house-13").Units), 0)
 			}},
 		{"windows-1252", strings.ReplaceAll(sample, "Berks,Bern 1,", "Berks,Bern\xe9 \x931\x94,"),
@@ -303,7 +303,7 @@ func TestOptions(t *testing.T) {
 		}
 	}
 	if _, err := openelections.Parse(strings.NewReader(sample), "results.csv", "test", openelections.Options{State: "pa"}); err == nil ||
-		err.Error() != "results.csv: the file name does not follow the OpenElections convention YYYYMMDD__st__…csv: give the state and date in Options" {
+		err.Error() != "results.csv: the file name does not follow the OpenElections convention YYYYMMDD__st__…csv: give the state and date (--state and --date; Options.State and Date)" {
 		t.Errorf("no date: %v", err)
 	}
 }
@@ -340,4 +340,57 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+// TestLocalOffices: a same-named office that counties fill separately (each
+// its own sheriff, with other candidates) is a contest per county, its
+// turnout companion with it; an office whose counties share a candidate is
+// one contest.
+func TestLocalOffices(t *testing.T) {
+	const input = `county,office,district,party,candidate,votes
+Adams,Sheriff,,DEM,ANN SMITH,10
+Adams,Sheriff,,,Write-in,1
+Adams,Sheriff,,,Over Votes,2
+Berks,Sheriff,,REP,CAL JONES,20
+Berks,Sheriff,,,Write-in,3
+Berks,Sheriff,,,Over Votes,4
+Carbon,Sheriff,,,Write-in,5
+Adams,Governor,,DEM,TOM WOLF,30
+Berks,Governor,,DEM,TOM WOLF,40
+Carbon,Governor,,DEM,TOM WOLF,50
+`
+	imp := parse(t, input)
+	m := imp.Manifest
+	var ids []string
+	for _, c := range m.Contests {
+		ids = append(ids, c.ID+"="+c.Name+"@"+strings.Join(c.Units, ","))
+	}
+	importertest.Equal(t, "contests", strings.Join(ids, "; "),
+		"sheriff-adams=Sheriff (Adams)@adams; sheriff-berks=Sheriff (Berks)@berks; sheriff-carbon=Sheriff (Carbon)@carbon; "+
+			"sheriff-adams-turnout=Sheriff (Adams) (turnout)@adams; sheriff-berks-turnout=Sheriff (Berks) (turnout)@berks; governor=Governor@")
+	importertest.Equal(t, "adams choices", len(importertest.Contest(t, m, "sheriff-adams").Choices), 2)
+	importertest.Equal(t, "berks sheriff", importertest.Sum(imp, "sheriff-berks").Choice["cal-jones"], 20)
+	importertest.Equal(t, "carbon write-ins", importertest.Sum(imp, "sheriff-carbon").Choice["write-ins"], 5)
+	importertest.Equal(t, "governor", importertest.Sum(imp, "governor").Choice["tom-wolf"], 120)
+}
+
+// TestDistrictScope: a district contest's scope is the precincts that vote
+// in it, where it covers a county in part, and the county where it covers
+// all of its precincts.
+func TestDistrictScope(t *testing.T) {
+	const input = `county,precinct,office,district,party,candidate,votes
+Adams,A1,State House,5,DEM,ANN SMITH,10
+Adams,A2,State House,5,DEM,ANN SMITH,11
+Adams,A3,State House,6,REP,BOB JONES,12
+Berks,B1,State House,5,DEM,ANN SMITH,13
+Adams,A1,Governor,,DEM,TOM WOLF,1
+Adams,A2,Governor,,DEM,TOM WOLF,2
+Adams,A3,Governor,,DEM,TOM WOLF,3
+Berks,B1,Governor,,DEM,TOM WOLF,4
+`
+	imp := parse(t, input)
+	m := imp.Manifest
+	importertest.Equal(t, "house 5", strings.Join(importertest.Contest(t, m, "state-house-5").Units, ","), "adams:a1,adams:a2,berks")
+	importertest.Equal(t, "house 6", strings.Join(importertest.Contest(t, m, "state-house-6").Units, ","), "adams:a3")
+	importertest.Equal(t, "governor", len(importertest.Contest(t, m, "governor").Units), 0)
 }

@@ -39,7 +39,7 @@ func metadata(files []File, opts Options) (meta, error) {
 		sub := fileNamePattern.FindStringSubmatch(baseName(f.Name))
 		if sub == nil {
 			if m.state == "" || m.date == "" {
-				return m, &importer.Error{File: f.Name, Msg: "the file name does not follow the OpenElections convention YYYYMMDD__st__…csv: give the state and date in Options"}
+				return m, &importer.Error{File: f.Name, Msg: "the file name does not follow the OpenElections convention YYYYMMDD__st__…csv: give the state and date (--state and --date; Options.State and Date)"}
 			}
 			continue
 		}
@@ -47,7 +47,7 @@ func metadata(files []File, opts Options) (meta, error) {
 		if t, err := time.Parse("20060102", date); err == nil {
 			date = t.Format(time.DateOnly)
 		} else if m.date == "" {
-			return m, &importer.Error{File: f.Name, Msg: fmt.Sprintf("the file name's date %q is not a date (YYYYMMDD): give the date in Options", date)}
+			return m, &importer.Error{File: f.Name, Msg: fmt.Sprintf("the file name's date %q is not a date (YYYYMMDD): give the date (--date; Options.Date)", date)}
 		}
 		if opts.State == "" {
 			if m.state != "" && state != m.state {

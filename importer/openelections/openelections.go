@@ -184,8 +184,24 @@
 //     "us-house-6"; the district is left out when the office already ends
 //     with it), named "U.S. House, District 6" (", District " before a
 //     number, ", " before anything else). VoteFor is 1 unless
-//     [Options].VoteFor says otherwise. A contest that is not in every
-//     county is scoped to the counties it is in.
+//     [Options].VoteFor says otherwise.
+//   - Local offices: an office that several counties fill separately is a
+//     contest per county. Two counties' rows of one office are one contest
+//     when they have a named candidate in common (not a write-in line, not
+//     Yes, No, For or Against); where the counties make several groups that
+//     share none, each group is a contest of its own, ID the office's and
+//     the lowest county ID of the group ("sheriff-cobb"), name the office's
+//     and the group's county names ("Sheriff (Cobb)"), and a county whose
+//     rows name no candidate stands alone. The race's turnout companion is
+//     split with it ("sheriff-cobb-turnout"). An office whose counties all
+//     share candidates, or name none, stays one contest.
+//   - Scope: a contest's units are those that vote in it, learned from the
+//     rows. A county all of whose precincts have rows for the contest (or
+//     that reports it at county level) is in scope whole; of a county it
+//     covers in part, the precincts with rows are. A contest with rows in
+//     every precinct of every county (or a statewide row) has no scope: the
+//     whole election. So reconciliation names as unreported only units that
+//     should have reported.
 //   - Choices: the slug of the candidate without a trailing party tag, the
 //     party column's value in parentheses or any parenthesised tag of one to
 //     five capital letters ("JON OSSOFF (DEM)", "JON OSSOFF" and "Jon Ossoff"
