@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 
+	"github.com/google/uuid"
+
 	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/events"
 )
@@ -102,4 +104,27 @@ func (c *Client) Manifest(ctx context.Context, election string) (*events.Manifes
 		return nil, fmt.Errorf("couldn't read the manifest of %s: entry 0 is not an accepted manifest", election)
 	}
 	return m, nil
+}
+
+// Event returns the logged entry of an event, by its ID, or nil if the
+// ledger has no such event (GET /v1/events/{id}).
+func (c *Client) Event(ctx context.Context, id uuid.UUID) (*events.Entry, error) {
+	b, status, err := c.do(ctx, http.MethodGet, "/v1/events/"+id.String(), "", nil)
+	switch {
+	case err != nil:
+		return nil, err
+	case status == http.StatusNotFound:
+		return nil, nil
+	case status != http.StatusOK:
+		return nil, asError(status, b)
+	}
+	var er api.EventResponse
+	if err := json.Unmarshal(b, &er); err != nil {
+		return nil, fmt.Errorf("couldn't decode the ledger's answer for event %s: %w", id, err)
+	}
+	en, err := events.DecodeEntry(er.Entry)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't decode the ledger's entry %d for event %s: %w", er.Index, id, err)
+	}
+	return en, nil
 }

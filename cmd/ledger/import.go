@@ -2,20 +2,16 @@ package main
 
 import (
 	"cmp"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/google/uuid"
 	"github.com/spf13/cobra"
 
-	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
@@ -184,8 +180,12 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 				return done("")
 			}
 			if existing != nil {
-				if err := loggedNames(cmd.Context(), server, evs, stderr); err != nil {
+				renamed, err := importer.KeepLoggedNames(evs, func(id uuid.UUID) (*events.Entry, error) { return c.Event(cmd.Context(), id) })
+				if err != nil {
 					return err
+				}
+				for _, r := range renamed {
+					fmt.Fprintf(stderr, "%s is byte-identical to %s, imported before: the same source, whose reports keep that name\n", r.File, r.LoggedAs)
 				}
 			}
 			raw, err := importer.Encode(evs)
@@ -295,83 +295,6 @@ func byKind(counts map[string]int) string {
 		parts[i] = fmt.Sprintf("%d %s", counts[k], k)
 	}
 	return strings.Join(parts, ", ")
-}
-
-// loggedNames gives the reports of a file that the ledger already logged
-// under another name (a renamed byte-identical copy: the same source, with
-// the same event IDs) the name it was logged under, so that they are the
-// logged events byte for byte and the ledger answers with the original
-// entries instead of refusing a logged ID with different content. It asks
-// for the first report of each file by ID (GET /v1/events/{id}).
-func loggedNames(ctx context.Context, server string, evs []*events.Event, stderr io.Writer) error {
-	type file struct {
-		id uuid.UUID
-		r  *events.CountReport
-	}
-	var files []file
-	seen := map[string]bool{} // SHA-256
-	for _, ev := range evs {
-		if r, ok := ev.Body.(*events.CountReport); ok && r.Source.SHA256 != "" && !seen[r.Source.SHA256] {
-			seen[r.Source.SHA256] = true
-			files = append(files, file{ev.ID, r})
-		}
-	}
-	rename := map[string]string{} // SHA-256 → the logged name
-	for _, f := range files {
-		got, err := loggedReport(ctx, server, f.id)
-		if err != nil {
-			return err
-		}
-		if got != nil && got.Source.SHA256 == f.r.Source.SHA256 && got.Source.File != f.r.Source.File {
-			rename[f.r.Source.SHA256] = got.Source.File
-			fmt.Fprintf(stderr, "%s is byte-identical to %s, imported before: the same source, whose reports keep that name\n", f.r.Source.File, got.Source.File)
-		}
-	}
-	if len(rename) == 0 {
-		return nil
-	}
-	for _, ev := range evs {
-		if r, ok := ev.Body.(*events.CountReport); ok {
-			if name, ok := rename[r.Source.SHA256]; ok {
-				r.Source.File = name
-			}
-		}
-	}
-	return nil
-}
-
-// loggedReport returns the count report the ledger logged under id, or nil
-// if it has none.
-func loggedReport(ctx context.Context, server string, id uuid.UUID) (*events.CountReport, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(server, "/")+"/v1/events/"+id.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't reach the ledger at %s (is `ledger serve` running?): %w", server, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 2*events.MaxEventSize))
-	if err != nil {
-		return nil, fmt.Errorf("couldn't read the ledger's answer for event %s: %w", id, err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, nil
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("couldn't look up event %s in the ledger: HTTP %d: %s", id, resp.StatusCode, strings.TrimSpace(string(b)))
-	}
-	var er api.EventResponse
-	if err := json.Unmarshal(b, &er); err != nil {
-		return nil, fmt.Errorf("couldn't decode the ledger's answer for event %s: %w", id, err)
-	}
-	en, err := events.DecodeEntry(er.Entry)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't decode the ledger's entry %d for event %s: %w", er.Index, id, err)
-	}
-	r, _ := en.Event.Body.(*events.CountReport)
-	return r, nil
 }
 
 type formatGroup struct {
