@@ -85,8 +85,8 @@ func NameProblem(s string) string {
 // them, in a choice's aliases.
 func CleanName(s string) string {
 	if !strings.ContainsAny(s, "<&") {
-		if strings.Contains(s, "  ") || s != strings.TrimSpace(s) || strings.ContainsAny(s, "\t\r\n") {
-			return strings.Join(strings.Fields(s), " ")
+		if strings.Contains(s, "  ") || strings.IndexFunc(s, isOtherSpace) >= 0 || s != strings.TrimSpace(s) {
+			return strings.Join(strings.FieldsFunc(s, unicode.IsSpace), " ")
 		}
 		return s
 	}
@@ -105,6 +105,9 @@ func CleanName(s string) string {
 	out := html.UnescapeString(b.String())
 	return strings.Join(strings.FieldsFunc(out, unicode.IsSpace), " ")
 }
+
+// isOtherSpace reports whether r is white space other than ' '.
+func isOtherSpace(r rune) bool { return r != ' ' && unicode.IsSpace(r) }
 
 // tagEnd returns the length of the HTML tag s starts with ("<br>", "</b>",
 // "<br />", "<span class=x>"), or 0 if s does not start with one.

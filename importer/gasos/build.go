@@ -158,8 +158,8 @@ func (b *builder) stateItem(path string, it *itemWire) error {
 	if len(it.BallotOptions) == 0 {
 		return b.errf(path, "ballotOptions: none: %q has no candidates", name)
 	}
-	if voteFor < 1 || voteFor > int64(len(it.BallotOptions)) {
-		return b.errf(path, "voteFor %d is not between 1 and the number of ballotOptions, %d", voteFor, len(it.BallotOptions))
+	if voteFor < 1 || voteFor > events.MaxVoteFor {
+		return b.errf(path, "voteFor %d is not between 1 and %d (a race may elect more than it has candidates: seats left to write-ins)", voteFor, events.MaxVoteFor)
 	}
 	if id != "" {
 		if j, ok := b.byID[id]; ok {

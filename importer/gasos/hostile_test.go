@@ -208,7 +208,7 @@ func hostile(t testing.TB) []hostileCase {
 		{"no counties", edit(t, `"localResults":[`, `"localResults":[],"x":[`), "x.json: localResults: none: the file has no county results"},
 		{"vote for 0", edit(t, `{"id":"1","name":"Mayor","voteFor":1,"ballotOptions":[
  {"id":"10"`, `{"id":"1","name":"Mayor","voteFor":0,"ballotOptions":[
- {"id":"10"`), "x.json: results.ballotItems[0]: voteFor 0 is not between 1 and the number of ballotOptions, 2"},
+ {"id":"10"`), "x.json: results.ballotItems[0]: voteFor 0 is not between 1 and 1000 (a race may elect more than it has candidates: seats left to write-ins)"},
 		{"county vote for differs", edit(t, `{"name":"Cobb County","ballotItems":[{"id":"1","name":"Mayor","voteFor":1,`, `{"name":"Cobb County","ballotItems":[{"id":"1","name":"Mayor","voteFor":2,`),
 			"x.json: localResults[0].ballotItems[0]: voteFor 2 differs from the statewide 1 (results.ballotItems[0])"},
 		{"unknown contest", edit(t, `{"name":"Cobb County","ballotItems":[{"id":"1","name":"Mayor",`, `{"name":"Cobb County","ballotItems":[{"id":"2","name":"Sheriff",`),
