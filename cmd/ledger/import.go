@@ -60,6 +60,16 @@ request at a time, in order). Event IDs are derived from the files, so
 importing the same file again logs nothing new, and an import that was
 interrupted is completed by running it again.
 
+No vote is dropped, merged or invented: every column of a CSV is read or
+the file is refused, naming the column (--ignore-column reads past one
+without votes); a file whose vote types contradict its votes column is
+refused, naming the rows, unless --prefer says which side to log; a last
+line that may have been cut inside a count is refused unless
+--trust-last-line; rows without an office are refused unless
+--blank-office. Before anything is sent, the reports are checked to add up
+to the files' own totals, and the output says so ("checked: …").
+docs/importers.md lists what each format reads and refuses.
+
 A report's event ID depends only on what it reports and on the file's
 SHA-256, not on its name: a renamed copy of a file already imported is the
 same source, and logs nothing new.
