@@ -101,7 +101,14 @@ type contestMap struct {
 
 func (b *binder) bind(imp *Import) (*Import, error) {
 	src := imp.Manifest
+	skip, err := b.roots(src)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't match %s with election %s: %w", what(imp), imp.Election, err)
+	}
 	for _, u := range src.Units {
+		if skip[u.ID] {
+			continue
+		}
 		if err := b.unit(u); err != nil {
 			return nil, fmt.Errorf("couldn't match %s with election %s: %w", what(imp), imp.Election, err)
 		}
@@ -115,8 +122,9 @@ func (b *binder) bind(imp *Import) (*Import, error) {
 		vts[vt.ID] = id
 	}
 	contests := map[string]contestMap{}
+	before := len(b.m.Contests) // an import's contests are not matched to each other
 	for _, c := range src.Contests {
-		cm, err := b.contest(c)
+		cm, err := b.contest(c, before)
 		if err != nil {
 			return nil, fmt.Errorf("couldn't match %s with election %s: %w", what(imp), imp.Election, err)
 		}
@@ -127,6 +135,9 @@ func (b *binder) bind(imp *Import) (*Import, error) {
 		cm, ok := contests[r.Contest]
 		if !ok {
 			return nil, fmt.Errorf("couldn't match %s: a report names contest %q, which its manifest does not define", what(imp), r.Contest)
+		}
+		if !b.units[r.Unit] {
+			return nil, fmt.Errorf("couldn't match %s with election %s: a report is for unit %q, which is not a reporting unit of the election", what(imp), imp.Election, r.Unit)
 		}
 		nr := &events.CountReport{Unit: r.Unit, Contest: cm.id, Source: r.Source, Counts: make([]events.Count, len(r.Counts))}
 		for i, c := range r.Counts {
@@ -199,6 +210,85 @@ func (b *binder) voteType(vt events.VoteType) (string, error) {
 	return vt.ID, nil
 }
 
+// roots reconciles the import's root unit with the target's when they
+// differ and the import covers a wider area: a state's file (root "pa",
+// counties under it) into an election that a county's file defined (root
+// "luzerne"). Extending, the target is re-rooted under the import's
+// ancestors of its root, and its contests that covered the whole election
+// keep covering the old root alone. Binding to a logged manifest, which
+// cannot change, those ancestors are left out (skip), and a report for one
+// of them does not match. An import of a narrower area (a county's file
+// into a state's election) needs nothing: its root is a unit of the
+// target.
+func (b *binder) roots(src *events.Manifest) (skip map[string]bool, err error) {
+	if len(src.Units) == 0 || len(b.m.Units) == 0 {
+		return nil, nil
+	}
+	tRoot, sRoot := b.m.Units[0].ID, src.Units[0].ID
+	if tRoot == sRoot || b.units[sRoot] {
+		return nil, nil
+	}
+	byID := make(map[string]events.Unit, len(src.Units))
+	for _, u := range src.Units {
+		byID[u.ID] = u
+	}
+	under, ok := byID[tRoot]
+	if !ok || under.Parent == "" {
+		return nil, nil // unrelated roots: unit says so
+	}
+	var chain []events.Unit // the target root's ancestors in the import, root last
+	for id := under.Parent; id != ""; id = byID[id].Parent {
+		if b.units[id] || len(chain) > len(src.Units) {
+			return nil, fmt.Errorf("unit %q is the election's root, but under %q in the files", tRoot, under.Parent)
+		}
+		chain = append(chain, byID[id])
+	}
+	if !b.extend {
+		skip = make(map[string]bool, len(chain))
+		for _, u := range chain {
+			skip[u.ID] = true
+		}
+		return skip, nil
+	}
+	units := make([]events.Unit, 0, len(chain)+len(b.m.Units))
+	for i := len(chain) - 1; i >= 0; i-- {
+		units = append(units, chain[i])
+		b.units[chain[i].ID] = true
+	}
+	for i := range b.m.Contests {
+		if len(b.m.Contests[i].Units) == 0 {
+			b.m.Contests[i].Units = []string{tRoot}
+		}
+	}
+	root := b.m.Units[0]
+	root.Parent = under.Parent
+	units = append(units, root)
+	b.m.Units = append(units, b.m.Units[1:]...)
+	return nil, nil
+}
+
+// GenericChoice reports whether a choice ID does not tell two contests
+// apart: any race may have write-ins, and any question Yes and No.
+func GenericChoice(id string) bool { return genericChoices[id] }
+
+var genericChoices = map[string]bool{
+	"write-ins": true, "write-in": true, "scattering": true, "personal-choice": true,
+	"write-in-totals": true, "total-write-ins": true, "unresolved-write-in": true, "not-assigned": true,
+	"yes": true, "no": true, "for": true, "against": true,
+}
+
+// namesCandidates reports whether a contest has a choice that tells it
+// apart: a contest of write-ins alone, or of Yes and No, is matched by ID
+// only.
+func namesCandidates(c events.Contest) bool {
+	for _, ch := range c.Choices {
+		if !GenericChoice(ch.ID) {
+			return true
+		}
+	}
+	return false
+}
+
 func voteTypeIDs(m *events.Manifest) string {
 	ids := make([]string, len(m.VoteTypes))
 	for i, t := range m.VoteTypes {
@@ -225,7 +315,10 @@ func (b *binder) unit(u events.Unit) error {
 	return nil
 }
 
-func (b *binder) contest(c events.Contest) (contestMap, error) {
+// contest matches an imported contest to one of the target's first
+// `before` contests (those that were there before this import), or adds it
+// when extending.
+func (b *binder) contest(c events.Contest, before int) (contestMap, error) {
 	target := -1
 	for i := range b.m.Contests {
 		if t := &b.m.Contests[i]; t.ID == c.ID && t.Kind == c.Kind {
@@ -235,9 +328,9 @@ func (b *binder) contest(c events.Contest) (contestMap, error) {
 	}
 	if target < 0 {
 		var found []int
-		for i := range b.m.Contests {
+		for i := range b.m.Contests[:before] {
 			t := &b.m.Contests[i]
-			if t.Kind != c.Kind {
+			if t.Kind != c.Kind || !namesCandidates(c) {
 				continue
 			}
 			all := true

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/internal/ga06"
@@ -139,5 +141,94 @@ func TestBind(t *testing.T) {
 	bad.Manifest = &m
 	if _, err := importer.Bind(merged.Manifest, &bad); err == nil || !strings.Contains(err.Error(), "someone-else") {
 		t.Fatalf("binding an unknown candidate: %v", err)
+	}
+}
+
+// countyAndState are a county's file (root the county, precincts under it)
+// and a state's file (root the state, the county under it, its precincts
+// under that) of one election, with the same race.
+func countyAndState() (county, state *importer.Import) {
+	race := func(choices ...string) events.Contest {
+		c := events.Contest{ID: "governor", Name: "Governor", VoteFor: 1}
+		for _, ch := range choices {
+			c.Choices = append(c.Choices, events.Choice{ID: ch, Name: ch})
+		}
+		return c
+	}
+	report := func(unit string, votes int64) *events.CountReport {
+		return &events.CountReport{Unit: unit, Contest: "governor", Source: events.Source{File: unit + ".csv", SHA256: strings.Repeat("a", 64)},
+			Counts: []events.Count{{Choice: "ann", VoteType: "total", Votes: votes}, {Choice: "write-ins", VoteType: "total", Votes: 1}}}
+	}
+	vts := []events.VoteType{{ID: "total", Name: "Total"}}
+	county = &importer.Import{Election: "e", Manifest: &events.Manifest{Name: "x", Date: "2024-11-05", VoteTypes: vts,
+		Units:    []events.Unit{{ID: "luzerne", Name: "Luzerne", Kind: "county"}, {ID: "luzerne:p1", Name: "P1", Kind: "precinct", Parent: "luzerne"}},
+		Contests: []events.Contest{race("ann", "write-ins"), {ID: "board", Name: "Board", VoteFor: 1, Choices: []events.Choice{{ID: "write-ins", Name: "Write-ins"}}}}},
+		Reports: []*events.CountReport{report("luzerne:p1", 5)}}
+	state = &importer.Import{Election: "e", Manifest: &events.Manifest{Name: "x", Date: "2024-11-05", VoteTypes: vts,
+		Units: []events.Unit{{ID: "pa", Name: "Pennsylvania", Kind: "state"}, {ID: "luzerne", Name: "Luzerne", Kind: "county", Parent: "pa"},
+			{ID: "luzerne:p1", Name: "P1", Kind: "precinct", Parent: "luzerne"}},
+		Contests: []events.Contest{race("ann", "write-ins")}},
+		Reports: []*events.CountReport{report("luzerne:p1", 5)}}
+	return county, state
+}
+
+// TestRoots: a state's file merged after a county's re-roots the election
+// under the state; bound to an election a county's file defined, it leaves
+// the state out; either way its reports bind.
+func TestRoots(t *testing.T) {
+	county, state := countyAndState()
+	m, err := importer.Merge(county, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var units []string
+	for _, u := range m.Manifest.Units {
+		units = append(units, u.ID+"<"+u.Parent)
+	}
+	if got := strings.Join(units, " "); got != "pa< luzerne<pa luzerne:p1<luzerne" {
+		t.Errorf("units %s", got)
+	}
+	if c := m.Manifest.Contests[1]; strings.Join(c.Units, ",") != "luzerne" {
+		t.Errorf("the county file's board contest now has scope %v, want luzerne (what it covered)", c.Units)
+	}
+	if c := m.Manifest.Contests[0]; len(c.Units) != 0 {
+		t.Errorf("governor, statewide in the state's file, has scope %v", c.Units)
+	}
+	if county.Manifest.Units[0].Parent != "" {
+		t.Error("Merge changed its first import's manifest")
+	}
+	if err := (&events.Event{ID: uuid.Must(uuid.NewV7()), Election: "e", Body: m.Manifest}).Validate(); err != nil {
+		t.Errorf("merged manifest: %v", err)
+	}
+
+	bound, err := importer.Bind(county.Manifest, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bound.Reports) != 1 || bound.Reports[0].Unit != "luzerne:p1" {
+		t.Errorf("bound reports %+v", bound.Reports)
+	}
+	state.Reports = append(state.Reports, &events.CountReport{Unit: "pa", Contest: "governor", Counts: []events.Count{{Choice: "ann", VoteType: "total", Votes: 5}}})
+	if _, err := importer.Bind(county.Manifest, state); err == nil || !strings.Contains(err.Error(), `a report is for unit "pa", which is not a reporting unit of the election`) {
+		t.Errorf("a statewide report bound to a county's election: %v", err)
+	}
+}
+
+// TestMatchGeneric: a contest of write-ins alone is matched by ID only, not
+// to any contest that has write-ins.
+func TestMatchGeneric(t *testing.T) {
+	county, _ := countyAndState()
+	other := &importer.Import{Election: "e", Manifest: &events.Manifest{Name: "x", Date: "2024-11-05", VoteTypes: county.Manifest.VoteTypes,
+		Units:    county.Manifest.Units,
+		Contests: []events.Contest{{ID: "council", Name: "Council", VoteFor: 2, Choices: []events.Choice{{ID: "write-ins", Name: "Write-ins"}}}}}}
+	m, err := importer.Merge(county, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(m.Manifest.Contests); n != 3 {
+		t.Errorf("%d contests, want 3: the write-ins-only contest is new", n)
+	}
+	if _, err := importer.Bind(county.Manifest, other); err == nil || !strings.Contains(err.Error(), `contest "council" (Council) is not a contest of the election`) {
+		t.Errorf("bound a write-ins-only contest by its choices: %v", err)
 	}
 }

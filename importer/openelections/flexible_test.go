@@ -326,8 +326,19 @@ func TestMultipleFiles(t *testing.T) {
 	importertest.Equal(t, "source a", imp.Reports[0].Source.File, a.Name)
 	importertest.Equal(t, "source b", imp.Reports[3].Source.File, b.Name)
 
-	_, err = openelections.ParseFiles([]openelections.File{a, b, a}, "test", openelections.Options{})
-	importertest.Equal(t, "twice", errString(err), a.Name+": line 2: Adams, Abbottstown, U.S. House, District 13 is already reported by "+a.Name+": one unit's results for a contest must come from one file")
+	// The same bytes twice (the same file, or a renamed copy) are one source.
+	copyA := a
+	copyA.Name = "copy.csv"
+	twice, err := openelections.ParseFiles([]openelections.File{a, b, copyA}, "test", openelections.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	importertest.Equal(t, "twice", len(twice.Reports), len(imp.Reports))
+	// Other bytes for the same units are refused.
+	otherA := a
+	otherA.Name, otherA.Data = "other.csv", []byte(strings.Replace(string(a.Data), ",111,", ",112,", 1))
+	_, err = openelections.ParseFiles([]openelections.File{a, b, otherA}, "test", openelections.Options{})
+	importertest.Equal(t, "other bytes", errString(err), otherA.Name+": line 2: Adams, Abbottstown, U.S. House, District 13 is already reported by "+a.Name+": one unit's results for a contest must come from one file")
 
 	c := b
 	c.Name = "20181107__pa__general__berks__precinct.csv"

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/election-audit/ledger/importer"
 )
 
 // Contest identity and scope, as officials see them: a local office that
@@ -22,14 +24,6 @@ type outContest struct {
 	used     []bool   // the choices of src that have rows in it
 	counties []int32  // the counties it is in, in order; -1 the state
 	scope    []string // its units, nil for the whole election
-}
-
-// genericChoices are choice IDs that do not tell two races apart: every
-// race may have write-ins, and every question Yes and No.
-var genericChoices = map[string]bool{
-	"write-ins": true, "write-in": true, "scattering": true, "personal-choice": true,
-	"write-in-totals": true, "total-write-ins": true, "unresolved-write-in": true, "not-assigned": true,
-	"yes": true, "no": true, "for": true, "against": true,
 }
 
 // identify makes the manifest's contests from the builder's: it splits a
@@ -126,7 +120,7 @@ func (b *builder) partition(ct *contest, used map[int32][]bool) [][]int32 {
 	for _, c := range counties {
 		parent[c] = c
 		for i, ok := range used[c] {
-			if !ok || genericChoices[ct.choices[i].id] {
+			if !ok || importer.GenericChoice(ct.choices[i].id) {
 				continue
 			}
 			named[c] = true

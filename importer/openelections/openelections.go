@@ -247,6 +247,7 @@ package openelections
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -368,6 +369,7 @@ func ParseFiles(files []File, election string, opts Options) (*importer.Import, 
 		return nil, fmt.Errorf("couldn't import %s: Options.Prefer is %q; use %q or %q", files[0].Name, opts.Prefer, PreferVotes, PreferVoteTypes)
 	}
 	b := newBuilder(meta, opts)
+	files = distinct(files)
 	for i, f := range files {
 		if err := b.readFile(int32(i), f.Name, f.Data); err != nil {
 			return nil, err
@@ -381,6 +383,22 @@ func ParseFiles(files []File, election string, opts Options) (*importer.Import, 
 		return nil, err
 	}
 	return imp, nil
+}
+
+// distinct drops a file whose bytes are those of an earlier one (the same
+// file given twice, or a renamed copy): it is the same source, whose
+// reports would be the same events.
+func distinct(files []File) []File {
+	seen := make(map[[32]byte]bool, len(files))
+	out := files[:0:0]
+	for _, f := range files {
+		sum := sha256.Sum256(f.Data)
+		if !seen[sum] {
+			seen[sum] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // baseName is a file's name without directory and extension.
