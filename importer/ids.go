@@ -56,11 +56,11 @@ func (imp *Import) Events(withManifest bool) ([]*events.Event, error) {
 		}
 		out = append(out, &events.Event{ID: derivedID(importDomain, ms, imp.Election, "manifest", string(enc)), Election: imp.Election, Body: imp.Manifest})
 	}
+	ids := reportIDs(ms, imp.Election, imp.Reports)
 	seen := make(map[uuid.UUID]int, len(imp.Reports)) // ID → report index
 	last := make(map[[2]string]uuid.UUID, len(imp.Reports))
-	h := newIDHash(importDomain)
 	for i, r := range imp.Reports {
-		id := reportID(h, ms, imp.Election, r)
+		id := ids[i]
 		k := [2]string{r.Unit, r.Contest}
 		if j, ok := seen[id]; ok {
 			if last[k] == id {
@@ -74,6 +74,26 @@ func (imp *Import) Events(withManifest bool) ([]*events.Event, error) {
 		out = append(out, &events.Event{ID: id, Election: imp.Election, Body: r})
 	}
 	return out, nil
+}
+
+// reportIDs derives the reports' IDs on every core: hashing the counts of a
+// large import, like parsing it, comes before anything is submitted.
+func reportIDs(ms uint64, election string, reports []*events.CountReport) []uuid.UUID {
+	ids := make([]uuid.UUID, len(reports))
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(reports)/256))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := newIDHash(importDomain)
+			for i := w; i < len(reports); i += workers {
+				ids[i] = reportID(h, ms, election, reports[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return ids
 }
 
 // importDomain separates the IDs of [Import.Events] from others derived
