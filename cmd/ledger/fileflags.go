@@ -24,6 +24,7 @@ func fileFlags(cmd *cobra.Command, opts *formats.Options) func() error {
 	f.BoolVar(&oe.TrustLastLine, "trust-last-line", false, "openelections: accept a last line without a line end that ends in a count nothing confirms (check the file is whole first)")
 	f.BoolVar(&oe.BlankOffice, "blank-office", false, "openelections: log each row without an office as a contest of its own, instead of refusing the file")
 	f.StringSliceVar(&oe.IgnoreColumns, "ignore-column", nil, "openelections: a column that holds no votes, to read past (repeatable)")
+	f.StringSliceVar(&oe.VoteTypeColumns, "vote-type-column", nil, "openelections: a column that holds votes of a vote type this importer does not know by name (repeatable)")
 	f.BoolVar(&primary, "primary", false, "openelections: the files are of a primary, each party's race a contest of its own (default: when the file names say \"primary\")")
 	f.StringVar(&opts.Clarity.Root, "root", "", "clarity: ID of the root unit (default: from the file's Region)")
 	return func() error {

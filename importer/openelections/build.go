@@ -21,6 +21,7 @@ type builder struct {
 	trustLastLine bool
 	blankOffice   bool
 	ignore        map[string]bool // column keys to read past
+	asVoteType    map[string]bool // column keys to read as vote types
 	files         []fileInfo
 
 	// state stands for the state in rows without a county (a statewide
@@ -157,6 +158,7 @@ func newBuilder(m meta, opts Options) *builder {
 		trustLastLine: opts.TrustLastLine,
 		blankOffice:   opts.BlankOffice,
 		ignore:        map[string]bool{},
+		asVoteType:    map[string]bool{},
 		unitIDs:       map[string]int32{},
 		countyByRaw:   map[string]*county{},
 		countyByID:    map[string]*county{},
@@ -171,6 +173,9 @@ func newBuilder(m meta, opts Options) *builder {
 	}
 	for _, c := range opts.IgnoreColumns {
 		b.ignore[columnKey(c)] = true
+	}
+	for _, c := range opts.VoteTypeColumns {
+		b.asVoteType[columnKey(c)] = true
 	}
 	b.units = append(b.units, events.Unit{ID: m.state, Name: m.stateName, Kind: "state"})
 	b.unitIDs[m.state] = 0

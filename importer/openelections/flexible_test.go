@@ -243,6 +243,26 @@ Berks,Bern 1,U.S. House,13,,Scattering,1,1,0
 	}
 }
 
+// TestColumnOptions: a column the importer does not know is read as a vote
+// type, or read past, when an option names it.
+func TestColumnOptions(t *testing.T) {
+	input := strings.Replace(sample, "votes,election_day,absentee\n", "votes,election_day,Curbside Drop\n", 1)
+	if _, err := openelections.Parse(strings.NewReader(input), sampleName, "test", openelections.Options{}); err == nil || !strings.Contains(err.Error(), `column "Curbside Drop" is not one this importer knows`) {
+		t.Fatalf("unknown column: %v", err)
+	}
+	imp, err := openelections.Parse(strings.NewReader(input), sampleName, "test", openelections.Options{VoteTypeColumns: []string{"curbside_drop"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	importertest.Equal(t, "vote types", importertest.VoteTypes(imp.Manifest.VoteTypes), "election-day=Election Day, curbside-drop=Curbside Drop")
+	importertest.Equal(t, "curbside", importertest.Sum(imp, "us-house-13").VoteType["curbside-drop"], 11+22+33+44+550+770+880+990)
+	// Read past, the column's figures are not votes: the file then contradicts itself.
+	_, err = openelections.Parse(strings.NewReader(input), sampleName, "test", openelections.Options{IgnoreColumns: []string{"Curbside Drop"}})
+	if err == nil || !strings.Contains(err.Error(), "the vote-type columns do not sum to") {
+		t.Fatalf("ignored column: %v", err)
+	}
+}
+
 // TestPrefer: a row whose vote types do not sum to its votes refuses the
 // file unless Prefer says which side to log.
 func TestPrefer(t *testing.T) {

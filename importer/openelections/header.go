@@ -53,6 +53,7 @@ var voteTypeFamilies = []voteTypeFamily{
 	{"mail-in-absentee", "Mail-in / Absentee", "mail_in_absentee"},
 	{"absentee", "Absentee", "absentee"},
 	{"in-person-absentee", "In-Person Absentee", "in_person_absentee absentee_in_person"},
+	{"in-person", "In Person", "in_person"},
 	{"mail", "Mail", "mail mail_in vote_by_mail by_mail"},
 	{"provisional", "Provisional", "provisional"},
 	{"one-stop", "One Stop", "one_stop"},
@@ -207,7 +208,11 @@ func (b *builder) readHeader(f *fileState, header []string) error {
 		if k == "" || used[i] {
 			continue
 		}
-		if vt, ok := voteTypeOf(k); ok {
+		vt, ok := voteTypeOf(k)
+		if id := importer.Slug(h); !ok && b.asVoteType[k] && id != "" {
+			vt, ok = figure{id, importer.CleanName(h)}, true
+		}
+		if ok {
 			if j, dup := vtIDs[vt.id]; dup {
 				return fail("columns %s and %s are both vote type %q", quote(l.names[j]), quote(h), vt.id)
 			}
@@ -223,8 +228,8 @@ func (b *builder) readHeader(f *fileState, header []string) error {
 		case ignoredColumns[k] || strings.Contains(k, "pct") || strings.Contains(k, "percent") || b.ignore[k]:
 		default:
 			return fail("column %s is not one this importer knows, so its figures would go unread: "+
-				"if it holds votes, rename it to a vote type (election_day, absentee, …) or to votes; "+
-				"if it does not, give --ignore-column %s", quote(h), quoteArg(h))
+				"if it holds votes of a vote type, give --vote-type-column %s; if it holds no votes, give --ignore-column %s",
+				quote(h), quoteArg(h), quoteArg(h))
 		}
 	}
 	hdr := quoteMax(strings.Join(l.names, ","), 200)

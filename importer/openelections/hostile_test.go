@@ -51,7 +51,7 @@ func hostile(t testing.TB) []hostileCase {
 		{"neither utf-8 nor windows-1252", edit(t, "Bern 1,U.S. House,13,DEM", "Bern\xe9\x81 1,U.S. House,13,DEM"), "", "byte 531 (0x81) is neither UTF-8 nor Windows-1252"},
 		{"html", "<html><body>502 Bad Gateway</body></html>\n", "line 1", "looks like HTML"},
 		{"no votes column", "county,precinct,office,candidate,pct\nA,B,C,D,1\n", "line 1", `header "county,precinct,office,candidate,pct" has no votes column`},
-		{"unknown column", "county,precinct,office,candidate,votes,registered_voters\nA,B,C,D,1,1\n", "line 1", `column "registered_voters" is not one this importer knows, so its figures would go unread`},
+		{"unknown column", "county,precinct,office,candidate,votes,registered_voters\nA,B,C,D,1,1\n", "line 1", `column "registered_voters" is not one this importer knows, so its figures would go unread: if it holds votes of a vote type, give --vote-type-column registered_voters; if it holds no votes, give --ignore-column registered_voters`},
 		{"unnamed column with a value", "county,precinct,office,candidate,votes,\nA,B,C,D,1,7\n", `line 2, column ""`, `"7" is in a column without a name`},
 		{"precinct without county", "precinct,office,candidate,votes\nB,C,D,1\n", "line 1", "has a precinct column but no county column"},
 		{"cut after a comma", strings.TrimSuffix(sample, "990\n"), `line 11, column "absentee"`, "last vote-type cell is blank while others are filled"},

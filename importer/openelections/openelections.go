@@ -52,6 +52,7 @@
 //	mail_in_absentee                                      mail-in-absentee      Mail-in / Absentee
 //	absentee                                              absentee              Absentee
 //	in_person_absentee, absentee_in_person                in-person-absentee    In-Person Absentee
+//	in_person                                             in-person             In Person
 //	mail, mail_in, vote_by_mail, by_mail                  mail                  Mail
 //	provisional                                           provisional           Provisional
 //	one_stop                                              one-stop              One Stop
@@ -67,9 +68,9 @@
 // any name with "pct" or "percent" in it, incumbent, winner, notes,
 // candidate_id, party_id, office_id, county_id, county_code, fips,
 // county_fips, and the columns named in [Options] IgnoreColumns. A column
-// without a name (from a trailing comma) must be blank on every row. Any
-// other column refuses the file, naming it: rename it to a vote type or to
-// votes if it holds votes, or ignore it by name if it does not.
+// without a name (from a trailing comma) must be blank on every row. The
+// columns named in [Options] VoteTypeColumns are vote types, ID the slug of
+// the name. Any other column refuses the file, naming it and both options.
 //
 // # Votes
 //
@@ -295,6 +296,10 @@ type Options struct {
 	// instead of refusing the file: such rows are votes of a contest the
 	// file does not name, and nothing says which.
 	BlankOffice bool
+	// VoteTypeColumns are header names (matched as columns are) of columns
+	// that hold votes of a vote type the importer does not know by name:
+	// each is a vote type, ID the slug of its name.
+	VoteTypeColumns []string
 	// IgnoreColumns are header names (matched as columns are) of columns
 	// that hold no votes and are to be read past.
 	IgnoreColumns []string
