@@ -6,9 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/formats"
 	"github.com/election-audit/ledger/importer/openelections"
+	"github.com/election-audit/ledger/projections"
 )
 
 // corpusDir holds real results files as published (../shared/data: wild/
@@ -205,8 +207,30 @@ func TestCorpus(t *testing.T) {
 					}
 				}
 			}
-			if imp.Totals.Votes == 0 && tc.format == formats.OpenElections {
+			if imp.Totals.Votes == 0 {
 				t.Error("the import's totals were not checked against the file's own")
+			}
+			// Logged, every report is accepted by the election's rules, and
+			// reconciliation names no unit as unreported: a whole file
+			// reports every unit that votes in each contest.
+			p, err := projections.New(imp.Election, imp.Manifest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Apply(&events.Entry{Verdict: events.Accepted, Event: &events.Event{Election: imp.Election, Body: imp.Manifest}}); err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range imp.Reports {
+				ev := &events.Event{Election: imp.Election, Body: r}
+				if rj := p.Check(ev); rj != nil {
+					t.Fatalf("report %d (%s, %s) would be rejected: %s", i, r.Unit, r.Contest, rj.Reason)
+				}
+				if err := p.Apply(&events.Entry{Index: uint64(i + 1), Verdict: events.Accepted, Event: ev}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, u := range p.Reconcile().Unreported {
+				t.Errorf("reconciliation: contest %s has %d of %d units unreported (%v…)", u.Contest, u.Count, u.UnitsTotal, u.Units[:min(3, len(u.Units))])
 			}
 		})
 	}
