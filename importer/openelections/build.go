@@ -51,6 +51,10 @@ type builder struct {
 	outBy    []map[int32]*outContest // contest → county → manifest contest
 	dups     map[[2]int32]rowRef     // report, choice → its row
 	rollDups map[[2]int32]rowRef     // group, choice → its roll-up row
+	lines    map[rowRef]string       // a row of dups or rollDups → its party
+	// fusion are the candidates (contest ID, NUL, choice ID) that stand
+	// on several party lines: each line is a choice of its own.
+	fusion map[string]bool
 	findings []finding
 }
 
@@ -170,6 +174,7 @@ func newBuilder(m meta, opts Options) *builder {
 		dups:          map[[2]int32]rowRef{},
 		stated:        map[statedKey]int64{},
 		rollDups:      map[[2]int32]rowRef{},
+		lines:         map[rowRef]string{},
 	}
 	for _, c := range opts.IgnoreColumns {
 		b.ignore[columnKey(c)] = true
@@ -410,6 +415,10 @@ func (b *builder) choice(f *fileState, r *csv.Reader, line int, o *office, candR
 			stripped := stripParty(cand, party)
 			id, name, choiceParty, alias = importer.Slug(stripped), importer.TitleCase(stripped), party, cand
 			cased = strings.IndexFunc(stripped, unicode.IsLower) >= 0
+			if b.fusion[cid+"\x00"+id] && party != "" {
+				// One candidate on several party lines: a choice per line.
+				id, name = importer.Slug(stripped+" "+party), name+" ("+party+")"
+			}
 		}
 	}
 	col := l.col[fCandidate]
@@ -491,6 +500,9 @@ func (b *builder) add(f *fileState, line int, c *county, unit int32, t target, v
 		g := b.group(c, t.contest)
 		key := [2]int32{g.idx, t.choice}
 		if prev, dup := b.rollDups[key]; dup {
+			if err := b.fusionLine(f, prev, t); err != nil {
+				return err
+			}
 			what := b.describe(c, -1, t)
 			if f.layout.col[fPrecinct] >= 0 {
 				what += " (roll-up)"
@@ -498,6 +510,7 @@ func (b *builder) add(f *fileState, line int, c *county, unit int32, t target, v
 			return b.dupErr(f, here, prev, what)
 		}
 		b.rollDups[key] = here
+		b.lines[here] = f.party
 		g.rollups = append(g.rollups, rollup{rowRef: here, choice: t.choice, votes: votes, hasVotes: hasVotes, byType: byType, vals: slices.Clone(vals), stated: stated})
 		return nil
 	}
@@ -517,9 +530,13 @@ func (b *builder) add(f *fileState, line int, c *county, unit int32, t target, v
 	}
 	key := [2]int32{rep.idx, t.choice}
 	if prev, dup := b.dups[key]; dup {
+		if err := b.fusionLine(f, prev, t); err != nil {
+			return err
+		}
 		return b.dupErr(f, here, prev, b.describe(c, unit, t))
 	}
 	b.dups[key] = here
+	b.lines[here] = f.party
 	g := rep.group
 	g.precincts = true
 	for len(g.sums) <= int(t.choice) {
@@ -538,13 +555,30 @@ func (b *builder) add(f *fileState, line int, c *county, unit int32, t target, v
 	return nil
 }
 
+// fusionError says that a candidate stands on several party lines, so
+// that the files are read again with a choice per line.
+type fusionError struct{ key string }
+
+func (e *fusionError) Error() string { return "a candidate on several party lines: " + e.key }
+
+// fusionLine returns a fusionError when a row repeats an earlier one's
+// candidate on another party's line.
+func (b *builder) fusionLine(f *fileState, prev rowRef, t target) error {
+	p := b.lines[prev]
+	ch := t.contest.choices[t.choice]
+	if p == "" || f.party == "" || p == f.party || importer.GenericChoice(ch.id) || t.contest.kind != "" {
+		return nil
+	}
+	return &fusionError{key: t.contest.id + "\x00" + ch.id}
+}
+
 func (b *builder) dupErr(f *fileState, here, prev rowRef, what string) error {
 	at := fmt.Sprintf("line %d", prev.line)
 	if prev.file != here.file {
 		at = fmt.Sprintf("%s, line %d", b.files[prev.file].name, prev.line)
 	}
 	return &importer.Error{File: f.name, Where: fmt.Sprintf("line %d", here.line), Msg: fmt.Sprintf(
-		"duplicate row: %s is also on %s (one candidate on several party lines is not supported)", what, at)}
+		"duplicate row: %s is also on %s", what, at)}
 }
 
 // finish checks the roll-ups and assembles the import.

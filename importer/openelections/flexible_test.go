@@ -425,3 +425,33 @@ Berks,B1,Governor,,DEM,TOM WOLF,4
 	importertest.Equal(t, "house 6", strings.Join(importertest.Contest(t, m, "state-house-6").Units, ","), "adams:a3")
 	importertest.Equal(t, "governor", len(importertest.Contest(t, m, "governor").Units), 0)
 }
+
+// TestFusion: a candidate on several party lines (New York's fusion
+// tickets) is a choice per line, never the lines added together.
+func TestFusion(t *testing.T) {
+	const input = `county,precinct,office,district,party,candidate,votes
+Albany,A1,Governor,,DEM,Andrew M. Cuomo,100
+Albany,A1,Governor,,WOR,Andrew M. Cuomo,10
+Albany,A1,Governor,,REP,Marc Molinaro,80
+Albany,A1,Governor,,CON,Marc Molinaro,20
+Albany,A2,Governor,,DEM,Andrew M. Cuomo,50
+Albany,A2,Governor,,REP,Marc Molinaro,40
+Albany,A2,Governor,,,Write-in,1
+`
+	imp, err := openelections.Parse(strings.NewReader(input), "20181106__ny__general__albany__precinct.csv", "test", openelections.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	importertest.CheckValid(t, imp)
+	c := importertest.Contest(t, imp.Manifest, "governor")
+	var choices []string
+	for _, ch := range c.Choices {
+		choices = append(choices, ch.ID+"="+ch.Name+"/"+ch.Party)
+	}
+	importertest.Equal(t, "choices", strings.Join(choices, " "),
+		"andrew-m-cuomo-dem=Andrew M. Cuomo (DEM)/DEM andrew-m-cuomo-wor=Andrew M. Cuomo (WOR)/WOR marc-molinaro-rep=Marc Molinaro (REP)/REP marc-molinaro-con=Marc Molinaro (CON)/CON write-ins=Write-ins/")
+	s := importertest.Sum(imp, "governor")
+	importertest.Equal(t, "cuomo dem", s.Choice["andrew-m-cuomo-dem"], 150)
+	importertest.Equal(t, "cuomo wor", s.Choice["andrew-m-cuomo-wor"], 10)
+	importertest.Equal(t, "all", s.All, 301)
+}

@@ -151,6 +151,11 @@
 // candidate. A row with a blank candidate but a party (Pennsylvania's
 // "Straight Party") is a vote for that party: its choice is the party.
 //
+// A candidate on several party lines (New York's fusion tickets: "Andrew
+// M. Cuomo" on the DEM and the WOR line of one precinct) is a choice per
+// line, "andrew-m-cuomo-dem" ("Andrew M. Cuomo (DEM)") and
+// "andrew-m-cuomo-wor": the lines are never added together.
+//
 // A row with a blank office is refused (which contest are its votes of?),
 // unless [Options] BlankOffice: then each such row is a contest of its own,
 // "unassigned-<the file's SHA-256, first 8 hex digits>-<line>".
@@ -237,9 +242,8 @@
 // negative, fractional or non-numeric count or one over [events.MaxVotes];
 // vote types that contradict the votes column (unless Prefer); a unit-total
 // column that differs from its unit's rows; a last line that may have been
-// cut inside a count; two rows for the same county, precinct, contest and
-// candidate (fusion tickets, one candidate on several party lines, are not
-// supported, and neither is a file that lists one race twice); one unit's
+// cut inside a count; two rows for the same county, precinct, contest,
+// candidate and party (a file that lists one race twice); one unit's
 // contest in two files; IDs that collide; and a manifest or report too
 // large for one event. It returns no import with an error: nothing is
 // partial. Every manifest and report it returns passes
@@ -249,6 +253,7 @@ package openelections
 import (
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -373,12 +378,25 @@ func ParseFiles(files []File, election string, opts Options) (*importer.Import, 
 	default:
 		return nil, fmt.Errorf("couldn't import %s: Options.Prefer is %q; use %q or %q", files[0].Name, opts.Prefer, PreferVotes, PreferVoteTypes)
 	}
-	b := newBuilder(meta, opts)
 	files = distinct(files)
-	for i, f := range files {
-		if err := b.readFile(int32(i), f.Name, f.Data); err != nil {
-			return nil, err
+	fusion := map[string]bool{}
+	var b *builder
+read:
+	for {
+		b = newBuilder(meta, opts)
+		b.fusion = fusion
+		for i, f := range files {
+			err := b.readFile(int32(i), f.Name, f.Data)
+			var fe *fusionError
+			switch {
+			case errors.As(err, &fe) && !fusion[fe.key]:
+				fusion[fe.key] = true // read again, with a choice per party line
+				continue read
+			case err != nil:
+				return nil, err
+			}
 		}
+		break
 	}
 	imp, err := b.finish(election)
 	if err != nil {

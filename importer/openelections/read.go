@@ -23,6 +23,7 @@ type fileState struct {
 	name   string
 	layout layout
 	vals   []vtVal // scratch for one row's figures
+	party  string  // the row's party, trimmed
 	// size is the file's length after decoding; open is set when its last
 	// line has no line end.
 	size int64
@@ -220,6 +221,7 @@ func (b *builder) row(f *fileState, rec []string, line int, r *csv.Reader, last 
 	if pc := l.col[fParty]; pc >= 0 {
 		party = rec[pc]
 	}
+	f.party = strings.TrimSpace(party)
 	o, err := b.office(f, r, line, rec[l.col[fOffice]], district)
 	if err != nil {
 		return err
