@@ -54,7 +54,7 @@ type builder struct {
 	lines    map[rowRef]string       // a row of dups or rollDups → its party
 	// fusion are the candidates (contest ID, NUL, choice ID) that stand
 	// on several party lines: each line is a choice of its own.
-	fusion map[string]bool
+	fusion   map[string]bool
 	findings []finding
 }
 
