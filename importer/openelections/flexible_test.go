@@ -389,6 +389,8 @@ Carbon,Sheriff,,,Write-in,5
 Adams,Governor,,DEM,TOM WOLF,30
 Berks,Governor,,DEM,TOM WOLF,40
 Carbon,Governor,,DEM,TOM WOLF,50
+Adams,President,,DEM,Joseph R. Biden/Kamala D. Harris,60
+Berks,President,,DEM,Joseph R. Biden,70
 `
 	imp := parse(t, input)
 	m := imp.Manifest
@@ -398,7 +400,8 @@ Carbon,Governor,,DEM,TOM WOLF,50
 	}
 	importertest.Equal(t, "contests", strings.Join(ids, "; "),
 		"sheriff-adams=Sheriff (Adams)@adams; sheriff-berks=Sheriff (Berks)@berks; sheriff-carbon=Sheriff (Carbon)@carbon; "+
-			"sheriff-adams-turnout=Sheriff (Adams) (turnout)@adams; sheriff-berks-turnout=Sheriff (Berks) (turnout)@berks; governor=Governor@")
+			"sheriff-adams-turnout=Sheriff (Adams) (turnout)@adams; sheriff-berks-turnout=Sheriff (Berks) (turnout)@berks; governor=Governor@; "+
+			"president=President@adams,berks")
 	importertest.Equal(t, "adams choices", len(importertest.Contest(t, m, "sheriff-adams").Choices), 2)
 	importertest.Equal(t, "berks sheriff", importertest.Sum(imp, "sheriff-berks").Choice["cal-jones"], 20)
 	importertest.Equal(t, "carbon write-ins", importertest.Sum(imp, "sheriff-carbon").Choice["write-ins"], 5)

@@ -104,7 +104,7 @@ func (b *builder) countiesOf(ct *contest, used map[int32][]bool) []int32 {
 // or else stand alone. It returns one group when the race is not split.
 func (b *builder) partition(ct *contest, used map[int32][]bool) [][]int32 {
 	counties := b.countiesOf(ct, used)
-	if len(ct.counties) < 2 || strings.HasPrefix(ct.id, UnassignedContest+"-") {
+	if len(ct.counties) < 2 || strings.HasPrefix(ct.id, UnassignedContest+"-") || statewideOffice(ct.name) {
 		return [][]int32{counties}
 	}
 	parent := make(map[int32]int32, len(counties))
@@ -154,6 +154,31 @@ func (b *builder) partition(ct *contest, used map[int32][]bool) [][]int32 {
 		groups = append(groups, []int32{c})
 	}
 	return groups
+}
+
+// statewideWords are parts of the names of offices that are one race
+// across counties (federal and statewide offices, the legislature, straight
+// party): never split, even where counties spell the candidates apart
+// ("Joseph R. Biden/Kamala D. Harris" and "Joseph R. Biden").
+var statewideWords = []string{
+	" president ", " vice president ", " senate ", " senator ", " congress ", " u s house ",
+	" u s representative ", " united states ", " governor ", " lieutenant governor ", " lt governor ",
+	" secretary of state ", " attorney general ", " of state ", " state treasurer ", " state auditor ",
+	" auditor general ", " comptroller ", " supreme court ", " straight party ", " state house ",
+	" state representative ", " state assembly ", " general assembly ", " house of delegates ",
+	" house of representatives ", " presidential ",
+}
+
+// statewideOffice reports whether a contest's name is that of an office
+// that is one race across counties.
+func statewideOffice(name string) bool {
+	w := " " + words(name) + " "
+	for _, s := range statewideWords {
+		if strings.Contains(w, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // companionGroups splits a race's turnout companion as the race is split;

@@ -200,7 +200,15 @@
 //     and the group's county names ("Sheriff (Cobb)"), and a county whose
 //     rows name no candidate stands alone. The race's turnout companion is
 //     split with it ("sheriff-cobb-turnout"). An office whose counties all
-//     share candidates, or name none, stays one contest.
+//     share candidates, or name none, stays one contest, and so does a
+//     federal or statewide office, the legislature and straight party (a
+//     name with President, Senate, Senator, Congress, U.S. House, U.S.
+//     Representative, United States, Governor, Secretary of State, Attorney
+//     General, "of State", State Treasurer, State Auditor, Auditor General,
+//     Comptroller, Supreme Court, Straight Party, State House, State
+//     Representative, State Assembly, General Assembly, House of Delegates
+//     or House of Representatives), even where counties spell its
+//     candidates apart.
 //   - Scope: a contest's units are those that vote in it, learned from the
 //     rows. A county all of whose precincts have rows for the contest (or
 //     that reports it at county level) is in scope whole; of a county it
