@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,11 +41,18 @@ type Config struct {
 	VerifierKey string // the checkpoint verifier key, served at /v1/key
 	Gatherer    prometheus.Gatherer
 	Logger      *slog.Logger
+	// Limits bound what clients can take (docs/security.md); zero fields
+	// take the defaults. The handler applies the write timeout, the cap
+	// on change streams and the memory of request bodies; the http.Server
+	// and the Listener, the rest.
+	Limits Limits
 }
 
 type server struct {
 	Config
-	hub *feed.Hub // change streams share one reader per election
+	hub     *feed.Hub // change streams share one reader per election
+	bodies  budget    // bytes of request bodies held
+	streams atomic.Int64
 }
 
 // New returns the API's handler.
@@ -51,7 +60,9 @@ func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.Limits = cfg.Limits.WithDefaults()
 	s := &server{Config: cfg, hub: feed.NewHub(cfg.Ledger, 0)}
+	s.bodies.max = cfg.Limits.MaxBodyMemory
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/events", s.submit)
 	mux.HandleFunc("GET /v1/events/{id}", s.event)
@@ -73,7 +84,7 @@ func New(cfg Config) http.Handler {
 	if cfg.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
-	return mux
+	return writeDeadline(mux, cfg.Limits.WriteTimeout)
 }
 
 // Problem is the body of every error response.
@@ -108,28 +119,21 @@ type SubmitResponse struct {
 	Receipts []ledger.Receipt `json:"receipts"`
 }
 
-// readBody reads a request's body, at most MaxBodySize bytes, into a buffer
-// sized by its Content-Length when it has one.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, MaxBodySize)
-	if n := r.ContentLength; n > 0 && n <= MaxBodySize {
-		// Exactly the announced size: net/http ends the body there. (A
-		// bytes.Buffer would grow, and copy, at the end to look for more.)
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(body, buf); err != nil {
-			return nil, err
-		}
-		return buf, nil
-	}
-	return io.ReadAll(body)
-}
-
 func (s *server) submit(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r)
+	body, err := readBody(w, r, &s.bodies)
+	defer s.bodies.give(int64(cap(body)))
 	var mbe *http.MaxBytesError
+	var ne net.Error
 	switch {
 	case errors.As(err, &mbe):
 		fail(w, http.StatusRequestEntityTooLarge, "request body is larger than %d bytes: split the submission", MaxBodySize)
+		return
+	case errors.Is(err, errBodyMemory):
+		w.Header().Set("Retry-After", "1")
+		fail(w, http.StatusServiceUnavailable, "%v (%d bytes): retry in a moment", err, s.Limits.MaxBodyMemory)
+		return
+	case errors.As(err, &ne) && ne.Timeout():
+		fail(w, http.StatusRequestTimeout, "the request body did not arrive within the read timeout (%v): send it faster, or split the submission", s.Limits.ReadTimeout)
 		return
 	case err != nil:
 		fail(w, http.StatusBadRequest, "couldn't read request body: %v", err)

@@ -58,6 +58,18 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotFound, "%v", err)
 		return
 	}
+	// Each stream holds a connection, a goroutine and a 64 KiB buffer for
+	// as long as its subscriber stays: capped, so that streams cannot take
+	// every connection (docs/security.md).
+	if s.streams.Add(1) > int64(s.Limits.MaxStreams) {
+		s.streams.Add(-1)
+		w.Header().Set("Retry-After", "10")
+		fail(w, http.StatusServiceUnavailable, "the ledger is serving its limit of %d change streams: retry later, or follow the feed on NATS", s.Limits.MaxStreams)
+		return
+	}
+	defer s.streams.Add(-1)
+	// The write timeout of other answers does not apply: every write below
+	// has its own deadline, SSEWriteTimeout.
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

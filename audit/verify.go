@@ -8,9 +8,11 @@
 // # Guarantees
 //
 // Verify never trusts a stored root or re-encodes an entry: every hash it
-// compares is computed from stored entry bytes. It reports the first
-// mismatch as a *[MismatchError] naming the election and the index. Its
-// memory does not grow with the log (a compact range holds the tree's
+// compares is computed from stored entry bytes. It also looks past the
+// stored tree size: an entry, a Merkle hash or a signed checkpoint stored
+// beyond it means the size was rewritten (or entries lost). It reports the
+// first mismatch as a *[MismatchError] naming the election and the index.
+// Its memory does not grow with the log (a compact range holds the tree's
 // right edge).
 package audit
 
@@ -55,8 +57,9 @@ type Result struct {
 // entries; every stored checkpoint is signed by v for the election's origin
 // and its root equals the recomputed root at its size (so all checkpoints
 // are consistent with each other); the latest checkpoint covers the whole
-// log; and the stored projection, and every projection snapshot, equal a
-// fresh replay at their sizes.
+// log; nothing (no entry, no Merkle hash, no checkpoint) is stored past the
+// tree size, so a rewritten size is caught; and the stored projection, and
+// every projection snapshot, equal a fresh replay at their sizes.
 func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
 	size, err := treeSize(db, election)
 	if err != nil {
@@ -68,6 +71,9 @@ func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := checkEnds(db, election, size); err != nil {
 		return nil, err
 	}
 	stored := func(idx int64) (tlog.Hash, error) {
@@ -211,6 +217,27 @@ func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, v not
 		copy(root[:], r)
 	}
 	return &Result{Election: election, Size: size, Root: root, Checkpoints: len(opened)}, nil
+}
+
+// checkEnds checks that the tree size covers everything stored of the log:
+// no entry, Merkle hash or checkpoint is stored past it. A tree size
+// rewritten downwards shows here, before the ledger appends over the
+// entries it no longer counts (docs/storage.md).
+func checkEnds(db *store.DB, election string, size uint64) error {
+	past, err := db.Beyond(election, size)
+	if err != nil {
+		return err
+	}
+	switch {
+	case past.HasEntry:
+		return &MismatchError{election, past.Entry, fmt.Sprintf("entry %d is stored past the tree size %d: the size was rewritten, or entries were written behind the ledger's back", past.Entry, size)}
+	case past.HasCheckpoint:
+		return &MismatchError{election, size, fmt.Sprintf("the tree size %d is behind a checkpoint signed at size %d: the size was rewritten, or entries were lost", size, past.Checkpoint)}
+	case past.HasHash:
+		level, n := tlog.SplitStoredHashIndex(past.Hash)
+		return &MismatchError{election, uint64(n) << level, fmt.Sprintf("a Merkle hash (storage index %d, level %d) is stored past the tree of size %d", past.Hash, level, size)}
+	}
+	return nil
 }
 
 func treeSize(db *store.DB, election string) (uint64, error) {

@@ -151,6 +151,18 @@ func TestTamper(t *testing.T) {
 		{"truncate the log", func(db *pebble.DB) {
 			db.DeleteRange(entryKey(e, 4), entryKey(e, 1<<62), pebble.Sync)
 		}, 4, "entries"},
+		{"rewrite the tree size one lower", func(db *pebble.DB) {
+			// The ledger would append over the last entry (issue 12).
+			db.Set([]byte("x"+e), binary.BigEndian.AppendUint64(nil, size-1), pebble.Sync)
+		}, size - 1, "is stored past the tree size"},
+		{"rewrite the tree size one lower and delete what is past it", func(db *pebble.DB) {
+			db.Set([]byte("x"+e), binary.BigEndian.AppendUint64(nil, size-1), pebble.Sync)
+			db.Delete(entryKey(e, size-1), pebble.Sync)
+			db.DeleteRange(hashKey(e, tlog.StoredHashCount(int64(size-1))), hashKey(e, 1<<40), pebble.Sync)
+		}, size - 1, "behind a checkpoint signed at size"},
+		{"store a hash past the tree", func(db *pebble.DB) {
+			db.Set(hashKey(e, tlog.StoredHashCount(int64(size))), make([]byte, tlog.HashSize), pebble.Sync)
+		}, size, "stored past the tree"},
 		{"rewrite an entry and recompute every hash", func(db *pebble.DB) {
 			// Change Fulton's Ossoff count in entry 3, then rebuild the whole
 			// hash table from the entries: only the signatures stay.

@@ -250,7 +250,7 @@ func RunMonitors(ctx context.Context, cfg MonitorsConfig) (*MonitorsReport, erro
 	for i := range cfg.NATS {
 		s := newSubscriber("NATS", i, start, end, every)
 		subs = append(subs, s)
-		stop, err := s.consume(ctx, n.Broker.ClientURL(), seq)
+		stop, err := s.consume(ctx, n.Broker.MonitorURL(), n.Broker.MonitorKeyFile(), seq)
 		if err != nil {
 			return nil, err
 		}
@@ -620,10 +620,15 @@ func (s *subscriber) received() int {
 }
 
 // consume attaches the subscriber as an ordered JetStream consumer of the
-// election's feed from stream sequence seq, on its own connection, and
-// returns the function that stops it.
-func (s *subscriber) consume(ctx context.Context, url string, seq uint64) (stop func(), err error) {
-	nc, err := nats.Connect(url, nats.Name(fmt.Sprintf("bench-monitor-%d", s.id)))
+// election's feed from stream sequence seq, on its own connection as the
+// monitor user whose NKey seed is in keyFile, and returns the function
+// that stops it.
+func (s *subscriber) consume(ctx context.Context, url, keyFile string, seq uint64) (stop func(), err error) {
+	key, err := nats.NkeyOptionFromSeed(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("NATS subscriber %d: %w", s.id, err)
+	}
+	nc, err := nats.Connect(url, key, nats.Name(fmt.Sprintf("bench-monitor-%d", s.id)))
 	if err != nil {
 		return nil, fmt.Errorf("NATS subscriber %d: couldn't connect: %w", s.id, err)
 	}

@@ -5,19 +5,28 @@
 // # Guarantees
 //
 // The embedded server syncs every write to disk before acknowledging it
-// (sync_interval: always) and listens on loopback only. The stream refuses
-// message deletion and purges: it is the order of record that replicas and
-// rebuilds replay. Every message carries its event ID as Nats-Msg-Id, so
-// JetStream drops duplicates within its window; the ledger drops the rest.
+// (sync_interval: always), listens on loopback only, and accepts no
+// anonymous client: the ledger connects in-process, and the listener
+// serves monitors that authenticate with the NKey in MonitorKeyFile and
+// may only read the change feed ([MonitorPermissions]). Only the ledger
+// publishes to the submission and feed subjects or calls the JetStream
+// API. The stream refuses message deletion and purges: it is the order of
+// record that replicas and rebuilds replay. Every message carries its
+// event ID as Nats-Msg-Id, so JetStream drops duplicates within its
+// window; the ledger drops the rest.
 package broker
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -47,9 +56,16 @@ type Config struct {
 	URL string
 	// Dir is the embedded server's storage directory.
 	Dir string
-	// Listen is the embedded server's client address, loopback only;
-	// port 0 picks a free port.
-	Listen          string
+	// Listen is the embedded server's client address for monitors,
+	// loopback only; port 0 picks a free port, "-" listens nowhere (the
+	// ledger itself always connects in-process).
+	Listen string
+	// MonitorKeyFile is the NKey seed of the embedded server's monitor
+	// user, created (mode 0600) if missing; default Dir/nats-monitor.nk.
+	MonitorKeyFile string
+	// FeedStream is the change feed's stream, the one stream monitors may
+	// read (default DefaultFeedStream).
+	FeedStream      string
 	Stream          string
 	SubjectPrefix   string
 	Replicas        int // stream replicas; 3 in a cluster
@@ -73,6 +89,12 @@ func (c *Config) fill() error {
 	if c.Listen == "" {
 		c.Listen = DefaultListen
 	}
+	if c.MonitorKeyFile == "" && c.Dir != "" {
+		c.MonitorKeyFile = filepath.Join(c.Dir, MonitorKeyFile)
+	}
+	if c.FeedStream == "" {
+		c.FeedStream = DefaultFeedStream
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -84,10 +106,11 @@ func (c *Config) fill() error {
 
 // Broker is a connection to JetStream with the submission stream ready.
 type Broker struct {
-	cfg Config
-	srv *server.Server // nil with an external server
-	nc  *nats.Conn
-	js  jetstream.JetStream
+	cfg  Config
+	srv  *server.Server // nil with an external server
+	auth embeddedAuth   // the embedded server's users
+	nc   *nats.Conn
+	js   jetstream.JetStream
 }
 
 // Open starts the embedded server (unless cfg.URL is set), connects, and
@@ -99,12 +122,17 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 	b := &Broker{cfg: cfg}
 	var err error
 	if cfg.URL == "" {
-		if b.srv, err = startEmbedded(cfg); err != nil {
+		if b.auth.monitorKey, err = loadOrCreateMonitorKey(cfg.MonitorKeyFile); err != nil {
 			return nil, err
 		}
-		b.nc, err = nats.Connect("", nats.InProcessServer(b.srv), nats.Name("ledger"), nats.MaxReconnects(-1))
+		b.auth.password = rand.Text()
+		if b.srv, err = startEmbedded(cfg, b.auth); err != nil {
+			return nil, err
+		}
+		b.nc, err = nats.Connect("", nats.InProcessServer(b.srv), nats.UserInfo(ledgerUser, b.auth.password),
+			nats.CustomInboxPrefix(LedgerInboxPrefix), nats.Name("ledger"), nats.MaxReconnects(-1))
 	} else {
-		b.nc, err = nats.Connect(cfg.URL, nats.Name("ledger"), nats.MaxReconnects(-1))
+		b.nc, err = nats.Connect(cfg.URL, nats.CustomInboxPrefix(LedgerInboxPrefix), nats.Name("ledger"), nats.MaxReconnects(-1))
 	}
 	if err != nil {
 		b.Close()
@@ -170,9 +198,28 @@ func (b *Broker) ensureStream(ctx context.Context) error {
 
 func (b *Broker) where() string {
 	if b.cfg.URL != "" {
-		return b.cfg.URL
+		return Redacted(b.cfg.URL)
 	}
 	return "embedded server"
+}
+
+// Redacted returns a NATS URL (or a comma-separated list of them) with
+// any password or token replaced by "xxxxx", for logs and messages.
+func Redacted(urls string) string {
+	list := strings.Split(urls, ",")
+	for i, s := range list {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil || u.User == nil {
+			continue
+		}
+		if _, ok := u.User.Password(); ok {
+			list[i] = u.Redacted()
+		} else {
+			u.User = url.User("xxxxx") // nats://TOKEN@host
+			list[i] = u.String()
+		}
+	}
+	return strings.Join(list, ",")
 }
 
 // StreamConfig is the submission stream's configuration.
@@ -192,25 +239,9 @@ func (b *Broker) StreamConfig() jetstream.StreamConfig {
 	}
 }
 
-func startEmbedded(cfg Config) (*server.Server, error) {
-	host, portStr, err := net.SplitHostPort(cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("--nats-listen %q is not host:port: %w", cfg.Listen, err)
-	}
-	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("--nats-listen %q: the embedded server listens on loopback only (127.0.0.1 or ::1)", cfg.Listen)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 0 || port > 65535 {
-		return nil, fmt.Errorf("--nats-listen %q: bad port", cfg.Listen)
-	}
-	if port == 0 {
-		port = server.RANDOM_PORT
-	}
+func startEmbedded(cfg Config, auth embeddedAuth) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName:         "ledger-embedded",
-		Host:               host,
-		Port:               port,
 		JetStream:          true,
 		StoreDir:           cfg.Dir,
 		SyncAlways:         true,
@@ -218,6 +249,12 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 		NoSigs:             true,
 		NoLog:              true,
 		JetStreamMaxMemory: 256 << 20,
+	}
+	auth.apply(opts, cfg)
+	if cfg.Listen == "-" {
+		opts.DontListen = true
+	} else if err := listenOn(opts, cfg.Listen); err != nil {
+		return nil, err
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
@@ -231,12 +268,58 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 	return srv, nil
 }
 
-// ClientURL returns the URL other clients can use to reach the server.
+// listenOn sets the client address of the embedded server's options.
+func listenOn(opts *server.Options, listen string) error {
+	host, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return fmt.Errorf("--nats-listen %q is not host:port (or \"-\" for none): %w", listen, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("--nats-listen %q: the embedded server listens on loopback only (127.0.0.1 or ::1)", listen)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return fmt.Errorf("--nats-listen %q: bad port", listen)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	opts.Host, opts.Port = host, port
+	return nil
+}
+
+// ClientURL returns the URL with which another ledger in this process
+// can use the same server with the ledger's rights: with the embedded
+// server it carries the ledger's in-memory password, so it must not be
+// printed, logged or handed out of the process ("" when the embedded
+// server listens nowhere). Monitors use [Broker.MonitorURL] instead.
 func (b *Broker) ClientURL() string {
 	if b.srv != nil {
-		return b.srv.ClientURL()
+		if b.cfg.Listen == "-" {
+			return ""
+		}
+		return b.auth.ledgerURL(b.srv)
 	}
 	return b.cfg.URL
+}
+
+// MonitorURL returns the embedded server's client URL, without
+// credentials, for monitors that authenticate with [Broker.MonitorKeyFile];
+// "" with an external server or when the embedded server listens nowhere.
+func (b *Broker) MonitorURL() string {
+	if b.srv == nil || b.cfg.Listen == "-" {
+		return ""
+	}
+	return b.srv.ClientURL()
+}
+
+// MonitorKeyFile returns the file holding the NKey seed of the embedded
+// server's monitor user, "" with an external server.
+func (b *Broker) MonitorKeyFile() string {
+	if b.srv == nil {
+		return ""
+	}
+	return b.cfg.MonitorKeyFile
 }
 
 // JetStream returns the JetStream context.

@@ -41,10 +41,14 @@ func New(base string, hc *http.Client) (*Client, error) {
 
 // defaultHTTP is http.DefaultClient's transport keeping more idle
 // connections per host than its 2: SubmitAll sends several requests at a
-// time, and with 2 kept it would dial anew for the others each round.
+// time, and with 2 kept it would dial anew for the others each round. It
+// drops an idle connection before the ledger would (api.DefaultIdleTimeout,
+// against the transport's 90 s), so as never to send a submission on a
+// connection the ledger is closing: that one would fail unanswered.
 var defaultHTTP = func() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
+	t.IdleConnTimeout = api.DefaultIdleTimeout / 2
 	return &http.Client{Transport: t}
 }()
 

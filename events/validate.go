@@ -25,6 +25,47 @@ const (
 	MaxVoteFor = 1000
 )
 
+// Limits of a manifest. MaxEventSize caps a manifest's bytes, but not what
+// the ledger derives from them: a contest's cells are its choices × vote
+// types, and its tally shows every choice on the row of every unit it is
+// voted in, so a few hundred kilobytes could declare billions of numbers.
+// These limits bound the derived sizes too; docs/events.md (Limits) says
+// why each is what it is. Every real election fits them with room: the
+// largest manifests of the importers' corpus have 3,546 units, depth 3,
+// 1,168 contests, 30 choices, 8 vote types, 120 cells in a contest and
+// 109,012 tally numbers (South Carolina 2020, 2,446 units).
+const (
+	// MaxUnits is the most reporting units: a state's ~10,000 precincts
+	// five times over. A national manifest (~175,000 precincts) would not
+	// fit MaxEventSize anyway; a nation is a manifest per state.
+	MaxUnits = 50_000
+	// MaxUnitDepth is the most levels of the unit tree, the root being
+	// level 1 (state ⊃ county ⊃ precinct is 3). Each report rolls up
+	// through every level above its unit.
+	MaxUnitDepth = 16
+	// MaxContests is the most contests: a statewide ballot with every
+	// local race, several times over.
+	MaxContests = 10_000
+	// MaxChoices is the most choices of one contest; few have 200.
+	MaxChoices = 1_000
+	// MaxVoteTypes is the most vote types; few elections have 20.
+	MaxVoteTypes = 64
+	// MaxContestCells is the most cells (choices × vote types) of one
+	// contest: as many as one report may count (MaxCountRows), so a single
+	// report can always carry a whole contest. With MaxVotes and MaxUnits
+	// it keeps every sum of a tally below int64's limit (10⁹ × 5·10⁴ ×
+	// 10⁴ = 5·10¹⁷ < 9.2·10¹⁸).
+	MaxContestCells = MaxCountRows
+	// MaxTallyNumbers is the most numbers a tally document holds, summed
+	// over contests: each contest's choices × vote types (its totals by
+	// vote type), and for each unit its tally shows (those it is voted in,
+	// and their ancestors) a row of the choices' votes and 4 more numbers.
+	// It bounds the tally's size (tens of bytes a number, as JSON and in
+	// memory) whatever a manifest declares. A state of 5,000 precincts
+	// with 40 statewide contests of 5 choices needs 1,800,000.
+	MaxTallyNumbers = 2_000_000
+)
+
 // ValidElectionID reports whether s can name an election: 1–64 characters of
 // lowercase letters, digits, '-' and '_', starting with a letter or digit.
 // Election IDs appear in NATS subjects and URL paths.
@@ -76,7 +117,7 @@ func (e *Event) Validate() error {
 		v.fail("id", "%s is not a UUIDv7", e.ID)
 	}
 	if !ValidElectionID(e.Election) {
-		v.fail("election", "%q is not a valid election ID (1–64 of a-z, 0-9, '-', '_')", e.Election)
+		v.fail("election", "%q is not a valid election ID (1–64 of a-z, 0-9, '-', '_')", clip(e.Election))
 	}
 	if e.Body == nil {
 		v.fail("data", "missing")
@@ -169,10 +210,14 @@ func (v *validator) uniq(field string, seen map[string]bool, id string) {
 func (m *Manifest) validate(v *validator) {
 	v.text("name", m.Name, true, MaxNameLength)
 	if _, err := time.Parse(time.DateOnly, m.Date); err != nil {
-		v.fail("date", "%q is not a date in the form YYYY-MM-DD", m.Date)
+		v.fail("date", "%q is not a date in the form YYYY-MM-DD", clip(m.Date))
 	}
-	if len(m.VoteTypes) == 0 {
+	switch {
+	case len(m.VoteTypes) == 0:
 		v.fail("vote_types", "at least one vote type is needed")
+	case len(m.VoteTypes) > MaxVoteTypes:
+		v.fail("vote_types", "%d vote types, more than the limit of %d", len(m.VoteTypes), MaxVoteTypes)
+		return
 	}
 	seen := map[string]bool{}
 	for i, t := range m.VoteTypes {
@@ -182,28 +227,48 @@ func (m *Manifest) validate(v *validator) {
 		v.uniq("id", seen, t.ID)
 		v.pop()
 	}
-	if len(m.Units) == 0 {
+	switch {
+	case len(m.Units) == 0:
 		v.fail("units", "at least one reporting unit is needed")
+	case len(m.Units) > MaxUnits:
+		v.fail("units", "%d reporting units, more than the limit of %d", len(m.Units), MaxUnits)
+		return
 	}
-	units := map[string]bool{}
+	units := make(map[string]int, len(m.Units)) // ID → index
+	depth := make([]int, len(m.Units))          // the root is at 1
 	for i, u := range m.Units {
 		v.pushIndex("units", i)
 		v.id("id", u.ID)
 		v.text("name", u.Name, true, MaxNameLength)
 		v.text("kind", u.Kind, true, MaxNameLength)
+		p, known := units[u.Parent]
 		switch {
 		case i == 0 && u.Parent != "":
 			v.fail("parent", "the first unit is the root and has no parent")
 		case i > 0 && u.Parent == "":
 			v.fail("parent", "missing: only the first unit is a root")
-		case i > 0 && !units[u.Parent]:
-			v.fail("parent", "%q is not a unit listed before this one", u.Parent)
+		case i > 0 && !known:
+			v.fail("parent", "%q is not a unit listed before this one", clip(u.Parent))
 		}
-		v.uniq("id", units, u.ID)
+		if depth[i] = 1; known {
+			depth[i] = depth[p] + 1
+		}
+		if depth[i] > MaxUnitDepth {
+			v.fail("parent", "unit %q would be at depth %d of the unit tree (the root is at 1), more than the limit of %d", u.ID, depth[i], MaxUnitDepth)
+		}
+		if _, dup := units[u.ID]; dup {
+			v.fail("id", "duplicate ID %q", u.ID)
+		} else {
+			units[u.ID] = i
+		}
 		v.pop()
 	}
-	if len(m.Contests) == 0 {
+	switch {
+	case len(m.Contests) == 0:
 		v.fail("contests", "at least one contest is needed")
+	case len(m.Contests) > MaxContests:
+		v.fail("contests", "%d contests, more than the limit of %d", len(m.Contests), MaxContests)
+		return
 	}
 	contests := map[string]bool{}
 	for i, c := range m.Contests {
@@ -221,10 +286,20 @@ func (m *Manifest) validate(v *validator) {
 				v.fail("vote_for", "is %d; a turnout contest has no vote_for, so it must be 0", c.VoteFor)
 			}
 		default:
-			v.fail("kind", "%q is not a contest kind (leave it out for a race, or use %q)", c.Kind, KindTurnout)
+			v.fail("kind", "%q is not a contest kind (leave it out for a race, or use %q)", clip(c.Kind), KindTurnout)
 		}
-		if len(c.Choices) == 0 {
+		switch n := len(c.Choices); {
+		case n == 0:
 			v.fail("choices", "at least one choice is needed")
+		case n > MaxChoices:
+			v.fail("choices", "%d choices, more than the limit of %d per contest", n, MaxChoices)
+		case n*len(m.VoteTypes) > MaxContestCells:
+			v.fail("choices", "%d choices × %d vote types = %d cells, more than the limit of %d cells per contest",
+				n, len(m.VoteTypes), n*len(m.VoteTypes), MaxContestCells)
+		}
+		if v.err != nil {
+			v.pop()
+			return
 		}
 		choices := map[string]bool{}
 		for j, ch := range c.Choices {
@@ -240,13 +315,88 @@ func (m *Manifest) validate(v *validator) {
 		}
 		scope := map[string]bool{}
 		for j, u := range c.Units {
-			if !units[u] {
-				v.fail(fmt.Sprintf("units[%d]", j), "%q is not a unit of this election", u)
+			if _, ok := units[u]; !ok {
+				v.fail(fmt.Sprintf("units[%d]", j), "%q is not a unit of this election", clip(u))
 			}
 			v.uniq(fmt.Sprintf("units[%d]", j), scope, u)
 		}
 		v.pop()
 	}
+	if v.err == nil {
+		m.checkTallySize(v, units, depth)
+	}
+}
+
+// checkTallySize refuses a manifest whose tally would hold more than
+// MaxTallyNumbers numbers: for each contest, its choices by vote type, and
+// a row of its choices and 4 more numbers for each unit its tally shows
+// (the units it is voted in, and their ancestors). The manifest is
+// otherwise valid.
+func (m *Manifest) checkTallySize(v *validator, units map[string]int, depth []int) {
+	parent := make([]int, len(m.Units))
+	subtree := make([]int, len(m.Units)) // units in each one's subtree, itself included
+	for i, u := range m.Units {
+		parent[i] = -1
+		if i > 0 {
+			parent[i] = units[u.Parent]
+		}
+	}
+	for i := len(m.Units) - 1; i >= 0; i-- { // parents come first: children are summed first
+		subtree[i]++
+		if parent[i] >= 0 {
+			subtree[parent[i]] += subtree[i]
+		}
+	}
+	// seen[u] == c+1 when unit u is already counted for contest c, so that
+	// ancestors shared by several scope roots count once.
+	seen := make([]int, len(m.Units))
+	var total int64
+	for ci, c := range m.Contests {
+		shown := len(m.Units)
+		if len(c.Units) > 0 {
+			roots := make(map[int]bool, len(c.Units))
+			for _, id := range c.Units {
+				roots[units[id]] = true
+			}
+			shown = 0
+			for r := range roots {
+				covered := false // under another root: counted in its subtree
+				for p := parent[r]; p >= 0 && !covered; p = parent[p] {
+					covered = roots[p]
+				}
+				if covered {
+					continue
+				}
+				shown += subtree[r]
+				for p := parent[r]; p >= 0 && seen[p] != ci+1; p = parent[p] {
+					seen[p] = ci + 1
+					shown++
+				}
+			}
+		}
+		total += int64(len(c.Choices))*int64(len(m.VoteTypes)) + int64(shown)*int64(len(c.Choices)+4)
+		if total > MaxTallyNumbers {
+			v.pushIndex("contests", ci)
+			v.fail("", "with this contest (%d choices, shown on %d units) the tally would hold %d numbers (choices × vote types + units shown × (choices + 4), summed over contests), more than the limit of %d",
+				len(c.Choices), shown, total, MaxTallyNumbers)
+			v.pop()
+			return
+		}
+	}
+}
+
+// clip shortens a value quoted in an error message, so that a refusal is
+// never much longer than the rules it cites.
+func clip(s string) string {
+	const max = 128
+	if len(s) <= max {
+		return s
+	}
+	i := max
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 func (r *CountReport) validate(v *validator) {

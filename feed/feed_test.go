@@ -94,7 +94,12 @@ func TestNATSMonitorResumes(t *testing.T) {
 	n, done := runDemo(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	nc, err := nats.Connect(n.Broker.ClientURL())
+	// A monitor, with the key the ledger made in its data directory.
+	key, err := nats.NkeyOptionFromSeed(n.Broker.MonitorKeyFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(n.Broker.MonitorURL(), key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,12 @@
 //   - On start it checks that the stream still holds the message it applied
 //     last; if the stream shows a different history it stops with an alarm
 //     instead of logging a fork.
+//   - No stream message stops it: whatever a message holds, it is logged
+//     (accepted, or rejected with the reason) or dropped with the reason in
+//     its sequence record, and the step goes on. What a message costs is
+//     bounded by what it reports, not by what it declares: a manifest past
+//     the limits of package events is dropped, and projections keep only
+//     the counts reported.
 package ledger
 
 import (
@@ -124,6 +130,9 @@ func Open(cfg Config) (*Ledger, error) {
 	var err error
 	if l.position, err = l.db.Position(); err != nil {
 		return nil, fmt.Errorf("couldn't read stream position: %w", err)
+	}
+	if err := l.checkAllStored(); err != nil {
+		return nil, err
 	}
 	err = l.db.Elections(func(id string, size uint64) error {
 		proj, err := projections.Load(id, func(fn func(string, []byte) error) error { return l.db.Cells(id, fn) })

@@ -228,6 +228,9 @@ func (l *Ledger) step(msgs []message) error {
 		if err != nil {
 			return fmt.Errorf("couldn't compute the root of %s at size %d: %w", id, el.size, err)
 		}
+		if err := l.checkBeforeSigning(id, el, root); err != nil {
+			return err
+		}
 		cp, err := checkpoint.Sign(l.cfg.Signer, l.Origin(id), el.size, root)
 		if err != nil {
 			return err

@@ -10,6 +10,7 @@
 //	<data>/ledger.pub   its verifier key
 //	<data>/pebble/      the ledger database
 //	<data>/jetstream/   the embedded server's stream storage
+//	<data>/nats-monitor.nk   the embedded server's key for monitors (mode 0600)
 package node
 
 import (
@@ -48,7 +49,8 @@ type Config struct {
 	HTTP string
 	// NATSURL selects an external NATS; empty starts the embedded server.
 	NATSURL string
-	// NATSListen is the embedded server's client address (loopback).
+	// NATSListen is the embedded server's client address (loopback) for
+	// monitors, who authenticate with <data>/nats-monitor.nk; "-" none.
 	NATSListen string
 	// StreamReplicas is the stream's replica count; 3 in a cluster.
 	StreamReplicas  int
@@ -59,6 +61,12 @@ type Config struct {
 	NoFeed   bool
 	MaxBatch int
 	Logger   *slog.Logger
+
+	// HTTPLimits bound what HTTP clients can hold: timeouts, connections,
+	// change streams and the memory of request bodies (docs/security.md).
+	// Zero fields take api's defaults; MaxConns is lowered to leave
+	// api.FDReserve file descriptors free.
+	HTTPLimits api.Limits
 }
 
 // Node is a running ledger.
@@ -112,6 +120,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	n.Broker, err = broker.Open(ctx, broker.Config{
 		URL: cfg.NATSURL, Dir: filepath.Join(cfg.DataDir, "jetstream"), Listen: cfg.NATSListen,
+		MonitorKeyFile: filepath.Join(cfg.DataDir, broker.MonitorKeyFile), FeedStream: feed.DefaultStream,
 		DuplicateWindow: cfg.DuplicateWindow, Replicas: cfg.StreamReplicas, Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -158,7 +167,8 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 			}
 		}()
 	}
-	n.Handler = api.New(api.Config{Ledger: n.Ledger, VerifierKey: vkey, Gatherer: n.Registry, Logger: cfg.Logger})
+	lim := cfg.HTTPLimits.WithDefaults()
+	n.Handler = api.New(api.Config{Ledger: n.Ledger, VerifierKey: vkey, Gatherer: n.Registry, Logger: cfg.Logger, Limits: lim})
 	if cfg.HTTP != "-" {
 		ln, err := net.Listen("tcp", cfg.HTTP)
 		if err != nil {
@@ -168,13 +178,30 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		// Requests' contexts end when shutdown starts, so that change
 		// streams (server-sent events) end instead of holding it up.
 		httpCtx, httpCancel := context.WithCancel(context.Background())
-		n.httpSrv = &http.Server{Handler: n.Handler, ReadHeaderTimeout: 10 * time.Second,
+		want := cfg.HTTPLimits.MaxConns
+		if want <= 0 {
+			want = api.DefaultMaxConns
+		}
+		if lim.MaxConns < want {
+			cfg.Logger.Warn("HTTP connection cap lowered to leave file descriptors free: raise the open-files limit (ulimit -n)",
+				"max_conns", lim.MaxConns, "wanted", want, "fd_reserve", api.FDReserve)
+		}
+		// At the cap, a new connection closes the quietest idle one, or is
+		// refused with 503 if all are serving requests (api.Listener). The
+		// handler's write deadline runs from an answer's first byte; the
+		// server's, from the end of the request's headers, covers only
+		// net/http's own answers.
+		cl := api.LimitListener(ln, lim.MaxConns, n.Registry)
+		n.httpSrv = &http.Server{Handler: n.Handler,
+			ReadHeaderTimeout: lim.ReadHeaderTimeout, ReadTimeout: lim.ReadTimeout,
+			WriteTimeout: lim.WriteTimeout, IdleTimeout: lim.IdleTimeout,
+			ConnState:   cl.ConnState,
 			BaseContext: func(net.Listener) context.Context { return httpCtx }}
 		n.httpSrv.RegisterOnShutdown(httpCancel)
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
-			if err := n.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := n.httpSrv.Serve(cl); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				cfg.Logger.Error("HTTP server stopped", "err", err)
 			}
 		}()

@@ -14,8 +14,9 @@ import (
 )
 
 // SchemaVersion is the version of the cell encoding. A stored projection of
-// another version is outdated and rebuilt from the log.
-const SchemaVersion = 1
+// another version is outdated and rebuilt from the log. Version 2 added the
+// sparse form of a node's counts; version 1 had only the dense form.
+const SchemaVersion = 2
 
 // ErrOutdated is returned by [Load] for a projection that is missing or of
 // another schema version: rebuild it from the log.
@@ -73,8 +74,9 @@ func (e *Election) Flush(put func(key string, value []byte)) error {
 		return cmp.Or(cmp.Compare(a.contest, b.contest), cmp.Compare(a.unit, b.unit))
 	})
 	for _, r := range e.dirty {
-		n := e.contests[r.contest].nodes[r.unit]
-		put(e.nodeKey(r), n.encode())
+		c := e.contests[r.contest]
+		n := c.nodeAt(r.unit)
+		put(e.nodeKey(r), n.encode(c.width))
 		n.dirty = false
 	}
 	e.dirty = e.dirty[:0]
@@ -85,21 +87,51 @@ func (e *Election) nodeKey(r nodeRef) string {
 	return nodePrefix + e.contests[r.contest].def.ID + "\x00" + e.units[r.unit].id
 }
 
-func (n *node) encode() []byte {
-	b := binary.AppendUvarint(nil, n.version)
-	b = append(b, n.current[:]...)
+// Node flags.
+const (
+	flagOwn         = 1 << 0 // the node has its own report
+	flagChild       = 1 << 1 // the node has a children's sum
+	flagOwnSparse   = 1 << 2 // its own counts are in the sparse form
+	flagChildSparse = 1 << 3 // its children's sum is in the sparse form
+)
+
+// encode writes the node: its version, current report and flags, its own
+// counts and its children's sum (each in the shorter form), and the leaves
+// reported beneath it. Its length follows the counts that are not zero.
+func (n *node) encode(width int) []byte {
+	return n.appendTo(nil, width)
+}
+
+// appendTo appends the node's encoding to b.
+func (n *node) appendTo(b []byte, width int) []byte {
 	var flags byte
-	if n.own != nil {
-		flags |= 1
-	}
-	if n.child != nil {
-		flags |= 2
-	}
-	b = append(b, flags)
-	for _, v := range [][]int64{n.own, n.child} {
-		for _, x := range v {
-			b = binary.AppendVarint(b, x)
+	ownDense, childDense := true, true
+	size := uvarintLen(n.version) + 17 + varintLen(n.childLeaves)
+	if n.hasOwn {
+		flags |= flagOwn
+		var l int
+		if ownDense, l = vectorForm(n.own, width); !ownDense {
+			flags |= flagOwnSparse
 		}
+		size += l
+	}
+	if n.hasChild {
+		flags |= flagChild
+		var l int
+		if childDense, l = vectorForm(n.child, width); !childDense {
+			flags |= flagChildSparse
+		}
+		size += l
+	}
+	b = slices.Grow(b, size)
+	b = binary.AppendUvarint(b, n.version)
+	b = append(b, n.current[:]...)
+	b = append(b, flags)
+	if n.hasOwn {
+		b = appendVector(b, n.own, ownDense, width)
+	}
+	if n.hasChild {
+		b = appendVector(b, n.child, childDense, width)
 	}
 	return binary.AppendVarint(b, n.childLeaves)
 }
@@ -108,39 +140,41 @@ func decodeNode(b []byte, width int) (*node, error) {
 	n := &node{}
 	var k int
 	if n.version, k = binary.Uvarint(b); k <= 0 || len(b) < k+17 {
-		return nil, errors.New("truncated node")
+		return nil, errTruncated
 	}
 	b = b[k:]
 	copy(n.current[:], b)
 	flags := b[16]
 	b = b[17:]
-	read := func() (int64, error) {
-		x, k := binary.Varint(b)
-		if k <= 0 {
-			return 0, errors.New("truncated node")
-		}
-		b = b[k:]
-		return x, nil
+	if flags&^(flagOwn|flagChild|flagOwnSparse|flagChildSparse) != 0 ||
+		flags&flagOwnSparse != 0 && flags&flagOwn == 0 || flags&flagChildSparse != 0 && flags&flagChild == 0 {
+		return nil, fmt.Errorf("unknown node flags %#x", flags)
 	}
-	for bit, dst := range []*[]int64{&n.own, &n.child} {
-		if flags&(1<<bit) == 0 {
+	for _, x := range []struct {
+		has, sparse byte
+		dst         *[]cell
+		set         *bool
+	}{{flagOwn, flagOwnSparse, &n.own, &n.hasOwn}, {flagChild, flagChildSparse, &n.child, &n.hasChild}} {
+		if flags&x.has == 0 {
 			continue
 		}
-		*dst = make([]int64, width)
-		for i := range *dst {
-			x, err := read()
-			if err != nil {
-				return nil, err
-			}
-			(*dst)[i] = x
+		var err error
+		if flags&x.sparse != 0 {
+			*x.dst, b, err = readSparse(b, width)
+		} else {
+			*x.dst, b, err = readDense(b, width)
 		}
+		if err != nil {
+			return nil, err
+		}
+		*x.set = true
 	}
-	x, err := read()
-	if err != nil {
-		return nil, err
+	x, k := binary.Varint(b)
+	if k <= 0 {
+		return nil, errTruncated
 	}
 	n.childLeaves = x
-	if len(b) != 0 {
+	if len(b) != k {
 		return nil, errors.New("trailing bytes in node")
 	}
 	return n, nil
@@ -198,11 +232,16 @@ func (e *Election) loadNode(key string, value []byte) error {
 		if !ok1 || !ok2 {
 			break
 		}
-		n, err := decodeNode(value, e.contests[ci].width)
+		c := e.contests[ci]
+		s := c.slot(ui)
+		if s < 0 {
+			return fmt.Errorf("cell %q: the unit is not in the contest's tally", key)
+		}
+		n, err := decodeNode(value, c.width)
 		if err != nil {
 			return fmt.Errorf("cell %q: %w", key, err)
 		}
-		e.contests[ci].nodes[ui] = n
+		c.nodes[s] = n
 		if n.current != uuid.Nil {
 			e.current[n.current] = nodeRef{ci, ui}
 		}

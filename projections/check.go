@@ -96,7 +96,7 @@ func (e *Election) references(r *events.CountReport, cells *[]int) (nodeRef, *Re
 		return nodeRef{}, refErr("unit %q is not in election %q", r.Unit, e.id)
 	}
 	c := e.contests[ci]
-	if !c.inScope[ui] {
+	if s := c.slot(ui); s < 0 || !c.inScope[s] {
 		return nodeRef{}, refErr("unit %q does not vote in contest %q", r.Unit, r.Contest)
 	}
 	if cells != nil {
@@ -142,7 +142,7 @@ func (e *Election) checkCounts(ev *events.Event, r *events.CountReport, corrects
 	c, ui := e.contests[ref.contest], ref.unit
 	if corrects != uuid.Nil {
 		cur := uuid.Nil
-		if n := c.nodes[ui]; n != nil {
+		if n := c.nodeAt(ui); n != nil {
 			cur = n.current
 		}
 		if cur != corrects {
@@ -170,7 +170,7 @@ func (e *Election) checkVersion(ev *events.Event, ref nodeRef) *Rejection {
 		return nil
 	}
 	var have uint64
-	if n := e.contests[ref.contest].nodes[ref.unit]; n != nil {
+	if n := e.contests[ref.contest].nodeAt(ref.unit); n != nil {
 		have = n.version
 	}
 	if *ev.ExpectedVersion != have {
@@ -185,10 +185,13 @@ func (e *Election) checkVersion(ev *events.Event, ref nodeRef) *Rejection {
 func (e *Election) Version(unit, contest string) uint64 {
 	ci, ok1 := e.contestIx[contest]
 	ui, ok2 := e.unitIdx[unit]
-	if !ok1 || !ok2 || e.contests[ci].nodes[ui] == nil {
+	if !ok1 || !ok2 {
 		return 0
 	}
-	return e.contests[ci].nodes[ui].version
+	if n := e.contests[ci].nodeAt(ui); n != nil {
+		return n.version
+	}
+	return 0
 }
 
 // namedCell is a count's choice and vote type, and its cell.

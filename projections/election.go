@@ -10,8 +10,10 @@
 // A projection is a pure function of the entries applied to it: applying the
 // same entries gives the same cells ([Election.Flush]) and the same tally
 // bytes, whether it was built incrementally or rebuilt from the log. Its size
-// depends on the manifest (contests × units × choices × vote types), never on
-// the length of the log.
+// follows the manifest's size (units, contests, and the units each
+// contest's tally shows) and the counts reported, never the manifest's
+// declared widths (choices × vote types × units) nor the length of the log:
+// a unit's totals hold only the cells that are not zero.
 //
 // # Rules
 //
@@ -23,6 +25,7 @@ package projections
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -47,8 +50,12 @@ type Election struct {
 	voteTypes map[string]int
 	units     []unit
 	unitIdx   map[string]int
-	contests  []*contest
-	contestIx map[string]int
+	// allInScope and allLeaves are the scope and leaves of every contest
+	// voted everywhere (contest.all), read only.
+	allInScope []bool
+	allLeaves  []int64
+	contests   []*contest
+	contestIx  map[string]int
 	// current maps each current report's event ID to its node.
 	current map[uuid.UUID]nodeRef
 
@@ -71,55 +78,114 @@ type unit struct {
 	id       string
 	parent   int // -1 for the root
 	children []int
+	leaves   int64 // leaves beneath it, itself included
 }
 
+// contest is the state of one contest. Its per-unit state covers only the
+// units its tally shows ("tracked": those in its scope, and their
+// ancestors), each at a slot: a contest voted in three precincts of a
+// 10,000-unit election costs a few slots, not 10,000.
 type contest struct {
 	def     *events.Contest
 	choices map[string]int
-	inScope []bool  // per unit: counts may be reported for it
-	tracked []bool  // per unit: in scope, or an ancestor of a scope root
-	leaves  []int64 // per unit: in-scope leaves beneath it, itself included
-	nodes   []*node // per unit; nil until a report touches it
-	width   int     // choices × vote types
+	// all is set when every unit is tracked and in scope (no scope, or the
+	// root in it): unit u is at slot u, and units is nil. Otherwise units
+	// lists the tracked units in manifest order, and unit units[s] is at
+	// slot s.
+	all   bool
+	units []int
+	// Per slot: whether counts may be reported for the unit (in scope, not
+	// only an ancestor of the scope), the in-scope leaves beneath it
+	// (itself included), and its node, nil until a report touches it.
+	inScope []bool
+	leaves  []int64
+	nodes   []*node
+	width   int // choices × vote types
 	// lastCells are the names and cells of the counts of the last report
 	// checked, in order: reports of one contest mostly name the same
 	// choices and vote types in the same order (Election.references).
 	lastCells []namedCell
-	allLeafs  int64   // in-scope leaves of the whole election
-	delta     []int64 // scratch for change
+	// delta and merged are scratch for change; they grow to the largest
+	// change made, never to the width.
+	delta, merged []cell
+}
+
+// slot returns where unit u's state is kept, or -1 if the contest's tally
+// does not show u.
+func (c *contest) slot(u int) int {
+	if c.all {
+		return u
+	}
+	if s, ok := slices.BinarySearch(c.units, u); ok {
+		return s
+	}
+	return -1
+}
+
+// unitAt returns the unit at a slot.
+func (c *contest) unitAt(s int) int {
+	if c.all {
+		return s
+	}
+	return c.units[s]
+}
+
+// slots returns the number of tracked units.
+func (c *contest) slots() int { return len(c.nodes) }
+
+// nodeAt returns the node of unit u, nil if none.
+func (c *contest) nodeAt(u int) *node {
+	if s := c.slot(u); s >= 0 {
+		return c.nodes[s]
+	}
+	return nil
 }
 
 type nodeRef struct{ contest, unit int }
 
-// node is the state of one (contest, unit).
+// node is the state of one (contest, unit). Its counts are sparse: only
+// the cells that are not zero, so that it takes memory for what was
+// reported, however many choices and vote types the contest declares.
 type node struct {
 	version     uint64    // count changes applied to this unit and contest
 	current     uuid.UUID // the current report, uuid.Nil if none
-	own         []int64   // the current report's counts; nil if none
-	child       []int64   // sum of the children's totals
+	own         []cell    // the current report's counts, if hasOwn
+	child       []cell    // sum of the children's totals, if hasChild
+	hasOwn      bool      // the unit has its own current report
+	hasChild    bool      // a report beneath it ever changed
 	childLeaves int64     // in-scope leaves reported beneath, via children
 	dirty       bool      // in Election.dirty: changed since the last Flush
 }
 
-func (n *node) total() []int64 {
-	if n.own != nil {
+// cell is one count of a sparse vector: at is choice × vote types + vote
+// type, in manifest order. Vectors are sorted by at and hold no zeros.
+type cell struct {
+	at    int
+	votes int64
+}
+
+func (n *node) total() []cell {
+	if n.hasOwn {
 		return n.own
 	}
 	return n.child
 }
 
 // New starts the projection of an election from its manifest, the body of
-// its first entry. The manifest must have passed events validation.
+// its first entry. The manifest must have passed events validation. Its
+// cost follows the manifest's size: the units, and for each contest the
+// units its tally shows.
 func New(election string, m *events.Manifest) (*Election, error) {
 	e := &Election{
 		id: election, manifest: m,
-		voteTypes: map[string]int{}, unitIdx: map[string]int{}, contestIx: map[string]int{},
+		voteTypes: map[string]int{}, unitIdx: make(map[string]int, len(m.Units)), contestIx: map[string]int{},
 		current:   map[uuid.UUID]nodeRef{},
 		dirtyMeta: true, newlyMade: true,
 	}
 	for i, vt := range m.VoteTypes {
 		e.voteTypes[vt.ID] = i
 	}
+	e.units = make([]unit, 0, len(m.Units))
 	for i, u := range m.Units {
 		p := -1
 		if u.Parent != "" {
@@ -132,40 +198,25 @@ func New(election string, m *events.Manifest) (*Election, error) {
 		e.unitIdx[u.ID] = i
 		e.units = append(e.units, unit{id: u.ID, parent: p})
 	}
+	// Units come parents first, so a reverse walk sums leaves bottom-up.
+	for u := len(e.units) - 1; u >= 0; u-- {
+		if len(e.units[u].children) == 0 {
+			e.units[u].leaves++
+		}
+		if p := e.units[u].parent; p >= 0 {
+			e.units[p].leaves += e.units[u].leaves
+		}
+	}
+	var subtree []int // scratch for scoped contests
 	for i := range m.Contests {
 		c := &m.Contests[i]
-		ct := &contest{
-			def: c, choices: map[string]int{},
-			inScope: make([]bool, len(e.units)), tracked: make([]bool, len(e.units)),
-			leaves: make([]int64, len(e.units)), nodes: make([]*node, len(e.units)),
-			width: len(c.Choices) * len(m.VoteTypes),
-		}
+		ct := &contest{def: c, choices: make(map[string]int, len(c.Choices)), width: len(c.Choices) * len(m.VoteTypes)}
 		for j, ch := range c.Choices {
 			ct.choices[ch.ID] = j
 		}
-		roots := c.Units
-		if len(roots) == 0 {
-			roots = []string{m.Units[0].ID}
-		}
-		for _, r := range roots {
-			ri, ok := e.unitIdx[r]
-			if !ok {
-				return nil, fmt.Errorf("manifest of %s: contest %q names unknown unit %q", election, c.ID, r)
-			}
-			e.markScope(ct, ri)
-			for p := e.units[ri].parent; p >= 0; p = e.units[p].parent {
-				ct.tracked[p] = true
-			}
-		}
-		// Units come parents first, so a reverse walk sums leaves bottom-up.
-		for u := len(e.units) - 1; u >= 0; u-- {
-			if ct.inScope[u] && len(e.units[u].children) == 0 {
-				ct.leaves[u]++
-				ct.allLeafs++
-			}
-			if p := e.units[u].parent; p >= 0 && ct.tracked[u] {
-				ct.leaves[p] += ct.leaves[u]
-			}
+		var err error
+		if subtree, err = e.scope(ct, subtree); err != nil {
+			return nil, err
 		}
 		e.contestIx[c.ID] = i
 		e.contests = append(e.contests, ct)
@@ -173,11 +224,78 @@ func New(election string, m *events.Manifest) (*Election, error) {
 	return e, nil
 }
 
-func (e *Election) markScope(c *contest, u int) {
-	c.inScope[u], c.tracked[u] = true, true
-	for _, ch := range e.units[u].children {
-		e.markScope(c, ch)
+// scope sets the units a contest tracks, and at each its scope and leaves.
+func (e *Election) scope(c *contest, scratch []int) ([]int, error) {
+	roots := make([]int, 0, len(c.def.Units))
+	for _, r := range c.def.Units {
+		ri, ok := e.unitIdx[r]
+		if !ok {
+			return scratch, fmt.Errorf("manifest of %s: contest %q names unknown unit %q", e.id, c.def.ID, r)
+		}
+		roots = append(roots, ri)
 	}
+	if len(roots) == 0 || slices.Contains(roots, 0) {
+		if e.allInScope == nil { // shared by the contests voted everywhere
+			e.allInScope = make([]bool, len(e.units))
+			e.allLeaves = make([]int64, len(e.units))
+			for u := range e.units {
+				e.allInScope[u], e.allLeaves[u] = true, e.units[u].leaves
+			}
+		}
+		c.all, c.inScope, c.leaves = true, e.allInScope, e.allLeaves
+		c.nodes = make([]*node, len(e.units))
+		return scratch, nil
+	}
+	// The units in scope are the subtrees of the roots; the ancestors of
+	// a root outside them are tracked too, with the leaves of the roots
+	// beneath them.
+	isRoot := make(map[int]bool, len(roots))
+	for _, r := range roots {
+		isRoot[r] = true
+	}
+	inScope := map[int]bool{}
+	above := map[int]int64{}
+	for _, r := range roots {
+		if inScope[r] {
+			continue
+		}
+		covered := false // under another root
+		for p := e.units[r].parent; p >= 0 && !covered; p = e.units[p].parent {
+			covered = isRoot[p]
+		}
+		if covered {
+			continue
+		}
+		scratch = append(scratch[:0], r)
+		for len(scratch) > 0 {
+			u := scratch[len(scratch)-1]
+			scratch = scratch[:len(scratch)-1]
+			inScope[u] = true
+			scratch = append(scratch, e.units[u].children...)
+		}
+		for p := e.units[r].parent; p >= 0; p = e.units[p].parent {
+			above[p] += e.units[r].leaves
+		}
+	}
+	c.units = make([]int, 0, len(inScope)+len(above))
+	for u := range inScope {
+		c.units = append(c.units, u)
+	}
+	for u := range above {
+		c.units = append(c.units, u)
+	}
+	slices.Sort(c.units)
+	c.inScope = make([]bool, len(c.units))
+	c.leaves = make([]int64, len(c.units))
+	c.nodes = make([]*node, len(c.units))
+	for s, u := range c.units {
+		if inScope[u] {
+			c.inScope[s], c.leaves[s] = true, e.units[u].leaves
+		} else {
+			c.leaves[s] = above[u]
+		}
+	}
+	return scratch, nil
 }
 
 // ID returns the election ID.
@@ -202,7 +320,7 @@ func (e *Election) Status() string {
 	for _, c := range e.contests {
 		r := c.reportedLeaves(0)
 		any = any || r > 0
-		all = all && r == c.allLeafs
+		all = all && r == c.leaves[0]
 	}
 	switch {
 	case all && any:
@@ -220,14 +338,15 @@ func (e *Election) Status() string {
 // recount orders leave it as it is.
 func (e *Election) Correcting() bool { return e.correcting }
 
-// reportedLeaves is the number of in-scope leaves under unit u with a report.
-func (c *contest) reportedLeaves(u int) int64 {
-	n := c.nodes[u]
+// reportedLeaves is the number of in-scope leaves with a report under the
+// unit at slot s.
+func (c *contest) reportedLeaves(s int) int64 {
+	n := c.nodes[s]
 	switch {
 	case n == nil:
 		return 0
-	case n.own != nil:
-		return c.leaves[u]
+	case n.hasOwn:
+		return c.leaves[s]
 	}
 	return n.childLeaves
 }
@@ -240,11 +359,12 @@ func (e *Election) markDirty(n *node, ref nodeRef) {
 	}
 }
 
-func (c *contest) node(u int) *node {
-	if c.nodes[u] == nil {
-		c.nodes[u] = &node{}
+// node returns the node at slot s, made if need be.
+func (c *contest) node(s int) *node {
+	if c.nodes[s] == nil {
+		c.nodes[s] = &node{}
 	}
-	return c.nodes[u]
+	return c.nodes[s]
 }
 
 // Apply folds the next entry of the log into the projection. The entry's
@@ -278,7 +398,7 @@ func (e *Election) Apply(en *events.Entry) error {
 			return fmt.Errorf("projection of %s: entry %d retracts %s, which is not current", e.id, en.Index, b.Retracts)
 		}
 		e.correcting = true
-		e.change(ref, uuid.Nil, nil)
+		e.change(ref, uuid.Nil, nil, false)
 	case *events.Certification:
 		e.certified, e.recount = true, false
 	case *events.RecountOrder:
@@ -299,69 +419,63 @@ func (e *Election) setCounts(id uuid.UUID, r *events.CountReport) error {
 		return fmt.Errorf("projection of %s: unknown unit %q", e.id, r.Unit)
 	}
 	c := e.contests[ci]
-	v := make([]int64, c.width)
+	if s := c.slot(ui); s < 0 || !c.inScope[s] {
+		return fmt.Errorf("projection of %s: unit %q does not vote in contest %q", e.id, r.Unit, r.Contest)
+	}
+	own := make([]cell, 0, len(r.Counts))
 	if res := &e.resolved; res.r == r && res.ref == (nodeRef{ci, ui}) {
 		for i, cnt := range r.Counts {
-			v[res.cells[i]] = cnt.Votes
+			if cnt.Votes != 0 {
+				own = append(own, cell{res.cells[i], cnt.Votes})
+			}
 		}
 		res.r = nil
-		e.change(res.ref, id, v)
-		return nil
-	}
-	nv := len(e.voteTypes)
-	for _, cnt := range r.Counts {
-		ch, ok1 := c.choices[cnt.Choice]
-		vt, ok2 := e.voteTypes[cnt.VoteType]
-		if !ok1 || !ok2 {
-			return fmt.Errorf("projection of %s: unknown choice %q or vote type %q", e.id, cnt.Choice, cnt.VoteType)
+	} else {
+		nv := len(e.voteTypes)
+		for _, cnt := range r.Counts {
+			ch, ok1 := c.choices[cnt.Choice]
+			vt, ok2 := e.voteTypes[cnt.VoteType]
+			if !ok1 || !ok2 {
+				return fmt.Errorf("projection of %s: unknown choice %q or vote type %q", e.id, cnt.Choice, cnt.VoteType)
+			}
+			if cnt.Votes != 0 {
+				own = append(own, cell{ch*nv + vt, cnt.Votes})
+			}
 		}
-		v[ch*nv+vt] = cnt.Votes
 	}
-	e.change(nodeRef{ci, ui}, id, v)
+	sortCells(own)
+	e.change(nodeRef{ci, ui}, id, own, true)
 	return nil
 }
 
 // change replaces the own report of a node and rolls the difference up.
-func (e *Election) change(ref nodeRef, id uuid.UUID, own []int64) {
+func (e *Election) change(ref nodeRef, id uuid.UUID, own []cell, hasOwn bool) {
 	c := e.contests[ref.contest]
-	n := c.node(ref.unit)
+	s := c.slot(ref.unit)
+	n := c.node(s)
 	// Not a copy: below, n.own is replaced, never written to, and n.child
 	// changes only when a descendant's report does.
 	oldTotal := n.total()
-	oldLeaves := c.reportedLeaves(ref.unit)
+	oldLeaves := c.reportedLeaves(s)
 	if n.current != uuid.Nil {
 		delete(e.current, n.current)
 	}
 	n.version++
-	n.current, n.own = id, own
+	n.current, n.own, n.hasOwn = id, own, hasOwn
 	if id != uuid.Nil {
 		e.current[id] = ref
 	}
 	e.markDirty(n, ref)
 
-	if cap(c.delta) < c.width {
-		c.delta = make([]int64, c.width)
-	}
-	delta := c.delta[:c.width]
-	clear(delta)
-	for i, x := range n.total() {
-		delta[i] += x
-	}
-	for i, x := range oldTotal {
-		delta[i] -= x
-	}
-	dLeaves := c.reportedLeaves(ref.unit) - oldLeaves
+	c.delta = diffCells(c.delta[:0], n.total(), oldTotal)
+	dLeaves := c.reportedLeaves(s) - oldLeaves
 	for p := e.units[ref.unit].parent; p >= 0; p = e.units[p].parent {
-		pn := c.node(p)
-		if pn.child == nil {
-			pn.child = make([]int64, c.width)
-		}
-		for i, d := range delta {
-			pn.child[i] += d
-		}
+		pn := c.node(c.slot(p))
+		pn.hasChild = true
+		pn.child, c.merged = addCells(pn.child, c.delta, c.merged)
 		pn.childLeaves += dLeaves
 		e.markDirty(pn, nodeRef{ref.contest, p})
-		if pn.own != nil {
+		if pn.hasOwn {
 			break // its own report stands; its total, and its parent's, are unchanged
 		}
 	}

@@ -63,22 +63,27 @@ func (f *Findings) Len() int { return len(f.Rollup) + len(f.Unreported) }
 func (e *Election) Reconcile() *Findings {
 	f := &Findings{Rollup: []RollupFinding{}, Unreported: []UnreportedFinding{}}
 	nv := len(e.manifest.VoteTypes)
+	// covered[u]: unit u or an ancestor has its own report, for the
+	// contest at hand. Only the contest's units are read and written.
 	covered := make([]bool, len(e.units))
+	var used [2][]bool // scratch for sameVoteTypes
 	for _, c := range e.contests {
-		for u := range e.units {
-			n := c.nodes[u]
-			if n != nil && n.own != nil && n.child != nil && n.childLeaves > 0 {
-				f.Rollup = e.rollup(f.Rollup, c, u, n, nv)
+		for s, n := range c.nodes {
+			if n != nil && n.hasOwn && n.hasChild && n.childLeaves > 0 {
+				f.Rollup = e.rollup(f.Rollup, c, s, n, nv, &used)
 			}
 		}
-		un := UnreportedFinding{Contest: c.def.ID, UnitsTotal: c.allLeafs, Units: []string{}}
-		// Units come parents first, so covered[parent] is known.
-		for u, unit := range e.units {
-			covered[u] = c.nodes[u] != nil && c.nodes[u].own != nil
+		un := UnreportedFinding{Contest: c.def.ID, UnitsTotal: c.leaves[0], Units: []string{}}
+		// Units come parents first, and a unit's parent is in the contest's
+		// tally too, so covered[parent] is known.
+		for s, n := range c.nodes {
+			u := c.unitAt(s)
+			unit := &e.units[u]
+			covered[u] = n != nil && n.hasOwn
 			if unit.parent >= 0 && covered[unit.parent] {
 				covered[u] = true
 			}
-			if c.inScope[u] && len(unit.children) == 0 && !covered[u] {
+			if c.inScope[s] && len(unit.children) == 0 && !covered[u] {
 				un.Units = append(un.Units, unit.id)
 			}
 		}
@@ -90,32 +95,63 @@ func (e *Election) Reconcile() *Findings {
 }
 
 // rollup appends the differences between node n's own report and its
-// children's sum.
-func (e *Election) rollup(out []RollupFinding, c *contest, u int, n *node, nv int) []RollupFinding {
+// children's sum, choice by choice in manifest order, each followed by its
+// vote types' differences when they are compared.
+func (e *Election) rollup(out []RollupFinding, c *contest, s int, n *node, nv int, used *[2][]bool) []RollupFinding {
 	base := RollupFinding{
-		Contest: c.def.ID, Unit: e.units[u].id,
-		UnitsReported: n.childLeaves, UnitsTotal: c.leaves[u], Complete: n.childLeaves == c.leaves[u],
+		Contest: c.def.ID, Unit: e.units[c.unitAt(s)].id,
+		UnitsReported: n.childLeaves, UnitsTotal: c.leaves[s], Complete: n.childLeaves == c.leaves[s],
 	}
-	byType := sameVoteTypes(n.own, n.child, nv)
-	for i, ch := range c.def.Choices {
-		own, child := n.own[i*nv:(i+1)*nv], n.child[i*nv:(i+1)*nv]
-		var ownSum, childSum int64
-		for j := range nv {
-			ownSum += own[j]
-			childSum += child[j]
+	byType := sameVoteTypes(n.own, n.child, nv, used)
+	own, child := n.own, n.child
+	// Both vectors are sorted by cell, so choice by choice: a choice with
+	// no count on either side differs in nothing.
+	for len(own) > 0 || len(child) > 0 {
+		ch := firstCell(own, child) / nv
+		end := (ch + 1) * nv
+		i, j := 0, 0
+		for i < len(own) && own[i].at < end {
+			i++
 		}
+		for j < len(child) && child[j].at < end {
+			j++
+		}
+		co, cc := own[:i], child[:j]
+		own, child = own[i:], child[j:]
+		var ownSum, childSum int64
+		for _, x := range co {
+			ownSum += x.votes
+		}
+		for _, x := range cc {
+			childSum += x.votes
+		}
+		id := c.def.Choices[ch].ID
 		if ownSum != childSum {
 			d := base
-			d.Choice, d.Own, d.Children = ch.ID, ownSum, childSum
+			d.Choice, d.Own, d.Children = id, ownSum, childSum
 			out = append(out, d)
 		}
 		if !byType {
 			continue
 		}
-		for j, vt := range e.manifest.VoteTypes {
-			if own[j] != child[j] {
+		for a, b := 0, 0; a < len(co) || b < len(cc); {
+			var at int
+			var o, k int64
+			switch {
+			case b == len(cc) || (a < len(co) && co[a].at < cc[b].at):
+				at, o = co[a].at, co[a].votes
+				a++
+			case a == len(co) || cc[b].at < co[a].at:
+				at, k = cc[b].at, cc[b].votes
+				b++
+			default:
+				at, o, k = co[a].at, co[a].votes, cc[b].votes
+				a++
+				b++
+			}
+			if o != k {
 				d := base
-				d.Choice, d.VoteType, d.Own, d.Children = ch.ID, vt.ID, own[j], child[j]
+				d.Choice, d.VoteType, d.Own, d.Children = id, e.manifest.VoteTypes[at%nv].ID, o, k
 				out = append(out, d)
 			}
 		}
@@ -123,24 +159,39 @@ func (e *Election) rollup(out []RollupFinding, c *contest, u int, n *node, nv in
 	return out
 }
 
-// sameVoteTypes reports whether two count vectors (choice-major, nv vote
-// types per choice) use the same vote types, and more than one: only then
-// does comparing them vote type by vote type say more than comparing
-// totals.
-func sameVoteTypes(a, b []int64, nv int) bool {
-	used := 0
-	for j := range nv {
-		inA, inB := false, false
-		for i := j; i < len(a); i += nv {
-			inA = inA || a[i] != 0
-			inB = inB || b[i] != 0
+// firstCell returns the first cell of two sorted vectors, not both empty.
+func firstCell(a, b []cell) int {
+	switch {
+	case len(a) == 0:
+		return b[0].at
+	case len(b) == 0:
+		return a[0].at
+	}
+	return min(a[0].at, b[0].at)
+}
+
+// sameVoteTypes reports whether two count vectors use the same vote types
+// (those with a count that is not zero), and more than one: only then does
+// comparing them vote type by vote type say more than comparing totals.
+func sameVoteTypes(a, b []cell, nv int, used *[2][]bool) bool {
+	for k, v := range [2][]cell{a, b} {
+		if cap(used[k]) < nv {
+			used[k] = make([]bool, nv)
 		}
-		if inA != inB {
-			return false
-		}
-		if inA {
-			used++
+		used[k] = used[k][:nv]
+		clear(used[k])
+		for _, x := range v {
+			used[k][x.at%nv] = true
 		}
 	}
-	return used > 1
+	n := 0
+	for j := range nv {
+		if used[0][j] != used[1][j] {
+			return false
+		}
+		if used[0][j] {
+			n++
+		}
+	}
+	return n > 1
 }

@@ -8,7 +8,8 @@ import (
 
 // Current returns the current report of a unit for a contest: its event ID
 // (uuid.Nil if none), its counts in the manifest's choice and vote-type
-// order (zeros included), and the version of the (unit, contest). Unknown
+// order (zeros included, so as many as the contest has cells, at most
+// events.MaxContestCells), and the version of the (unit, contest). Unknown
 // names give uuid.Nil, nil and 0.
 func (e *Election) Current(unit, contest string) (uuid.UUID, []events.Count, uint64) {
 	ci, ok1 := e.contestIx[contest]
@@ -17,18 +18,23 @@ func (e *Election) Current(unit, contest string) (uuid.UUID, []events.Count, uin
 		return uuid.Nil, nil, 0
 	}
 	c := e.contests[ci]
-	n := c.nodes[ui]
+	n := c.nodeAt(ui)
 	if n == nil {
 		return uuid.Nil, nil, 0
 	}
-	if n.own == nil {
+	if !n.hasOwn {
 		return uuid.Nil, nil, n.version
 	}
-	nv := len(e.manifest.VoteTypes)
+	own := n.own
 	out := make([]events.Count, 0, c.width)
-	for i, ch := range c.def.Choices {
-		for j, vt := range e.manifest.VoteTypes {
-			out = append(out, events.Count{Choice: ch.ID, VoteType: vt.ID, Votes: n.own[i*nv+j]})
+	for _, ch := range c.def.Choices {
+		for _, vt := range e.manifest.VoteTypes {
+			var x int64
+			if len(own) > 0 && own[0].at == len(out) {
+				x = own[0].votes
+				own = own[1:]
+			}
+			out = append(out, events.Count{Choice: ch.ID, VoteType: vt.ID, Votes: x})
 		}
 	}
 	return n.current, out, n.version

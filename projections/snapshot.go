@@ -46,19 +46,27 @@ var ErrSnapshotOutdated = errors.New("snapshot is of another schema version")
 // entries applied.
 func (e *Election) Snapshot() []byte {
 	b := append([]byte(snapshotMagic), SchemaVersion)
-	put := func(k string, v []byte) {
-		b = binary.AppendUvarint(b, uint64(len(k)))
-		b = append(b, k...)
-		b = binary.AppendUvarint(b, uint64(len(v)))
-		b = append(b, v...)
-	}
 	m, _ := json.Marshal(e.meta())
-	put(keyMeta, m)
-	for ci, c := range e.contests {
-		for ui, n := range c.nodes {
-			if n != nil {
-				put(e.nodeKey(nodeRef{ci, ui}), n.encode())
+	b = binary.AppendUvarint(b, uint64(len(keyMeta)))
+	b = append(b, keyMeta...)
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	b = append(b, m...)
+	var v []byte
+	for _, c := range e.contests {
+		for s, n := range c.nodes {
+			if n == nil {
+				continue
 			}
+			// The key is nodeKey's, written in place.
+			unit := e.units[c.unitAt(s)].id
+			b = binary.AppendUvarint(b, uint64(len(nodePrefix)+len(c.def.ID)+1+len(unit)))
+			b = append(b, nodePrefix...)
+			b = append(b, c.def.ID...)
+			b = append(b, 0)
+			b = append(b, unit...)
+			v = n.appendTo(v[:0], c.width)
+			b = binary.AppendUvarint(b, uint64(len(v)))
+			b = append(b, v...)
 		}
 	}
 	return b
@@ -74,12 +82,12 @@ func Restore(election string, m *events.Manifest, snap []byte) (*Election, error
 		return nil, ErrSnapshotOutdated
 	}
 	b := snap[len(snapshotMagic)+1:]
-	next := func() (string, bool) {
+	next := func() ([]byte, bool) {
 		n, k := binary.Uvarint(b)
 		if k <= 0 || uint64(len(b)-k) < n {
-			return "", false
+			return nil, false
 		}
-		s := string(b[k : k+int(n)])
+		s := b[k : k+int(n)]
 		b = b[k+int(n):]
 		return s, true
 	}
@@ -94,13 +102,13 @@ func Restore(election string, m *events.Manifest, snap []byte) (*Election, error
 		switch {
 		case !ok1 || !ok2:
 			return nil, fmt.Errorf("couldn't restore projection of %s: snapshot is truncated", election)
-		case k == keyMeta && md == nil:
+		case string(k) == keyMeta && md == nil:
 			md = new(meta)
-			if err := json.Unmarshal([]byte(v), md); err != nil || md.Schema != SchemaVersion {
+			if err := json.Unmarshal(v, md); err != nil || md.Schema != SchemaVersion {
 				return nil, fmt.Errorf("couldn't restore projection of %s: bad meta cell %q", election, v)
 			}
-		case len(k) > 0 && k[:1] == nodePrefix && md != nil:
-			if err := e.loadNode(k[1:], []byte(v)); err != nil {
+		case len(k) > 0 && string(k[:1]) == nodePrefix && md != nil:
+			if err := e.loadNode(string(k[1:]), v); err != nil {
 				return nil, fmt.Errorf("couldn't restore projection of %s: %w", election, err)
 			}
 		default:

@@ -1,7 +1,6 @@
 package projections
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/bits"
@@ -63,33 +62,36 @@ type UnitTally struct {
 	Votes         map[string]int64 `json:"votes"` // by choice ID
 }
 
-// Tally returns the election's totals as they stand.
+// Tally returns the election's totals as they stand. Its cost follows the
+// document's size (the units each contest's tally shows, by choice) and
+// the counts reported, never choices × vote types × units.
 func (e *Election) Tally() *Tally {
 	t := &Tally{
 		Election: e.id, Name: e.manifest.Name, Date: e.manifest.Date, Status: e.Status(),
 		Entries: e.size, Accepted: e.accepted, Rejected: e.rejected,
-		Contests: []ContestTally{},
+		Contests: make([]ContestTally, 0, len(e.contests)),
 	}
 	nv := len(e.manifest.VoteTypes)
+	var sums []int64 // per choice, scratch
 	for _, c := range e.contests {
 		ct := ContestTally{
 			ID: c.def.ID, Name: c.def.Name, VoteFor: c.def.VoteFor, Kind: c.def.Kind,
-			UnitsReported: c.reportedLeaves(0), UnitsTotal: c.allLeafs,
-			Choices: []ChoiceTally{}, Units: []UnitTally{},
+			UnitsReported: c.reportedLeaves(0), UnitsTotal: c.leaves[0],
+			Choices: make([]ChoiceTally, 0, len(c.def.Choices)), Units: make([]UnitTally, 0, c.slots()),
 		}
-		var root []int64
-		if c.nodes[0] != nil {
-			root = c.nodes[0].total()
+		var root []cell
+		if n := c.nodes[0]; n != nil {
+			root = n.total()
 		}
 		for i, ch := range c.def.Choices {
-			cht := ChoiceTally{ID: ch.ID, Name: ch.Name, Party: ch.Party, ByVoteType: map[string]int64{}}
-			for j, vt := range e.manifest.VoteTypes {
-				var x int64
-				if root != nil {
-					x = root[i*nv+j]
-				}
-				cht.ByVoteType[vt.ID] = x
-				cht.Votes += x
+			cht := ChoiceTally{ID: ch.ID, Name: ch.Name, Party: ch.Party, ByVoteType: make(map[string]int64, nv)}
+			for _, vt := range e.manifest.VoteTypes {
+				cht.ByVoteType[vt.ID] = 0
+			}
+			for len(root) > 0 && root[0].at < (i+1)*nv {
+				cht.ByVoteType[e.manifest.VoteTypes[root[0].at%nv].ID] = root[0].votes
+				cht.Votes += root[0].votes
+				root = root[1:]
 			}
 			ct.TotalVotes += cht.Votes
 			ct.Choices = append(ct.Choices, cht)
@@ -101,27 +103,29 @@ func (e *Election) Tally() *Tally {
 				ct.Choices[i].Share = Share(ct.Choices[i].Votes, ct.TotalVotes)
 			}
 		}
-		for u, un := range e.units {
-			if !c.tracked[u] {
-				continue
-			}
+		if cap(sums) < len(c.def.Choices) {
+			sums = make([]int64, len(c.def.Choices))
+		}
+		sums = sums[:len(c.def.Choices)]
+		for s, n := range c.nodes {
+			u := c.unitAt(s)
+			un := &e.units[u]
 			ut := UnitTally{
-				ID: un.id, UnitsReported: c.reportedLeaves(u), UnitsTotal: c.leaves[u],
-				Votes: map[string]int64{},
+				ID: un.id, UnitsReported: c.reportedLeaves(s), UnitsTotal: c.leaves[s],
+				Votes: make(map[string]int64, len(c.def.Choices)),
 			}
 			if un.parent >= 0 {
 				ut.Parent = e.units[un.parent].id
 			}
-			var tot []int64
-			if n := c.nodes[u]; n != nil {
-				ut.Reported, ut.Version, tot = n.own != nil, n.version, n.total()
+			clear(sums)
+			if n != nil {
+				ut.Reported, ut.Version = n.hasOwn, n.version
+				for _, x := range n.total() {
+					sums[x.at/nv] += x.votes
+				}
 			}
 			for i, ch := range c.def.Choices {
-				var x int64
-				for j := 0; j < nv && tot != nil; j++ {
-					x += tot[i*nv+j]
-				}
-				ut.Votes[ch.ID] = x
+				ut.Votes[ch.ID] = sums[i]
 			}
 			ct.Units = append(ct.Units, ut)
 		}
@@ -145,13 +149,11 @@ func Share(part, total int64) string {
 	return fmt.Sprintf("%d.%02d", bp/100, bp%100)
 }
 
-// Encode returns the canonical JSON of the tally, newline-terminated.
+// Encode returns the canonical JSON of the tally, newline-terminated: the
+// bytes of encoding/json's Marshal, written without reflection
+// (tallyjson.go).
 func (t *Tally) Encode() ([]byte, error) {
-	b, err := json.Marshal(t)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't encode tally of %s: %w", t.Election, err)
-	}
-	return append(b, '\n'), nil
+	return append(t.appendJSON(nil), '\n'), nil
 }
 
 // WriteTable writes the tally as a readable table.

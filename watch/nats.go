@@ -19,8 +19,15 @@ import (
 // decides what is printed: repeats are skipped by index, and entries the
 // consumer went past (acknowledged before a crash, or dropped by the
 // stream's limits) are fetched over HTTP.
+//
+// The ledger's embedded NATS server admits monitors only with the NKey
+// seed in the ledger's data directory (nats-monitor.nk): set NKeyFile to a
+// copy of it. Against an external NATS, pass the credentials its operator
+// gave, in URL or Options.
 type NATS struct {
 	URL string
+	// NKeyFile is the monitor's NKey seed file, if any.
+	NKeyFile string
 	// Consumer is the durable consumer's name; default "watch-<election>".
 	Consumer      string
 	Stream        string // default feed.DefaultStream
@@ -46,7 +53,19 @@ func (n NATS) Follow(ctx context.Context, election string, _ uint64, onChange fu
 	if name == "" {
 		name = ConsumerName(election)
 	}
-	nc, err := nats.Connect(n.URL, n.Options...)
+	opts := n.Options
+	if n.NKeyFile != "" {
+		key, err := nats.NkeyOptionFromSeed(n.NKeyFile)
+		if err != nil {
+			return fatal(fmt.Errorf("couldn't read the NATS monitor key %s: %w", n.NKeyFile, err))
+		}
+		opts = append([]nats.Option{key}, opts...)
+	}
+	nc, err := nats.Connect(n.URL, opts...)
+	if errors.Is(err, nats.ErrAuthorization) {
+		// Reconnecting with the same credentials cannot help.
+		return fatal(fmt.Errorf("NATS at %s refused the credentials (the ledger's embedded server admits monitors with the NKey seed in its data directory, nats-monitor.nk): %w", n.URL, err))
+	}
 	if err != nil {
 		return fmt.Errorf("couldn't connect to NATS at %s: %w", n.URL, err)
 	}

@@ -280,8 +280,24 @@ func TestWatchCleanHTTP(t *testing.T) {
 func TestWatchCleanNATS(t *testing.T) {
 	n := startNode(t, t.TempDir())
 	submit(t, n, history(t))
+	// Without the monitor's key the embedded server refuses the watcher:
+	// an error, not a reconnection loop.
+	w, err := watch.New(watch.Config{Election: april, Key: n.VerifierKey, Client: httpClient(t, n), StateDir: t.TempDir(),
+		Out: &syncBuffer{}, Alarm: &syncBuffer{}, Feed: watch.NATS{URL: n.Broker.MonitorURL()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err = w.Run(ctx)
+	cancel()
+	w.Close()
+	if err == nil || !strings.Contains(err.Error(), "refused the credentials") {
+		t.Fatalf("following the NATS feed without the monitor key: %v", err)
+	}
 	state := t.TempDir()
-	viaNATS := func(c *watch.Config) { c.Feed = watch.NATS{URL: n.Broker.ClientURL()} }
+	viaNATS := func(c *watch.Config) {
+		c.Feed = watch.NATS{URL: n.Broker.MonitorURL(), NKeyFile: n.Broker.MonitorKeyFile()}
+	}
 	r := watchOnce(t, n, state, viaNATS)
 	checkClean(t, r, []string{"#0", "#1", "#2", "#3", "#4", "#5", "#6"}, "7")
 	checkCorrection(t, r.out.String())
@@ -342,7 +358,7 @@ func TestWatchFork(t *testing.T) {
 				before := entriesOf(t, state)
 				viaNATS := func(c *watch.Config) {
 					if try == 1 {
-						c.Feed = watch.NATS{URL: b.Broker.ClientURL()}
+						c.Feed = watch.NATS{URL: b.Broker.MonitorURL(), NKeyFile: b.Broker.MonitorKeyFile()}
 					}
 				}
 				r := watchOnce(t, b, state, viaNATS)

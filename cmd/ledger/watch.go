@@ -18,7 +18,7 @@ const exitAlarm = 5
 const DefaultWatchState = "ledger-watch"
 
 func newWatch() *cobra.Command {
-	var server, natsURL, consumer, election, key, stateDir string
+	var server, natsURL, natsKey, consumer, election, key, stateDir string
 	var trustServerKey, asJSON, once bool
 	cmd := &cobra.Command{
 		Use:   "watch --election ID --key KEY",
@@ -45,7 +45,9 @@ it was, so the alarm is raised again on the next run.
 Changes come over server-sent events from --server (default), or with
 --nats from the change feed stream (LEDGER_FEED) through a durable consumer
 (--consumer, default watch-<election>); proofs and entries are always
-fetched from --server over HTTP, so --nats needs --server too. The watcher
+fetched from --server over HTTP, so --nats needs --server too. The ledger's
+embedded NATS server admits a watcher only with the monitor key from its
+data directory (--nats-nkey DATA/nats-monitor.nk, read-only). The watcher
 resumes after the last entry it printed, reconnects with backoff when the
 connection drops, and stops on Ctrl-C with exit 0 (--once: as soon as it
 has verified the ledger's current checkpoint).
@@ -57,7 +59,8 @@ only that the server signed. --json prints one JSON object per line
 
 Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error; 5 an alarm.`,
 		Example: `  ledger watch --election ga06-2017-04 --key ledger-data/ledger.pub
-  ledger watch --election ga06-2017-04 --key ledger.pub --server http://ledger:8080 --nats nats://ledger:4222 --json`,
+  ledger watch --election ga06-2017-04 --key ledger-data/ledger.pub --server http://127.0.0.1:8080 \
+      --nats nats://127.0.0.1:4222 --nats-nkey ledger-data/nats-monitor.nk --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -88,7 +91,7 @@ Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error; 5 an alarm.`,
 				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 			}
 			if natsURL != "" {
-				cfg.Feed = watch.NATS{URL: natsURL, Consumer: consumer}
+				cfg.Feed = watch.NATS{URL: natsURL, NKeyFile: natsKey, Consumer: consumer}
 			}
 			w, err := watch.New(cfg)
 			if err != nil {
@@ -107,6 +110,7 @@ Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error; 5 an alarm.`,
 	f.StringVar(&election, "election", "", "election ID (required)")
 	f.StringVar(&server, "server", client.DefaultURL, "ledger HTTP API: changes (unless --nats), proofs and entries")
 	f.StringVar(&natsURL, "nats", "", "follow the NATS change feed at this URL instead of server-sent events")
+	f.StringVar(&natsKey, "nats-nkey", "", "NKey seed file to authenticate to NATS with (for a ledger's embedded server: its DATA/nats-monitor.nk)")
 	f.StringVar(&consumer, "consumer", "", "durable NATS consumer name (default watch-<election>)")
 	f.StringVar(&key, "key", "", "verifier key you trust, or a file holding it (required)")
 	f.BoolVar(&trustServerKey, "trust-server-key", false, "fetch the verifier key from --server instead (proves only that the server signed)")

@@ -1,0 +1,263 @@
+package events_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/election-audit/ledger/events"
+)
+
+// limitsManifest is a valid manifest: a root with units-1 precincts, vts
+// vote types, and contests voted everywhere with choices choices each.
+func limitsManifest(units, vts, contests, choices int) *events.Manifest {
+	m := &events.Manifest{Name: "Limits", Date: "2026-11-03"}
+	for i := range vts {
+		m.VoteTypes = append(m.VoteTypes, events.VoteType{ID: fmt.Sprintf("vt%d", i), Name: "Vote type"})
+	}
+	m.Units = append(m.Units, events.Unit{ID: "root", Name: "State", Kind: "state"})
+	for i := 1; i < units; i++ {
+		m.Units = append(m.Units, events.Unit{ID: fmt.Sprintf("p%d", i), Name: "Precinct", Kind: "precinct", Parent: "root"})
+	}
+	for c := range contests {
+		m.Contests = append(m.Contests, events.Contest{ID: fmt.Sprintf("c%d", c), Name: "Contest", VoteFor: 1, Choices: limitsChoices(choices)})
+	}
+	return m
+}
+
+func limitsChoices(n int) []events.Choice {
+	out := make([]events.Choice, n)
+	for i := range out {
+		out[i] = events.Choice{ID: fmt.Sprintf("ch%d", i), Name: "Choice"}
+	}
+	return out
+}
+
+// chain is a manifest whose units are a line of depth levels.
+func chain(depth int) *events.Manifest {
+	m := limitsManifest(1, 1, 1, 2)
+	for i := 1; i < depth; i++ {
+		m.Units = append(m.Units, events.Unit{ID: fmt.Sprintf("u%d", i), Name: "Unit", Kind: "level", Parent: m.Units[i-1].ID})
+	}
+	return m
+}
+
+// limitsEvent wraps a manifest in an event.
+func limitsEvent(m *events.Manifest) *events.Event {
+	return &events.Event{ID: uuid.MustParse("015b582a-0300-75b3-abf2-579a5eb66403"), Election: "limits", Body: m}
+}
+
+// tallyFill adds contests voted in one precinct (p1, so each shows 2 units)
+// whose tally numbers add up to exactly n, n ≥ 33, with one vote type: a
+// contest of k choices adds k + 2 × (k + 4) = 3k + 8.
+func tallyFill(m *events.Manifest, n int) {
+	var ks []int
+	switch n % 3 {
+	case 2: // 3k + 8
+		ks = []int{(n - 8) / 3}
+	case 1: // 3(a+b) + 16
+		a := (n - 16) / 3
+		ks = []int{a / 2, a - a/2}
+	case 0: // 3(a+b+c) + 24
+		a := (n - 24) / 3
+		ks = []int{a / 3, a / 3, a - 2*(a/3)}
+	}
+	for i, k := range ks {
+		m.Contests = append(m.Contests, events.Contest{ID: fmt.Sprintf("fill%d", i), Name: "Contest", VoteFor: 1, Units: []string{"p1"}, Choices: limitsChoices(k)})
+	}
+}
+
+// tallyManifest has a tally of exactly n numbers (one vote type): a
+// contest of 995 choices voted in all 1,999 units gives 995 + 1,999 ×
+// 999 = 1,997,996, and tallyFill the rest.
+func tallyManifest(n int) *events.Manifest {
+	m := limitsManifest(1999, 1, 1, 995)
+	tallyFill(m, n-1_997_996)
+	return m
+}
+
+// TestManifestLimits checks each limit of a manifest: a manifest at the
+// limit is valid, one past it is refused with an error that names the
+// field and the limit.
+func TestManifestLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		at, over  func() *events.Manifest
+		field     string
+		msg       string // the whole message
+		substring bool   // msg is part of the message
+	}{
+		{
+			name:  "units",
+			at:    func() *events.Manifest { return limitsManifest(events.MaxUnits, 1, 1, 2) },
+			over:  func() *events.Manifest { return limitsManifest(events.MaxUnits+1, 1, 1, 2) },
+			field: "data.units", msg: "50001 reporting units, more than the limit of 50000",
+		},
+		{
+			name:  "depth",
+			at:    func() *events.Manifest { return chain(events.MaxUnitDepth) },
+			over:  func() *events.Manifest { return chain(events.MaxUnitDepth + 1) },
+			field: "data.units[16].parent", msg: `unit "u16" would be at depth 17 of the unit tree (the root is at 1), more than the limit of 16`,
+		},
+		{
+			name:  "contests",
+			at:    func() *events.Manifest { return limitsManifest(1, 1, events.MaxContests, 1) },
+			over:  func() *events.Manifest { return limitsManifest(1, 1, events.MaxContests+1, 1) },
+			field: "data.contests", msg: "10001 contests, more than the limit of 10000",
+		},
+		{
+			name:  "choices",
+			at:    func() *events.Manifest { return limitsManifest(2, 1, 1, events.MaxChoices) },
+			over:  func() *events.Manifest { return limitsManifest(2, 1, 1, events.MaxChoices+1) },
+			field: "data.contests[0].choices", msg: "1001 choices, more than the limit of 1000 per contest",
+		},
+		{
+			name:  "vote types",
+			at:    func() *events.Manifest { return limitsManifest(2, events.MaxVoteTypes, 1, 2) },
+			over:  func() *events.Manifest { return limitsManifest(2, events.MaxVoteTypes+1, 1, 2) },
+			field: "data.vote_types", msg: "65 vote types, more than the limit of 64",
+		},
+		{
+			name:  "cells of a contest",
+			at:    func() *events.Manifest { return limitsManifest(2, 16, 1, 625) }, // 10,000 cells
+			over:  func() *events.Manifest { return limitsManifest(2, 16, 1, 626) },
+			field: "data.contests[0].choices", msg: "626 choices × 16 vote types = 10016 cells, more than the limit of 10000 cells per contest",
+		},
+		{
+			name:  "tally numbers",
+			at:    func() *events.Manifest { return tallyManifest(events.MaxTallyNumbers) },
+			over:  func() *events.Manifest { return tallyManifest(events.MaxTallyNumbers + 1) },
+			field: "data.contests[2]", msg: "the tally would hold 2000001 numbers (choices × vote types + units shown × (choices + 4), summed over contests), more than the limit of 2000000", substring: true,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := limitsEvent(tc.at()).Validate(); err != nil {
+				t.Errorf("at the limit: %v", err)
+			}
+			err := limitsEvent(tc.over()).Validate()
+			var e *events.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("past the limit: got %v, want an *events.Error", err)
+			}
+			if e.Field != tc.field || e.Msg != tc.msg && !(tc.substring && strings.Contains(e.Msg, tc.msg)) {
+				t.Errorf("past the limit:\n got %s: %s\nwant %s: %s", e.Field, e.Msg, tc.field, tc.msg)
+			}
+		})
+	}
+}
+
+// TestTallyNumbersOfScopedContests checks how the tally's size counts the
+// units of a contest with a scope: the units in it and their ancestors,
+// each once, however the scope's units nest. Contests voted everywhere
+// bring the tally near the limit; the scoped contest, last, takes it past,
+// and the refusal says how many units it counted.
+func TestTallyNumbersOfScopedContests(t *testing.T) {
+	// root ⊃ a ⊃ {a1, a2 ⊃ {a21, a22}}, root ⊃ b ⊃ b1.
+	base := limitsManifest(1, 1, 0, 0)
+	for _, u := range [][2]string{{"a", "root"}, {"a1", "a"}, {"a2", "a"}, {"a21", "a2"}, {"a22", "a2"}, {"b", "root"}, {"b1", "b"}} {
+		base.Units = append(base.Units, events.Unit{ID: u[0], Name: "Unit", Kind: "unit", Parent: u[1]})
+	}
+	const k = events.MaxChoices
+	everywhere := k + 8*(k+4) // a contest of k choices voted in all 8 units
+	fillers := (events.MaxTallyNumbers - 1) / everywhere
+	before := fillers * everywhere
+	for _, tc := range []struct {
+		scope []string
+		shown int
+	}{
+		{[]string{"root"}, 8},
+		{[]string{"a2"}, 5},              // a2, a21, a22, and a, root
+		{[]string{"a2", "a21"}, 5},       // a21 is in a2's subtree
+		{[]string{"a21", "a2"}, 5},       // in either order
+		{[]string{"a1", "a21", "b1"}, 7}, // a1, a21, b1, and a2, a, b, root
+		{[]string{"a", "b"}, 8},
+		{[]string{"a22", "b"}, 6}, // a22, b, b1, and a2, a, root
+	} {
+		m := *base
+		m.Contests = limitsManifest(1, 1, fillers, k).Contests
+		m.Contests = append(m.Contests, events.Contest{ID: "scoped", Name: "Scoped", VoteFor: 1, Units: tc.scope, Choices: limitsChoices(k)})
+		want := fmt.Sprintf("with this contest (%d choices, shown on %d units) the tally would hold %d numbers", k, tc.shown, before+k+tc.shown*(k+4))
+		if err := limitsEvent(&m).Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("scope %v: got %v, want %q", tc.scope, err, want)
+		}
+	}
+}
+
+// TestWidthBomb decodes the manifests of issue 12 (a 7,000 × 7,000 contest
+// and variants, a few hundred kilobytes each): each is refused, naming the
+// limit, before anything is derived from it.
+func TestWidthBomb(t *testing.T) {
+	bomb := func(choices, vts int) []byte {
+		var b strings.Builder
+		b.WriteString(`{"v":1,"type":"election.defined","id":"015b582a-0300-75b3-abf2-579a5eb66403","election":"bomb","data":{"name":"Bomb","date":"2026-11-03","vote_types":[`)
+		for i := range vts {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":"v%d","name":"v"}`, i)
+		}
+		b.WriteString(`],"units":[{"id":"r","name":"r","kind":"r"},{"id":"p","name":"p","kind":"p","parent":"r"}],"contests":[{"id":"c","name":"c","vote_for":1,"choices":[`)
+		for i := range choices {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"id":"c%d","name":"c"}`, i)
+		}
+		b.WriteString(`]}]}}`)
+		return []byte(b.String())
+	}
+	for _, tc := range []struct {
+		choices, vts int
+		field, msg   string
+	}{
+		{7000, 7000, "data.vote_types", "7000 vote types, more than the limit of 64"},
+		{12000, 12000, "data.vote_types", "12000 vote types, more than the limit of 64"},
+		{7000, 1, "data.contests[0].choices", "7000 choices, more than the limit of 1000 per contest"},
+		{1000, 64, "data.contests[0].choices", "1000 choices × 64 vote types = 64000 cells, more than the limit of 10000 cells per contest"},
+	} {
+		data := bomb(tc.choices, tc.vts)
+		if len(data) > events.MaxEventSize {
+			t.Fatalf("%d × %d: %d bytes, more than an event", tc.choices, tc.vts, len(data))
+		}
+		_, err := events.Decode(data)
+		var e *events.Error
+		if !errors.As(err, &e) || e.Field != tc.field || e.Msg != tc.msg {
+			t.Errorf("%d choices × %d vote types (%d bytes): got %v, want %s: %s", tc.choices, tc.vts, len(data), err, tc.field, tc.msg)
+		}
+	}
+}
+
+// TestStoredManifestPastTheLimits: the limits are rules of the format, so
+// a stored entry whose manifest breaks them (one logged before they
+// existed) no longer decodes; replay and audit name the limit. See
+// docs/events.md, Compatibility.
+func TestStoredManifestPastTheLimits(t *testing.T) {
+	data, err := limitsEvent(limitsManifest(2, events.MaxVoteTypes+1, 1, 2)).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := `{"v":1,"index":0,"recorded":"2026-11-03T20:00:00Z","verdict":"accepted","event":` + string(data) + `}`
+	if _, err := events.DecodeEntry([]byte(entry)); err == nil || !strings.Contains(err.Error(), "more than the limit of 64") {
+		t.Errorf("DecodeEntry of a stored manifest past the limits: %v", err)
+	}
+}
+
+// TestLongValuesClipped: a refusal quotes at most 128 bytes of a value,
+// so that it is never much longer than the rules it cites.
+func TestLongValuesClipped(t *testing.T) {
+	long := strings.Repeat("x", events.MaxEventSize/2)
+	for _, data := range []string{
+		sub(validManifest, `"date":"2017-04-18"`, `"date":"`+long+`"`),
+		sub(validManifest, `"units":["cobb","fulton"]`, `"units":["cobb","`+long+`"]`),
+		sub(validManifest, `"parent":"ga"},{"id":"fulton"`, `"parent":"`+long+`"},{"id":"fulton"`),
+		sub(validReport, `"election":"ga06-2017-04"`, `"election":"`+long+`"`),
+	} {
+		_, err := events.Decode([]byte(data))
+		if err == nil || len(err.Error()) > 512 || !strings.Contains(err.Error(), strings.Repeat("x", 128)+"…") {
+			t.Errorf("got %.600v (%d bytes), want a refusal quoting 128 bytes of the value", err, len(fmt.Sprint(err)))
+		}
+	}
+}
