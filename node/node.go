@@ -85,6 +85,40 @@ type Node struct {
 	runErr   chan error
 }
 
+// prepareDataDir creates the data directory (mode 0700) or checks the one
+// there: a directory that others may write to is refused, since whoever
+// can write there can replace the log, the key or the stream.
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("couldn't create data directory: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("couldn't check data directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("data directory %s is not a directory", dir)
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("data directory %s is writable by group or others (mode %v): whoever can write there can replace the log or the signing key; run chmod go-w %s (or chmod 700 %s)", dir, perm, dir, dir)
+	}
+	return nil
+}
+
+// Loopback reports whether an HTTP listen address is on this machine only
+// (127.0.0.0/8, ::1, localhost).
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Open opens the data directory, starts the state machine and, unless
 // cfg.HTTP is "-", the HTTP API.
 func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
@@ -100,8 +134,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("couldn't create data directory: %w", err)
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if !Loopback(cfg.HTTP) && cfg.HTTP != "-" {
+		cfg.Logger.Warn("the HTTP API listens beyond this machine: put it behind a proxy with TLS and per-client limits (docs/security.md)", "http", cfg.HTTP)
 	}
 	n := &Node{Registry: prometheus.NewRegistry(), runErr: make(chan error, 1)}
 	defer func() {

@@ -48,6 +48,9 @@ On first start it creates the checkpoint signing key (DATA/ledger.key, mode
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger %s serving http://%s (%s, data in %s)\nverifier key: %s\n",
 				cfg.Name, n.HTTPAddr(), where, cfg.DataDir, n.VerifierKey)
+			if cfg.HTTP != "-" && !node.Loopback(cfg.HTTP) {
+				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: the HTTP API listens on %s, beyond this machine: reads are public and anyone who reaches it can submit; put it behind a proxy with TLS, authentication and per-client limits (docs/security.md)\n", cfg.HTTP)
+			}
 			if u := n.Broker.MonitorURL(); u != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "NATS monitors: %s with the NKey seed in %s (read-only, the change feed)\n", u, n.Broker.MonitorKeyFile())
 			}
