@@ -27,6 +27,13 @@
 //     bounded by what it reports, not by what it declares: a manifest past
 //     the limits of package events is dropped, and projections keep only
 //     the counts reported.
+//   - It checks its own storage before it trusts or signs it: at start, for
+//     every election, nothing stored past the tree size, the last entry's
+//     leaf hash, and the stored root against the last signed checkpoint;
+//     before each signature, that the stored right edge gives the last
+//     signed root and the step's entries the root about to be signed. A
+//     disagreement is a [StorageAlarm] naming the election and index, and
+//     nothing is signed.
 package ledger
 
 import (
