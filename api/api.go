@@ -472,12 +472,19 @@ func (s *server) key(w http.ResponseWriter, r *http.Request) {
 	io.WriteString(w, s.VerifierKey+"\n")
 }
 
+// health answers 200 when submissions can be committed and 503 with the
+// reasons otherwise (ledger.Ledger.Health: a statfs, and a stream lookup
+// at most every ledger.HealthCheckTTL, so it may be polled often).
 func (s *server) health(w http.ResponseWriter, r *http.Request) {
-	if err := s.Ledger.Err(); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "failed", "error": err.Error(), "position": s.Ledger.Position()})
+	h := s.Ledger.Health(r.Context())
+	if !h.OK() {
+		if h.Status == ledger.HealthUnavailable {
+			w.Header().Set("Retry-After", "5")
+		}
+		writeJSON(w, http.StatusServiceUnavailable, h)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "position": s.Ledger.Position()})
+	writeJSON(w, http.StatusOK, h)
 }
 
 func (s *server) lookupFailed(w http.ResponseWriter, err error) {

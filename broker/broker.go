@@ -14,6 +14,11 @@
 // record that replicas and rebuilds replay. Every message carries its
 // event ID as Nats-Msg-Id, so JetStream drops duplicates within its
 // window; the ledger drops the rest.
+//
+// On the embedded server, Publish refuses submissions while the server's
+// disk has less than Config.MinFree free, and the broker reloads JetStream
+// when a stream holds a write error and the disk has space again
+// (space.go).
 package broker
 
 import (
@@ -70,7 +75,11 @@ type Config struct {
 	SubjectPrefix   string
 	Replicas        int // stream replicas; 3 in a cluster
 	DuplicateWindow time.Duration
-	Logger          *slog.Logger
+	// MinFree is the space, in bytes, the embedded server's disk keeps
+	// free: below it Publish refuses submissions with a *NoSpaceError.
+	// 0 means DefaultMinFree; negative, no check.
+	MinFree int64
+	Logger  *slog.Logger
 }
 
 func (c *Config) fill() error {
@@ -88,6 +97,9 @@ func (c *Config) fill() error {
 	}
 	if c.Listen == "" {
 		c.Listen = DefaultListen
+	}
+	if c.MinFree == 0 {
+		c.MinFree = DefaultMinFree
 	}
 	if c.MonitorKeyFile == "" && c.Dir != "" {
 		c.MonitorKeyFile = filepath.Join(c.Dir, MonitorKeyFile)
@@ -111,6 +123,7 @@ type Broker struct {
 	auth embeddedAuth   // the embedded server's users
 	nc   *nats.Conn
 	js   jetstream.JetStream
+	rec  recovery // of the embedded stream after a write error
 }
 
 // Open starts the embedded server (unless cfg.URL is set), connects, and
@@ -119,7 +132,7 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	b := &Broker{cfg: cfg}
+	b := &Broker{cfg: cfg, rec: recovery{restarted: make(chan struct{})}}
 	var err error
 	if cfg.URL == "" {
 		if b.auth.monitorKey, err = loadOrCreateMonitorKey(cfg.MonitorKeyFile); err != nil {
@@ -248,7 +261,7 @@ func startEmbedded(cfg Config, auth embeddedAuth) (*server.Server, error) {
 		MaxPayload:         events.MaxEventSize + 64<<10, // as deploy/nats.conf
 		NoSigs:             true,
 		NoLog:              true,
-		JetStreamMaxMemory: 256 << 20,
+		JetStreamMaxMemory: embeddedMaxMemory,
 	}
 	auth.apply(opts, cfg)
 	if cfg.Listen == "-" {
@@ -358,13 +371,34 @@ type Message struct {
 // stream sequence among them (for a duplicate within the window, the
 // original's sequence). Up to MaxAtomicBatch messages go in one atomic
 // batch, so a failure publishes none of that batch.
+//
+// On the embedded server it refuses, with a *NoSpaceError, while the
+// server's disk has less than Config.MinFree free, and reloads JetStream
+// first if the stream has a write error (see Check). An error is never a
+// context deadline: a batch that got no acknowledgement in time was not
+// published, as far as the caller can tell.
 func (b *Broker) Publish(ctx context.Context, msgs []Message) (uint64, error) {
+	if err := b.checkSpace(); err != nil {
+		return 0, err
+	}
+	if b.srv != nil && b.rec.suspect.Load() {
+		if err := b.recover(); err != nil {
+			return 0, err
+		}
+	}
 	var last uint64
 	for start := 0; start < len(msgs); start += MaxAtomicBatch {
 		chunk := msgs[start:min(start+MaxAtomicBatch, len(msgs))]
-		seq, err := b.publishChunk(ctx, chunk)
+		pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+		seq, err := b.publishChunk(pctx, chunk)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+			// %v: the caller takes a deadline to mean "published, not yet
+			// logged", and this is not that.
+			err = fmt.Errorf("couldn't publish %d events to %s: no acknowledgement within %v (%v)", len(chunk), b.cfg.Stream, publishTimeout, err)
+		}
 		if err != nil {
-			return 0, err
+			return 0, b.publishFailed(err)
 		}
 		last = max(last, seq)
 	}

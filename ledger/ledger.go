@@ -34,6 +34,13 @@
 //     signed root and the step's entries the root about to be signed. A
 //     disagreement is a [StorageAlarm] naming the election and index, and
 //     nothing is signed.
+//   - A submission's atomic batch (up to broker.MaxAtomicBatch events) is
+//     logged whole, in one step, or not at all: a batch the stream holds
+//     without its commit is dropped with the reason (batch.go).
+//   - A full disk stalls it, it does not stop it: a step that cannot write
+//     leaves nothing on disk or in memory and is retried, with the same
+//     messages, until it commits; meanwhile [Ledger.Health] says why and
+//     submissions get an [UnavailableError].
 package ledger
 
 import (
@@ -80,6 +87,7 @@ type Ledger struct {
 	db      *store.DB
 	name    string
 	metrics *metrics
+	health  healthCache
 
 	// mu guards the projections. The state machine holds it for writing
 	// while it applies and commits a step, so that a tally never shows
@@ -92,8 +100,15 @@ type Ledger struct {
 	pub       sync.RWMutex
 	elections map[string]*election
 	position  uint64        // last stream sequence applied
-	notify    chan struct{} // closed and replaced after each commit
+	notify    chan struct{} // closed and replaced after each commit, and when a step fails to write
 	fatal     error         // set when Run stops on an error
+	// stall is why the last step failed to write, while Run retries it
+	// (nil once a step commits); since when, after how many attempts, and
+	// when that was last logged.
+	stall         error
+	stallSince    time.Time
+	stallAttempts int
+	stallLogged   time.Time
 	// recent holds what the last steps logged, so that most receipts are
 	// answered without a database read.
 	recent     [8]map[uuid.UUID]store.EventRecord
@@ -142,27 +157,9 @@ func Open(cfg Config) (*Ledger, error) {
 		return nil, err
 	}
 	err = l.db.Elections(func(id string, size uint64) error {
-		proj, err := projections.Load(id, func(fn func(string, []byte) error) error { return l.db.Cells(id, fn) })
-		if errors.Is(err, projections.ErrOutdated) || (err == nil && proj.Size() != size) {
-			cfg.Logger.Info("rebuilding projection from the log", "election", id, "entries", size)
-			proj, err = Rebuild(l.db, id, size, nil)
-		}
+		el, err := l.loadElection(id, size, true)
 		if err != nil {
 			return err
-		}
-		el := &election{proj: proj, size: size, committed: size}
-		at, snap, err := l.db.Snapshot(id, size)
-		if err != nil {
-			return fmt.Errorf("couldn't read the newest snapshot of %s: %w", id, err)
-		}
-		el.snapAt, el.snapLen = at, len(snap)
-		if el.maxRecorded, err = audit.MaxRecordedAt(l.db, id, size); err != nil {
-			return fmt.Errorf("couldn't read the latest recorded time of %s: %w", id, err)
-		}
-		if size > 0 {
-			if el.checkpoint, err = l.db.Checkpoint(id, size); err != nil {
-				return fmt.Errorf("couldn't read checkpoint of %s at size %d: %w", id, size, err)
-			}
 		}
 		l.elections[id] = el
 		return nil
@@ -172,6 +169,39 @@ func Open(cfg Config) (*Ledger, error) {
 	}
 	l.metrics.position.Set(float64(l.position))
 	return l, nil
+}
+
+// loadElection loads an election's state as of its committed size from
+// the database. With rebuild, a projection that is missing or outdated is
+// rebuilt from the log (which writes); without, it is an error.
+func (l *Ledger) loadElection(id string, size uint64, rebuild bool) (*election, error) {
+	proj, err := projections.Load(id, func(fn func(string, []byte) error) error { return l.db.Cells(id, fn) })
+	stale := errors.Is(err, projections.ErrOutdated) || (err == nil && proj.Size() != size)
+	switch {
+	case stale && rebuild:
+		l.cfg.Logger.Info("rebuilding projection from the log", "election", id, "entries", size)
+		proj, err = Rebuild(l.db, id, size, nil)
+	case stale && err == nil:
+		err = fmt.Errorf("the stored projection of %s is at size %d, its log at %d", id, proj.Size(), size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	el := &election{proj: proj, size: size, committed: size}
+	at, snap, err := l.db.Snapshot(id, size)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the newest snapshot of %s: %w", id, err)
+	}
+	el.snapAt, el.snapLen = at, len(snap)
+	if el.maxRecorded, err = audit.MaxRecordedAt(l.db, id, size); err != nil {
+		return nil, fmt.Errorf("couldn't read the latest recorded time of %s: %w", id, err)
+	}
+	if size > 0 {
+		if el.checkpoint, err = l.db.Checkpoint(id, size); err != nil {
+			return nil, fmt.Errorf("couldn't read checkpoint of %s at size %d: %w", id, size, err)
+		}
+	}
+	return el, nil
 }
 
 // Name is the ledger's name: its key name and checkpoint origin prefix.
@@ -194,18 +224,21 @@ func (l *Ledger) Err() error {
 	return l.fatal
 }
 
-// WaitApplied blocks until the stream position reaches seq, ctx ends, or the
-// state machine stops on an error.
+// WaitApplied blocks until the stream position reaches seq, ctx ends, the
+// state machine stops on an error, or it fails to write a step (then the
+// message stays in the stream, and is logged once the ledger can write).
 func (l *Ledger) WaitApplied(ctx context.Context, seq uint64) error {
 	for {
 		l.pub.RLock()
-		pos, ch, fatal := l.position, l.notify, l.fatal
+		pos, ch, fatal, stall := l.position, l.notify, l.fatal, l.stall
 		l.pub.RUnlock()
 		switch {
 		case pos >= seq:
 			return nil
 		case fatal != nil:
 			return fmt.Errorf("ledger stopped: %w", fatal)
+		case stall != nil:
+			return &UnavailableError{Published: true, Err: stall}
 		}
 		select {
 		case <-ch:

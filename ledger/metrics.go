@@ -10,6 +10,10 @@ type metrics struct {
 	batchSize   prometheus.Histogram
 	stepSeconds prometheus.Histogram
 	position    prometheus.Gauge
+	// stepFailures counts steps that failed to write (and were retried);
+	// stalled is 1 while the state machine retries one.
+	stepFailures prometheus.Counter
+	stalled      prometheus.Gauge
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -27,9 +31,13 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12)}),
 		position: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ledger_stream_position", Help: "Last stream sequence applied."}),
+		stepFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ledger_step_write_failures_total", Help: "Steps that failed to write (a full disk) and were retried."}),
+		stalled: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ledger_stalled", Help: "1 while the state machine cannot write and retries a step, else 0."}),
 	}
 	if r != nil {
-		r.MustRegister(m.messages, m.outcomes, m.batchSize, m.stepSeconds, m.position)
+		r.MustRegister(m.messages, m.outcomes, m.batchSize, m.stepSeconds, m.position, m.stepFailures, m.stalled)
 	}
 	return m
 }

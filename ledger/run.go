@@ -29,8 +29,18 @@ func (a *StreamAlarm) Error() string {
 }
 
 // Run consumes the stream from the position after the last one applied and
-// applies it until ctx ends (returning nil) or a step fails (returning the
-// error, after which the ledger answers no more submissions).
+// applies it until ctx ends (returning nil) or a step fails for good
+// (returning the error, after which the ledger answers no more
+// submissions).
+//
+// A step that fails to write (the disk is full: store.NoSpaceError, or any
+// failed commit) is not the end: the step's changes to memory are undone,
+// and the same messages are applied again after a backoff, until they
+// commit, so the entries are those of a run that never failed. Meanwhile
+// the ledger is stalled: Health says why, waiting submitters are
+// answered with the reason, and new ones are refused. When the embedded
+// JetStream is reloaded (broker.Restarted), Run consumes again from its
+// position, after the stream history check.
 func (l *Ledger) Run(ctx context.Context) error {
 	err := l.run(ctx)
 	if err != nil && ctx.Err() == nil {
@@ -44,13 +54,31 @@ func (l *Ledger) Run(ctx context.Context) error {
 	return nil
 }
 
+// errReloaded stops a consumer when the stream's JetStream was reloaded.
+var errReloaded = errors.New("the stream's JetStream was reloaded")
+
 func (l *Ledger) run(ctx context.Context) error {
+	for {
+		reloaded := l.cfg.Broker.Restarted()
+		err := l.consume(ctx, reloaded)
+		if !errors.Is(err, errReloaded) {
+			return err
+		}
+		l.cfg.Logger.Info("the embedded JetStream was reloaded: consuming the stream again from the position", "position", l.Position())
+	}
+}
+
+// consume reads the stream from the position and applies it, step by
+// step, until ctx ends (nil), the broker reloads JetStream (errReloaded)
+// or a step fails for good.
+func (l *Ledger) consume(ctx context.Context, reloaded <-chan struct{}) error {
 	if err := l.checkStream(ctx); err != nil {
 		return err
 	}
 	b := l.cfg.Broker
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{b.SubmitFilter()}}
-	if pos := l.Position(); pos > 0 {
+	pos := l.Position()
+	if pos > 0 {
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = pos + 1
 	}
@@ -61,8 +89,11 @@ func (l *Ledger) run(ctx context.Context) error {
 	// The consumer's goroutine decodes each message, which needs no state,
 	// while the state machine applies the previous ones.
 	msgs := make(chan message, 2*l.cfg.MaxBatch)
+	stop := make(chan struct{}) // this consumer is done with: after a reload, the run goes on
+	defer close(stop)
 	cc, err := cons.Consume(func(jm jetstream.Msg) {
 		m := message{subject: jm.Subject(), data: jm.Data()}
+		m.readBatch(jm.Headers())
 		md, err := jm.Metadata()
 		if err != nil {
 			m.err = fmt.Errorf("couldn't read stream metadata: %w", err)
@@ -73,34 +104,156 @@ func (l *Ledger) run(ctx context.Context) error {
 		select {
 		case msgs <- m:
 		case <-ctx.Done():
+		case <-stop:
 		}
 	}, jetstream.PullMaxMessages(l.cfg.MaxBatch))
 	if err != nil {
 		return fmt.Errorf("couldn't consume %s: %w", b.Stream(), err)
 	}
 	defer cc.Stop()
-	batch := make([]message, 0, l.cfg.MaxBatch)
+	// ready holds what the next step applies: whole atomic batches, so a
+	// step may pass MaxBatch by up to one batch.
+	var bt batcher
+	ready := make([]message, 0, l.cfg.MaxBatch)
+	last := pos // the last stream sequence taken
+	take := func(m message) {
+		if m.err == nil && m.seq <= last {
+			return // redelivered after a consumer reset
+		}
+		if m.err == nil {
+			last = m.seq
+		}
+		ready = bt.add(ready, m)
+	}
 	for {
-		batch = batch[:0]
-		select {
-		case <-ctx.Done():
-			return nil
-		case m := <-msgs:
-			batch = append(batch, m)
+		for len(ready) == 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-reloaded:
+				return errReloaded
+			case m := <-msgs:
+				take(m)
+			}
 		}
 	drain:
-		for len(batch) < l.cfg.MaxBatch {
+		for len(ready) < l.cfg.MaxBatch {
 			select {
 			case m := <-msgs:
-				batch = append(batch, m)
+				take(m)
 			default:
 				break drain
 			}
 		}
-		if err := l.step(batch); err != nil {
+		switch err := l.stepUntilWritten(ctx, ready, reloaded); {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
 			return err
 		}
+		ready = ready[:0]
 	}
+}
+
+// Step retries. A step that cannot write is retried after a backoff that
+// doubles from minRetry to maxRetry; the first failure is logged at once,
+// then at most one line per stallLogEvery while it lasts.
+const (
+	minRetry      = 250 * time.Millisecond
+	maxRetry      = 5 * time.Second
+	stallLogEvery = time.Minute
+)
+
+// writeError is a step that failed to write: nothing of it is on disk or
+// in memory, and it can be applied again.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// stepUntilWritten applies msgs in one step, retrying while it fails to
+// write. It returns nil once committed, ctx's error, errReloaded, or an
+// error that stops the state machine.
+func (l *Ledger) stepUntilWritten(ctx context.Context, msgs []message, reloaded <-chan struct{}) error {
+	wait := minRetry
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		err := l.step(msgs)
+		var we *writeError
+		if !errors.As(err, &we) {
+			if err == nil {
+				l.unstall()
+			}
+			return err
+		}
+		l.stalled(we.err, msgs)
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-reloaded:
+			// The stream's messages come again from the position, after
+			// the history check.
+			return errReloaded
+		case <-timer.C:
+		}
+		wait = min(2*wait, maxRetry)
+	}
+}
+
+// stalled records that a step failed to write, for Health, the metrics,
+// the log and the submitters waiting for the step, whom it wakes.
+func (l *Ledger) stalled(err error, msgs []message) {
+	now := time.Now()
+	l.pub.Lock()
+	first := l.stall == nil
+	if first {
+		l.stallSince = now
+		l.stallAttempts = 0
+	}
+	l.stall = err
+	l.stallAttempts++
+	attempts, since := l.stallAttempts, l.stallSince
+	logNow := first || now.Sub(l.stallLogged) >= stallLogEvery
+	if logNow {
+		l.stallLogged = now
+	}
+	close(l.notify)
+	l.notify = make(chan struct{})
+	l.pub.Unlock()
+	l.metrics.stepFailures.Inc()
+	l.metrics.stalled.Set(1)
+	switch {
+	case first:
+		l.cfg.Logger.Error("the ledger cannot write: it logs nothing, and retries the step until it can",
+			"err", err, "messages", len(msgs), "first_seq", msgs[0].seq)
+	case logNow:
+		l.cfg.Logger.Warn("the ledger still cannot write", "err", err,
+			"for", now.Sub(since).Round(time.Second), "attempts", attempts)
+	}
+}
+
+// unstall records that a step committed after failures.
+func (l *Ledger) unstall() {
+	l.pub.Lock()
+	if l.stall == nil {
+		l.pub.Unlock()
+		return
+	}
+	since, attempts := l.stallSince, l.stallAttempts
+	l.stall = nil
+	l.pub.Unlock()
+	l.metrics.stalled.Set(0)
+	l.cfg.Logger.Info("the ledger writes again", "after", time.Since(since).Round(time.Millisecond), "failed_attempts", attempts)
 }
 
 // message is one stream message as the state machine sees it.
@@ -116,6 +269,14 @@ type message struct {
 	ev        *events.Event
 	canonical []byte
 	decodeErr error
+
+	// Its atomic batch, if it was published in one (batch.go): the batch
+	// ID, its place in it from 1, and whether it is the batch's last.
+	batch    string
+	batchSeq uint64
+	commit   bool
+	// drop, when set, is why the message is dropped: its batch was cut.
+	drop string
 }
 
 // checkStream compares the stream with what the ledger logged last.
@@ -160,6 +321,15 @@ type stepState struct {
 	// is the set of IDs it answers for.
 	before map[uuid.UUID]store.EventRecord
 	looked map[uuid.UUID]bool
+	// What the step did, counted and logged once it is committed.
+	outcomes map[string]int
+	drops    []droppedMsg
+}
+
+type droppedMsg struct {
+	seq    uint64
+	id     uuid.UUID
+	reason string
 }
 
 // lookUp looks up, in one pass, the IDs of the messages already decoded.
@@ -194,13 +364,35 @@ func (st *stepState) loggedBefore(db *store.DB, id uuid.UUID) (bool, error) {
 }
 
 // step applies messages in one synced batch, then signs the checkpoints.
-func (l *Ledger) step(msgs []message) error {
+// If it fails, memory is left as of the last commit: the projections,
+// sizes and hashes of the elections it touched are loaded again from the
+// database. It fails with a *writeError, to be retried, if the batch
+// could not be written (or the disk is short of space before it starts).
+func (l *Ledger) step(msgs []message) (err error) {
+	if err := l.db.Space(); err != nil {
+		return &writeError{err} // nothing applied yet
+	}
 	start := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st := &stepState{batch: l.db.NewBatch(), created: map[string]*election{},
-		logged: make(map[uuid.UUID]store.EventRecord, len(msgs))}
+		logged: make(map[uuid.UUID]store.EventRecord, len(msgs)), outcomes: map[string]int{}}
 	defer st.batch.Close()
+	defer func() {
+		if err == nil {
+			return
+		}
+		if rerr := l.rollback(st); rerr != nil {
+			// Memory cannot be made to match the disk: stop, rather than
+			// retry the step over another state (%v: no longer a
+			// writeError); an alarm keeps its type.
+			if we := (*writeError)(nil); errors.As(err, &we) {
+				err = fmt.Errorf("a step failed to write (%v), and loading the state of the last commit again failed: %w", err, rerr)
+			} else {
+				err = fmt.Errorf("%w (and loading the state of the last commit again failed: %v)", err, rerr)
+			}
+		}
+	}()
 	if err := st.lookUp(l.db, msgs); err != nil {
 		return fmt.Errorf("couldn't look up the step's event IDs: %w", err)
 	}
@@ -249,7 +441,7 @@ func (l *Ledger) step(msgs []message) error {
 		signed[id] = cp
 	}
 	if err := st.batch.Commit(); err != nil {
-		return err
+		return &writeError{fmt.Errorf("couldn't commit stream messages %d to %d: %w", msgs[0].seq, pos, err)}
 	}
 	l.pub.Lock()
 	for id, el := range st.created {
@@ -266,10 +458,38 @@ func (l *Ledger) step(msgs []message) error {
 	close(l.notify)
 	l.notify = make(chan struct{})
 	l.pub.Unlock()
+	for _, d := range st.drops {
+		l.cfg.Logger.Warn("stream message not logged", "seq", d.seq, "id", d.id, "reason", d.reason)
+	}
+	for outcome, n := range st.outcomes {
+		l.metrics.outcomes.WithLabelValues(outcome).Add(float64(n))
+	}
 	l.metrics.messages.Add(float64(len(msgs)))
 	l.metrics.batchSize.Observe(float64(len(msgs)))
 	l.metrics.stepSeconds.Observe(time.Since(start).Seconds())
 	l.metrics.position.Set(float64(pos))
+	return nil
+}
+
+// rollback undoes a failed step in memory: each election it appended to
+// is loaded again as of its last commit (those it defined are dropped
+// with st). It only reads, so it works on a full disk. The caller holds
+// mu.
+func (l *Ledger) rollback(st *stepState) error {
+	for _, id := range st.touched {
+		el := l.elections[id]
+		if el == nil {
+			continue // defined in the step
+		}
+		fresh, err := l.loadElection(id, el.committed, false)
+		if err != nil {
+			return err
+		}
+		l.pub.Lock() // precheck reads proj under pub only
+		el.proj, el.size, el.pending = fresh.proj, fresh.size, nil
+		el.snapAt, el.snapLen, el.maxRecorded = fresh.snapAt, fresh.snapLen, fresh.maxRecorded
+		l.pub.Unlock()
+	}
 	return nil
 }
 
@@ -286,6 +506,14 @@ func (l *Ledger) working(st *stepState, id string) *election {
 // apply turns one stream message into an entry, a duplicate or a drop.
 func (l *Ledger) apply(st *stepState, m message) error {
 	seq, ts := m.seq, m.time
+	if m.drop != "" {
+		id := uuid.Nil
+		if m.ev != nil {
+			id = m.ev.ID
+		}
+		l.drop(st, seq, id, m.drop)
+		return nil
+	}
 	ev, canonical, err := m.ev, m.canonical, m.decodeErr
 	if ev == nil && err == nil {
 		ev, canonical, err = events.DecodeCanonical(m.data)
@@ -301,7 +529,7 @@ func (l *Ledger) apply(st *stepState, m message) error {
 	}
 	if _, dup := st.logged[ev.ID]; dup {
 		st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "duplicate"})
-		l.metrics.outcomes.WithLabelValues("duplicate").Inc()
+		st.outcomes["duplicate"]++
 		return nil
 	}
 	switch logged, err := st.loggedBefore(l.db, ev.ID); {
@@ -309,7 +537,7 @@ func (l *Ledger) apply(st *stepState, m message) error {
 		return fmt.Errorf("couldn't look up event %s: %w", ev.ID, err)
 	case logged:
 		st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "duplicate"})
-		l.metrics.outcomes.WithLabelValues("duplicate").Inc()
+		st.outcomes["duplicate"]++
 		return nil
 	}
 	el := l.working(st, ev.Election)
@@ -362,14 +590,14 @@ func (l *Ledger) apply(st *stepState, m message) error {
 	if en.Recorded.After(el.maxRecorded) {
 		el.maxRecorded = en.Recorded
 	}
-	l.metrics.outcomes.WithLabelValues(string(verdict)).Inc()
+	st.outcomes[string(verdict)]++
 	return nil
 }
 
 func (l *Ledger) drop(st *stepState, seq uint64, id uuid.UUID, reason string) {
-	l.cfg.Logger.Warn("stream message not logged", "seq", seq, "id", id, "reason", reason)
 	st.batch.PutSeq(seq, store.SeqRecord{ID: id, Outcome: "dropped: " + reason})
-	l.metrics.outcomes.WithLabelValues("dropped").Inc()
+	st.drops = append(st.drops, droppedMsg{seq, id, reason})
+	st.outcomes["dropped"]++
 }
 
 // hashReader reads an election's hashes from this step's pending ones, then

@@ -57,6 +57,46 @@ func (e *RefusedError) Error() string {
 	return b.String()
 }
 
+// UnavailableError is returned by Submit when the ledger cannot log
+// submissions now: it cannot write (its disk, or the stream's, is short of
+// space), or the stream cannot take messages. It is an outage, not a
+// verdict: the same submission can be sent again later.
+type UnavailableError struct {
+	// Published is set when the events were published before the ledger
+	// found it could not write: they stay in the stream and are logged
+	// once it can, and resubmitting them then gets their receipts.
+	Published bool
+	Err       error
+}
+
+func (e *UnavailableError) Error() string {
+	if e.Published {
+		return "the submission was published, but the ledger cannot write now; it is logged once the ledger can (resubmit it then for the receipts): " + e.Err.Error()
+	}
+	return "the ledger cannot log submissions now, and nothing was published: " + e.Err.Error()
+}
+
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// writable returns an *UnavailableError if a submission published now
+// could not be logged: the state machine is stalled on a failed write, or
+// the database's disk is short of space; or the ledger stopped.
+func (l *Ledger) writable() error {
+	l.pub.RLock()
+	fatal, stall := l.fatal, l.stall
+	l.pub.RUnlock()
+	switch {
+	case fatal != nil:
+		return fmt.Errorf("ledger stopped: %w", fatal)
+	case stall != nil:
+		return &UnavailableError{Err: fmt.Errorf("the state machine cannot write, and retries: %w", stall)}
+	}
+	if err := l.db.Space(); err != nil {
+		return &UnavailableError{Err: err}
+	}
+	return nil
+}
+
 // submission is what the edge knows of a submission's earlier events.
 type submission struct {
 	elections map[string]*projections.Election // defined earlier in it
@@ -130,7 +170,15 @@ func (l *Ledger) SubmitEncoded(ctx context.Context, evs []*events.Event, encoded
 		return nil, err
 	}
 	if len(msgs) > 0 {
+		if err := l.writable(); err != nil {
+			return nil, err
+		}
 		seq, err := l.cfg.Broker.Publish(ctx, msgs)
+		var space *broker.NoSpaceError
+		var stream *broker.StreamError
+		if errors.As(err, &space) || errors.As(err, &stream) {
+			return nil, &UnavailableError{Err: err}
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -32,5 +32,8 @@ func (d *DB) FeedPosition(election string) (uint64, error) {
 // It is not synced: a position lost in a crash only makes the feed publish
 // some entries again, which its consumers tell by their index.
 func (d *DB) SetFeedPosition(election string, next uint64) error {
+	if err := d.space.check(64); err != nil {
+		return fmt.Errorf("couldn't record the feed position of %s: %w", election, err)
+	}
 	return d.pdb.Set(feedKey(election), binary.BigEndian.AppendUint64(nil, next), pebble.NoSync)
 }

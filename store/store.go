@@ -8,6 +8,10 @@
 // [Batch.Commit], which syncs to disk before it returns. A crash leaves the
 // database as of the last committed batch: never half a step.
 //
+// Writes are refused, with a [NoSpaceError] and before Pebble sees them,
+// while the disk has less than [Options].MinFree free: Pebble ends the
+// process on a failed log write (space.go).
+//
 // # Format
 //
 // Keys start with a one-byte table tag; election IDs never contain 0x00, so
@@ -19,10 +23,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Table tags.
@@ -54,42 +58,67 @@ var ErrNotFound = errors.New("not found")
 // DB is an open ledger database. Its methods are safe for concurrent use;
 // reads see the last committed batch.
 type DB struct {
-	pdb *pebble.DB
+	pdb   *pebble.DB
+	space *space
 }
 
-// Open opens (creating if needed) the database in dir.
-func Open(dir string) (*DB, error) {
+// Options configure OpenWith. Zero values take the defaults.
+type Options struct {
+	// FS is the filesystem the database is stored on; nil means the
+	// operating system's (vfs.Default). Tests inject faults through it.
+	FS vfs.FS
+	// MinFree is the space, in bytes, the database keeps free on its disk:
+	// a write that would leave less is refused with a *NoSpaceError, and
+	// so is opening with less. 0 means DefaultMinFree; negative, no check.
+	MinFree int64
+}
+
+// Open opens (creating if needed) the database in dir, with the default
+// Options.
+func Open(dir string) (*DB, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith opens (creating if needed) the database in dir.
+//
+// It refuses, with a *NoSpaceError, to open on a disk with less than
+// opts.MinFree free: Pebble writes as it opens (its write-ahead log into a
+// new table, a new MANIFEST), and on a full disk it retried the table
+// without end.
+func OpenWith(dir string, opts Options) (*DB, error) {
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	sp := &space{fs: opts.FS, dir: dir}
+	switch {
+	case opts.MinFree == 0:
+		sp.minFree = DefaultMinFree
+	case opts.MinFree > 0:
+		sp.minFree = uint64(opts.MinFree)
+	}
+	if err := sp.check(0); err != nil {
+		var nse *NoSpaceError
+		if errors.As(err, &nse) {
+			nse.Opening = true
+		}
+		return nil, fmt.Errorf("couldn't open Pebble database in %s: %w", dir, err)
+	}
 	cache := pebble.NewCache(CacheSize)
 	defer cache.Unref()
-	opts := &pebble.Options{Cache: cache, MemTableSize: MemTableSize, Logger: quietLogger{}}
-	for i := range opts.Levels {
+	po := &pebble.Options{FS: opts.FS, Cache: cache, MemTableSize: MemTableSize, Logger: &limitedLogger{}}
+	for i := range po.Levels {
 		// Most event-ID lookups are for IDs not yet logged: bloom filters
 		// answer those without reading data blocks.
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		// Audits read the log from end to end, and paid per block (a
 		// cache miss, a read, a checksum, a decompression) for five
 		// entries in Pebble's default 4 KiB: 32 KiB blocks read it about
 		// four times as fast (docs/performance.md).
-		opts.Levels[i].BlockSize = BlockSize
+		po.Levels[i].BlockSize = BlockSize
 	}
-	pdb, err := pebble.Open(dir, opts)
+	pdb, err := pebble.Open(dir, po)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open Pebble database in %s: %w", dir, err)
 	}
-	return &DB{pdb: pdb}, nil
-}
-
-// quietLogger keeps Pebble's routine messages off stdout; errors go to
-// stderr and a fatal error ends the process, as Pebble's own logger does.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any) {}
-func (quietLogger) Errorf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "pebble: "+format+"\n", args...)
-}
-func (quietLogger) Fatalf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "pebble: fatal: "+format+"\n", args...)
-	os.Exit(1)
+	return &DB{pdb: pdb, space: sp}, nil
 }
 
 // Close closes the database.
@@ -100,14 +129,20 @@ func (d *DB) Pebble() *pebble.DB { return d.pdb }
 
 // Batch is one atomic, durable step.
 type Batch struct {
-	b *pebble.Batch
+	b     *pebble.Batch
+	space *space
 }
 
 // NewBatch starts a write batch.
-func (d *DB) NewBatch() *Batch { return &Batch{b: d.pdb.NewBatch()} }
+func (d *DB) NewBatch() *Batch { return &Batch{b: d.pdb.NewBatch(), space: d.space} }
 
-// Commit writes the batch and syncs it to disk before returning.
+// Commit writes the batch and syncs it to disk before returning. If the
+// disk has less free space than the database keeps, it writes nothing and
+// returns a *NoSpaceError; the batch can be committed later.
 func (b *Batch) Commit() error {
+	if err := b.space.check(b.b.Len()); err != nil {
+		return fmt.Errorf("couldn't commit batch: %w", err)
+	}
 	if err := b.b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("couldn't commit batch: %w", err)
 	}
