@@ -80,13 +80,18 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte
 	}
 	defer resp.Body.Close()
 	var b []byte
-	if n := resp.ContentLength; n > 0 && n <= maxAnswer {
+	if n := resp.ContentLength; n > 0 && n <= preallocAnswer {
 		// Receipts for a thousand events are ~400 KB: read them into one
 		// buffer of the announced size, not a doubling series.
 		b = make([]byte, n)
 		_, err = io.ReadFull(resp.Body, b)
 	} else {
-		b, err = io.ReadAll(resp.Body)
+		// A larger (or unannounced) answer grows as its bytes arrive: an
+		// announced length is not an allocation.
+		b, err = io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+		if err == nil && len(b) > maxAnswer {
+			err = fmt.Errorf("longer than %d bytes", maxAnswer)
+		}
 	}
 	if err != nil {
 		return nil, resp.StatusCode, fmt.Errorf("couldn't read the ledger's answer: %w", err)
@@ -94,8 +99,12 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte
 	return b, resp.StatusCode, nil
 }
 
-// maxAnswer bounds the buffer sized by an answer's Content-Length.
-const maxAnswer = 64 << 20
+// maxAnswer bounds an answer; answers up to preallocAnswer are read into a
+// buffer of their Content-Length.
+const (
+	maxAnswer      = 64 << 20
+	preallocAnswer = 4 << 20
+)
 
 func asError(status int, b []byte) error {
 	e := &Error{Status: status}
