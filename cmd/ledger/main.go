@@ -78,6 +78,6 @@ Start here:
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDemo(), newServe(), newSubmit(), newImport(), newTally(), newCheckpoint(), newRebuild(), newAudit(), newBench(), newWatch())
+	root.AddCommand(newDemo(), newServe(), newSubmit(), newImport(), newTally(), newCheckpoint(), newRebuild(), newAudit(), newBench(), newWatch(), newKeygen())
 	return root
 }
