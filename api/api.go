@@ -32,6 +32,11 @@ import (
 const (
 	MaxBodySize     = 64 << 20 // a JSON Lines submission
 	MaxEntriesPage  = 1000
+	// MaxEntriesPageBytes ends a page of entries early, after the entry that
+	// reaches it (a page holds at least one entry): a page of a thousand
+	// 1 MiB entries would otherwise be a gigabyte in memory per request.
+	// Clients page on by the entries they got.
+	MaxEntriesPageBytes = 4 << 20
 	DefaultWaitTime = 60 * time.Second // longest a submission waits for its entry
 )
 
@@ -414,8 +419,14 @@ func (s *server) entries(w http.ResponseWriter, r *http.Request) {
 	err = s.Ledger.Entries(r.PathValue("election"), start, start+limit, func(_ uint64, data []byte) error {
 		buf.Write(data)
 		buf.WriteByte('\n')
+		if buf.Len() >= MaxEntriesPageBytes {
+			return errPageFull
+		}
 		return nil
 	})
+	if errors.Is(err, errPageFull) {
+		err = nil
+	}
 	if err != nil {
 		s.lookupFailed(w, err)
 		return
@@ -423,6 +434,9 @@ func (s *server) entries(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Write(buf.Bytes())
 }
+
+// errPageFull stops a page of entries at MaxEntriesPageBytes.
+var errPageFull = errors.New("page full")
 
 func parseUint(s string, def uint64) (uint64, error) {
 	if s == "" {

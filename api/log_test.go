@@ -72,6 +72,7 @@ func TestLog(t *testing.T) {
 		{"Tiles", testTiles},
 		{"BadRequests", testLogBadRequests},
 		{"BundleEntryTooBig", testBundleEntryTooBig},
+		{"EntriesPageBytes", testEntriesPageBytes},
 		{"ProofsWhileGrowing", testProofsWhileGrowing},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -607,6 +608,58 @@ func testBundleEntryTooBig(t *testing.T, ln *logNode) {
 	status, _, b = ln.get("/v1/elections/" + big + "/tlog/tile/0/000.p/1")
 	if status != http.StatusOK || !bytes.Equal(b, leafHash(e)) {
 		t.Errorf("hash tile: HTTP %d: %x", status, b)
+	}
+}
+
+// testEntriesPageBytes: a page of large entries ends at
+// api.MaxEntriesPageBytes, and a client paging on by what it got reads them
+// all.
+func testEntriesPageBytes(t *testing.T, ln *logNode) {
+	const wide = "ga06-wide"
+	m := manifest(1)
+	c := events.Contest{ID: "wide", Name: "Wide", VoteFor: 1}
+	var vts []events.VoteType
+	for i := range 9 { // with manifest's own, 10 vote types: 10,000 cells, the limit
+		vts = append(vts, events.VoteType{ID: fmt.Sprintf("type-with-a-long-name-%d", i), Name: fmt.Sprintf("Type %d", i)})
+	}
+	for i := range 1000 {
+		c.Choices = append(c.Choices, events.Choice{ID: fmt.Sprintf("choice-with-a-long-identifier-%04d", i), Name: fmt.Sprintf("Choice %d", i)})
+	}
+	m.VoteTypes = append(m.VoteTypes, vts...)
+	m.Contests = append(m.Contests, c)
+	evs := []*events.Event{mkEvent(t, wide, m)}
+	for n := range 12 {
+		r := &events.CountReport{Unit: "p-0", Contest: "wide", Source: events.Source{Operator: "clerk"}}
+		for _, ch := range c.Choices {
+			for _, vt := range vts {
+				r.Counts = append(r.Counts, events.Count{Choice: ch.ID, VoteType: vt.ID, Votes: int64(n)})
+			}
+		}
+		evs = append(evs, mkEvent(t, wide, r))
+	}
+	ln.submit(evs...)
+	ctx := context.Background()
+	page, err := ln.c.Entries(ctx, wide, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bytes := 0
+	for _, e := range page {
+		bytes += len(e) + 1
+	}
+	if len(page) >= len(evs) || bytes < api.MaxEntriesPageBytes || bytes-len(page[len(page)-1])-1 >= api.MaxEntriesPageBytes {
+		t.Errorf("a page of %d entries, %d bytes: want it to end with the entry that reaches %d bytes", len(page), bytes, api.MaxEntriesPageBytes)
+	}
+	n := 0
+	err = client.Source{Client: ln.c, Ctx: ctx}.Entries(wide, 0, uint64(len(evs)), func(i uint64, data []byte) error {
+		if i != uint64(n) {
+			t.Errorf("entry %d came as %d", i, n)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != len(evs) {
+		t.Errorf("paging read %d of %d entries: %v", n, len(evs), err)
 	}
 }
 
