@@ -30,14 +30,14 @@ import (
 
 // Limits and defaults.
 const (
-	MaxBodySize     = 64 << 20 // a JSON Lines submission
-	MaxEntriesPage  = 1000
+	MaxBodySize    = 64 << 20 // a JSON Lines submission
+	MaxEntriesPage = 1000
 	// MaxEntriesPageBytes ends a page of entries early, after the entry that
 	// reaches it (a page holds at least one entry): a page of a thousand
 	// 1 MiB entries would otherwise be a gigabyte in memory per request.
 	// Clients page on by the entries they got.
 	MaxEntriesPageBytes = 4 << 20
-	DefaultWaitTime = 60 * time.Second // longest a submission waits for its entry
+	DefaultWaitTime     = 60 * time.Second // longest a submission waits for its entry
 )
 
 // Config configures the HTTP API.
