@@ -125,7 +125,7 @@ type SubmitResponse struct {
 }
 
 func (s *server) submit(w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(w, r, &s.bodies)
+	body, err := readBody(w, r, &s.bodies, s.Limits)
 	defer s.bodies.give(int64(cap(body)))
 	var mbe *http.MaxBytesError
 	var ne net.Error
@@ -138,7 +138,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusServiceUnavailable, "%v (%d bytes): retry in a moment", err, s.Limits.MaxBodyMemory)
 		return
 	case errors.As(err, &ne) && ne.Timeout():
-		fail(w, http.StatusRequestTimeout, "the request body did not arrive within the read timeout (%v): send it faster, or split the submission", s.Limits.ReadTimeout)
+		fail(w, http.StatusRequestTimeout, "the request body arrived too slowly (at least %d bytes/s after %v, all of it within %v): send it faster, or split the submission", s.Limits.MinBodyRate, s.Limits.BodyGrace, s.Limits.ReadTimeout)
 		return
 	case err != nil:
 		fail(w, http.StatusBadRequest, "couldn't read request body: %v", err)

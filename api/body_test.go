@@ -22,7 +22,7 @@ func TestReadBody(t *testing.T) {
 	body := benchBody()
 	for _, length := range []int64{int64(len(body)), -1} {
 		mem := &budget{max: DefaultMaxBodyMemory}
-		got, err := readBody(httptest.NewRecorder(), bodyRequest(&trickle{bytes.NewReader(body), 32 << 10}, length), mem)
+		got, err := readBody(httptest.NewRecorder(), bodyRequest(&trickle{bytes.NewReader(body), 32 << 10}, length), mem, Limits{})
 		if err != nil || !bytes.Equal(got, body) {
 			t.Fatalf("Content-Length %d: read %d of %d bytes, %v", length, len(got), len(body), err)
 		}
@@ -42,7 +42,7 @@ func TestReadBodyTooLarge(t *testing.T) {
 		"chunked":   bodyRequest(zeros(MaxBodySize+100), -1),
 	} {
 		mem := &budget{max: DefaultMaxBodyMemory}
-		_, err := readBody(httptest.NewRecorder(), req, mem)
+		_, err := readBody(httptest.NewRecorder(), req, mem, Limits{})
 		var mbe *http.MaxBytesError
 		if !errors.As(err, &mbe) {
 			t.Errorf("%s: %v, want a MaxBytesError", name, err)
@@ -67,7 +67,7 @@ func TestReadBodyAnnounced(t *testing.T) {
 	mem := &budget{max: DefaultMaxBodyMemory}
 	done := make(chan error, 1)
 	go func() {
-		_, err := readBody(httptest.NewRecorder(), bodyRequest(pr, MaxBodySize), mem)
+		_, err := readBody(httptest.NewRecorder(), bodyRequest(pr, MaxBodySize), mem, Limits{})
 		done <- err
 	}()
 	pw.Write([]byte("{"))
@@ -89,7 +89,7 @@ func TestReadBodyAnnounced(t *testing.T) {
 func TestReadBodyBudget(t *testing.T) {
 	mem := &budget{max: 100 << 10}
 	mem.take(90 << 10)
-	_, err := readBody(httptest.NewRecorder(), bodyRequest(bytes.NewReader(benchBody()), -1), mem)
+	_, err := readBody(httptest.NewRecorder(), bodyRequest(bytes.NewReader(benchBody()), -1), mem, Limits{})
 	if !errors.Is(err, errBodyMemory) {
 		t.Errorf("got %v, want errBodyMemory", err)
 	}
@@ -136,7 +136,7 @@ func BenchmarkReadBody(b *testing.B) {
 				if announced {
 					length = int64(len(body))
 				}
-				got, err := readBody(httptest.NewRecorder(), bodyRequest(&trickle{bytes.NewReader(body), 32 << 10}, length), mem)
+				got, err := readBody(httptest.NewRecorder(), bodyRequest(&trickle{bytes.NewReader(body), 32 << 10}, length), mem, Limits{})
 				if err != nil || len(got) != len(body) {
 					b.Fatalf("read %d bytes, %v", len(got), err)
 				}
@@ -152,7 +152,7 @@ func BenchmarkReadBodyHTTP(b *testing.B) {
 	body := benchBody()
 	mem := &budget{max: DefaultMaxBodyMemory}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, err := readBody(w, r, mem)
+		got, err := readBody(w, r, mem, Limits{}.WithDefaults())
 		defer mem.give(int64(cap(got)))
 		if err != nil || len(got) != len(body) {
 			http.Error(w, fmt.Sprintf("read %d bytes, %v", len(got), err), http.StatusBadRequest)

@@ -34,6 +34,14 @@ const (
 	// by all submissions (four bodies of MaxBodySize); past it a
 	// submission gets 503.
 	DefaultMaxBodyMemory = 4 * MaxBodySize
+	// DefaultBodyGrace and DefaultMinBodyRate: after the grace period a
+	// request body must have arrived at the minimum rate on average, or it
+	// is cut off with 408, long before the read timeout: connections that
+	// dribble bodies cannot hold every slot for a whole read timeout. A
+	// 64 MiB body at the minimum rate takes about 70 minutes, so only the
+	// read timeout bounds an honest client on a slow line.
+	DefaultBodyGrace   = 10 * time.Second
+	DefaultMinBodyRate = 16 << 10 // bytes per second
 	// FDReserve is how many of the process's file descriptors the
 	// connection cap leaves to everything else: Pebble keeps up to 1,000
 	// table files open, and JetStream and NATS take their share.
@@ -50,6 +58,8 @@ type Limits struct {
 	MaxConns          int
 	MaxStreams        int
 	MaxBodyMemory     int64
+	BodyGrace         time.Duration
+	MinBodyRate       int64 // bytes per second
 }
 
 // WithDefaults returns l with every zero field set to its default. It
@@ -79,6 +89,10 @@ func (l Limits) WithDefaults() Limits {
 	l.MaxStreams = max(min(l.MaxStreams, l.MaxConns/2), 1)
 	if l.MaxBodyMemory <= 0 {
 		l.MaxBodyMemory = DefaultMaxBodyMemory
+	}
+	set(&l.BodyGrace, DefaultBodyGrace)
+	if l.MinBodyRate <= 0 {
+		l.MinBodyRate = DefaultMinBodyRate
 	}
 	return l
 }
@@ -154,7 +168,7 @@ const (
 // is not copied at its end). Its capacity is taken from mem; the caller
 // gives back cap of the result when done with it. A body that stops
 // arriving is cut off by the server's read timeout.
-func readBody(w http.ResponseWriter, r *http.Request, mem *budget) ([]byte, error) {
+func readBody(w http.ResponseWriter, r *http.Request, mem *budget, lim Limits) ([]byte, error) {
 	if r.ContentLength > MaxBodySize {
 		return nil, &http.MaxBytesError{Limit: MaxBodySize}
 	}
@@ -165,6 +179,27 @@ func readBody(w http.ResponseWriter, r *http.Request, mem *budget) ([]byte, erro
 		end, growth = r.ContentLength, bodyGrowth
 	}
 	body := http.MaxBytesReader(w, r.Body, MaxBodySize)
+	// The read deadline follows the bytes that arrived: the grace period,
+	// then the time they take at the minimum rate, never past the read
+	// timeout. (Where the writer cannot set deadlines, as in tests, only the
+	// server's read timeout applies.)
+	rc := http.NewResponseController(w)
+	t0, last := time.Now(), time.Time{}
+	deadline := func(got int) {
+		if lim.MinBodyRate <= 0 {
+			return
+		}
+		wait := lim.BodyGrace + time.Duration(int64(got)*int64(time.Second)/lim.MinBodyRate)
+		if lim.ReadTimeout > 0 {
+			wait = min(wait, lim.ReadTimeout)
+		}
+		if d := t0.Add(wait); !d.Equal(last) {
+			if rc.SetReadDeadline(d) == nil {
+				last = d
+			}
+		}
+	}
+	deadline(0)
 	var buf []byte
 	for int64(len(buf)) < end {
 		if len(buf) == cap(buf) {
@@ -179,6 +214,7 @@ func readBody(w http.ResponseWriter, r *http.Request, mem *budget) ([]byte, erro
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		deadline(len(buf))
 		if err == io.EOF {
 			break
 		}

@@ -236,6 +236,50 @@ func TestHostileSlowBody(t *testing.T) {
 	hn.submit(mkEvent(t, elecMain, testManifest("GA-6")))
 }
 
+// TestHostileBodyRate: a body dribbled below the minimum rate is cut off
+// with 408 once the grace period is over, long before the read timeout,
+// while a client sending at the rate is served.
+func TestHostileBodyRate(t *testing.T) {
+	const readTimeout = 10 * time.Minute
+	hn := startHTTPNode(t, node.Config{HTTPLimits: api.Limits{ReadTimeout: readTimeout, BodyGrace: 300 * time.Millisecond, MinBodyRate: 1 << 10}})
+	c := hn.dial()
+	start := time.Now()
+	go func() {
+		if _, err := fmt.Fprintf(c, "POST /v1/events HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"); err != nil {
+			return
+		}
+		for range 600 {
+			time.Sleep(100 * time.Millisecond)
+			if _, err := c.Write([]byte(" ")); err != nil {
+				return
+			}
+		}
+	}()
+	answer, err := waitClosed(c, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(answer, "HTTP/1.1 408 ") || time.Since(start) >= readTimeout {
+		t.Errorf("a body at 10 bytes/s answered %q after %v, want 408 well before the read timeout", answer, time.Since(start))
+	}
+	// A body at the rate: the manifest, sent in pieces over about a second.
+	ev, err := mkEvent(t, elecMain, testManifest("GA-6")).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	honest := hn.dial()
+	fmt.Fprintf(honest, "POST /v1/events HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", len(ev))
+	for len(ev) > 0 {
+		k := min(len(ev), 200)
+		honest.Write(ev[:k])
+		ev = ev[k:]
+		time.Sleep(20 * time.Millisecond)
+	}
+	if answer, err := waitClosed(honest, time.Minute); err != nil || !strings.HasPrefix(answer, "HTTP/1.1 200 ") {
+		t.Errorf("a body at 10 KB/s: %q, %v", answer, err)
+	}
+}
+
 // TestHostileIdleConns: keep-alive connections left idle are closed after
 // the idle timeout.
 func TestHostileIdleConns(t *testing.T) {
