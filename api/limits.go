@@ -37,11 +37,11 @@ const (
 	// DefaultBodyGrace and DefaultMinBodyRate: after the grace period a
 	// request body must have arrived at the minimum rate on average, or it
 	// is cut off with 408, long before the read timeout: connections that
-	// dribble bodies cannot hold every slot for a whole read timeout. A
-	// 64 MiB body at the minimum rate takes about 70 minutes, so only the
-	// read timeout bounds an honest client on a slow line.
+	// dribble bodies cannot hold every slot for a whole read timeout. The
+	// rate is far below any working uplink; an honest client on a slow line
+	// is bounded by the read timeout, not by it.
 	DefaultBodyGrace   = 10 * time.Second
-	DefaultMinBodyRate = 16 << 10 // bytes per second
+	DefaultMinBodyRate = 4 << 10 // bytes per second: 32 kbit/s, below any working uplink
 	// FDReserve is how many of the process's file descriptors the
 	// connection cap leaves to everything else: Pebble keeps up to 1,000
 	// table files open, and JetStream and NATS take their share.
