@@ -10,6 +10,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
+
+	"github.com/election-audit/ledger/internal/atomicfile"
 )
 
 // MonitorKeyFile is the default file name of the monitor user's NKey seed.
@@ -102,7 +104,7 @@ func loadOrCreateMonitorKey(path string) (string, error) {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return "", fmt.Errorf("couldn't create the directory of the NATS monitor key: %w", err)
 		}
-		if err := writeFileAtomic(path, append(seed, '\n'), 0o600); err != nil {
+		if err := atomicfile.WriteFile(path, append(seed, '\n'), 0o600); err != nil {
 			return "", err
 		}
 		data = seed
@@ -121,38 +123,4 @@ func loadOrCreateMonitorKey(path string) (string, error) {
 		return "", fmt.Errorf("NATS monitor key %s is not a user seed (remove it to make a new one)", path)
 	}
 	return pub, nil
-}
-
-// writeFileAtomic writes data to path through a synced temporary file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -27,6 +27,8 @@ import (
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/election-audit/ledger/internal/atomicfile"
 )
 
 // Key file names inside the data directory.
@@ -84,10 +86,10 @@ func LoadOrCreateKey(dir, name string) (note.Signer, string, error) {
 		}
 		// The public key first: a crash between the two leaves no private
 		// key, and the next start makes a new pair.
-		if err := writeFileAtomic(filepath.Join(dir, PublicKeyFile), []byte(vkey+"\n"), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, PublicKeyFile), []byte(vkey+"\n"), 0o644); err != nil {
 			return nil, "", err
 		}
-		if err := writeFileAtomic(path, []byte(skey+"\n"), 0o600); err != nil {
+		if err := atomicfile.WriteFile(path, []byte(skey+"\n"), 0o600); err != nil {
 			return nil, "", err
 		}
 		data = []byte(skey)
@@ -110,7 +112,7 @@ func LoadOrCreateKey(dir, name string) (note.Signer, string, error) {
 	}
 	pub := filepath.Join(dir, PublicKeyFile)
 	if got, err := os.ReadFile(pub); err != nil || strings.TrimSpace(string(got)) != vkey {
-		if err := writeFileAtomic(pub, []byte(vkey+"\n"), 0o644); err != nil {
+		if err := atomicfile.WriteFile(pub, []byte(vkey+"\n"), 0o644); err != nil {
 			return nil, "", err
 		}
 	}
@@ -132,37 +134,4 @@ func VerifierKey(skey string) (string, error) {
 	}
 	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
 	return note.NewEd25519VerifierKey(s.Name(), pub)
-}
-
-// writeFileAtomic writes a file under a temporary name, syncs it, renames
-// it into place and syncs the directory: the file is whole or absent.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return fmt.Errorf("couldn't create %s: %w", tmp, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("couldn't sync directory of %s: %w", path, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("couldn't sync directory of %s: %w", path, err)
-	}
-	return nil
 }

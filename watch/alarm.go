@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/election-audit/ledger/internal/atomicfile"
 )
 
 // Kind names what an alarm is about. The names are persisted (JSON lines,
@@ -116,7 +118,7 @@ func keepEvidence(dir string, a *AlarmError, files evidence, now time.Time) (str
 	}
 	files["alarm.json"] = append(j, '\n')
 	for name, data := range files {
-		if err := writeFileAtomic(filepath.Join(path, name), data, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(path, name), data, 0o644); err != nil {
 			return path, err
 		}
 	}
