@@ -80,19 +80,13 @@ func (imp *Import) Events(withManifest bool) ([]*events.Event, error) {
 // large import, like parsing it, comes before anything is submitted.
 func reportIDs(ms uint64, election string, reports []*events.CountReport) []uuid.UUID {
 	ids := make([]uuid.UUID, len(reports))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(reports)/256))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := newIDHash(importDomain)
-			for i := w; i < len(reports); i += workers {
-				ids[i] = reportID(h, ms, election, reports[i])
-			}
-		}()
-	}
-	wg.Wait()
+	onEveryCore(len(reports), 256, func(w, workers int) error {
+		h := newIDHash(importDomain)
+		for i := w; i < len(reports); i += workers {
+			ids[i] = reportID(h, ms, election, reports[i])
+		}
+		return nil
+	})
 	return ids
 }
 
@@ -221,27 +215,37 @@ func (imp *Import) Independent() bool {
 // submitted.
 func Encode(evs []*events.Event) ([][]byte, error) {
 	out := make([][]byte, len(evs))
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(evs)/64))
+	err := onEveryCore(len(evs), 64, func(w, workers int) error {
+		for i := w; i < len(evs); i += workers {
+			var err error
+			if out[i], err = evs[i].Encode(); err != nil {
+				return fmt.Errorf("couldn't encode event %d (%s): %w", i, evs[i].ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// onEveryCore runs work(w, workers) for w in [0, workers) on as many
+// goroutines as there are cores, but with at least perWorker of the n items
+// each; work w takes items w, w+workers, …. It returns the first error, by
+// worker.
+func onEveryCore(n, perWorker int, work func(w, workers int) error) error {
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/perWorker))
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(evs); i += workers {
-				var err error
-				if out[i], err = evs[i].Encode(); err != nil {
-					errs[w] = fmt.Errorf("couldn't encode event %d (%s): %w", i, evs[i].ID, err)
-					return
-				}
-			}
-		}()
+		wg.Go(func() { errs[w] = work(w, workers) })
 	}
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return out, nil
+	return nil
 }

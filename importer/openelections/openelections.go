@@ -260,7 +260,6 @@ package openelections
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -386,7 +385,7 @@ func ParseFiles(files []File, election string, opts Options) (*importer.Import, 
 	default:
 		return nil, fmt.Errorf("couldn't import %s: Options.Prefer is %q; use %q or %q", files[0].Name, opts.Prefer, PreferVotes, PreferVoteTypes)
 	}
-	files = distinct(files)
+	files, srcs := distinct(files)
 	fusion := map[string]bool{}
 	var b *builder
 read:
@@ -394,7 +393,7 @@ read:
 		b = newBuilder(meta, opts)
 		b.fusion = fusion
 		for i, f := range files {
-			err := b.readFile(int32(i), f.Name, f.Data)
+			err := b.readFile(int32(i), f.Name, f.Data, srcs[i])
 			var fe *fusionError
 			switch {
 			case errors.As(err, &fe) && !fusion[fe.key]:
@@ -418,18 +417,20 @@ read:
 
 // distinct drops a file whose bytes are those of an earlier one (the same
 // file given twice, or a renamed copy): it is the same source, whose
-// reports would be the same events.
-func distinct(files []File) []File {
-	seen := make(map[[32]byte]bool, len(files))
+// reports would be the same events. It returns each kept file's source.
+func distinct(files []File) ([]File, []events.Source) {
+	seen := make(map[string]bool, len(files))
 	out := files[:0:0]
+	var srcs []events.Source
 	for _, f := range files {
-		sum := sha256.Sum256(f.Data)
-		if !seen[sum] {
-			seen[sum] = true
+		src := importer.SourceOf(f.Name, f.Data)
+		if !seen[src.SHA256] {
+			seen[src.SHA256] = true
 			out = append(out, f)
+			srcs = append(srcs, src)
 		}
 	}
-	return out
+	return out, srcs
 }
 
 // baseName is a file's name without directory and extension.

@@ -89,9 +89,9 @@ func loneCR(data []byte) bool {
 }
 
 // readFile reads one file's rows into the builder.
-func (b *builder) readFile(idx int32, name string, raw []byte) error {
+func (b *builder) readFile(idx int32, name string, raw []byte, src events.Source) error {
 	f := &fileState{idx: idx, name: name, unitTotals: map[[2]int32]*unitTotal{}}
-	b.files = append(b.files, fileInfo{name: name, src: importer.SourceOf(name, raw)})
+	b.files = append(b.files, fileInfo{name: name, src: src})
 	data, win1252, err := decode(raw)
 	if err != nil {
 		return &importer.Error{File: name, Msg: fmt.Sprintf("not UTF-8, and couldn't be read as Windows-1252 (Latin-1) either: %v", err)}
