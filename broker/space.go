@@ -24,6 +24,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/election-audit/ledger/internal/diskspace"
 )
 
 // DefaultMinFree is the space the embedded server's disk keeps free for
@@ -42,19 +44,7 @@ const embeddedMaxMemory = 256 << 20
 // NoSpaceError is returned by Publish when the embedded server's disk has
 // less free space than the broker keeps: nothing was published.
 // errors.Is(err, syscall.ENOSPC) holds for it.
-type NoSpaceError struct {
-	Dir     string
-	Free    uint64 // bytes free on the disk, for this process
-	MinFree uint64 // bytes kept free
-}
-
-func (e *NoSpaceError) Error() string {
-	return fmt.Sprintf("no space left for the stream store (JetStream): the disk of %s has %.1f MiB free, less than the %.1f MiB kept free, so submissions are refused",
-		e.Dir, float64(e.Free)/(1<<20), float64(e.MinFree)/(1<<20))
-}
-
-// Unwrap makes errors.Is(err, syscall.ENOSPC) hold.
-func (e *NoSpaceError) Unwrap() error { return syscall.ENOSPC }
+type NoSpaceError = diskspace.NoSpaceError
 
 // StreamError is returned by Publish and Check when the submission stream
 // cannot take messages: missing, unreadable, or (on the embedded server)
@@ -84,12 +74,12 @@ func (b *Broker) checkSpace() error {
 	if b.srv == nil || b.cfg.MinFree < 0 {
 		return nil
 	}
-	u, err := vfs.Default.GetDiskUsage(b.cfg.Dir)
+	free, err := diskspace.Free(vfs.Default, b.cfg.Dir)
 	if err != nil {
 		return nil // the write will say what is wrong with the disk
 	}
-	if u.AvailBytes < uint64(b.cfg.MinFree) {
-		return &NoSpaceError{Dir: b.cfg.Dir, Free: u.AvailBytes, MinFree: uint64(b.cfg.MinFree)}
+	if free < uint64(b.cfg.MinFree) {
+		return &NoSpaceError{Store: "the stream store (JetStream)", Dir: b.cfg.Dir, Free: free, MinFree: uint64(b.cfg.MinFree), Refused: "submissions are refused"}
 	}
 	return nil
 }

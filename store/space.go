@@ -10,12 +10,12 @@ package store
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/election-audit/ledger/internal/diskspace"
 )
 
 // DefaultMinFree is the space the database keeps free by default: room for
@@ -27,39 +27,10 @@ const DefaultMinFree = 2*MemTableSize + MemTableSize/2
 // writes when the disk holding the database has less free space than the
 // database keeps: nothing was written. errors.Is(err, syscall.ENOSPC)
 // holds for it.
-type NoSpaceError struct {
-	Store   string // which store: "the ledger database (Pebble)"
-	Dir     string
-	Free    uint64 // bytes free on the disk, for this process
-	MinFree uint64 // bytes the store keeps free
-	Opening bool   // refused at open, not at a write
-}
+type NoSpaceError = diskspace.NoSpaceError
 
-func (e *NoSpaceError) Error() string {
-	what := "writes are refused"
-	if e.Opening {
-		what = "it does not open (it writes as it opens); free space and start again"
-	}
-	return fmt.Sprintf("no space left for %s: the disk of %s has %s free, less than the %s kept free, so %s",
-		e.Store, e.Dir, bytesString(e.Free), bytesString(e.MinFree), what)
-}
-
-// Unwrap makes errors.Is(err, syscall.ENOSPC) hold.
-func (e *NoSpaceError) Unwrap() error { return syscall.ENOSPC }
-
-// bytesString formats a size for people: "12.0 MiB".
-func bytesString(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit && exp < 4; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
-}
+// pebbleStore names the database in a NoSpaceError.
+const pebbleStore = "the ledger database (Pebble)"
 
 // space measures the free space of the database's disk.
 type space struct {
@@ -81,26 +52,12 @@ func (s *space) check(need int) error {
 		return nil
 	}
 	if free < s.minFree+uint64(need) {
-		return &NoSpaceError{Store: "the ledger database (Pebble)", Dir: s.dir, Free: free, MinFree: s.minFree}
+		return &NoSpaceError{Store: pebbleStore, Dir: s.dir, Free: free, MinFree: s.minFree, Refused: "writes are refused"}
 	}
 	return nil
 }
 
-func (s *space) free() (uint64, error) {
-	// The directory may not exist yet at open: measure its nearest parent.
-	dir := s.dir
-	for {
-		u, err := s.fs.GetDiskUsage(dir)
-		if err == nil {
-			return u.AvailBytes, nil
-		}
-		parent := filepath.Dir(dir)
-		if !os.IsNotExist(err) || parent == dir {
-			return 0, err
-		}
-		dir = parent
-	}
-}
+func (s *space) free() (uint64, error) { return diskspace.Free(s.fs, s.dir) }
 
 // Space returns nil if the database's disk has at least the space it keeps
 // free, and a *NoSpaceError otherwise: a write now would be refused.

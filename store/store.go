@@ -97,7 +97,7 @@ func OpenWith(dir string, opts Options) (*DB, error) {
 	if err := sp.check(0); err != nil {
 		var nse *NoSpaceError
 		if errors.As(err, &nse) {
-			nse.Opening = true
+			nse.Refused = "it does not open (it writes as it opens); free space and start again"
 		}
 		return nil, fmt.Errorf("couldn't open Pebble database in %s: %w", dir, err)
 	}
