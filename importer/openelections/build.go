@@ -49,9 +49,8 @@ type builder struct {
 	groupBy  map[[2]int32]*group     // county, contest
 	stated   map[statedKey]int64     // the file's own totals of the rows reported
 	outBy    []map[int32]*outContest // contest → county → manifest contest
-	dups     map[[2]int32]rowRef     // report, choice → its row
-	rollDups map[[2]int32]rowRef     // group, choice → its roll-up row
-	lines    map[rowRef]string       // a row of dups or rollDups → its party
+	dups     map[[2]int32]partyRow   // report, choice → its row
+	rollDups map[[2]int32]partyRow   // group, choice → its roll-up row
 	// fusion are the candidates (contest ID, NUL, choice ID) that stand
 	// on several party lines: each line is a choice of its own.
 	fusion   map[string]bool
@@ -65,6 +64,13 @@ type fileInfo struct {
 }
 
 type rowRef struct{ file, line int32 }
+
+// partyRow is a row and its party, to tell a duplicated row from a
+// candidate on another party's line.
+type partyRow struct {
+	rowRef
+	party string
+}
 
 type finding struct {
 	file, line int32
@@ -171,10 +177,9 @@ func newBuilder(m meta, opts Options) *builder {
 		vtByID:        map[string]int32{},
 		reportBy:      map[[2]int32]*report{},
 		groupBy:       map[[2]int32]*group{},
-		dups:          map[[2]int32]rowRef{},
+		dups:          map[[2]int32]partyRow{},
 		stated:        map[statedKey]int64{},
-		rollDups:      map[[2]int32]rowRef{},
-		lines:         map[rowRef]string{},
+		rollDups:      map[[2]int32]partyRow{},
 	}
 	for _, c := range opts.IgnoreColumns {
 		b.ignore[columnKey(c)] = true
@@ -507,10 +512,9 @@ func (b *builder) add(f *fileState, line int, c *county, unit int32, t target, v
 			if f.layout.col[fPrecinct] >= 0 {
 				what += " (roll-up)"
 			}
-			return b.dupErr(f, here, prev, what)
+			return b.dupErr(f, here, prev.rowRef, what)
 		}
-		b.rollDups[key] = here
-		b.lines[here] = f.party
+		b.rollDups[key] = partyRow{here, f.party}
 		g.rollups = append(g.rollups, rollup{rowRef: here, choice: t.choice, votes: votes, hasVotes: hasVotes, byType: byType, vals: slices.Clone(vals), stated: stated})
 		return nil
 	}
@@ -533,10 +537,9 @@ func (b *builder) add(f *fileState, line int, c *county, unit int32, t target, v
 		if err := b.fusionLine(f, prev, t); err != nil {
 			return err
 		}
-		return b.dupErr(f, here, prev, b.describe(c, unit, t))
+		return b.dupErr(f, here, prev.rowRef, b.describe(c, unit, t))
 	}
-	b.dups[key] = here
-	b.lines[here] = f.party
+	b.dups[key] = partyRow{here, f.party}
 	g := rep.group
 	g.precincts = true
 	for len(g.sums) <= int(t.choice) {
@@ -563,8 +566,8 @@ func (e *fusionError) Error() string { return "a candidate on several party line
 
 // fusionLine returns a fusionError when a row repeats an earlier one's
 // candidate on another party's line.
-func (b *builder) fusionLine(f *fileState, prev rowRef, t target) error {
-	p := b.lines[prev]
+func (b *builder) fusionLine(f *fileState, prev partyRow, t target) error {
+	p := prev.party
 	ch := t.contest.choices[t.choice]
 	if p == "" || f.party == "" || p == f.party || importer.GenericChoice(ch.id) || t.contest.kind != "" {
 		return nil
