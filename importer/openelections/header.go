@@ -86,7 +86,7 @@ func init() {
 var ignoredColumns = map[string]bool{
 	"pct": true, "percent": true, "percentage": true, "vote_pct": true, "votes_pct": true, "pct_votes": true,
 	"incumbent": true, "winner": true, "notes": true,
-	"precinct_code": true, "precinct_id": true, "candidate_id": true, "party_id": true, "office_id": true,
+	"candidate_id": true, "party_id": true, "office_id": true,
 	"county_id": true, "county_code": true, "fips": true, "county_fips": true,
 }
 
