@@ -77,7 +77,14 @@ func (r *Reconciliation) Encode() ([]byte, error) {
 
 // WriteText writes the findings one per line, then a summary line that
 // starts with "N findings".
-func (r *Reconciliation) WriteText(w io.Writer) error {
+func (r *Reconciliation) WriteText(w io.Writer) error { return r.writeText(w, false) }
+
+// WriteTextBrief is WriteText with the results files' findings on one
+// line, by kind ("results files: 58 vote-types-sum, 4 rollup-sum (-v lists
+// them)"), instead of one line each.
+func (r *Reconciliation) WriteTextBrief(w io.Writer) error { return r.writeText(w, true) }
+
+func (r *Reconciliation) writeText(w io.Writer, brief bool) error {
 	var b strings.Builder
 	discrepancies, incomplete := 0, 0
 	for _, f := range r.Rollup {
@@ -98,12 +105,21 @@ func (r *Reconciliation) WriteText(w io.Writer) error {
 	for _, f := range r.Unreported {
 		fmt.Fprintf(&b, "unreported: %s: %d of %d units have no report: %s\n", f.Contest, f.Count, f.UnitsTotal, strings.Join(f.Units, ", "))
 	}
-	for _, f := range r.Files {
-		where := f.File
-		if f.Where != "" {
-			where += ": " + f.Where
+	switch {
+	case brief && len(r.Files) > 0:
+		kinds := map[string]int{}
+		for _, f := range r.Files {
+			kinds[f.Kind]++
 		}
-		fmt.Fprintf(&b, "%s: %s: %s\n", f.Kind, where, f.Msg)
+		fmt.Fprintf(&b, "results files: %s (-v lists them)\n", importer.FindingKinds(kinds))
+	case !brief:
+		for _, f := range r.Files {
+			where := f.File
+			if f.Where != "" {
+				where += ": " + f.Where
+			}
+			fmt.Fprintf(&b, "%s: %s: %s\n", f.Kind, where, f.Msg)
+		}
 	}
 	fmt.Fprintf(&b, "%s in %s at tree size %d", plural(r.Len(), "finding", "findings"), r.Election, r.TreeSize)
 	var parts []string

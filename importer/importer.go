@@ -18,11 +18,15 @@
 package importer
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -65,6 +69,20 @@ type Finding struct {
 	File  string
 	Where string // as in [Error]
 	Msg   string // what differs: both figures and what they are
+}
+
+// FindingKinds summarises findings by kind, most frequent first (then by
+// name): "58 vote-types-sum, 4 rollup-sum".
+func FindingKinds(counts map[string]int) string {
+	kinds := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(kinds, func(a, b string) int {
+		return cmp.Or(cmp.Compare(counts[b], counts[a]), strings.Compare(a, b))
+	})
+	parts := make([]string, len(kinds))
+	for i, k := range kinds {
+		parts[i] = fmt.Sprintf("%d %s", counts[k], k)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (f Finding) String() string {

@@ -81,3 +81,13 @@ func TestCleanName(t *testing.T) {
 		}
 	}
 }
+
+func TestFindingKinds(t *testing.T) {
+	got := FindingKinds(map[string]int{"rollup-sum": 4, "vote-types-sum": 58, "a-kind": 4})
+	if want := "58 vote-types-sum, 4 a-kind, 4 rollup-sum"; got != want {
+		t.Errorf("FindingKinds = %q, want %q", got, want)
+	}
+	if got := FindingKinds(nil); got != "" {
+		t.Errorf("no findings: %q", got)
+	}
+}

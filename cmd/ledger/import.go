@@ -1,11 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -138,7 +136,7 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 				}
 			}
 			if !asJSON && len(imp.Findings) > 0 {
-				fmt.Fprintf(stdout, "findings: %s\n", byKind(sum.FindingsByKind))
+				fmt.Fprintf(stdout, "findings: %s\n", importer.FindingKinds(sum.FindingsByKind))
 				if verbose {
 					for _, f := range imp.Findings {
 						fmt.Fprintln(stdout, f)
@@ -166,7 +164,7 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 					if verbose || asJSON {
 						where = "listed on standard output"
 					}
-					return &exitCodeError{exitFindings, fmt.Errorf("the files have %d finding(s) (%s): %s", n, byKind(sum.FindingsByKind), where)}
+					return &exitCodeError{exitFindings, fmt.Errorf("the files have %d finding(s) (%s): %s", n, importer.FindingKinds(sum.FindingsByKind), where)}
 				}
 				return nil
 			}
@@ -288,23 +286,6 @@ type importSummary struct {
 	Checked        *importer.Totals    `json:"checked,omitempty"`
 	FindingsByKind map[string]int      `json:"findings_by_kind"`
 	Findings       []audit.FileFinding `json:"findings"`
-}
-
-// byKind summarises findings by kind, most frequent first:
-// "58 vote-types-sum, 4 rollup-sum".
-func byKind(counts map[string]int) string {
-	kinds := slices.Collect(maps.Keys(counts))
-	slices.SortFunc(kinds, func(a, b string) int {
-		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
-			return c
-		}
-		return strings.Compare(a, b)
-	})
-	parts := make([]string, len(kinds))
-	for i, k := range kinds {
-		parts[i] = fmt.Sprintf("%d %s", counts[k], k)
-	}
-	return strings.Join(parts, ", ")
 }
 
 type formatGroup struct {

@@ -131,34 +131,13 @@ the results files' summarised by kind unless -v or --json); 1 an error
 	return cmd
 }
 
-// writeReconciliation writes r as text (audit.Reconciliation.WriteText):
-// the log's findings one per line, then, unless verbose, the results
-// files' findings as one line by kind instead of one line each, then the
-// line "N findings ...".
+// writeReconciliation writes r as text: the results files' findings one
+// per line with verbose, or else summarised by kind on one line.
 func writeReconciliation(w io.Writer, r *audit.Reconciliation, verbose bool) error {
-	if verbose || len(r.Files) == 0 {
+	if verbose {
 		return r.WriteText(w)
 	}
-	var b strings.Builder
-	if err := r.WriteText(&b); err != nil {
-		return err
-	}
-	// WriteText's lines: the rollup findings, the unreported, the files',
-	// then the summary. Should a name hold a line break, the count is off:
-	// then everything is printed, as with -v.
-	lines := strings.SplitAfter(b.String(), "\n")
-	logs := len(r.Rollup) + len(r.Unreported)
-	if len(lines) != logs+len(r.Files)+2 || lines[len(lines)-1] != "" {
-		_, err := io.WriteString(w, b.String())
-		return err
-	}
-	kinds := map[string]int{}
-	for _, f := range r.Files {
-		kinds[f.Kind]++
-	}
-	out := strings.Join(lines[:logs], "") + "results files: " + byKind(kinds) + " (-v lists them)\n" + lines[len(lines)-2]
-	_, err := io.WriteString(w, out)
-	return err
+	return r.WriteTextBrief(w)
 }
 
 // reconcileSource opens the log to replay, from --data or --server, and
