@@ -5,6 +5,8 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,7 +32,7 @@ import (
 
 // Limits and defaults.
 const (
-	MaxBodySize    = 64 << 20 // a JSON Lines submission
+	MaxBodySize    = events.MaxSubmissionSize // a signed submission
 	MaxEntriesPage = 1000
 	// MaxEntriesPageBytes ends a page of entries early, after the entry that
 	// reaches it (a page holds at least one entry): a page of a thousand
@@ -51,6 +53,10 @@ type Config struct {
 	// on change streams and the memory of request bodies; the http.Server
 	// and the Listener, the rest.
 	Limits Limits
+	// ReadToken, if set, is the bearer token every read needs
+	// ("Authorization: Bearer TOKEN"); /healthz, the dashboard's page and
+	// submissions (which carry their own signatures) do not.
+	ReadToken string
 }
 
 type server struct {
@@ -69,7 +75,9 @@ func New(cfg Config) http.Handler {
 	s := &server{Config: cfg, hub: feed.NewHub(cfg.Ledger, 0)}
 	s.bodies.max = cfg.Limits.MaxBodyMemory
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/events", s.submit)
+	mux.HandleFunc("POST /v1/submissions", s.submit)
+	mux.HandleFunc("POST /v1/events", s.unsigned)
+	mux.HandleFunc("GET /v1/elections/{election}/submissions/{sha256}", s.submission)
 	mux.HandleFunc("GET /v1/events/{id}", s.event)
 	mux.HandleFunc("GET /v1/elections", s.elections)
 	mux.HandleFunc("GET /v1/elections/{election}/tally", s.tally)
@@ -89,7 +97,27 @@ func New(cfg Config) http.Handler {
 	if cfg.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{}))
 	}
-	return writeDeadline(mux, cfg.Limits.WriteTimeout)
+	var h http.Handler = mux
+	if cfg.ReadToken != "" {
+		h = readToken(mux, cfg.ReadToken)
+	}
+	return writeDeadline(h, cfg.Limits.WriteTimeout)
+}
+
+// readToken requires the bearer token on reads (GET and HEAD), but for
+// /healthz and the dashboard's own files.
+func readToken(next http.Handler, token string) http.Handler {
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		open := r.URL.Path == "/healthz" || r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/dashboard/")
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !open &&
+			subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ledger reads"`)
+			fail(w, http.StatusUnauthorized, "reads of this ledger need its read token: send \"Authorization: Bearer TOKEN\" (ask the ledger's operator)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Problem is the body of every error response.
@@ -119,9 +147,15 @@ func fail(w http.ResponseWriter, status int, format string, args ...any) {
 	writeJSON(w, status, Problem{Error: fmt.Sprintf(format, args...)})
 }
 
-// SubmitResponse is the answer to a JSON Lines submission.
+// SubmitResponse is the answer to a submission: a receipt for each of
+// its events, in order.
 type SubmitResponse struct {
 	Receipts []ledger.Receipt `json:"receipts"`
+}
+
+// unsigned answers the unsigned event submissions of earlier versions.
+func (s *server) unsigned(w http.ResponseWriter, r *http.Request) {
+	fail(w, http.StatusUnauthorized, "the ledger takes no unsigned events: sign them into a submission and POST it to /v1/submissions (`ledger submit --key FILE`, or the Go client with a key; docs/api.md)")
 }
 
 func (s *server) submit(w http.ResponseWriter, r *http.Request) {
@@ -131,7 +165,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 	var ne net.Error
 	switch {
 	case errors.As(err, &mbe):
-		fail(w, http.StatusRequestEntityTooLarge, "request body is larger than %d bytes: split the submission", MaxBodySize)
+		fail(w, http.StatusRequestEntityTooLarge, "request body is larger than %d bytes, the most a signed submission may be (events.MaxSubmissionSize): split it into several submissions", MaxBodySize)
 		return
 	case errors.Is(err, errBodyMemory):
 		w.Header().Set("Retry-After", "1")
@@ -144,103 +178,67 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "couldn't read request body: %v", err)
 		return
 	case len(bytes.TrimSpace(body)) == 0:
-		fail(w, http.StatusBadRequest, "empty request body: send one JSON event, or JSON Lines with Content-Type application/x-ndjson")
+		fail(w, http.StatusUnauthorized, "empty request body: send a signed submission (docs/events.md)")
 		return
-	}
-	lines := isJSONLines(r.Header.Get("Content-Type"))
-	var raw [][]byte
-	var lineNo []int // physical line of each event, from 1
-	if lines {
-		// The lines are slices of body, which this request owns.
-		n := 0
-		for rest := body; len(rest) > 0; {
-			line, after, _ := bytes.Cut(rest, []byte("\n"))
-			line, rest = bytes.TrimSuffix(line, []byte("\r")), after
-			n++
-			if len(line) > events.MaxEventSize {
-				item := len(raw)
-				writeJSON(w, http.StatusRequestEntityTooLarge, Problem{Item: &item,
-					Error: fmt.Sprintf("line %d is longer than the %d-byte event limit", n, events.MaxEventSize)})
-				return
-			}
-			if len(bytes.TrimSpace(line)) > 0 {
-				raw = append(raw, line)
-				lineNo = append(lineNo, n)
-			}
-		}
-	} else {
-		raw = [][]byte{body}
-	}
-	evs := make([]*events.Event, len(raw))
-	canonical := make([][]byte, len(raw))
-	for i, b := range raw {
-		ev, enc, err := events.DecodeCanonical(b)
-		if err != nil {
-			status := http.StatusBadRequest
-			if len(b) > events.MaxEventSize {
-				status = http.StatusRequestEntityTooLarge
-			}
-			p := Problem{Error: err.Error()}
-			var ee *events.Error
-			if errors.As(err, &ee) {
-				p.Field = ee.Field
-			}
-			if lines {
-				p.Item = &i
-				p.Error = fmt.Sprintf("line %d: %s", lineNo[i], err)
-			}
-			writeJSON(w, status, p)
-			return
-		}
-		evs[i], canonical[i] = ev, enc
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), DefaultWaitTime)
 	defer cancel()
-	receipts, err := s.Ledger.SubmitEncoded(ctx, evs, canonical)
+	receipts, err := s.Ledger.Submit(ctx, body)
 	var re *ledger.RefusedError
 	switch {
 	case errors.As(err, &re):
 		status := http.StatusBadRequest
-		if re.NotFound {
+		switch {
+		case re.Unsigned:
+			status = http.StatusUnauthorized
+		case re.Forbidden:
+			status = http.StatusForbidden
+		case re.TooLarge:
+			status = http.StatusRequestEntityTooLarge
+		case re.NotFound:
 			status = http.StatusUnprocessableEntity
 		}
-		p := Problem{Error: re.Problem}
-		if lines {
+		p := Problem{Error: re.Error(), Field: re.Field}
+		if re.Item >= 0 {
 			p.Item = &re.Item
-			p.Error = fmt.Sprintf("line %d: %s", lineNo[re.Item], re.Problem)
 		}
 		writeJSON(w, status, p)
 		return
 	case errors.Is(err, context.DeadlineExceeded):
-		fail(w, http.StatusGatewayTimeout, "the event was published but not yet logged; resubmit it with the same ID to get its receipt: %v", err)
+		fail(w, http.StatusGatewayTimeout, "the submission was published but not yet logged; send it again, unchanged, to get its receipts: %v", err)
 		return
 	case err != nil:
 		s.Logger.Error("submission failed", "err", err)
-		fail(w, http.StatusServiceUnavailable, "couldn't log the submission; resubmitting with the same event IDs is safe: %v", err)
+		fail(w, http.StatusServiceUnavailable, "couldn't log the submission; sending it again, unchanged, is safe: %v", err)
 		return
 	}
-	if lines {
-		writeJSON(w, http.StatusOK, SubmitResponse{Receipts: receipts})
-		return
-	}
-	// 409 always means "logged, as rejected": the body is the receipt, and
-	// a reason starting "version conflict:" is a stale expected version.
-	// Refusals (nothing logged) are 400, 413 and 422 with an error body.
-	rc := receipts[0]
-	status := http.StatusOK
-	if rc.Verdict == events.Rejected {
-		status = http.StatusConflict
-	}
-	writeJSON(w, status, rc)
+	writeJSON(w, http.StatusOK, SubmitResponse{Receipts: receipts})
 }
 
-func isJSONLines(ct string) bool {
-	ct, _, _ = strings.Cut(ct, ";")
-	switch strings.TrimSpace(strings.ToLower(ct)) {
-	case "application/x-ndjson", "application/jsonl", "application/x-jsonlines", "application/jsonlines":
-		return true
+// submission serves the signed bytes of a submission that entries of an
+// election came from, by the SHA-256 the entries name.
+func (s *server) submission(w http.ResponseWriter, r *http.Request) {
+	election, hexSum := r.PathValue("election"), r.PathValue("sha256")
+	var sum [32]byte
+	if n, err := hex.Decode(sum[:], []byte(hexSum)); err != nil || n != 32 || len(hexSum) != 64 || strings.ToLower(hexSum) != hexSum {
+		fail(w, http.StatusBadRequest, "%q is not a SHA-256 in lower-case hex", hexSum)
+		return
 	}
-	return false
+	data, err := s.Ledger.Submission(election, sum)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		fail(w, http.StatusNotFound, "no submission of election %q has SHA-256 %s", election, hexSum)
+		return
+	case err != nil:
+		fail(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	w.WriteHeader(http.StatusOK)
+	w.Write(data)
 }
 
 func (s *server) elections(w http.ResponseWriter, r *http.Request) {

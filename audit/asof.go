@@ -256,11 +256,14 @@ func (f *folder) apply(index uint64, en *events.Entry, decodeErr error, before f
 		if !ok || en.Verdict != events.Accepted {
 			return &MismatchError{f.election, index, "entry 0 is not the election's accepted manifest"}
 		}
+		if err := projections.CheckManifestEntry(m, en.Submission.Signer); err != nil {
+			return &MismatchError{f.election, index, err.Error()}
+		}
 		if f.proj, err = projections.New(f.election, m); err != nil {
 			return &MismatchError{f.election, index, err.Error()}
 		}
 	} else {
-		switch rj := f.proj.Check(en.Event); {
+		switch rj := f.proj.Decide(en.Event, en.Submission.Signer); {
 		case rj == nil && en.Verdict != events.Accepted:
 			return &MismatchError{f.election, index, "entry is rejected but the election's rules accept it"}
 		case rj != nil && en.Verdict == events.Accepted:

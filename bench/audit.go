@@ -21,6 +21,7 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
 )
@@ -157,7 +158,11 @@ func generateAuditLog(dir string, cfg AuditConfig, progress io.Writer) (*auditLo
 	return lg, nil
 }
 
-func (lg *auditLog) fill(signer note.Signer, cfg AuditConfig, progress io.Writer) error {
+// auditSubmission is how many reports one submission of the generated log
+// carries.
+const auditSubmission = 1000
+
+func (lg *auditLog) fill(signer note.Signer, cfg AuditConfig, progress io.Writer) (err error) {
 	election := auditElection
 	origin := checkpoint.Origin(auditLedgerName, election)
 	g := newGenerator(election)
@@ -170,24 +175,44 @@ func (lg *auditLog) fill(signer note.Signer, cfg AuditConfig, progress io.Writer
 	start := time.Now()
 	b := lg.db.NewBatch()
 	defer func() { b.Close() }()
+	// Entries come in signed submissions of auditSubmission events, as a
+	// reporter sends them: the manifest alone, then the reports.
+	var sub *events.Submission
 	for i := range n {
-		var ev *events.Event
-		if i == 0 {
-			ev = g.manifestEvent()
-		} else {
-			ev = g.report()
+		if i == 0 || (i-1)%auditSubmission == 0 {
+			evs := []*events.Event{g.manifestEvent()}
+			if i > 0 {
+				evs = evs[:0]
+				for range min(auditSubmission, n-i) {
+					evs = append(evs, g.report())
+				}
+			}
+			canonical, err := importer.Encode(evs)
+			if err != nil {
+				return err
+			}
+			signed, err := benchKey().SignSubmission(election, canonical)
+			if err != nil {
+				return err
+			}
+			if sub, err = events.OpenSubmission(signed); err != nil {
+				return err
+			}
+			b.PutSubmission(election, sub.SHA256, signed)
 		}
-		evb, err := ev.Encode()
-		if err != nil {
-			return err
+		item := 0
+		if i > 0 {
+			item = (i - 1) % auditSubmission
 		}
+		ev, evb := sub.Events[item], sub.Canonical[item]
 		// Recorded times increase by 1 ms per entry.
-		en := &events.Entry{Index: uint64(i), Recorded: base.Add(time.Duration(i) * time.Millisecond), Verdict: events.Accepted, Event: ev}
+		en := &events.Entry{Index: uint64(i), Recorded: base.Add(time.Duration(i) * time.Millisecond), Verdict: events.Accepted,
+			Submission: &events.SubmissionRef{ID: sub.ID, SHA256: sub.SHA256, Item: item, Signer: sub.Signer}, Event: ev}
 		if i == 0 {
 			if proj, err = projections.New(election, ev.Body.(*events.Manifest)); err != nil {
 				return err
 			}
-		} else if rj := proj.Check(ev); rj != nil {
+		} else if rj := proj.Decide(ev, sub.Signer); rj != nil {
 			return fmt.Errorf("generated entry %d would be rejected: %s", i, rj.Reason)
 		}
 		if err := proj.Apply(en); err != nil {

@@ -176,7 +176,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for i := range lat {
 		ev := gen.report()
 		t := time.Now()
-		if _, err := n.Ledger.Submit(ctx, []*events.Event{ev}); err != nil {
+		if _, err := submit(ctx, n.Ledger, []*events.Event{ev}); err != nil {
 			return nil, fmt.Errorf("latency: %w", err)
 		}
 		lat[i] = time.Since(t)
@@ -202,11 +202,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // benchNode opens a throwaway ledger in cfg.Dir/name, with the bench
 // election defined.
 func benchNode(ctx context.Context, cfg Config, name string, noFeed bool) (*node.Node, error) {
-	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.Dir, name), HTTP: "-", NATSListen: "127.0.0.1:0", NoFeed: noFeed})
+	n, err := openNode(ctx, node.Config{DataDir: filepath.Join(cfg.Dir, name), HTTP: "-", NATSListen: "127.0.0.1:0", NoFeed: noFeed})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := n.Ledger.Submit(ctx, []*events.Event{newGenerator("bench").manifestEvent()}); err != nil {
+	if _, err := submit(ctx, n.Ledger, []*events.Event{newGenerator("bench").manifestEvent()}); err != nil {
 		n.Close(context.Background())
 		return nil, fmt.Errorf("couldn't define the bench election: %w", err)
 	}

@@ -47,7 +47,9 @@ func (g *generator) manifest() *events.Manifest {
 }
 
 func (g *generator) manifestEvent() *events.Event {
-	return &events.Event{ID: uuid.Must(uuid.NewV7()), Election: g.election, Body: g.manifest()}
+	m := g.manifest()
+	m.Authority = benchKey().Verifier
+	return &events.Event{ID: uuid.Must(uuid.NewV7()), Election: g.election, Body: m}
 }
 
 func (g *generator) report() *events.Event {

@@ -130,7 +130,7 @@ func RunImport(ctx context.Context, cfg ImportConfig) (*ImportReport, error) {
 		return nil, fmt.Errorf("couldn't write the generated file: %w", err)
 	}
 	r := &ImportReport{Rows: want.Rows, Precincts: want.Precincts, FileBytes: len(data), Chunk: cfg.Chunk, Submitters: cfg.Submitters}
-	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.Dir, "ledger"), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
+	n, err := openNode(ctx, node.Config{DataDir: filepath.Join(cfg.Dir, "ledger"), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +140,7 @@ func RunImport(ctx context.Context, cfg ImportConfig) (*ImportReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	c = c.WithKey(benchKey())
 
 	if cfg.CPUProfile != "" {
 		f, err := os.Create(cfg.CPUProfile)
@@ -227,6 +228,7 @@ func importFile(ctx context.Context, c *client.Client, file string, chunk int, r
 	if err != nil {
 		return nil, err
 	}
+	imp.Manifest.Authority = benchKey().Verifier
 	evs, err := imp.EventsFor(existing)
 	if err != nil {
 		return nil, err
@@ -266,27 +268,19 @@ func importFile(ctx context.Context, c *client.Client, file string, chunk int, r
 // with Ledger.SubmitEncoded, with the change feed on. Events/s, the
 // manifest not counted.
 func coreIngest(ctx context.Context, dir string, raw [][]byte, submitters, chunk int) (float64, error) {
-	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := openNode(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0"})
 	if err != nil {
 		return 0, err
 	}
 	defer n.Close(context.Background())
-	submit := func(raw [][]byte) error {
-		evs := make([]*events.Event, len(raw))
-		enc := make([][]byte, len(raw))
-		for i, b := range raw {
-			var err error
-			if evs[i], enc[i], err = events.DecodeCanonical(b); err != nil {
-				return fmt.Errorf("core ingest: %w", err)
-			}
-		}
-		_, err := n.Ledger.SubmitEncoded(ctx, evs, enc)
+	send := func(raw [][]byte) error {
+		_, err := submitEncoded(ctx, n.Ledger, importElection, raw)
 		return err
 	}
-	if err := submit(raw[:1]); err != nil {
+	if err := send(raw[:1]); err != nil {
 		return 0, fmt.Errorf("core ingest: the manifest: %w", err)
 	}
-	return spread(raw[1:], submitters, chunk, submit)
+	return spread(raw[1:], submitters, chunk, send)
 }
 
 // checkImport compares the ledger's tally of the import with the file's
@@ -322,7 +316,7 @@ func checkImport(l *ledger.Ledger, want statewide.Want, nEvents int) (int64, err
 // returns events/s.
 func ingest(ctx context.Context, l *ledger.Ledger, evs []*events.Event, submitters, chunk int) (float64, error) {
 	return spread(evs, submitters, chunk, func(part []*events.Event) error {
-		_, err := l.Submit(ctx, part)
+		_, err := submit(ctx, l, part)
 		return err
 	})
 }

@@ -59,7 +59,7 @@ func TestCheckImport(t *testing.T) {
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(dir, "ledger"), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
+	n, err := openNode(ctx, node.Config{DataDir: filepath.Join(dir, "ledger"), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -181,7 +181,7 @@ func RunMonitors(ctx context.Context, cfg MonitorsConfig) (*MonitorsReport, erro
 	w := cfg.Out
 	r := &MonitorsReport{Events: cfg.Events, SSE: cfg.SSE, NATS: cfg.NATS, Stuck: cfg.Stuck, LoadBefore: loadAvg()}
 
-	n, err := node.Open(ctx, node.Config{DataDir: filepath.Join(cfg.Dir, "ledger"), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
+	n, err := openNode(ctx, node.Config{DataDir: filepath.Join(cfg.Dir, "ledger"), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +190,7 @@ func RunMonitors(ctx context.Context, cfg MonitorsConfig) (*MonitorsReport, erro
 	defer cancel()
 
 	gen := newGenerator(monitorsElection)
-	if _, err := n.Ledger.Submit(ctx, []*events.Event{gen.manifestEvent()}); err != nil {
+	if _, err := submit(ctx, n.Ledger, []*events.Event{gen.manifestEvent()}); err != nil {
 		return nil, fmt.Errorf("couldn't define the bench election: %w", err)
 	}
 	alone, with := make([]*events.Event, cfg.Events), make([]*events.Event, cfg.Events)
@@ -890,7 +890,7 @@ func ingestPaced(ctx context.Context, l *ledger.Ledger, evs []*events.Event, rat
 	for done := 0; done < len(evs); {
 		due := min(len(evs), int(time.Since(start).Seconds()*float64(rate))+1)
 		if due > done {
-			if _, err := l.Submit(ctx, evs[done:due]); err != nil {
+			if _, err := submit(ctx, l, evs[done:due]); err != nil {
 				return 0, fmt.Errorf("paced ingest: %w", err)
 			}
 			done = due

@@ -37,7 +37,6 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/election-audit/ledger/events"
 )
@@ -48,10 +47,12 @@ const (
 	DefaultSubjectPrefix   = "ledger"
 	DefaultDuplicateWindow = 2 * time.Minute
 	DefaultListen          = "127.0.0.1:4222"
-	// MaxAtomicBatch is the largest atomic batch the server accepts by default.
-	MaxAtomicBatch = 1000
-	// maxHeaderBytes is room for Nats-Msg-Id and the batch headers.
+	// maxHeaderBytes is room for the headers (Nats-Msg-Id).
 	maxHeaderBytes = 4096
+	// MaxPayload is the largest message the ledger publishes: a whole
+	// submission, with room for headers. The embedded server allows it; an
+	// external one must (max_payload in its configuration).
+	MaxPayload = events.MaxSubmissionSize + 64<<10
 )
 
 // Config configures the connection. Zero values take the defaults.
@@ -59,6 +60,9 @@ type Config struct {
 	// URL of an external NATS server or cluster. Empty starts an embedded
 	// server storing JetStream data under Dir.
 	URL string
+	// Creds is the NATS credentials file (JWT and NKey seed) to connect to
+	// URL with; empty for none.
+	Creds string
 	// Dir is the embedded server's storage directory.
 	Dir string
 	// Listen is the embedded server's client address for monitors,
@@ -145,11 +149,19 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		b.nc, err = nats.Connect("", nats.InProcessServer(b.srv), nats.UserInfo(ledgerUser, b.auth.password),
 			nats.CustomInboxPrefix(LedgerInboxPrefix), nats.Name("ledger"), nats.MaxReconnects(-1))
 	} else {
-		b.nc, err = nats.Connect(cfg.URL, nats.CustomInboxPrefix(LedgerInboxPrefix), nats.Name("ledger"), nats.MaxReconnects(-1))
+		opts := []nats.Option{nats.CustomInboxPrefix(LedgerInboxPrefix), nats.Name("ledger"), nats.MaxReconnects(-1)}
+		if cfg.Creds != "" {
+			opts = append(opts, nats.UserCredentials(cfg.Creds))
+		}
+		b.nc, err = nats.Connect(cfg.URL, opts...)
 	}
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("couldn't connect to NATS %s: %w", b.where(), err)
+	}
+	if mp := b.nc.MaxPayload(); mp < MaxPayload {
+		b.Close()
+		return nil, fmt.Errorf("NATS %s takes messages of at most %d bytes (its max_payload), and a signed submission may be %d: set max_payload: %d in the server's configuration, as deploy/nats.conf does", b.where(), mp, MaxPayload, MaxPayload)
 	}
 	if b.js, err = jetstream.New(b.nc); err != nil {
 		b.Close()
@@ -187,9 +199,6 @@ func (b *Broker) ensureStream(ctx context.Context) error {
 	}
 	if len(have.Subjects) != 1 || have.Subjects[0] != want.Subjects[0] {
 		return fmt.Errorf("stream %s on %s takes subjects %v, not %v: use --stream and --subject-prefix of the ledgers that made it", want.Name, b.where(), have.Subjects, want.Subjects)
-	}
-	if !have.AllowAtomicPublish {
-		return fmt.Errorf("stream %s on %s does not allow atomic publish: update it (nats stream edit %s --allow-batch) or let a new ledger create it", want.Name, b.where(), want.Name)
 	}
 	for _, d := range []struct {
 		name       string
@@ -238,17 +247,16 @@ func Redacted(urls string) string {
 // StreamConfig is the submission stream's configuration.
 func (b *Broker) StreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
-		Name:               b.cfg.Stream,
-		Description:        "election ledger submissions, in the order of record",
-		Subjects:           []string{b.cfg.SubjectPrefix + ".submit.>"},
-		Storage:            jetstream.FileStorage,
-		Retention:          jetstream.LimitsPolicy,
-		Replicas:           b.cfg.Replicas,
-		Duplicates:         b.cfg.DuplicateWindow,
-		MaxMsgSize:         events.MaxEventSize + maxHeaderBytes, // JetStream counts headers too
-		AllowAtomicPublish: true,
-		DenyDelete:         true,
-		DenyPurge:          true,
+		Name:        b.cfg.Stream,
+		Description: "election ledger submissions, in the order of record",
+		Subjects:    []string{b.cfg.SubjectPrefix + ".submit.>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Replicas:    b.cfg.Replicas,
+		Duplicates:  b.cfg.DuplicateWindow,
+		MaxMsgSize:  events.MaxSubmissionSize + maxHeaderBytes, // JetStream counts headers too
+		DenyDelete:  true,
+		DenyPurge:   true,
 	}
 }
 
@@ -258,7 +266,7 @@ func startEmbedded(cfg Config, auth embeddedAuth) (*server.Server, error) {
 		JetStream:          true,
 		StoreDir:           cfg.Dir,
 		SyncAlways:         true,
-		MaxPayload:         events.MaxEventSize + 64<<10, // as deploy/nats.conf
+		MaxPayload:         MaxPayload, // as deploy/nats.conf
 		NoSigs:             true,
 		NoLog:              true,
 		JetStreamMaxMemory: embeddedMaxMemory,
@@ -360,24 +368,22 @@ func (b *Broker) Close() {
 	}
 }
 
-// Message is one submission to publish.
+// Message is one signed submission to publish.
 type Message struct {
 	Election string
-	ID       string // the event ID, sent as Nats-Msg-Id
-	Data     []byte // the encoded event
+	ID       string // the submission's ID, sent as Nats-Msg-Id
+	Data     []byte // the signed submission
 }
 
-// Publish publishes messages to the stream in order and returns the highest
-// stream sequence among them (for a duplicate within the window, the
-// original's sequence). Up to MaxAtomicBatch messages go in one atomic
-// batch, so a failure publishes none of that batch.
+// Publish publishes one submission as one stream message and returns its
+// stream sequence (for a duplicate within the window, the original's).
 //
 // On the embedded server it refuses, with a *NoSpaceError, while the
 // server's disk has less than Config.MinFree free, and reloads JetStream
 // first if the stream has a write error (see Check). An error is never a
-// context deadline: a batch that got no acknowledgement in time was not
+// context deadline: a message that got no acknowledgement in time was not
 // published, as far as the caller can tell.
-func (b *Broker) Publish(ctx context.Context, msgs []Message) (uint64, error) {
+func (b *Broker) Publish(ctx context.Context, m Message) (uint64, error) {
 	if err := b.checkSpace(); err != nil {
 		return 0, err
 	}
@@ -386,51 +392,18 @@ func (b *Broker) Publish(ctx context.Context, msgs []Message) (uint64, error) {
 			return 0, err
 		}
 	}
-	var last uint64
-	for start := 0; start < len(msgs); start += MaxAtomicBatch {
-		chunk := msgs[start:min(start+MaxAtomicBatch, len(msgs))]
-		pctx, cancel := context.WithTimeout(ctx, publishTimeout)
-		seq, err := b.publishChunk(pctx, chunk)
-		cancel()
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
-			// %v: the caller takes a deadline to mean "published, not yet
-			// logged", and this is not that.
-			err = fmt.Errorf("couldn't publish %d events to %s: no acknowledgement within %v (%v)", len(chunk), b.cfg.Stream, publishTimeout, err)
-		}
-		if err != nil {
-			return 0, b.publishFailed(err)
-		}
-		last = max(last, seq)
+	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	ack, err := b.js.PublishMsg(pctx, b.natsMsg(m), jetstream.WithMsgID(m.ID))
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+		// %v: the caller takes a deadline to mean "published, not yet
+		// logged", and this is not that.
+		err = fmt.Errorf("no acknowledgement within %v (%v)", publishTimeout, err)
 	}
-	return last, nil
-}
-
-func (b *Broker) publishChunk(ctx context.Context, msgs []Message) (uint64, error) {
-	if len(msgs) > 1 {
-		nm := make([]*nats.Msg, len(msgs))
-		for i, m := range msgs {
-			nm[i] = b.natsMsg(m)
-		}
-		ack, err := jetstreamext.PublishMsgBatch(ctx, b.js, nm)
-		if err == nil {
-			return ack.Sequence, nil
-		}
-		var apiErr *jetstream.APIError
-		if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.ErrorCode(10201) {
-			return 0, fmt.Errorf("couldn't publish batch of %d to %s: %w", len(msgs), b.cfg.Stream, err)
-		}
-		// The batch repeats an event ID still inside the duplicate window:
-		// publish one by one, and let deduplication answer the repeats.
+	if err != nil {
+		return 0, b.publishFailed(fmt.Errorf("couldn't publish submission %s to %s: %w", m.ID, b.cfg.Stream, err))
 	}
-	var last uint64
-	for _, m := range msgs {
-		ack, err := b.js.PublishMsg(ctx, b.natsMsg(m), jetstream.WithMsgID(m.ID))
-		if err != nil {
-			return 0, fmt.Errorf("couldn't publish event %s to %s: %w", m.ID, b.cfg.Stream, err)
-		}
-		last = max(last, ack.Sequence)
-	}
-	return last, nil
+	return ack.Sequence, nil
 }
 
 func (b *Broker) natsMsg(m Message) *nats.Msg {

@@ -4,6 +4,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/election-audit/ledger/api"
+	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/keys"
 	"github.com/election-audit/ledger/ledger"
 )
 
@@ -25,6 +28,14 @@ const DefaultURL = "http://127.0.0.1:8080"
 type Client struct {
 	base string
 	http *http.Client
+	key  *keys.Key // signs submissions; nil for a reader
+}
+
+// WithKey returns a client that signs its submissions with k.
+func (c *Client) WithKey(k *keys.Key) *Client {
+	cc := *c
+	cc.key = k
+	return &cc
 }
 
 // New returns a client for the ledger at base (such as DefaultURL).
@@ -114,19 +125,56 @@ func asError(status int, b []byte) error {
 	return e
 }
 
-// Submit sends encoded events (one JSON object each) as one JSON Lines
-// submission and returns a receipt per event. A single event whose verdict
-// is "rejected" still returns its receipt, with no error.
+// ErrNoKey is returned when a client without a key submits.
+var ErrNoKey = errors.New("no signing key: the ledger takes only signed submissions (load one with keys.LoadKey and use Client.WithKey; make one with `ledger keygen`)")
+
+// Submit signs encoded events of one election (one JSON object each) as
+// one submission with the client's key, sends it, and returns a receipt
+// per event. An event whose verdict is "rejected" still has its receipt,
+// with no error.
 func (c *Client) Submit(ctx context.Context, evs [][]byte) ([]ledger.Receipt, error) {
-	n := 0
-	for _, e := range evs {
-		n += len(e) + 1
+	signed, err := c.Sign(evs)
+	if err != nil {
+		return nil, err
 	}
-	body := make([]byte, 0, n)
-	for _, e := range evs {
-		body = append(append(body, bytes.TrimSpace(e)...), '\n')
+	rs, err := c.SubmitSigned(ctx, signed)
+	if err == nil && len(rs) != len(evs) {
+		err = fmt.Errorf("the ledger returned %d receipts for %d events", len(rs), len(evs))
 	}
-	b, status, err := c.do(ctx, http.MethodPost, "/v1/events", "application/x-ndjson", body)
+	return rs, err
+}
+
+// Sign makes one signed submission of encoded events of one election, in
+// the client's key, after putting each in its canonical encoding (which
+// is what a signature covers).
+func (c *Client) Sign(evs [][]byte) ([]byte, error) {
+	if c.key == nil {
+		return nil, ErrNoKey
+	}
+	if len(evs) == 0 {
+		return nil, errors.New("no events to submit")
+	}
+	canonical := make([][]byte, len(evs))
+	election := ""
+	for i, e := range evs {
+		ev, enc, err := events.DecodeCanonical(bytes.TrimSpace(e))
+		if err != nil {
+			return nil, fmt.Errorf("event #%d: %w", i+1, err)
+		}
+		if i == 0 {
+			election = ev.Election
+		} else if ev.Election != election {
+			return nil, fmt.Errorf("event #%d (%s) is for election %q, event #1 for %q: a submission is for one election", i+1, ev.ID, ev.Election, election)
+		}
+		canonical[i] = enc
+	}
+	return c.key.SignSubmission(election, canonical)
+}
+
+// SubmitSigned sends one signed submission (events.OpenSubmission) and
+// returns a receipt per event.
+func (c *Client) SubmitSigned(ctx context.Context, signed []byte) ([]ledger.Receipt, error) {
+	b, status, err := c.do(ctx, http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", signed)
 	if err != nil {
 		return nil, err
 	}
@@ -138,26 +186,22 @@ func (c *Client) Submit(ctx context.Context, evs [][]byte) ([]ledger.Receipt, er
 	if err := jsonv2.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("couldn't decode receipts: %w", err)
 	}
-	if len(r.Receipts) != len(evs) {
-		return nil, fmt.Errorf("the ledger returned %d receipts for %d events", len(r.Receipts), len(evs))
-	}
 	return r.Receipts, nil
 }
 
-// SubmitOne sends one event as a single JSON submission.
+// SubmitOne signs and sends one event.
 func (c *Client) SubmitOne(ctx context.Context, ev []byte) (*ledger.Receipt, error) {
-	b, status, err := c.do(ctx, http.MethodPost, "/v1/events", "application/json", ev)
+	rs, err := c.Submit(ctx, [][]byte{ev})
 	if err != nil {
 		return nil, err
 	}
-	switch status {
-	case http.StatusOK, http.StatusConflict:
-		var r ledger.Receipt
-		if err := json.Unmarshal(b, &r); err == nil && r.Verdict != "" {
-			return &r, nil
-		}
-	}
-	return nil, asError(status, b)
+	return &rs[0], nil
+}
+
+// Submission returns the signed bytes of a submission of an election by
+// their SHA-256, as an entry names it.
+func (c *Client) Submission(ctx context.Context, election string, sha256 [32]byte) ([]byte, error) {
+	return c.get(ctx, "/v1/elections/"+url.PathEscape(election)+"/submissions/"+hex.EncodeToString(sha256[:]))
 }
 
 // get fetches a path and returns the body of a 200 answer.

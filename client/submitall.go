@@ -1,18 +1,22 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"sync"
 
-	"github.com/election-audit/ledger/broker"
+	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/ledger"
 )
 
 // SubmitOptions shape a large submission.
 type SubmitOptions struct {
-	Chunk int // events per request; default DefaultChunk
+	// Chunk is the most events per submission (one request); default
+	// DefaultChunk. A submission also ends where the election changes and
+	// before it would pass MaxChunkBytes.
+	Chunk int
 	// Parallel is how many requests may be in flight after the first one;
 	// default 1. Use more only for events whose order does not matter
 	// (no two reports for the same unit and contest).
@@ -22,10 +26,16 @@ type SubmitOptions struct {
 	Progress func(done int)
 }
 
-// DefaultChunk is how many events go in one request by default: the most
-// one JetStream atomic batch holds (broker.MaxAtomicBatch), so that a
-// request is published whole or not at all.
-const DefaultChunk = broker.MaxAtomicBatch
+// DefaultChunk is how many events go in one submission by default: each
+// submission is one signature, one request and one stream message, and at
+// a thousand events of a few hundred bytes those costs are a small part of
+// the events'.
+const DefaultChunk = 1000
+
+// MaxChunkBytes is where SubmitAll ends a submission, in bytes of its
+// events' canonical encodings: below events.MaxSubmissionSize, with room
+// for the header and the signature.
+const MaxChunkBytes = events.MaxSubmissionSize - 64<<10
 
 // ChunkError is a request of SubmitAll that failed: its events [Start,
 // End) were not logged (if the ledger refused them) or may not have been.
@@ -40,24 +50,50 @@ func (e *ChunkError) Error() string {
 
 func (e *ChunkError) Unwrap() error { return e.Err }
 
-// SubmitAll submits encoded events in requests of opts.Chunk, and returns
-// the receipts in the events' order. The first request goes alone, so that
-// a manifest at the head is logged before the reports that need it: with
-// opts.Parallel above 1 it is the first event alone, and the others follow
-// up to opts.Parallel at a time. On an error it stops sending and returns
-// the first failed request as a *ChunkError; requests already answered
+// SubmitAll signs encoded events into submissions of up to opts.Chunk
+// events of one election each, sends them, and returns the receipts in the
+// events' order. The first submission goes alone, so that a manifest at
+// the head is logged before the reports that need it: with opts.Parallel
+// above 1 it is the first event alone, and the others follow up to
+// opts.Parallel at a time. On an error it stops sending and returns the
+// first failed submission as a *ChunkError; submissions already answered
 // stay logged, and submitting everything again logs only what is missing.
 func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions) ([]ledger.Receipt, error) {
 	if opts.Chunk <= 0 {
 		opts.Chunk = DefaultChunk
 	}
+	if c.key == nil {
+		return nil, ErrNoKey
+	}
 	opts.Parallel = max(opts.Parallel, 1)
+	canonical := make([][]byte, len(evs))
+	elections := make([]string, len(evs))
+	for i, e := range evs {
+		ev, enc, err := events.DecodeCanonical(bytes.TrimSpace(e))
+		if err != nil {
+			return nil, &ChunkError{i, i + 1, fmt.Errorf("event #%d: %w", i+1, err)}
+		}
+		canonical[i], elections[i] = enc, ev.Election
+	}
+	// where the submissions end
+	next := func(start, most int) int {
+		end, n := start+1, len(canonical[start])+1
+		for end < len(evs) && end-start < most && elections[end] == elections[start] && n+len(canonical[end])+1 <= MaxChunkBytes {
+			n += len(canonical[end]) + 1
+			end++
+		}
+		return end
+	}
 	out := make([]ledger.Receipt, len(evs))
 	var mu sync.Mutex
 	var first *ChunkError
 	done := 0
 	submit := func(start, end int) bool {
-		rs, err := c.Submit(ctx, evs[start:end])
+		signed, err := c.key.SignSubmission(elections[start], canonical[start:end])
+		var rs []ledger.Receipt
+		if err == nil {
+			rs, err = c.SubmitSigned(ctx, signed)
+		}
 		if err == nil && len(rs) != end-start {
 			err = fmt.Errorf("%d receipts for %d events", len(rs), end-start)
 		}
@@ -81,14 +117,14 @@ func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions
 	}
 	// The first request: a whole chunk when they go one at a time, else
 	// the first event alone, so that the others start as soon as it is in.
-	head := min(opts.Chunk, len(evs))
+	head := next(0, opts.Chunk)
 	if opts.Parallel > 1 {
 		head = 1
 	}
 	if !submit(0, head) {
 		return nil, first
 	}
-	next := make(chan int)
+	starts := make(chan [2]int)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	var once sync.Once
@@ -96,24 +132,25 @@ func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for start := range next {
-				if !submit(start, min(start+opts.Chunk, len(evs))) {
+			for r := range starts {
+				if !submit(r[0], r[1]) {
 					once.Do(func() { close(stop) })
 				}
 			}
 		}()
 	}
 feed:
-	for start := head; start < len(evs); start += opts.Chunk {
+	for start, end := head, 0; start < len(evs); start = end {
+		end = next(start, opts.Chunk)
 		select {
-		case next <- start:
+		case starts <- [2]int{start, end}:
 		case <-stop:
 			break feed
 		case <-ctx.Done():
 			break feed
 		}
 	}
-	close(next)
+	close(starts)
 	wg.Wait()
 	if first != nil {
 		return nil, first

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/internal/ga06"
+	"github.com/election-audit/ledger/keys"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
@@ -23,7 +25,10 @@ type Config struct {
 	Ledger   *ledger.Ledger
 	DB       *store.DB     // the ledger's database, verified at the end
 	Verifier note.Verifier // the ledger's checkpoint key
-	Out      io.Writer     // where the story is told
+	// Keys sign the submissions: the authority's must be one the ledger
+	// accepts (ledger.Config.Authorities).
+	Keys *Keys
+	Out  io.Writer // where the story is told
 	// Pace is the pause after each printed step, so that people (and
 	// dashboards) can follow; 0 replays at full speed.
 	Pace time.Duration
@@ -71,10 +76,18 @@ func replay(ctx context.Context, cfg Config, n *Night) (*Result, error) {
 	started := false
 	units := 0
 	lastLeader := ""
+	county := countyOf(n)
 	for i, s := range n.Steps {
 		var last ledger.Receipt
 		if len(s.Events) > 0 {
-			rs, err := cfg.Ledger.Submit(ctx, s.Events)
+			key, evs := cfg.Keys.signer(s.Events, county), s.Events
+			if m, ok := evs[0].Body.(*events.Manifest); ok {
+				// The authority signs the manifest that names it, and
+				// registers the county offices' keys with it.
+				m.Authority = cfg.Keys.Authority.Verifier
+				evs = append(slices.Clip(evs), cfg.Keys.registrations(n.Election, s.Clock)...)
+			}
+			rs, err := submit(ctx, cfg.Ledger, key, n.Election, evs)
 			if err != nil {
 				return nil, fmt.Errorf("couldn't log step %q of %s: %w", s.Say, n.Election, err)
 			}
@@ -176,6 +189,42 @@ func replay(ctx context.Context, cfg Config, n *Night) (*Result, error) {
 	fmt.Fprintf(w, "Verified: %d entries re-hashed, the Merkle root matches all %d signed checkpoints, the tally equals a replay.\n",
 		res.Verified.Size, res.Verified.Checkpoints)
 	return res, nil
+}
+
+// submit signs events as one submission and submits it.
+func submit(ctx context.Context, l *ledger.Ledger, key *keys.Key, election string, evs []*events.Event) ([]ledger.Receipt, error) {
+	canonical, err := importer.Encode(evs)
+	if err != nil {
+		return nil, err
+	}
+	signed, err := key.SignSubmission(election, canonical)
+	if err != nil {
+		return nil, err
+	}
+	return l.Submit(ctx, signed)
+}
+
+// countyOf returns a function giving the county of a unit of the night's
+// election (the county itself, or a precinct's), "" for the state.
+func countyOf(n *Night) func(string) string {
+	parent := map[string]string{}
+	for _, s := range n.Steps {
+		for _, ev := range s.Events {
+			if m, ok := ev.Body.(*events.Manifest); ok {
+				for _, u := range m.Units {
+					parent[u.ID] = u.Parent
+				}
+			}
+		}
+	}
+	return func(unit string) string {
+		for u := unit; u != ""; u = parent[u] {
+			if slices.Contains(Counties, u) {
+				return u
+			}
+		}
+		return ""
+	}
 }
 
 func contest(t *projections.Tally, id string) *projections.ContestTally {

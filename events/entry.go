@@ -1,12 +1,14 @@
 package events
 
 import (
+	"encoding/hex"
 	"encoding/json"
-
 	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // Verdict is the state machine's decision on an event, stored in its entry.
@@ -30,18 +32,70 @@ type Entry struct {
 	Recorded time.Time // the stream's timestamp of the message, UTC
 	Verdict  Verdict
 	Reason   string // why it was rejected; empty when accepted
-	Event    *Event
+	// Submission ties the entry to the signed submission that carried its
+	// event.
+	Submission *SubmissionRef
+	Event      *Event
+}
+
+// EntryVersion is the format version of entries, the entry's "v". Version
+// 1, from before submissions were signed, had no submission, and is no
+// longer read.
+const EntryVersion = 2
+
+// SubmissionRef is what an entry says of the signed submission its event
+// came in: with an inclusion proof of the entry, the submission's bytes
+// (which hash to SHA256) prove who reported the event.
+type SubmissionRef struct {
+	ID     uuid.UUID // the submission's ID
+	SHA256 [32]byte  // of the submission's signed bytes
+	Item   int       // the event's place in the submission, from 0
+	// Signer is the verifier key whose valid signature the submission
+	// carries; empty when its signature does not verify (the entry is then
+	// rejected).
+	Signer string
 }
 
 // entryWire is the shape DecodeEntry reads; EncodeEntry writes the same
 // fields in this order.
 type entryWire struct {
-	V        int     `json:"v"`
-	Index    uint64  `json:"index"`
-	Recorded string  `json:"recorded"`
-	Verdict  Verdict `json:"verdict"`
-	Reason   string  `json:"reason,omitempty"`
-	Event    *wire   `json:"event"` // decoded in the same pass
+	V          int      `json:"v"`
+	Index      uint64   `json:"index"`
+	Recorded   string   `json:"recorded"`
+	Verdict    Verdict  `json:"verdict"`
+	Reason     string   `json:"reason,omitempty"`
+	Submission *refWire `json:"submission,omitempty"`
+	Event      *wire    `json:"event"` // decoded in the same pass
+}
+
+type refWire struct {
+	ID     *string `json:"id"`
+	SHA256 *string `json:"sha256"`
+	Item   *int    `json:"item"`
+	Signer string  `json:"signer,omitempty"`
+}
+
+func (w *refWire) ref() (*SubmissionRef, error) {
+	switch {
+	case w.ID == nil:
+		return nil, &Error{Field: "submission.id", Msg: "missing"}
+	case w.SHA256 == nil || !validSHA256(*w.SHA256):
+		return nil, &Error{Field: "submission.sha256", Msg: "want 64 lower-case hex digits"}
+	case w.Item == nil || *w.Item < 0 || *w.Item >= MaxSubmissionEvents:
+		return nil, &Error{Field: "submission.item", Msg: fmt.Sprintf("want the event's place in the submission, 0 to %d", MaxSubmissionEvents-1)}
+	}
+	id, err := ParseID(*w.ID)
+	if err != nil {
+		return nil, &Error{Field: "submission.id", Msg: err.Error()}
+	}
+	r := &SubmissionRef{ID: id, Item: *w.Item, Signer: w.Signer}
+	hex.Decode(r.SHA256[:], []byte(*w.SHA256))
+	if r.Signer != "" {
+		if _, err := ParseKey(r.Signer); err != nil {
+			return nil, &Error{Field: "submission.signer", Msg: err.Error()}
+		}
+	}
+	return r, nil
 }
 
 // Encode returns the canonical bytes of the entry.
@@ -64,9 +118,12 @@ func (e *Entry) EncodeWith(event []byte) ([]byte, error) {
 	if y := recorded.Year(); y < 0 || y > 9999 {
 		return nil, fmt.Errorf("couldn't encode entry %d: recorded time %v is outside years 0–9999", e.Index, recorded)
 	}
-	b := make([]byte, 0, len(event)+128+len(e.Reason))
+	if e.Submission == nil {
+		return nil, fmt.Errorf("couldn't encode entry %d: it has no submission", e.Index)
+	}
+	b := make([]byte, 0, len(event)+320+len(e.Reason))
 	b = append(b, `{"v":`...)
-	b = strconv.AppendInt(b, FormatVersion, 10)
+	b = strconv.AppendInt(b, EntryVersion, 10)
 	b = append(b, `,"index":`...)
 	b = strconv.AppendUint(b, e.Index, 10)
 	b = append(b, `,"recorded":"`...)
@@ -85,7 +142,22 @@ func (e *Entry) EncodeWith(event []byte) ([]byte, error) {
 		b = append(b, `,"reason":`...)
 		b = append(b, r...)
 	}
-	b = append(b, `,"event":`...)
+	r := e.Submission
+	b = append(b, `,"submission":{"id":"`...)
+	b = append(b, r.ID.String()...)
+	b = append(b, `","sha256":"`...)
+	b = hex.AppendEncode(b, r.SHA256[:])
+	b = append(b, `","item":`...)
+	b = strconv.AppendInt(b, int64(r.Item), 10)
+	if r.Signer != "" {
+		s, err := json.Marshal(r.Signer)
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, `,"signer":`...)
+		b = append(b, s...)
+	}
+	b = append(b, `},"event":`...)
 	b = append(b, event...)
 	return append(b, '}'), nil
 }
@@ -109,8 +181,17 @@ func decodeEntryStrict(data []byte) (*Entry, error) {
 	if err := strictUnmarshal(data, &w, ""); err != nil {
 		return nil, fmt.Errorf("couldn't decode entry: %w", err)
 	}
-	if w.V != FormatVersion {
+	switch {
+	case w.V == 1:
+		return nil, fmt.Errorf("couldn't decode entry %d: format 1, from before submissions were signed, which this ledger no longer reads (it reads format %d)", w.Index, EntryVersion)
+	case w.V != EntryVersion:
 		return nil, fmt.Errorf("couldn't decode entry: unsupported format version %d", w.V)
+	case w.Submission == nil:
+		return nil, fmt.Errorf("couldn't decode entry %d: %w", w.Index, &Error{Field: "submission", Msg: "missing"})
+	}
+	ref, err := w.Submission.ref()
+	if err != nil {
+		return nil, fmt.Errorf("couldn't decode entry %d: %w", w.Index, err)
 	}
 	t, err := time.Parse(time.RFC3339Nano, w.Recorded)
 	if err != nil {
@@ -130,5 +211,5 @@ func decodeEntryStrict(data []byte) (*Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't decode entry %d: event: %w", w.Index, err)
 	}
-	return &Entry{Index: w.Index, Recorded: t.UTC(), Verdict: w.Verdict, Reason: w.Reason, Event: ev}, nil
+	return &Entry{Index: w.Index, Recorded: t.UTC(), Verdict: w.Verdict, Reason: w.Reason, Submission: ref, Event: ev}, nil
 }

@@ -41,12 +41,15 @@ const (
 	TypeCountRetracted    Type = "count.retracted"
 	TypeElectionCertified Type = "election.certified"
 	TypeRecountOrdered    Type = "recount.ordered"
+	TypeKeyRegistered     Type = "key.registered"
+	TypeKeyRevoked        Type = "key.revoked"
 )
 
 // Types lists every event type in a fixed order.
 var Types = []Type{
 	TypeElectionDefined, TypeCountReported, TypeCountCorrected,
 	TypeCountRetracted, TypeElectionCertified, TypeRecountOrdered,
+	TypeKeyRegistered, TypeKeyRevoked,
 }
 
 // Event is one submission: who it is for, its identity and its body.
@@ -68,7 +71,8 @@ func (e *Event) Type() Type {
 }
 
 // Body is the type-specific part of an event: one of *Manifest,
-// *CountReport, *Correction, *Retraction, *Certification, *RecountOrder.
+// *CountReport, *Correction, *Retraction, *Certification, *RecountOrder,
+// *KeyRegistration, *KeyRevocation.
 type Body interface {
 	Type() Type
 	validate(v *validator)
@@ -78,8 +82,14 @@ type Body interface {
 // votes are cast. It is the body of [TypeElectionDefined] and the first entry
 // of an election's log.
 type Manifest struct {
-	Name      string     `json:"name"`
-	Date      string     `json:"date"` // YYYY-MM-DD, the election day
+	Name string `json:"name"`
+	Date string `json:"date"` // YYYY-MM-DD, the election day
+	// Authority is the verifier key (C2SP signed-note form,
+	// name+hash+base64) of the election's authority, the office that
+	// signs this manifest, registers and revokes reporter keys, certifies
+	// and orders recounts. A ledger logs a manifest only with one, signed
+	// by it.
+	Authority string     `json:"authority,omitempty"`
 	VoteTypes []VoteType `json:"vote_types"`
 	// Units is the reporting hierarchy, parents before children; exactly one
 	// unit, the first, has no parent.
@@ -183,12 +193,29 @@ type RecountOrder struct {
 	Reason string `json:"reason"`
 }
 
-func (*Manifest) Type() Type      { return TypeElectionDefined }
-func (*CountReport) Type() Type   { return TypeCountReported }
-func (*Correction) Type() Type    { return TypeCountCorrected }
-func (*Retraction) Type() Type    { return TypeCountRetracted }
-func (*Certification) Type() Type { return TypeElectionCertified }
-func (*RecountOrder) Type() Type  { return TypeRecountOrdered }
+// KeyRegistration, signed by the election's authority, lets a reporter key
+// sign count reports, corrections and retractions for the units of its
+// scope and their sub-units, from its log position on.
+type KeyRegistration struct {
+	Key   string   `json:"key"`   // the reporter's verifier key, name+hash+base64
+	Units []string `json:"units"` // its scope: units of the manifest
+}
+
+// KeyRevocation, signed by the election's authority, withdraws a reporter
+// key from its log position on; what it signed before stays valid.
+type KeyRevocation struct {
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
+}
+
+func (*Manifest) Type() Type        { return TypeElectionDefined }
+func (*CountReport) Type() Type     { return TypeCountReported }
+func (*Correction) Type() Type      { return TypeCountCorrected }
+func (*Retraction) Type() Type      { return TypeCountRetracted }
+func (*Certification) Type() Type   { return TypeElectionCertified }
+func (*RecountOrder) Type() Type    { return TypeRecountOrdered }
+func (*KeyRegistration) Type() Type { return TypeKeyRegistered }
+func (*KeyRevocation) Type() Type   { return TypeKeyRevoked }
 
 // newBody returns an empty body for a type name, or nil for an unknown one.
 func newBody(t Type) Body {
@@ -205,6 +232,10 @@ func newBody(t Type) Body {
 		return new(Certification)
 	case TypeRecountOrdered:
 		return new(RecountOrder)
+	case TypeKeyRegistered:
+		return new(KeyRegistration)
+	case TypeKeyRevoked:
+		return new(KeyRevocation)
 	}
 	return nil
 }

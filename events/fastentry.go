@@ -2,7 +2,10 @@ package events
 
 import (
 	"bytes"
+	"encoding/hex"
 	"hash/maphash"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,19 +78,68 @@ func (p *fastParser) entry() (en *Entry, ok bool) {
 			return nil, false // the encoder leaves an empty reason out
 		}
 	}
+	ref := p.submission()
 	p.lit(`,"event":`)
 	ev, evOK := p.event()
 	p.lit(`}`)
 	if !ok || !evOK || !p.ok || p.i != len(p.b) {
 		return nil, false
 	}
-	return &Entry{Index: index, Recorded: recorded, Verdict: verdict, Reason: reason, Event: ev}, true
+	return &Entry{Index: index, Recorded: recorded, Verdict: verdict, Reason: reason, Submission: ref, Event: ev}, true
+}
+
+// submission reads an entry's submission reference.
+func (p *fastParser) submission() *SubmissionRef {
+	p.lit(`,"submission":{"id":`)
+	id, idOK := parseCanonicalID(p.raw())
+	p.lit(`,"sha256":`)
+	sum := p.raw()
+	p.lit(`,"item":`)
+	item := p.uint()
+	r := &SubmissionRef{ID: id, Item: int(item)}
+	if p.opt(`,"signer":`) {
+		r.Signer = p.str()
+	}
+	p.lit(`}`)
+	if !p.ok || !idOK || len(sum) != 66 || !validSHA256(string(sum[1:65])) || item >= MaxSubmissionEvents {
+		p.fail()
+		return nil
+	}
+	hex.Decode(r.SHA256[:], sum[1:65])
+	if r.Signer != "" && !knownKey(r.Signer) {
+		p.fail()
+		return nil
+	}
+	return r
+}
+
+// validKeys caches the verifier keys ParseKey accepted, for the fast
+// decoder: a log has a few signers, each on many entries. It stops growing
+// at maxValidKeys; keys past that are parsed each time.
+var (
+	validKeys    sync.Map // string → struct{}
+	validKeysLen atomic.Int64
+)
+
+const maxValidKeys = 1 << 12
+
+func knownKey(s string) bool {
+	if _, ok := validKeys.Load(s); ok {
+		return true
+	}
+	if _, err := ParseKey(s); err != nil {
+		return false
+	}
+	if validKeysLen.Add(1) <= maxValidKeys {
+		validKeys.Store(s, struct{}{})
+	}
+	return true
 }
 
 // entryHead reads the start of a stored entry, up to its verdict: the
 // index, the recorded time as its quoted bytes, and the verdict.
 func (p *fastParser) entryHead() (index uint64, recorded []byte, verdict Verdict) {
-	p.lit(`{"v":1,"index":`)
+	p.lit(`{"v":2,"index":`)
 	index = p.uint()
 	p.lit(`,"recorded":`)
 	recorded = p.raw()
@@ -386,6 +438,7 @@ func Summarize(data []byte) (Summary, error) {
 	if p.opt(`,"reason":`) {
 		p.raw()
 	}
+	p.submission()
 	p.lit(`,"event":{"v":1,"type":`)
 	t := p.raw()
 	if p.ok {

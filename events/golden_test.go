@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"flag"
 	"os"
 	"path/filepath"
@@ -14,6 +15,19 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
+)
+
+// The offices of the golden files, with the fixed test keys of package
+// testkeys: the Secretary of State is the authority, DeKalb's and Cobb's
+// election offices report.
+var (
+	keySOS    = testkeys.New("ga-sos")
+	keyDeKalb = testkeys.New("dekalb-elections")
+	keyCobb   = testkeys.New("cobb-elections")
+	// The submission of the golden files: DeKalb's report, alone.
+	idSubmission         = uuid.MustParse("015b8415-9a60-7d35-85fc-54e0f33a4995") // 2017-04-19T02:41:00Z
+	idRejectedSubmission = uuid.MustParse("015b841d-d7c0-70cd-938a-2ea64f612b36") // 2017-04-19T02:50:00Z
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
@@ -42,6 +56,8 @@ var (
 	idFultonCorrect = uuid.MustParse("015b8468-ea80-7726-b69f-6041cc5b87b0") // 2017-04-19T04:12:00Z
 	idCertification = uuid.MustParse("015bb626-1200-700a-ac10-8553e242e3d6") // 2017-04-28T20:00:00Z
 	idRecount       = uuid.MustParse("015bc486-7d80-7bee-85fb-7d10dae5e229") // 2017-05-01T15:00:00Z
+	idRegister      = uuid.MustParse("015b582a-0300-75b3-abf2-579a5eb66404") // 2017-04-10T14:00:00Z
+	idRevoke        = uuid.MustParse("015b8468-ea80-7726-b69f-6041cc5b87b1") // 2017-04-19T04:12:00Z
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -100,8 +116,9 @@ func goldenManifest() *events.Manifest {
 		},
 	}
 	return &events.Manifest{
-		Name: "April 18, 2017 - Special Election",
-		Date: "2017-04-18",
+		Name:      "April 18, 2017 - Special Election",
+		Date:      "2017-04-18",
+		Authority: keySOS.Verifier,
 		VoteTypes: []events.VoteType{
 			{ID: "election-day", Name: "Election Day"},
 			{ID: "advance-in-person", Name: "Advance in Person"},
@@ -162,6 +179,70 @@ func goldenEvents() []goldenEvent {
 			By:     "Georgia Secretary of State",
 			Reason: "Recount of Fulton County ballots requested under O.C.G.A. § 21-2-495.",
 		}}},
+		{"key.registered", &events.Event{ID: idRegister, Election: election, Body: &events.KeyRegistration{
+			Key: keyDeKalb.Verifier, Units: []string{"dekalb"},
+		}}},
+		// Hypothetical: no key was revoked that night.
+		{"key.revoked", &events.Event{ID: idRevoke, Election: election, Body: &events.KeyRevocation{
+			Key: keyCobb.Verifier, Reason: "the key's laptop was reported stolen at 00:10; Cobb reports with its new key from now on",
+		}}},
+	}
+}
+
+// The golden submissions: DeKalb's count report signed by DeKalb's
+// election office (entry.accepted), and Cobb's office reporting for DeKalb
+// (entry.rejected: outside its scope). Ed25519 signatures are
+// deterministic, so their bytes are fixed.
+func goldenSubmissions(t *testing.T) (accepted, rejected []byte) {
+	t.Helper()
+	ev := &events.Event{ID: idDeKalb, Election: election, ExpectedVersion: ptr[uint64](0), Body: dekalbReport()}
+	accepted, err := events.SignSubmission(keyDeKalb.Signer, keyDeKalb.Verifier, idSubmission, election, []*events.Event{ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rejected, err = events.SignSubmission(keyCobb.Signer, keyCobb.Verifier, idRejectedSubmission, election, []*events.Event{outOfScope()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return accepted, rejected
+}
+
+// outOfScope is a report for DeKalb that Cobb's office signs.
+func outOfScope() *events.Event {
+	return &events.Event{ID: idRejected, Election: election, Body: &events.CountReport{
+		Unit:    "dekalb",
+		Contest: houseRace,
+		Counts:  []events.Count{{Choice: "handel", VoteType: "election-day", Votes: 620}, {Choice: "ossoff", VoteType: "election-day", Votes: 460}},
+		Source:  events.Source{Operator: "cobb-elections"},
+	}}
+}
+
+func TestGoldenSubmission(t *testing.T) {
+	accepted, rejected := goldenSubmissions(t)
+	for _, g := range []struct {
+		file   string
+		bytes  []byte
+		id     uuid.UUID
+		signer string
+		ev     *events.Event
+	}{
+		{"submission.accepted.txt", accepted, idSubmission, keyDeKalb.Verifier, &events.Event{ID: idDeKalb, Election: election, ExpectedVersion: ptr[uint64](0), Body: dekalbReport()}},
+		{"submission.rejected.txt", rejected, idRejectedSubmission, keyCobb.Verifier, outOfScope()},
+	} {
+		golden := checkGoldenFile(t, g.file, g.bytes)
+		sub, err := events.OpenSubmission(golden)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sub.SignatureErr != nil {
+			t.Fatalf("%s: signature: %v", g.file, sub.SignatureErr)
+		}
+		if sub.ID != g.id || sub.Election != election || sub.Signer != g.signer || len(sub.Events) != 1 || !reflect.DeepEqual(sub.Events[0], g.ev) {
+			t.Errorf("OpenSubmission(%s) = %+v", g.file, sub)
+		}
+		if sum := sha256.Sum256(golden); sum != sub.SHA256 {
+			t.Errorf("%s: SHA-256 %x, want %x", g.file, sub.SHA256, sum)
+		}
 	}
 }
 
@@ -170,26 +251,26 @@ type goldenEntry struct {
 	entry *events.Entry
 }
 
-func goldenEntries() []goldenEntry {
-	rejected := &events.CountReport{
-		Unit:    "sandy-springs-01",
-		Contest: houseRace,
-		Counts:  []events.Count{{Choice: "handel", VoteType: "election-day", Votes: 620}, {Choice: "ossoff", VoteType: "election-day", Votes: 460}},
-		Source:  events.Source{Operator: "fulton-elections"},
-	}
+func goldenEntries(t *testing.T) []goldenEntry {
+	accepted, rejected := goldenSubmissions(t)
+	cobb, _, _ := strings.Cut(strings.TrimPrefix(keyCobb.Verifier, "cobb-elections+"), "+")
 	return []goldenEntry{
 		{"entry.accepted", &events.Entry{
-			Index:    1,
-			Recorded: time.Date(2017, 4, 19, 2, 41, 0, 271828182, time.UTC),
-			Verdict:  events.Accepted,
-			Event:    &events.Event{ID: idDeKalb, Election: election, ExpectedVersion: ptr[uint64](0), Body: dekalbReport()},
+			Index:      1,
+			Recorded:   time.Date(2017, 4, 19, 2, 41, 0, 271828182, time.UTC),
+			Verdict:    events.Accepted,
+			Submission: &events.SubmissionRef{ID: idSubmission, SHA256: sha256.Sum256(accepted), Item: 0, Signer: keyDeKalb.Verifier},
+			Event:      &events.Event{ID: idDeKalb, Election: election, ExpectedVersion: ptr[uint64](0), Body: dekalbReport()},
 		}},
+		// The ledger refuses this at the edge (HTTP 403); it is logged
+		// only if it reaches the stream another way.
 		{"entry.rejected", &events.Entry{
-			Index:    2,
-			Recorded: time.Date(2017, 4, 19, 2, 50, 1, 0, time.UTC),
-			Verdict:  events.Rejected,
-			Reason:   `unit "sandy-springs-01" is not a reporting unit of election ga06-2017-04`,
-			Event:    &events.Event{ID: idRejected, Election: election, Body: rejected},
+			Index:      2,
+			Recorded:   time.Date(2017, 4, 19, 2, 50, 1, 0, time.UTC),
+			Verdict:    events.Rejected,
+			Reason:     `not authorized: key cobb-elections+` + cobb + ` may report for cobb and their sub-units, not for unit "dekalb"`,
+			Submission: &events.SubmissionRef{ID: idRejectedSubmission, SHA256: sha256.Sum256(rejected), Item: 0, Signer: keyCobb.Verifier},
+			Event:      outOfScope(),
 		}},
 	}
 }
@@ -198,7 +279,13 @@ func goldenEntries() []goldenEntry {
 // file under -update, and returns the golden bytes.
 func checkGolden(t *testing.T, name string, got []byte) []byte {
 	t.Helper()
-	path := filepath.Join(goldenDir, name+".json")
+	return checkGoldenFile(t, name+".json", got)
+}
+
+// checkGoldenFile is checkGolden for a file name with its extension.
+func checkGoldenFile(t *testing.T, file string, got []byte) []byte {
+	t.Helper()
+	path := filepath.Join(goldenDir, file)
 	if *update {
 		if err := os.MkdirAll(goldenDir, 0o755); err != nil {
 			t.Fatal(err)
@@ -256,7 +343,7 @@ func TestGoldenEvents(t *testing.T) {
 }
 
 func TestGoldenEntries(t *testing.T) {
-	for _, g := range goldenEntries() {
+	for _, g := range goldenEntries(t) {
 		t.Run(g.name, func(t *testing.T) {
 			got, err := g.entry.Encode()
 			if err != nil {
@@ -289,9 +376,10 @@ func TestGoldenCoverage(t *testing.T) {
 	for _, g := range goldenEvents() {
 		want = append(want, g.name+".json")
 	}
-	for _, g := range goldenEntries() {
+	for _, g := range goldenEntries(t) {
 		want = append(want, g.name+".json")
 	}
+	want = append(want, "submission.accepted.txt", "submission.rejected.txt")
 	for _, typ := range events.Types {
 		if !slices.Contains(want, string(typ)+".json") {
 			t.Errorf("event type %s has no golden file", typ)
@@ -314,7 +402,7 @@ func TestGoldenCoverage(t *testing.T) {
 // The time of an entry is written in UTC whatever the location of the
 // time.Time, so the bytes do not depend on the node's time zone.
 func TestEntryRecordedIsUTC(t *testing.T) {
-	g := goldenEntries()[0]
+	g := goldenEntries(t)[0]
 	utc, err := g.entry.Encode()
 	if err != nil {
 		t.Fatal(err)

@@ -239,7 +239,7 @@ func TestStoredManifestPastTheLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry := `{"v":1,"index":0,"recorded":"2026-11-03T20:00:00Z","verdict":"accepted","event":` + string(data) + `}`
+	entry := `{"v":2,"index":0,"recorded":"2026-11-03T20:00:00Z","verdict":"accepted","submission":{"id":"019a4b1c-0000-7000-8000-000000000000","sha256":"` + strings.Repeat("0", 64) + `","item":0},"event":` + string(data) + `}`
 	if _, err := events.DecodeEntry([]byte(entry)); err == nil || !strings.Contains(err.Error(), "more than the limit of 64") {
 		t.Errorf("DecodeEntry of a stored manifest past the limits: %v", err)
 	}

@@ -64,6 +64,9 @@ const (
 	// memory) whatever a manifest declares. A state of 5,000 precincts
 	// with 40 statewide contests of 5 choices needs 1,800,000.
 	MaxTallyNumbers = 2_000_000
+	// MaxScopeUnits is the most units a reporter key's registration
+	// names; each covers its sub-units too, so a county office names one.
+	MaxScopeUnits = 1_000
 )
 
 // ValidElectionID reports whether s can name an election: 1–64 characters of
@@ -211,6 +214,9 @@ func (m *Manifest) validate(v *validator) {
 	v.text("name", m.Name, true, MaxNameLength)
 	if _, err := time.Parse(time.DateOnly, m.Date); err != nil {
 		v.fail("date", "%q is not a date in the form YYYY-MM-DD", clip(m.Date))
+	}
+	if m.Authority != "" {
+		v.key("authority", m.Authority)
 	}
 	switch {
 	case len(m.VoteTypes) == 0:
@@ -480,4 +486,44 @@ func (c *Certification) validate(v *validator) {
 func (r *RecountOrder) validate(v *validator) {
 	v.text("by", r.By, true, MaxNameLength)
 	v.text("reason", r.Reason, true, MaxReasonLength)
+}
+
+func (r *KeyRegistration) validate(v *validator) {
+	v.key("key", r.Key)
+	switch {
+	case len(r.Units) == 0:
+		v.fail("units", "missing: the units the key may report for (each with its sub-units)")
+	case len(r.Units) > MaxScopeUnits:
+		v.fail("units", "%d units, more than the limit of %d: name the units above them", len(r.Units), MaxScopeUnits)
+		return
+	}
+	seen := make(map[string]bool, len(r.Units))
+	for i, u := range r.Units {
+		f := segment{"units", i}.String()
+		v.id(f, u)
+		if seen[u] {
+			v.fail(f, "unit %q is listed twice", clip(u))
+		}
+		seen[u] = true
+	}
+}
+
+func (r *KeyRevocation) validate(v *validator) {
+	v.key("key", r.Key)
+	v.text("reason", r.Reason, true, MaxReasonLength)
+}
+
+// key checks a verifier key: an Ed25519 key in the C2SP signed-note form.
+func (v *validator) key(field, s string) {
+	if s == "" {
+		v.fail(field, "missing: a verifier key (name+hash+base64, as `ledger keygen` prints)")
+		return
+	}
+	if len(s) > MaxNameLength {
+		v.fail(field, "%d bytes, more than the limit of %d", len(s), MaxNameLength)
+		return
+	}
+	if _, err := ParseKey(s); err != nil {
+		v.fail(field, "%v", err)
+	}
 }

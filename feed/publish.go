@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
-	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/store"
 )
@@ -112,8 +111,8 @@ func (p *Publisher) Subject(election string, t events.Type) string {
 }
 
 // MaxBatch is the most messages the publisher writes as one atomic batch
-// (JetStream's limit).
-const MaxBatch = broker.MaxAtomicBatch
+// (the server's default limit of an atomic batch).
+const MaxBatch = 1000
 
 // MaxMessageBytes is where the publisher ends a batch message, below the
 // server's max_payload: a monitor starts on a batch sooner, and holds less

@@ -22,9 +22,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/events"
 )
 
 // Generate makes a new key named name: the private key (the file's
@@ -70,28 +72,70 @@ func WriteNew(path, skey string) error {
 	return nil
 }
 
+// Key is a loaded signing key: what signs, and the verifier key that
+// checks its signatures.
+type Key struct {
+	note.Signer
+	Verifier string
+	skey     string
+}
+
+// Private returns the private key's text, as WriteNew stores it. Never log
+// or print it.
+func (k *Key) Private() string { return k.skey }
+
 // Load reads a private key file and returns its signer and verifier key. A
 // file that group or others may read is refused.
 func Load(path string) (note.Signer, string, error) {
+	k, err := LoadKey(path)
+	if err != nil {
+		return nil, "", err
+	}
+	return k.Signer, k.Verifier, nil
+}
+
+// LoadKey reads a private key file. A file that group or others may read
+// is refused.
+func LoadKey(path string) (*Key, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("couldn't read key file: %w", err)
+		return nil, fmt.Errorf("couldn't read key file: %w", err)
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, "", fmt.Errorf("key file %s may be read by others (mode %v): run chmod 600 %s", path, perm, path)
+		return nil, fmt.Errorf("key file %s may be read by others (mode %v): run chmod 600 %s", path, perm, path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, "", fmt.Errorf("couldn't read key file: %w", err)
+		return nil, fmt.Errorf("couldn't read key file: %w", err)
 	}
-	skey := strings.TrimSpace(string(data))
+	k, err := Parse(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// Parse makes a Key of a private key's text ("PRIVATE+KEY+…", as Generate
+// returns it and key files hold).
+func Parse(skey string) (*Key, error) {
+	skey = strings.TrimSpace(skey)
 	s, err := note.NewSigner(skey)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s is not a signing key (made by `ledger keygen`)", path)
+		return nil, errors.New("not a signing key (made by `ledger keygen`)")
 	}
-	vkey, err := checkpoint.VerifierKey(skey)
+	v, err := checkpoint.VerifierKey(skey)
 	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	return s, vkey, nil
+	return &Key{Signer: s, Verifier: v, skey: skey}, nil
+}
+
+// SignSubmission signs canonical events of one election as one submission
+// (events.SignEncoded) under a new submission ID, a UUIDv7.
+func (k *Key) SignSubmission(election string, canonical [][]byte) ([]byte, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	return events.SignEncoded(k.Signer, k.Verifier, id, election, canonical)
 }

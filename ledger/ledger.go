@@ -61,6 +61,7 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
 )
@@ -74,6 +75,10 @@ type Config struct {
 	DB     *store.DB
 	Broker *broker.Broker
 	Signer note.Signer // signs checkpoints; its name is the ledger name
+	// Authorities are the verifier keys of the election authorities whose
+	// manifests this ledger logs: the operator's choice. Without any, it
+	// defines no election.
+	Authorities []string
 	// MaxBatch is the most messages per step; 0 means DefaultMaxBatch.
 	MaxBatch int
 	Logger   *slog.Logger
@@ -88,6 +93,8 @@ type Ledger struct {
 	name    string
 	metrics *metrics
 	health  healthCache
+	// authorities is Config.Authorities as a set.
+	authorities map[string]bool
 
 	// mu guards the projections. The state machine holds it for writing
 	// while it applies and commits a step, so that a tally never shows
@@ -128,8 +135,9 @@ type election struct {
 	// stored beside each snapshot as an index for as-of queries by time.
 	maxRecorded time.Time
 
-	committed  uint64 // guarded by pub: size of the log on disk
-	checkpoint []byte // guarded by pub: latest signed checkpoint on disk
+	committed  uint64               // guarded by pub: size of the log on disk
+	checkpoint []byte               // guarded by pub: latest signed checkpoint on disk
+	signers    *projections.Signers // guarded by pub: who may sign, as of committed
 }
 
 // Open loads the ledger's state from the database, rebuilding any
@@ -147,7 +155,13 @@ func Open(cfg Config) (*Ledger, error) {
 	l := &Ledger{
 		cfg: cfg, db: cfg.DB, name: cfg.Signer.Name(),
 		elections: map[string]*election{}, notify: make(chan struct{}),
-		metrics: newMetrics(cfg.Registerer),
+		metrics: newMetrics(cfg.Registerer), authorities: map[string]bool{},
+	}
+	for _, a := range cfg.Authorities {
+		if _, err := events.ParseKey(a); err != nil {
+			return nil, fmt.Errorf("authority: %w", err)
+		}
+		l.authorities[a] = true
 	}
 	var err error
 	if l.position, err = l.db.Position(); err != nil {
@@ -187,7 +201,7 @@ func (l *Ledger) loadElection(id string, size uint64, rebuild bool) (*election, 
 	if err != nil {
 		return nil, err
 	}
-	el := &election{proj: proj, size: size, committed: size}
+	el := &election{proj: proj, size: size, committed: size, signers: proj.Signers()}
 	at, snap, err := l.db.Snapshot(id, size)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read the newest snapshot of %s: %w", id, err)

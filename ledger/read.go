@@ -83,3 +83,9 @@ func (v *LogView) Entries(start, end uint64, fn func(index uint64, data []byte) 
 	}
 	return v.db.Entries(v.Election, start, min(end, v.Size), fn)
 }
+
+// Submission returns the signed bytes of a submission that entries of an
+// election came from, by their SHA-256 (as the entries name it).
+func (l *Ledger) Submission(election string, sha256 [32]byte) ([]byte, error) {
+	return l.db.Submission(election, sha256)
+}

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
@@ -86,45 +88,59 @@ func (l *Ledger) consume(ctx context.Context, reloaded <-chan struct{}) error {
 	if err != nil {
 		return fmt.Errorf("couldn't create ordered consumer on %s: %w", b.Stream(), err)
 	}
-	// The consumer's goroutine decodes each message, which needs no state,
-	// while the state machine applies the previous ones.
-	msgs := make(chan message, 2*l.cfg.MaxBatch)
+	// The consumer's goroutine opens each submission (decodes its events
+	// and checks its signature), which needs no state, while the state
+	// machine applies the previous ones. What it holds is bounded in bytes:
+	// the client buffers at most pullBytes, and decoded messages wait for
+	// a step within bufferBytes.
+	msgs := make(chan message, 4*l.cfg.MaxBatch)
+	buffered := semaphore.NewWeighted(bufferBytes)
 	stop := make(chan struct{}) // this consumer is done with: after a reload, the run goes on
 	defer close(stop)
 	cc, err := cons.Consume(func(jm jetstream.Msg) {
 		m := message{subject: jm.Subject(), data: jm.Data()}
-		m.readBatch(jm.Headers())
 		md, err := jm.Metadata()
 		if err != nil {
 			m.err = fmt.Errorf("couldn't read stream metadata: %w", err)
 		} else {
 			m.seq, m.time = md.Sequence.Stream, md.Timestamp
-			m.ev, m.canonical, m.decodeErr = events.DecodeCanonical(m.data)
+			m.sub, m.openErr = events.OpenSubmission(m.data)
+		}
+		m.cost = min(int64(len(m.data))+1, bufferBytes)
+		if buffered.Acquire(ctx, m.cost) != nil {
+			return
 		}
 		select {
 		case msgs <- m:
 		case <-ctx.Done():
+			buffered.Release(m.cost)
 		case <-stop:
+			buffered.Release(m.cost)
 		}
-	}, jetstream.PullMaxMessages(l.cfg.MaxBatch))
+	}, jetstream.PullMaxBytes(pullBytes))
 	if err != nil {
 		return fmt.Errorf("couldn't consume %s: %w", b.Stream(), err)
 	}
 	defer cc.Stop()
-	// ready holds what the next step applies: whole atomic batches, so a
-	// step may pass MaxBatch by up to one batch.
-	var bt batcher
+	// ready holds what the next step applies: whole submissions, up to
+	// MaxBatch events or stepBytes, and at least one submission.
 	ready := make([]message, 0, l.cfg.MaxBatch)
+	var readyEvents int
+	var readyBytes int64
 	last := pos // the last stream sequence taken
 	take := func(m message) {
 		if m.err == nil && m.seq <= last {
+			buffered.Release(m.cost)
 			return // redelivered after a consumer reset
 		}
 		if m.err == nil {
 			last = m.seq
 		}
-		ready = bt.add(ready, m)
+		ready = append(ready, m)
+		readyEvents += m.events()
+		readyBytes += m.cost
 	}
+	full := func() bool { return readyEvents >= l.cfg.MaxBatch || readyBytes >= stepBytes }
 	for {
 		for len(ready) == 0 {
 			select {
@@ -137,7 +153,7 @@ func (l *Ledger) consume(ctx context.Context, reloaded <-chan struct{}) error {
 			}
 		}
 	drain:
-		for len(ready) < l.cfg.MaxBatch {
+		for !full() {
 			select {
 			case m := <-msgs:
 				take(m)
@@ -151,9 +167,21 @@ func (l *Ledger) consume(ctx context.Context, reloaded <-chan struct{}) error {
 		case err != nil:
 			return err
 		}
-		ready = ready[:0]
+		buffered.Release(readyBytes)
+		clear(ready) // let the submissions' bytes go
+		ready, readyEvents, readyBytes = ready[:0], 0, 0
 	}
 }
+
+// What the consumer holds: the NATS client buffers at most pullBytes of
+// messages, decoded submissions wait for a step within bufferBytes, and a
+// step takes up to stepBytes of them (and at least one submission, which
+// is at most events.MaxSubmissionSize).
+const (
+	pullBytes   = 32 << 20
+	bufferBytes = 64 << 20
+	stepBytes   = 16 << 20
+)
 
 // Step retries. A step that cannot write is retried after a backoff that
 // doubles from minRetry to maxRetry; the first failure is logged at once,
@@ -263,20 +291,21 @@ type message struct {
 	subject string
 	data    []byte
 	err     error // the message could not be read at all
+	cost    int64 // what it holds of the consumer's buffer, in bytes
 
-	// The decoded event, or why it does not decode, when known in advance;
-	// apply decodes otherwise.
-	ev        *events.Event
-	canonical []byte
-	decodeErr error
+	// The opened submission, or why it does not open, when known in
+	// advance; apply opens it otherwise.
+	sub     *events.Submission
+	openErr error
+}
 
-	// Its atomic batch, if it was published in one (batch.go): the batch
-	// ID, its place in it from 1, and whether it is the batch's last.
-	batch    string
-	batchSeq uint64
-	commit   bool
-	// drop, when set, is why the message is dropped: its batch was cut.
-	drop string
+// events is the number of events the message carries, for the size of a
+// step.
+func (m *message) events() int {
+	if m.sub == nil {
+		return 1
+	}
+	return len(m.sub.Events)
 }
 
 // checkStream compares the stream with what the ledger logged last.
@@ -305,7 +334,7 @@ func (l *Ledger) checkStream(ctx context.Context) error {
 		return &StreamAlarm{Seq: pos, Detail: fmt.Sprintf("the stream no longer has the message the ledger applied last: %v", err)}
 	}
 	if rec.ID != uuid.Nil && msg.Header.Get(jetstream.MsgIDHeader) != rec.ID.String() {
-		return &StreamAlarm{Seq: pos, Detail: fmt.Sprintf("the ledger logged event %s there, the stream now holds %q", rec.ID, msg.Header.Get(jetstream.MsgIDHeader))}
+		return &StreamAlarm{Seq: pos, Detail: fmt.Sprintf("the ledger applied submission %s there, the stream now holds %q", rec.ID, msg.Header.Get(jetstream.MsgIDHeader))}
 	}
 	return nil
 }
@@ -337,9 +366,11 @@ func (st *stepState) lookUp(db *store.DB, msgs []message) error {
 	ids := make([]uuid.UUID, 0, len(msgs))
 	st.looked = make(map[uuid.UUID]bool, len(msgs))
 	for _, m := range msgs {
-		if m.ev != nil {
-			ids = append(ids, m.ev.ID)
-			st.looked[m.ev.ID] = true
+		if m.sub != nil {
+			for _, ev := range m.sub.Events {
+				ids = append(ids, ev.ID)
+				st.looked[ev.ID] = true
+			}
 		}
 	}
 	var err error
@@ -450,6 +481,7 @@ func (l *Ledger) step(msgs []message) (err error) {
 	for id, cp := range signed {
 		el := l.elections[id]
 		el.checkpoint, el.committed = cp, el.size
+		el.signers = el.proj.Signers()
 		clear(el.pending)
 	}
 	l.position = pos
@@ -486,7 +518,7 @@ func (l *Ledger) rollback(st *stepState) error {
 			return err
 		}
 		l.pub.Lock() // precheck reads proj under pub only
-		el.proj, el.size, el.pending = fresh.proj, fresh.size, nil
+		el.proj, el.size, el.pending, el.signers = fresh.proj, fresh.size, nil, fresh.signers
 		el.snapAt, el.snapLen, el.maxRecorded = fresh.snapAt, fresh.snapLen, fresh.maxRecorded
 		l.pub.Unlock()
 	}
@@ -503,65 +535,124 @@ func (l *Ledger) working(st *stepState, id string) *election {
 	return l.elections[id]
 }
 
-// apply turns one stream message into an entry, a duplicate or a drop.
+// apply turns one stream message, a signed submission, into entries (one
+// for each of its events not logged before), or a drop.
 func (l *Ledger) apply(st *stepState, m message) error {
-	seq, ts := m.seq, m.time
-	if m.drop != "" {
-		id := uuid.Nil
-		if m.ev != nil {
-			id = m.ev.ID
-		}
-		l.drop(st, seq, id, m.drop)
-		return nil
-	}
-	ev, canonical, err := m.ev, m.canonical, m.decodeErr
-	if ev == nil && err == nil {
-		ev, canonical, err = events.DecodeCanonical(m.data)
+	seq := m.seq
+	sub, err := m.sub, m.openErr
+	if sub == nil && err == nil {
+		sub, err = events.OpenSubmission(m.data)
 	}
 	if err != nil {
 		// Only something bypassing the ledger's edge publishes such a message.
-		l.drop(st, seq, uuid.Nil, "undecodable: "+err.Error())
+		l.drop(st, seq, uuid.Nil, "not a submission the ledger can read: "+err.Error())
 		return nil
 	}
-	if want := l.cfg.Broker.SubmitSubject(ev.Election); m.subject != want {
-		l.drop(st, seq, ev.ID, fmt.Sprintf("published on %q, but election %q submits on %q", m.subject, ev.Election, want))
+	if want := l.cfg.Broker.SubmitSubject(sub.Election); m.subject != want {
+		l.drop(st, seq, sub.ID, fmt.Sprintf("published on %q, but election %q submits on %q", m.subject, sub.Election, want))
 		return nil
 	}
-	if _, dup := st.logged[ev.ID]; dup {
-		st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "duplicate"})
-		st.outcomes["duplicate"]++
-		return nil
-	}
-	switch logged, err := st.loggedBefore(l.db, ev.ID); {
-	case err != nil:
-		return fmt.Errorf("couldn't look up event %s: %w", ev.ID, err)
-	case logged:
-		st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "duplicate"})
-		st.outcomes["duplicate"]++
-		return nil
-	}
-	el := l.working(st, ev.Election)
-	verdict, reason := events.Accepted, ""
-	if el == nil {
-		m, ok := ev.Body.(*events.Manifest)
-		if !ok {
-			l.drop(st, seq, ev.ID, fmt.Sprintf("election %q is not defined", ev.Election))
+	el := l.working(st, sub.Election)
+	defining := el == nil
+	if defining {
+		proj, reason := l.define(sub)
+		if proj == nil {
+			l.drop(st, seq, sub.ID, reason)
 			return nil
 		}
-		proj, err := projections.New(ev.Election, m)
-		if err != nil {
-			l.drop(st, seq, ev.ID, err.Error())
+		id := sub.Events[0].ID
+		_, dup := st.logged[id]
+		if !dup {
+			if dup, err = st.loggedBefore(l.db, id); err != nil {
+				return fmt.Errorf("couldn't look up event %s: %w", id, err)
+			}
+		}
+		if dup {
+			l.drop(st, seq, sub.ID, fmt.Sprintf("the manifest of election %q has event ID %s, which is logged already", sub.Election, id))
 			return nil
 		}
 		el = &election{proj: proj}
-		st.created[ev.Election] = el
-	} else if rj := el.proj.Check(ev); rj != nil {
-		verdict, reason = events.Rejected, rj.Reason
+		st.created[sub.Election] = el
 	}
+	signer := sub.Signer
+	if sub.SignatureErr != nil {
+		signer = ""
+	}
+	logged, dups := 0, 0
+	for i, ev := range sub.Events {
+		if _, dup := st.logged[ev.ID]; dup {
+			dups++
+			continue
+		}
+		switch before, err := st.loggedBefore(l.db, ev.ID); {
+		case err != nil:
+			return fmt.Errorf("couldn't look up event %s: %w", ev.ID, err)
+		case before:
+			dups++
+			continue
+		}
+		verdict, reason := events.Accepted, ""
+		switch {
+		case defining && i == 0:
+			// The manifest that defines the election: define checked it.
+		case signer == "":
+			verdict, reason = events.Rejected, projections.SignaturePrefix+" "+sub.SignatureErr.Error()
+		default:
+			if rj := el.proj.Decide(ev, signer); rj != nil {
+				verdict, reason = events.Rejected, rj.Reason
+			}
+		}
+		ref := &events.SubmissionRef{ID: sub.ID, SHA256: sub.SHA256, Item: i, Signer: signer}
+		if err := l.appendEntry(st, el, ev, sub.Canonical[i], ref, m.time, verdict, reason); err != nil {
+			return err
+		}
+		logged++
+	}
+	if logged > 0 {
+		st.batch.PutSubmission(sub.Election, sub.SHA256, sub.Bytes)
+	}
+	outcome := "logged " + strconv.Itoa(logged)
+	if dups > 0 {
+		outcome += ", duplicate " + strconv.Itoa(dups)
+		st.outcomes["duplicate"] += dups
+	}
+	st.batch.PutSeq(seq, store.SeqRecord{ID: sub.ID, Outcome: outcome})
+	return nil
+}
+
+// define decides whether a submission for an election that does not exist
+// yet defines it: its first event must be the election's manifest, the
+// manifest must name its authority, the submission must carry that
+// authority's valid signature, and the authority must be one this ledger
+// accepts (Config.Authorities). It returns the new projection, or why the
+// submission is dropped.
+func (l *Ledger) define(sub *events.Submission) (*projections.Election, string) {
+	m, ok := sub.Events[0].Body.(*events.Manifest)
+	switch {
+	case !ok:
+		return nil, fmt.Sprintf("election %q is not defined", sub.Election)
+	case m.Authority == "":
+		return nil, fmt.Sprintf("the manifest of election %q names no authority", sub.Election)
+	case sub.Signer != m.Authority:
+		return nil, fmt.Sprintf("the manifest of election %q is signed by %s, not by the authority it names", sub.Election, events.KeyName(sub.Signer))
+	case sub.SignatureErr != nil:
+		return nil, fmt.Sprintf("the manifest of election %q: %v", sub.Election, sub.SignatureErr)
+	case !l.authorities[m.Authority]:
+		return nil, fmt.Sprintf("the manifest of election %q names authority %s, which this ledger does not accept (ledger serve --authority)", sub.Election, events.KeyName(m.Authority))
+	}
+	proj, err := projections.New(sub.Election, m)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return proj, ""
+}
+
+// appendEntry logs an event as the next entry of an election.
+func (l *Ledger) appendEntry(st *stepState, el *election, ev *events.Event, canonical []byte, ref *events.SubmissionRef, ts time.Time, verdict events.Verdict, reason string) error {
 	if !slices.Contains(st.touched, ev.Election) {
 		st.touched = append(st.touched, ev.Election)
 	}
-	en := &events.Entry{Index: el.size, Recorded: ts.UTC(), Verdict: verdict, Reason: reason, Event: ev}
+	en := &events.Entry{Index: el.size, Recorded: ts.UTC(), Verdict: verdict, Reason: reason, Submission: ref, Event: ev}
 	b, err := en.EncodeWith(canonical)
 	if err != nil {
 		return fmt.Errorf("couldn't encode entry %d of %s: %w", en.Index, ev.Election, err)
@@ -585,7 +676,6 @@ func (l *Ledger) apply(st *stepState, m message) error {
 	rec := store.EventRecord{Election: ev.Election, Index: en.Index, Accepted: verdict == events.Accepted}
 	st.batch.PutEvent(ev.ID, rec)
 	st.logged[ev.ID] = rec
-	st.batch.PutSeq(seq, store.SeqRecord{ID: ev.ID, Outcome: "logged"})
 	el.size++
 	if en.Recorded.After(el.maxRecorded) {
 		el.maxRecorded = en.Recorded

@@ -39,16 +39,28 @@ func (r *Receipt) Conflict() bool {
 // RefusedError is a submission refused at the edge: nothing was published
 // and nothing logged.
 type RefusedError struct {
-	Item    int    // position of the event in the submission, from 0
+	Item    int    // position of the event in the submission, from 0; -1 for the whole submission
 	ID      string // its event ID, if known
+	Field   string // the JSON path at fault, if known
 	Problem string
 	// NotFound is set when the event names an election, contest, unit,
 	// choice or event that does not exist.
 	NotFound bool
+	// Unsigned is set when the submission's signature does not verify by
+	// the key it names (HTTP 401).
+	Unsigned bool
+	// Forbidden is set when the signer may not make the event (HTTP 403).
+	Forbidden bool
+	// TooLarge is set when the submission is past events.MaxSubmissionSize.
+	TooLarge bool
 }
 
 func (e *RefusedError) Error() string {
 	var b strings.Builder
+	if e.Item < 0 {
+		b.WriteString("submission: " + e.Problem)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "event #%d", e.Item+1)
 	if e.ID != "" {
 		fmt.Fprintf(&b, " (%s)", e.ID)
@@ -149,31 +161,40 @@ func (l *Ledger) precheck(ev *events.Event, sub *submission) error {
 	return nil
 }
 
-// Submit checks, publishes and waits for a list of events, and returns one
-// receipt per event, in order. If any event is refused at the edge, none is
-// published and the error is a *RefusedError. Events already logged are
-// answered from the log without publishing.
-func (l *Ledger) Submit(ctx context.Context, evs []*events.Event) ([]Receipt, error) {
-	return l.SubmitEncoded(ctx, evs, nil)
+// Submit checks a signed submission (events.OpenSubmission) at the edge,
+// publishes it as one stream message, waits until its entries are logged,
+// and returns one receipt per event, in order. A submission refused at the
+// edge (unreadable, a signature that does not verify, a signer that may
+// not make one of its events, an event naming what its election does not
+// have) is a *RefusedError, and nothing is published. Events already
+// logged are answered from the log; if all are, nothing is published.
+func (l *Ledger) Submit(ctx context.Context, signed []byte) ([]Receipt, error) {
+	sub, err := events.OpenSubmission(signed)
+	if err != nil {
+		re := &RefusedError{Item: -1, Problem: err.Error(), TooLarge: len(signed) > events.MaxSubmissionSize}
+		var ee *events.Error
+		if errors.As(err, &ee) {
+			re.Field = ee.Field
+		}
+		return nil, re
+	}
+	return l.SubmitOpened(ctx, sub)
 }
 
-// SubmitEncoded is Submit for events whose canonical encodings the caller
-// has at hand (events.DecodeCanonical returns them): encoded[i] must be
-// evs[i]'s, and the edge does not encode the events again. encoded may be
-// nil.
-func (l *Ledger) SubmitEncoded(ctx context.Context, evs []*events.Event, encoded [][]byte) ([]Receipt, error) {
-	if encoded != nil && len(encoded) != len(evs) {
-		return nil, fmt.Errorf("ledger: %d encodings for %d events", len(encoded), len(evs))
+// SubmitOpened is Submit for a submission the caller opened.
+func (l *Ledger) SubmitOpened(ctx context.Context, sub *events.Submission) ([]Receipt, error) {
+	if sub.SignatureErr != nil {
+		return nil, &RefusedError{Item: -1, Unsigned: true, Problem: fmt.Sprintf("signature of submission %s: %v", sub.ID, sub.SignatureErr)}
 	}
-	msgs, err := l.prepare(evs, encoded)
+	publish, logged, err := l.prepare(sub)
 	if err != nil {
 		return nil, err
 	}
-	if len(msgs) > 0 {
+	if publish {
 		if err := l.writable(); err != nil {
 			return nil, err
 		}
-		seq, err := l.cfg.Broker.Publish(ctx, msgs)
+		seq, err := l.cfg.Broker.Publish(ctx, broker.Message{Election: sub.Election, ID: sub.ID.String(), Data: sub.Bytes})
 		var space *broker.NoSpaceError
 		var stream *broker.StreamError
 		if errors.As(err, &space) || errors.As(err, &stream) {
@@ -186,12 +207,8 @@ func (l *Ledger) SubmitEncoded(ctx context.Context, evs []*events.Event, encoded
 			return nil, err
 		}
 	}
-	published := make(map[string]bool, len(msgs))
-	for _, m := range msgs {
-		published[m.ID] = true
-	}
 	for {
-		out, wait, err := l.receipts(evs, published)
+		out, wait, err := l.receipts(sub.Events, logged)
 		if wait == nil {
 			return out, err
 		}
@@ -207,7 +224,8 @@ func (l *Ledger) SubmitEncoded(ctx context.Context, evs []*events.Event, encoded
 
 // receipts answers for logged events, or returns a channel to wait on when
 // one of them is committed but not yet covered by a published checkpoint.
-func (l *Ledger) receipts(evs []*events.Event, published map[string]bool) ([]Receipt, <-chan struct{}, error) {
+// logged holds the events logged before the submission was published.
+func (l *Ledger) receipts(evs []*events.Event, logged map[uuid.UUID]store.EventRecord) ([]Receipt, <-chan struct{}, error) {
 	out := make([]Receipt, len(evs))
 	l.pub.RLock()
 	defer l.pub.RUnlock()
@@ -222,63 +240,107 @@ func (l *Ledger) receipts(evs []*events.Event, published map[string]bool) ([]Rec
 			}
 			return nil, l.notify, nil
 		}
-		r.Duplicate = !published[ev.ID.String()]
+		_, r.Duplicate = logged[ev.ID]
 		out[i] = r
 	}
 	return out, nil, nil
 }
 
-// prepare checks a submission at the edge, under one read lock, and returns
-// the messages to publish: every event not logged already.
-func (l *Ledger) prepare(evs []*events.Event, encoded [][]byte) ([]broker.Message, error) {
-	seen := make(map[uuid.UUID]int, len(evs))
-	sub := &submission{elections: map[string]*projections.Election{}, events: make(map[uuid.UUID]string, len(evs))}
-	msgs := make([]broker.Message, 0, len(evs))
-	ids := make([]uuid.UUID, len(evs))
-	for i, ev := range evs {
+// prepare checks a submission at the edge, under one read lock, and says
+// whether it must be published (some event is not logged yet), with the
+// events logged before.
+func (l *Ledger) prepare(sub *events.Submission) (bool, map[uuid.UUID]store.EventRecord, error) {
+	ids := make([]uuid.UUID, len(sub.Events))
+	for i, ev := range sub.Events {
 		ids[i] = ev.ID
 	}
 	// Which were logged before, all looked up at once.
 	logged, err := l.db.LoggedEvents(ids)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't look up the submission's event IDs: %w", err)
+		return false, nil, fmt.Errorf("couldn't look up the submission's event IDs: %w", err)
 	}
 	l.pub.RLock()
 	defer l.pub.RUnlock()
-	for i, ev := range evs {
-		if j, dup := seen[ev.ID]; dup {
-			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: fmt.Sprintf("event ID %s is already event #%d of this submission", ev.ID, j+1)}
-		}
-		seen[ev.ID] = i
-		if err := l.precheck(ev, sub); err != nil {
+	st := &submission{elections: map[string]*projections.Election{}, events: make(map[uuid.UUID]string, len(sub.Events))}
+	var signers *projections.Signers
+	if el := l.elections[sub.Election]; el != nil {
+		signers = el.signers
+	}
+	publish := false
+	for i, ev := range sub.Events {
+		refuse := func(err error) error {
 			var re *RefusedError
 			if errors.As(err, &re) {
 				re.Item, re.ID = i, ev.ID.String()
 			}
-			return nil, err
+			return err
 		}
-		sub.events[ev.ID] = ev.Election
-		if m, ok := ev.Body.(*events.Manifest); ok && sub.elections[ev.Election] == nil && l.elections[ev.Election] == nil {
+		if err := l.precheck(ev, st); err != nil {
+			return false, nil, refuse(err)
+		}
+		st.events[ev.ID] = ev.Election
+		if m, ok := ev.Body.(*events.Manifest); ok && signers == nil && i == 0 {
+			if err := l.mayDefine(sub, m); err != nil {
+				return false, nil, refuse(err)
+			}
 			if p, err := projections.New(ev.Election, m); err == nil {
-				sub.elections[ev.Election] = p
+				st.elections[ev.Election] = p
+			}
+		} else if signers != nil {
+			if rj := signers.Authorize(ev, sub.Signer, l.unitOf); rj != nil {
+				return false, nil, refuse(&RefusedError{Forbidden: true, Problem: rj.Reason})
 			}
 		}
-		var data []byte
-		if encoded != nil {
-			data = encoded[i]
-		} else if data, err = ev.Encode(); err != nil {
-			return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error()}
-		}
+		// else: defined by this submission's manifest, signed by the
+		// authority it names, which may sign anything.
 		if rec, ok := logged[ev.ID]; ok {
 			// Already logged: answered below, if it is the same event.
-			if err := l.sameEvent(rec, data); err != nil {
-				return nil, &RefusedError{Item: i, ID: ev.ID.String(), Problem: err.Error(), NotFound: true}
+			if err := l.sameEvent(rec, sub.Canonical[i]); err != nil {
+				return false, nil, refuse(&RefusedError{Problem: err.Error(), NotFound: true})
 			}
 			continue
 		}
-		msgs = append(msgs, broker.Message{Election: ev.Election, ID: ev.ID.String(), Data: data})
+		publish = true
 	}
-	return msgs, nil
+	return publish, logged, nil
+}
+
+// mayDefine refuses a manifest that this ledger would not log: one that
+// names no authority, is not signed by the authority it names, or names
+// an authority the operator has not accepted.
+func (l *Ledger) mayDefine(sub *events.Submission, m *events.Manifest) error {
+	switch {
+	case m.Authority == "":
+		return &RefusedError{Forbidden: true, Field: "data.authority", Problem: "the manifest names no authority: set \"authority\" to the verifier key of the election office that signs it"}
+	case sub.Signer != m.Authority:
+		return &RefusedError{Forbidden: true, Problem: fmt.Sprintf("the manifest names authority %s but the submission is signed by %s: the authority signs its election's manifest", events.KeyName(m.Authority), events.KeyName(sub.Signer))}
+	case len(l.authorities) == 0:
+		return &RefusedError{Forbidden: true, Problem: "this ledger accepts no election authority yet: its operator names the authorities that may define elections with `ledger serve --authority VKEY` (or one key per line in <data>/authorities)"}
+	case !l.authorities[m.Authority]:
+		return &RefusedError{Forbidden: true, Problem: fmt.Sprintf("authority %s is not one this ledger accepts: its operator adds it with `ledger serve --authority %s`", events.KeyName(m.Authority), m.Authority)}
+	}
+	return nil
+}
+
+// unitOf returns the unit of a logged count report or correction, for the
+// scope of a retraction at the edge.
+func (l *Ledger) unitOf(id uuid.UUID) (string, bool) {
+	rec, err := l.lookupRecent(id)
+	if err != nil {
+		return "", false
+	}
+	data, err := l.db.Entry(rec.Election, rec.Index)
+	if err != nil {
+		return "", false
+	}
+	en, err := events.DecodeEntry(data)
+	if err != nil {
+		return "", false
+	}
+	if r := en.Event.Counts(); r != nil {
+		return r.Unit, true
+	}
+	return "", false
 }
 
 // lookupRecent finds where an event was logged, in what the last steps

@@ -11,6 +11,8 @@
 //	<data>/pebble/      the ledger database
 //	<data>/jetstream/   the embedded server's stream storage
 //	<data>/nats-monitor.nk   the embedded server's key for monitors (mode 0600)
+//	<data>/authorities   optional: verifier keys of the election authorities
+//	                     this ledger accepts, one per line (# comments)
 package node
 
 import (
@@ -22,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +34,7 @@ import (
 	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/feed"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/store"
@@ -49,12 +53,19 @@ type Config struct {
 	HTTP string
 	// NATSURL selects an external NATS; empty starts the embedded server.
 	NATSURL string
+	// NATSCreds is the credentials file for the external NATS.
+	NATSCreds string
+	// ReadToken, if set, is the bearer token reads of the HTTP API need.
+	ReadToken string
 	// NATSListen is the embedded server's client address (loopback) for
 	// monitors, who authenticate with <data>/nats-monitor.nk; "-" none.
 	NATSListen string
 	// StreamReplicas is the stream's replica count; 3 in a cluster.
-	StreamReplicas  int
-	Name            string // ledger name: key name and checkpoint origin prefix
+	StreamReplicas int
+	Name           string // ledger name: key name and checkpoint origin prefix
+	// Authorities are the verifier keys of the election authorities whose
+	// manifests the ledger logs, beside those in <data>/authorities.
+	Authorities     []string
 	DuplicateWindow time.Duration
 	// NoFeed turns off the change feed on NATS (the LEDGER_FEED stream);
 	// the server-sent events of the HTTP API are unaffected.
@@ -75,6 +86,7 @@ type Node struct {
 	Broker      *broker.Broker
 	DB          *store.DB
 	VerifierKey string
+	Authorities []string // the election authorities accepted
 	Handler     http.Handler
 	Registry    *prometheus.Registry
 
@@ -152,11 +164,19 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.VerifierKey = vkey
+	authorities, err := Authorities(cfg.DataDir, cfg.Authorities)
+	if err != nil {
+		return nil, err
+	}
+	n.Authorities = authorities
+	if len(authorities) == 0 {
+		cfg.Logger.Warn("no election authority is accepted, so no election can be defined: name one with --authority VKEY (or in " + filepath.Join(cfg.DataDir, AuthoritiesFile) + ")")
+	}
 	if n.DB, err = store.Open(filepath.Join(cfg.DataDir, "pebble")); err != nil {
 		return nil, err
 	}
 	n.Broker, err = broker.Open(ctx, broker.Config{
-		URL: cfg.NATSURL, Dir: filepath.Join(cfg.DataDir, "jetstream"), Listen: cfg.NATSListen,
+		URL: cfg.NATSURL, Creds: cfg.NATSCreds, Dir: filepath.Join(cfg.DataDir, "jetstream"), Listen: cfg.NATSListen,
 		MonitorKeyFile: filepath.Join(cfg.DataDir, broker.MonitorKeyFile), FeedStream: feed.DefaultStream,
 		DuplicateWindow: cfg.DuplicateWindow, Replicas: cfg.StreamReplicas, Logger: cfg.Logger,
 	})
@@ -164,7 +184,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.Ledger, err = ledger.Open(ledger.Config{
-		DB: n.DB, Broker: n.Broker, Signer: signer, MaxBatch: cfg.MaxBatch,
+		DB: n.DB, Broker: n.Broker, Signer: signer, MaxBatch: cfg.MaxBatch, Authorities: authorities,
 		Logger: cfg.Logger, Registerer: n.Registry,
 	})
 	if err != nil {
@@ -205,7 +225,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}()
 	}
 	lim := cfg.HTTPLimits.WithDefaults()
-	n.Handler = api.New(api.Config{Ledger: n.Ledger, VerifierKey: vkey, Gatherer: n.Registry, Logger: cfg.Logger, Limits: lim})
+	n.Handler = api.New(api.Config{Ledger: n.Ledger, VerifierKey: vkey, Gatherer: n.Registry, Logger: cfg.Logger, Limits: lim, ReadToken: cfg.ReadToken})
 	if cfg.HTTP != "-" {
 		ln, err := net.Listen("tcp", cfg.HTTP)
 		if err != nil {
@@ -244,6 +264,51 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}()
 	}
 	return n, nil
+}
+
+// AuthoritiesFile is the file of the data directory that lists the
+// election authorities the ledger accepts.
+const AuthoritiesFile = "authorities"
+
+// Authorities returns the authority keys given and those listed in
+// <dir>/authorities (one per line; blank lines and lines starting with #
+// are skipped), each once, checked.
+func Authorities(dir string, given []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(k, where string) error {
+		if _, err := events.ParseKey(k); err != nil {
+			return fmt.Errorf("authority %s: %w", where, err)
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+		return nil
+	}
+	for _, k := range given {
+		if err := add(strings.TrimSpace(k), "(--authority)"); err != nil {
+			return nil, err
+		}
+	}
+	path := filepath.Join(dir, AuthoritiesFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read %s: %w", path, err)
+	}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if err := add(line, fmt.Sprintf("on line %d of %s", i+1, path)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // HTTPAddr is the address the API listens on, "" if none.

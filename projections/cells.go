@@ -14,9 +14,10 @@ import (
 )
 
 // SchemaVersion is the version of the cell encoding. A stored projection of
-// another version is outdated and rebuilt from the log. Version 2 added the
-// sparse form of a node's counts; version 1 had only the dense form.
-const SchemaVersion = 2
+// another version is outdated and rebuilt from the log. Version 3 added the
+// reporter keys; version 2 the sparse form of a node's counts; version 1
+// had only the dense form.
+const SchemaVersion = 3
 
 // ErrOutdated is returned by [Load] for a projection that is missing or of
 // another schema version: rebuild it from the log.
@@ -80,6 +81,11 @@ func (e *Election) Flush(put func(key string, value []byte)) error {
 		n.dirty = false
 	}
 	e.dirty = e.dirty[:0]
+	slices.Sort(e.dirtyKeys)
+	for _, k := range slices.Compact(e.dirtyKeys) {
+		put(reporterPrefix+k, e.encodeReporter(e.reporters[k]))
+	}
+	e.dirtyKeys = e.dirtyKeys[:0]
 	return nil
 }
 
@@ -207,6 +213,8 @@ func Load(election string, cells func(fn func(key string, value []byte) error) e
 			}
 		case len(key) > 0 && key[:1] == nodePrefix && e != nil:
 			return e.loadNode(key[1:], value)
+		case len(key) > 0 && key[:1] == reporterPrefix && e != nil:
+			return e.loadReporter(key[1:], value)
 		default:
 			return fmt.Errorf("unexpected cell %q", key)
 		}

@@ -64,6 +64,10 @@ func (e *Election) Check(ev *events.Event) *Rejection {
 		case e.recount:
 			return ruleErr("a recount of election %q is already ordered", e.id)
 		}
+	case *events.KeyRegistration:
+		return e.checkRegistration(b)
+	case *events.KeyRevocation:
+		return e.checkRevocation(b)
 	default:
 		return ruleErr("unknown event type %s", ev.Type())
 	}
@@ -78,6 +82,13 @@ func (e *Election) CheckReferences(ev *events.Event) *Rejection {
 	if r := ev.Counts(); r != nil {
 		_, rj := e.references(r, nil)
 		return rj
+	}
+	if b, ok := ev.Body.(*events.KeyRegistration); ok {
+		for _, u := range b.Units {
+			if _, ok := e.unitIdx[u]; !ok {
+				return refErr("unit %q is not in election %q", u, e.id)
+			}
+		}
 	}
 	return nil
 }

@@ -59,6 +59,13 @@ type Election struct {
 	// current maps each current report's event ID to its node.
 	current map[uuid.UUID]nodeRef
 
+	// reporters are the registered reporter keys, by verifier key
+	// (signers.go); reportersShared is set once a Signers view holds the
+	// map, which is then copied before it changes.
+	reporters       map[string]reporter
+	reportersShared bool
+	dirtyKeys       []string // reporters changed since the last Flush
+
 	dirtyMeta bool
 	dirty     []nodeRef // nodes changed since the last Flush, each once (node.dirty)
 	newlyMade bool      // manifest not yet flushed
@@ -403,6 +410,8 @@ func (e *Election) Apply(en *events.Entry) error {
 		e.certified, e.recount = true, false
 	case *events.RecountOrder:
 		e.recount = true
+	case *events.KeyRegistration, *events.KeyRevocation:
+		return e.applyKey(en.Index, b)
 	default:
 		return fmt.Errorf("projection of %s: entry %d has unknown type %s", e.id, en.Index, en.Event.Type())
 	}

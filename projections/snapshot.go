@@ -69,6 +69,14 @@ func (e *Election) Snapshot() []byte {
 			b = append(b, v...)
 		}
 	}
+	for _, k := range e.sortedReporters() {
+		b = binary.AppendUvarint(b, uint64(len(reporterPrefix)+len(k)))
+		b = append(b, reporterPrefix...)
+		b = append(b, k...)
+		v = e.encodeReporter(e.reporters[k])
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
 	return b
 }
 
@@ -109,6 +117,10 @@ func Restore(election string, m *events.Manifest, snap []byte) (*Election, error
 			}
 		case len(k) > 0 && string(k[:1]) == nodePrefix && md != nil:
 			if err := e.loadNode(string(k[1:]), v); err != nil {
+				return nil, fmt.Errorf("couldn't restore projection of %s: %w", election, err)
+			}
+		case len(k) > 0 && string(k[:1]) == reporterPrefix && md != nil:
+			if err := e.loadReporter(string(k[1:]), v); err != nil {
 				return nil, fmt.Errorf("couldn't restore projection of %s: %w", election, err)
 			}
 		default:

@@ -41,6 +41,7 @@ const (
 	tagMeta       = 'm' // m name                       → value
 	tagSnapshot   = 's' // s election 0 size(8)         → projection snapshot (package projections)
 	tagTime       = 't' // t election 0 size(8)         → latest recorded time of entries [0, size): unix s(8) ns(4)
+	tagSubmission = 'u' // u election 0 sha256(32)      → a signed submission that entries came from
 )
 
 // Memory bounds: the block cache and the memtable size. With Pebble's

@@ -441,11 +441,14 @@ func (w *Watcher) apply(index uint64, data []byte) (*applied, error) {
 		if !ok || en.Verdict != events.Accepted {
 			return nil, invalid("entry 0 is not the election's accepted manifest")
 		}
+		if err := projections.CheckManifestEntry(m, en.Submission.Signer); err != nil {
+			return nil, invalid("%v", err)
+		}
 		if w.proj, err = projections.New(w.cfg.Election, m); err != nil {
 			return nil, invalid("%v", err)
 		}
 	} else {
-		switch rj := w.proj.Check(en.Event); {
+		switch rj := w.proj.Decide(en.Event, en.Submission.Signer); {
 		case rj == nil && en.Verdict != events.Accepted:
 			return nil, invalid("it is rejected but the election's rules accept it")
 		case rj != nil && en.Verdict == events.Accepted:

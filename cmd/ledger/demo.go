@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -24,7 +26,10 @@ func newDemo() *cobra.Command {
 		Long: `demo starts a ledger (embedded NATS JetStream and Pebble, in an empty data
 directory), loads the Georgia 6th district special election of April 18 2017
 and its June 20 runoff from the official results shipped in the repository,
-and replays each as an election night: advance and absentee votes first,
+and replays each as an election night, every report signed by the county
+office that made it (the demo makes a key for the Georgia Secretary of State,
+the elections' authority, and one for each county office, which the
+authority registers): advance and absentee votes first,
 election-day results arriving unit by unit, Fulton County held back and
 arriving late, one report corrected with its reason, then certification.
 It prints the leader's share as it crosses and re-crosses the 50% runoff
@@ -52,8 +57,20 @@ By default the data directory is a new temporary one, removed on exit; with
 			} else if err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
+			// The offices' keys: the Secretary of State, the authority
+			// this ledger accepts, and the three county offices it
+			// registers. Kept in DATA/demo-keys, to go on signing.
+			offices, err := demo.NewKeys()
+			if err != nil {
+				return err
+			}
+			cfg.Authorities = []string{offices.Authority.Verifier}
 			n, err := node.Open(ctx, cfg)
 			if err != nil {
+				return err
+			}
+			keyDir := filepath.Join(cfg.DataDir, "demo-keys")
+			if err := offices.WriteFiles(keyDir); err != nil {
 				return err
 			}
 			defer func() {
@@ -62,12 +79,13 @@ By default the data directory is a new temporary one, removed on exit; with
 				n.Close(sctx)
 			}()
 			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "ledger %s: data in %s, HTTP API at http://%s, verifier key %s\n\n", cfg.Name, cfg.DataDir, n.HTTPAddr(), n.VerifierKey)
+			fmt.Fprintf(out, "ledger %s: data in %s, HTTP API at http://%s, verifier key %s\n", cfg.Name, cfg.DataDir, n.HTTPAddr(), n.VerifierKey)
+			fmt.Fprintf(out, "offices' signing keys in %s: the authority %s, and %s\n\n", keyDir, offices.Authority.Name(), strings.Join(offices.Names(), ", "))
 			v, err := note.NewVerifier(n.VerifierKey)
 			if err != nil {
 				return err
 			}
-			res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Out: out, Pace: pace})
+			res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: offices, Out: out, Pace: pace})
 			if err != nil {
 				return err
 			}

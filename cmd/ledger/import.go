@@ -15,10 +15,11 @@ import (
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/formats"
+	"github.com/election-audit/ledger/keys"
 )
 
 func newImport() *cobra.Command {
-	var server, format, election string
+	var server, format, election, keyFile string
 	var opts formats.Options
 	var dryRun, verbose, asJSON bool
 	var parallel int
@@ -46,13 +47,20 @@ election in several formats are imported together into one manifest: the
 first file's manifest extended by the others (precincts from a county's
 files under the counties of the state's export, say), for example
 
-  ledger import --election ga06-2017-06 openelections:cobb.csv \
+  ledger import --key ga-sos.key --election ga06-2017-06 openelections:cobb.csv \
       openelections:dekalb.csv ga-sos:export-2017JunSpecRun.json
+
+Every submission is signed with --key: for a new election, the key of the
+election's authority (the state's election office), which the manifest then
+names and which the ledger must accept (ledger serve --authority); for an
+election the ledger has, the authority's key or a reporter key the
+authority registered for the units the files report.
 
 Every file is parsed and checked before anything is sent: a file that fails
 to parse logs nothing, and the error names the file and the line or
-element. Events go in requests of up to 1,000, each logged whole or not at
-all: the first event alone (the manifest), then requests up to --parallel
+element. Events go in signed submissions of up to 1,000, each one request
+and one stream message, logged whole or not at all: the first event alone
+(the manifest), then submissions up to --parallel
 at a time, unless two reports are for the same unit and contest (then one
 request at a time, in order). Event IDs are derived from the files, so
 importing the same file again logs nothing new, and an import that was
@@ -168,6 +176,12 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 				}
 				return nil
 			}
+			var key *keys.Key
+			if keyFile != "" || !dryRun {
+				if key, err = loadKey(keyFile); err != nil {
+					return err
+				}
+			}
 			c, err := client.New(server, nil)
 			if err != nil {
 				return err
@@ -175,6 +189,11 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 			existing, err := c.Manifest(cmd.Context(), election)
 			if err != nil {
 				return err
+			}
+			if existing == nil && key != nil {
+				// A new election: the key that signs its manifest is
+				// its authority.
+				imp.Manifest.Authority = key.Verifier
 			}
 			evs, err := imp.EventsFor(existing)
 			if err != nil {
@@ -205,7 +224,7 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 			if !imp.Independent() {
 				par = 1 // two reports for one unit and contest: keep their order
 			}
-			rs, err := c.SubmitAll(cmd.Context(), raw, client.SubmitOptions{Chunk: submitChunk, Parallel: par,
+			rs, err := c.WithKey(key).SubmitAll(cmd.Context(), raw, client.SubmitOptions{Chunk: submitChunk, Parallel: par,
 				Progress: func(done int) {
 					if bar != nil {
 						bar.Set(done)
@@ -251,6 +270,7 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&server, "server", client.DefaultURL, "ledger HTTP API")
+	f.StringVar(&keyFile, "key", "", "private key file of the office that signs (from `ledger keygen`; required unless --dry-run): the authority's for a new election, which it then names in its manifest, or a reporter's registered for the units the files report")
 	f.StringVar(&format, "format", "", "format of the files without a FORMAT: prefix: "+strings.Join(formats.Names, ", "))
 	f.StringVar(&election, "election", "", "election ID (required)")
 	f.BoolVar(&dryRun, "dry-run", false, "parse, check and match the files, and send nothing")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,7 +32,15 @@ in-process, and --nats-listen serves only monitors that authenticate with the
 NKey seed DATA/nats-monitor.nk (made on first start, mode 0600), who may read
 the change feed (stream LEDGER_FEED) and do nothing else.
 On first start it creates the checkpoint signing key (DATA/ledger.key, mode
-0600) and prints the verifier key that checks its signatures.`,
+0600) and prints the verifier key that checks its signatures.
+
+Writes are signed submissions only. An election is defined by a manifest
+signed by its authority, the election office the manifest names; this ledger
+logs manifests only of the authorities its operator accepts: --authority
+VKEY (repeatable; the verifier key that ` + "`ledger keygen`" + ` printed for the
+office) and the keys listed in DATA/authorities, one per line. Without any,
+every manifest is refused. Reads (tallies, entries, checkpoints) are public
+unless --read-token is set.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -48,8 +57,14 @@ On first start it creates the checkpoint signing key (DATA/ledger.key, mode
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "ledger %s serving http://%s (%s, data in %s)\nverifier key: %s\n",
 				cfg.Name, n.HTTPAddr(), where, cfg.DataDir, n.VerifierKey)
+			if len(n.Authorities) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "no election authority is accepted yet, so every manifest will be refused: restart with --authority VKEY (the verifier key `ledger keygen` printed for the election office), or list keys in %s\n", filepath.Join(cfg.DataDir, node.AuthoritiesFile))
+			}
+			for _, a := range n.Authorities {
+				fmt.Fprintf(cmd.OutOrStdout(), "election authority accepted: %s\n", a)
+			}
 			if cfg.HTTP != "-" && !node.Loopback(cfg.HTTP) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: the HTTP API listens on %s, beyond this machine: reads are public and anyone who reaches it can submit; put it behind a proxy with TLS, authentication and per-client limits (docs/security.md)\n", cfg.HTTP)
+				fmt.Fprintf(cmd.ErrOrStderr(), "WARNING: the HTTP API listens on %s, beyond this machine: reads are public (unless --read-token) and writes need a valid signature; put it behind a proxy with TLS and per-client limits (docs/security.md)\n", cfg.HTTP)
 			}
 			if u := n.Broker.MonitorURL(); u != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "NATS monitors: %s with the NKey seed in %s (read-only, the change feed)\n", u, n.Broker.MonitorKeyFile())
@@ -72,6 +87,9 @@ On first start it creates the checkpoint signing key (DATA/ledger.key, mode
 	f.StringVar(&cfg.DataDir, "data", defaultDataDir, "data directory (key, Pebble database, embedded JetStream storage)")
 	f.StringVar(&cfg.HTTP, "http", node.DefaultHTTP, "HTTP API listen address")
 	f.StringVar(&cfg.NATSURL, "nats", "", "URL of an external NATS JetStream server or cluster (default: start an embedded one)")
+	f.StringVar(&cfg.NATSCreds, "nats-creds", "", "NATS credentials file (JWT and NKey seed) the ledger connects to --nats with")
+	f.StringArrayVar(&cfg.Authorities, "authority", nil, "verifier key of an election authority whose manifests this ledger logs (repeatable; also DATA/authorities)")
+	f.StringVar(&cfg.ReadToken, "read-token", "", "require \"Authorization: Bearer TOKEN\" on reads (default: reads are public); /healthz stays open")
 	f.StringVar(&cfg.NATSListen, "nats-listen", broker.DefaultListen, "client address of the embedded NATS server for monitors (authenticated with DATA/nats-monitor.nk, read-only), loopback only (port 0: any free port; \"-\": none)")
 	f.IntVar(&cfg.StreamReplicas, "stream-replicas", 1, "replicas of the submission stream (3 on a three-node cluster)")
 	f.StringVar(&cfg.Name, "name", node.DefaultName, "ledger name: the signing key's name and the prefix of checkpoint origins")

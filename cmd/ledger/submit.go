@@ -17,6 +17,7 @@ import (
 
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/keys"
 )
 
 // submitChunk is how many events go in one HTTP request.
@@ -34,12 +35,14 @@ func eventsBar(n int, what string) *progressbar.ProgressBar {
 }
 
 func newSubmit() *cobra.Command {
-	var server string
+	var server, keyFile string
 	var assignIDs bool
 	cmd := &cobra.Command{
-		Use:   "submit [FILE]",
-		Short: "Submit events (JSON or JSON Lines) from a file or stdin",
-		Long: `submit sends events to a running ledger and prints, for each, a line
+		Use:   "submit --key FILE [EVENTS]",
+		Short: "Sign and submit events (JSON or JSON Lines) from a file or stdin",
+		Long: `submit signs events with an office's key (made by ` + "`ledger keygen`" + `) and sends
+them to a running ledger, in submissions of up to 1,000 events of one
+election each, and prints, for each event, a line
 
   <index>  <event id>  <verdict>  [reason]
 
@@ -47,9 +50,14 @@ once the event is durably logged. FILE holds one JSON event, or JSON Lines (one
 event per line); "-" or no FILE reads stdin. The format is in docs/events.md.
 Resubmitting an event ID is safe: the ledger answers with the original index.
 
-Every event is checked before anything is sent; a refused event stops the
-submission with exit code 2 and nothing from its request is logged. Exit code
-3 means an event was logged but rejected by the election's rules.`,
+The ledger logs only what a key may sign: the election's authority (named in
+its manifest) defines the election, registers reporter keys, certifies and
+orders recounts; a registered reporter key reports counts for its units.
+
+Every event is checked before anything is sent; a refused submission (a bad
+signature, a key that may not sign one of its events, an invalid event)
+stops with exit code 2 and nothing of it is logged. Exit code 3 means an
+event was logged but rejected by the election's rules.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := "-"
@@ -63,47 +71,50 @@ submission with exit code 2 and nothing from its request is logged. Exit code
 			if len(raw) == 0 {
 				return fmt.Errorf("%s holds no events", displayName(name))
 			}
+			key, err := loadKey(keyFile)
+			if err != nil {
+				return err
+			}
 			c, err := client.New(server, nil)
 			if err != nil {
 				return err
 			}
 			bar := eventsBar(len(raw), "submitting")
+			rs, err := c.WithKey(key).SubmitAll(cmd.Context(), raw, client.SubmitOptions{Chunk: submitChunk, Progress: func(done int) {
+				if bar != nil {
+					bar.Set(done)
+				}
+			}})
+			var chunkErr *client.ChunkError
+			var ce *client.Error
+			if errors.As(err, &chunkErr) && errors.As(err, &ce) && ce.IsClientError() {
+				start := chunkErr.Start
+				msg := ce.Problem.Error
+				if ce.Problem.Item != nil {
+					msg = strings.Replace(msg, fmt.Sprintf("event #%d", *ce.Problem.Item+1), fmt.Sprintf("event %d", start+*ce.Problem.Item+1), 1)
+				}
+				logged := "no event of this run was logged"
+				if start > 0 {
+					logged = fmt.Sprintf("events 1–%d were logged, the rest were not", start)
+				}
+				return &exitCodeError{exitRefused, fmt.Errorf("%s: %s (HTTP %d; %s; fix it and resubmit the whole file: logged events are answered, not logged twice)", displayName(name), msg, ce.Status, logged)}
+			}
+			if err != nil {
+				return err
+			}
 			out := bufio.NewWriter(cmd.OutOrStdout())
 			defer out.Flush()
 			rejected := 0
-			for start := 0; start < len(raw); start += submitChunk {
-				chunk := raw[start:min(start+submitChunk, len(raw))]
-				rs, err := c.Submit(cmd.Context(), chunk)
-				var ce *client.Error
-				if errors.As(err, &ce) && ce.IsClientError() {
-					if ce.Problem.Item != nil {
-						ce.Problem.Error = strings.Replace(ce.Problem.Error, fmt.Sprintf("line %d:", *ce.Problem.Item+1),
-							fmt.Sprintf("event %d:", start+*ce.Problem.Item+1), 1)
-					}
-					out.Flush()
-					logged := "no event of this run was logged"
-					if start > 0 {
-						logged = fmt.Sprintf("events 1–%d were logged, the rest were not", start)
-					}
-					return &exitCodeError{exitRefused, fmt.Errorf("%s: %s (%s; fix it and resubmit the whole file: logged events are answered, not logged twice)", displayName(name), ce.Problem.Error, logged)}
+			for _, r := range rs {
+				line := fmt.Sprintf("%d\t%s\t%s", r.Index, r.ID, r.Verdict)
+				if r.Duplicate {
+					line += "\t(already logged)"
 				}
-				if err != nil {
-					return err
+				if r.Reason != "" {
+					line += "\t" + r.Reason
+					rejected++
 				}
-				for _, r := range rs {
-					line := fmt.Sprintf("%d\t%s\t%s", r.Index, r.ID, r.Verdict)
-					if r.Duplicate {
-						line += "\t(already logged)"
-					}
-					if r.Reason != "" {
-						line += "\t" + r.Reason
-						rejected++
-					}
-					fmt.Fprintln(out, line)
-				}
-				if bar != nil {
-					bar.Add(len(chunk))
-				}
+				fmt.Fprintln(out, line)
 			}
 			if rejected > 0 {
 				out.Flush()
@@ -113,8 +124,17 @@ submission with exit code 2 and nothing from its request is logged. Exit code
 		},
 	}
 	cmd.Flags().StringVar(&server, "server", client.DefaultURL, "ledger HTTP API")
+	cmd.Flags().StringVar(&keyFile, "key", "", "private key file of the office that signs (from `ledger keygen`; required)")
 	cmd.Flags().BoolVar(&assignIDs, "assign-ids", false, "give events without an \"id\" a new UUIDv7 (printed in the output)")
 	return cmd
+}
+
+// loadKey loads the signing key named by --key.
+func loadKey(path string) (*keys.Key, error) {
+	if path == "" {
+		return nil, errors.New("--key is required: the ledger takes only signed submissions; make an office's key with `ledger keygen --name NAME -o FILE`")
+	}
+	return keys.LoadKey(path)
 }
 
 func displayName(name string) string {
