@@ -220,7 +220,12 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 func (s *server) submission(w http.ResponseWriter, r *http.Request) {
 	election, hexSum := r.PathValue("election"), r.PathValue("sha256")
 	var sum [32]byte
-	if n, err := hex.Decode(sum[:], []byte(hexSum)); err != nil || n != 32 || len(hexSum) != 64 || strings.ToLower(hexSum) != hexSum {
+	// The length first: hex.Decode writes past sum for a longer string.
+	if len(hexSum) != 2*len(sum) || strings.ToLower(hexSum) != hexSum {
+		fail(w, http.StatusBadRequest, "%q is not a SHA-256 in lower-case hex", hexSum)
+		return
+	}
+	if _, err := hex.Decode(sum[:], []byte(hexSum)); err != nil {
 		fail(w, http.StatusBadRequest, "%q is not a SHA-256 in lower-case hex", hexSum)
 		return
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -26,7 +27,7 @@ import (
 // same bytes, and a time query picks the prefix recorded by then.
 func TestTallyAsOf(t *testing.T) {
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestTallyAsOf(t *testing.T) {
 	}
 	var recorded []time.Time
 	for _, ev := range evs {
-		if _, err := n.Ledger.Submit(ctx, []*events.Event{ev}); err != nil {
+		if _, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, ev)); err != nil {
 			t.Fatal(err)
 		}
 		en, _ := n.Ledger.StoredEntry("ga06-2017-04", uint64(len(recorded)))

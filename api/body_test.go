@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/election-audit/ledger/internal/testkeys"
 )
 
 // bodyRequest is a POST whose body is r, announcing length (-1: none).
 func bodyRequest(r io.Reader, length int64) *http.Request {
-	req := httptest.NewRequest(http.MethodPost, "/v1/events", r)
+	req := httptest.NewRequest(http.MethodPost, "/v1/submissions", r)
 	req.ContentLength = length
 	return req
 }
@@ -60,8 +62,8 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestReadBodyAnnounced: a body that announces 64 MiB and sends one byte
-// holds the first buffer only.
+// TestReadBodyAnnounced: a body that announces MaxBodySize (8 MiB) and
+// sends one byte holds the first buffer only.
 func TestReadBodyAnnounced(t *testing.T) {
 	pr, pw := io.Pipe()
 	mem := &budget{max: DefaultMaxBodyMemory}
@@ -98,15 +100,19 @@ func TestReadBodyBudget(t *testing.T) {
 	}
 }
 
-// benchBody is a JSON Lines submission of 1,000 events of about 1 KB
-// each, the size `ledger submit` sends.
+// benchBody is a signed submission of 1,000 events of about 1 KB each,
+// the size `ledger submit` sends.
 func benchBody() []byte {
-	var b bytes.Buffer
 	pad := bytes.Repeat([]byte("x"), 760)
-	for i := range 1000 {
-		fmt.Fprintf(&b, `{"v":1,"type":"count.reported","id":"019a0000-0000-7000-8000-%012d","election":"bench","data":{"unit":"p-%d","contest":"c","counts":[{"choice":"a","vote_type":"ed","votes":%d}],"source":{"operator":"%s"}}}`+"\n", i, i, i, pad)
+	lines := make([][]byte, 1000)
+	for i := range lines {
+		lines[i] = fmt.Appendf(nil, `{"v":1,"type":"count.reported","id":"019a0000-0000-7000-8000-%012d","election":"bench","data":{"unit":"p-%d","contest":"c","counts":[{"choice":"a","vote_type":"ed","votes":%d}],"source":{"operator":"%s"}}}`, i, i, i, pad)
 	}
-	return b.Bytes()
+	b, err := testkeys.Authority.SignSubmission("bench", lines)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // trickle returns at most n bytes per Read, as a socket does.
@@ -162,7 +168,7 @@ func BenchmarkReadBodyHTTP(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		resp, err := srv.Client().Post(srv.URL, "application/x-ndjson", bytes.NewReader(body))
+		resp, err := srv.Client().Post(srv.URL, "text/plain; charset=utf-8", bytes.NewReader(body))
 		if err != nil {
 			b.Fatal(err)
 		}

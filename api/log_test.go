@@ -33,6 +33,7 @@ import (
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -86,7 +87,7 @@ func startLogNode(t *testing.T) *logNode {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,6 +103,7 @@ func startLogNode(t *testing.T) *logNode {
 	if ln.c, err = client.New(ln.srv.URL, ln.srv.Client()); err != nil {
 		t.Fatal(err)
 	}
+	ln.c = ln.c.WithKey(testkeys.Authority)
 	if ln.v, err = note.NewVerifier(n.VerifierKey); err != nil {
 		t.Fatal(err)
 	}
@@ -162,21 +164,23 @@ func (ln *logNode) size() uint64 {
 	return size
 }
 
+// submit signs events of one election as one submission by the test
+// authority (which becomes the authority of a manifest among them), sends
+// it, and fails the test unless every event is accepted.
 func (ln *logNode) submit(evs ...*events.Event) {
 	ln.t.Helper()
-	enc := make([][]byte, len(evs))
-	for i, ev := range evs {
-		b, err := ev.Encode()
-		if err != nil {
-			ln.t.Fatal(err)
-		}
-		enc[i] = b
+	signed, err := testkeys.Sign(testkeys.Authority, evs...)
+	if err != nil {
+		ln.t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rs, err := ln.c.Submit(ctx, enc)
+	rs, err := ln.c.SubmitSigned(ctx, signed)
 	if err != nil {
 		ln.t.Fatalf("submitting %d events: %v", len(evs), err)
+	}
+	if len(rs) != len(evs) {
+		ln.t.Fatalf("%d receipts for %d events", len(rs), len(evs))
 	}
 	for _, r := range rs {
 		if r.Verdict != events.Accepted {
@@ -637,7 +641,11 @@ func testEntriesPageBytes(t *testing.T, ln *logNode) {
 		}
 		evs = append(evs, mkEvent(t, wide, r))
 	}
-	ln.submit(evs...)
+	// Each report is about 800 KB: in submissions of up to 7 events, to
+	// stay under events.MaxSubmissionSize.
+	for i := 0; i < len(evs); i += 7 {
+		ln.submit(evs[i:min(i+7, len(evs))]...)
+	}
 	ctx := context.Background()
 	page, err := ln.c.Entries(ctx, wide, 0, 1000)
 	if err != nil {

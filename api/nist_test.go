@@ -16,6 +16,7 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -25,7 +26,7 @@ import (
 func TestTallyNIST(t *testing.T) {
 	const election = "ga06-2017-04"
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestTallyNIST(t *testing.T) {
 		Body: &events.Correction{Corrects: last.ID, Reason: "recanvass", CountReport: fix}})
 	var recorded []time.Time
 	for _, ev := range evs {
-		rs, err := n.Ledger.Submit(ctx, []*events.Event{ev})
+		rs, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, ev))
 		if err != nil || rs[0].Verdict != events.Accepted {
 			t.Fatalf("%v %+v", err, rs)
 		}

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,7 +34,7 @@ import (
 // specification; the constants below are persisted names.
 const (
 	BundleFormat         = "election-audit-bundle" // bundle.json "format"
-	BundleVersion        = 1                       // bundle.json "version"
+	BundleVersion        = 2                       // bundle.json "version"; 2 added the signed submissions
 	BundleEntriesPerFile = 4096                    // entries per entries/ member
 )
 
@@ -49,6 +51,26 @@ const (
 
 // entriesMember names the member holding entries from first.
 func entriesMember(first uint64) string { return fmt.Sprintf("entries/%020d.jsonl", first) }
+
+// submissionMember names the member holding the signed submission whose
+// bytes have SHA-256 sum. Each submission is in the bundle once, just
+// before the entries member of the first entry it gave.
+func submissionMember(sum [32]byte) string {
+	return "submissions/" + hex.EncodeToString(sum[:]) + ".txt"
+}
+
+// isSubmissionMember reports whether name is a submissionMember, and its
+// SHA-256.
+func isSubmissionMember(name string) ([32]byte, bool) {
+	var sum [32]byte
+	h, ok := strings.CutPrefix(name, "submissions/")
+	h, ok2 := strings.CutSuffix(h, ".txt")
+	if !ok || !ok2 || len(h) != 64 || strings.ToLower(h) != h {
+		return sum, false
+	}
+	_, err := hex.Decode(sum[:], []byte(h))
+	return sum, err == nil
+}
 
 // Size limits a verifier applies before reading a member into memory. A
 // ledger never writes anything larger.
@@ -229,6 +251,11 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 	closeChunk := func(first uint64) {
 		chunks = append(chunks, bundleMember{entriesMember(first), chunkSize, hex.EncodeToString(chunk.Sum(nil))})
 	}
+	// The submissions, each before the chunk of its first entry: each
+	// entry is held to its submission (origins) before it is bundled.
+	org := newOrigins(election, db)
+	chunkSubs := make([][]bundleMember, 0, cap(chunks))
+	seen := map[[32]byte]bool{}
 	tally, err := TallyAt(entriesFunc(func(election string, start, end uint64, fn func(uint64, []byte) error) error {
 		return db.Entries(election, start, end, func(i uint64, data []byte) error {
 			if err := fn(i, data); err != nil {
@@ -249,6 +276,15 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 					closeChunk(i - BundleEntriesPerFile)
 				}
 				chunk, chunkSize = sha256.New(), 0
+				chunkSubs = append(chunkSubs, nil)
+			}
+			if err := org.check(i, data); err != nil {
+				return err
+			}
+			if sub := org.cur; !seen[sub.SHA256] {
+				seen[sub.SHA256] = true
+				c := &chunkSubs[len(chunkSubs)-1]
+				*c = append(*c, bundleMember{submissionMember(sub.SHA256), int64(len(sub.Bytes)), hex.EncodeToString(sub.SHA256[:])})
 			}
 			chunk.Write(data)
 			chunk.Write([]byte{'\n'})
@@ -293,7 +329,10 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 		sum := sha256.Sum256(small[name])
 		idx.Members = append(idx.Members, bundleMember{name, int64(len(small[name])), hex.EncodeToString(sum[:])})
 	}
-	idx.Members = append(idx.Members, chunks...)
+	for i, c := range chunks {
+		idx.Members = append(idx.Members, chunkSubs[i]...)
+		idx.Members = append(idx.Members, c)
+	}
 	idxDoc, err := encodeIndex(&idx)
 	if err != nil {
 		return nil, err
@@ -323,6 +362,17 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 				}
 			}
 			ci++
+			for _, m := range chunkSubs[ci] {
+				sum, _ := isSubmissionMember(m.Name)
+				sub, err := db.Submission(election, sum)
+				if err != nil {
+					return fmt.Errorf("couldn't read submission %x of %s: %w", sum, election, err)
+				}
+				if sha256.Sum256(sub) != sum {
+					return fmt.Errorf("submission %x of %s changed between two reads of the database", sum, election)
+				}
+				tw.member(m.Name, sub)
+			}
 			tw.begin(chunks[ci].Name, chunks[ci].Size)
 			again = sha256.New()
 		}
@@ -400,6 +450,8 @@ This file is a POSIX ustar archive: "tar -xf FILE" extracts it. Its members:
   earlier-checkpoints.txt  the ledger's earlier signed checkpoints, "<size> <base64 of the note>" per line
   manifest.json            the election manifest: the event of entry 0, byte for byte
   tally.json               the tally after entries [0, N)
+  submissions/<sha256>.txt each signed submission the entries came in, as its office signed it,
+                           just before the entries file of its first entry
   entries/*.jsonl          entries [0, N) exactly as the ledger stored them, one per line, %d per file
 
 To verify it by hand:
@@ -415,7 +467,17 @@ To verify it by hand:
    || right); the root of n > 1 leaves is node(root of the first k, root of the other n - k), k the
    largest power of two smaller than n. It must equal the base64 root on line 3 of checkpoint.txt.
    Each line of earlier-checkpoints.txt signs the root of a shorter prefix in the same way.
-5. Tally. Fold the entries in order by the rules of the ledger's docs/events.md (only accepted
+5. Origins. Each entry names its submission: "submission":{"id", "sha256", "item", "signer"}. The
+   member submissions/<sha256>.txt must hash to that SHA-256; it is a C2SP signed note whose text
+   is "election-audit/ledger/submission/v1", the submission ID, the election, the signer's verifier
+   key, then one event per line; its one signature line must verify, with that key, over the text.
+   Line "item" of the events is the entry's event byte for byte, and "signer" is that key (absent
+   only when the signature does not verify, and the entry is then rejected). Who may sign what is
+   in the log itself: the manifest (entry 0) names the election's authority, whose key signs the
+   manifest, key registrations and revocations, certifications and recount orders; a reporter key
+   signs counts for the units the authority registered it for. Get the authority's key from the
+   election authority, not from this file, and check the manifest names it.
+6. Tally. Fold the entries in order by the rules of the ledger's docs/events.md (only accepted
    entries count; a unit's total is its own current report, else the sum of its children's) and
    encode the result as that page says: it must equal tally.json byte for byte.
 
@@ -563,7 +625,7 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 	if key = strings.TrimSpace(key); key != "" && key != bundleKey {
 		return nil, &BundleError{Member: memberKey, What: fmt.Sprintf("the bundle's key is %s, the required key is %s", bundleKey, key), Err: ErrWrongKey}
 	}
-	v, err := note.NewVerifier(bundleKey)
+	v, err := events.ParseKey(bundleKey)
 	if err != nil {
 		return nil, memberErr(memberKey, "is not a verifier key: %v", err)
 	}
@@ -662,8 +724,48 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 	var root tlog.Hash
 	matched := uint64(0) // the last signed size whose root the entries gave
 	ci := 0
+	// The submissions read so far and not yet done with, and the one the
+	// last entry came in: a submission's entries are consecutive.
+	pending := map[[32]byte]*events.Submission{}
+	org := &origins{election: election}
+	// introduced lists the submissions read before the current entries
+	// member, in order: its entries must first name each of them, in that
+	// order, and no other new one.
+	var introduced [][32]byte
+	readSubmissions := func() error {
+		introduced = introduced[:0]
+		for next < len(idx.Members) {
+			sum, ok := isSubmissionMember(idx.Members[next].Name)
+			if !ok {
+				return nil
+			}
+			name := idx.Members[next].Name
+			b, err := t.small(name, events.MaxSubmissionSize)
+			if err != nil {
+				return err
+			}
+			if err := done(); err != nil {
+				return err
+			}
+			// Filed under its name: if its bytes do not have that SHA-256,
+			// the entries that name it say so (origins.match).
+			sub, err := events.OpenSubmission(b)
+			if err != nil {
+				return memberErr(name, "is not a signed submission: %v", err)
+			}
+			if sub.Election != election {
+				return memberErr(name, "is a submission for election %q", sub.Election)
+			}
+			pending[sum] = sub
+			introduced = append(introduced, sum)
+		}
+		return nil
+	}
 	tally, err := TallyAt(entriesFunc(func(_ string, _, _ uint64, fn func(uint64, []byte) error) error {
 		for first := uint64(0); first < n; first += BundleEntriesPerFile {
+			if err := readSubmissions(); err != nil {
+				return err
+			}
 			name := entriesMember(first)
 			if err := t.next(name); err != nil {
 				return err
@@ -684,6 +786,25 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 				}
 				if err := fn(i, line); err != nil {
 					return err
+				}
+				ref, ev, err := events.EntryOrigin(line)
+				if err != nil {
+					return entryErr(i, "%v", err)
+				}
+				if org.cur == nil || org.cur.SHA256 != ref.SHA256 {
+					if org.cur != nil {
+						delete(pending, org.cur.SHA256)
+					}
+					if org.cur = pending[ref.SHA256]; org.cur == nil {
+						return entryErr(i, "its submission %s (SHA-256 %x) is not in the bundle before it", ref.ID, ref.SHA256)
+					}
+					if len(introduced) == 0 || introduced[0] != ref.SHA256 {
+						return entryErr(i, "its submission %s is not where the bundle must have it: just before %s, after the submissions its earlier entries name", ref.ID, name)
+					}
+					introduced = introduced[1:]
+				}
+				if err := org.match(ref, ev); err != nil {
+					return entryErr(i, "%v", err)
 				}
 				if i == 0 {
 					if ev, err := eventOf(line); err != nil || !bytes.Equal(ev, manifest) {
@@ -724,6 +845,9 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 			if err := done(); err != nil {
 				return err
 			}
+			if len(introduced) > 0 {
+				return memberErr(submissionMember(introduced[0]), "is not the submission of any entry of %s, which it comes before", name)
+			}
 		}
 		return nil
 	}), election, n)
@@ -733,6 +857,13 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 			return nil, entryErr(me.Index, "%s", me.What)
 		}
 		return nil, err
+	}
+	if org.cur != nil {
+		delete(pending, org.cur.SHA256)
+	}
+	if len(pending) > 0 {
+		left := slices.SortedFunc(maps.Keys(pending), func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+		return nil, memberErr(submissionMember(left[0]), "is the submission of no entry of the bundle")
 	}
 	if err := t.end(); err != nil {
 		return nil, err
@@ -781,18 +912,35 @@ func parseIndex(b []byte) (*bundleIndex, error) {
 	}
 	fixed := len(fixedMembers)
 	chunks := (idx.Size-1)/BundleEntriesPerFile + 1
-	if uint64(len(idx.Members)) != uint64(fixed)+chunks {
-		return nil, memberErr(memberIndex, "lists %d members; a bundle of %d entries has %d besides bundle.json", len(idx.Members), idx.Size, uint64(fixed)+chunks)
+	if uint64(len(idx.Members)) < uint64(fixed)+chunks {
+		return nil, memberErr(memberIndex, "lists %d members; a bundle of %d entries has at least %d besides bundle.json", len(idx.Members), idx.Size, uint64(fixed)+chunks)
 	}
+	// The fixed members, then for each entries member the submissions
+	// first named by its entries, then it; nothing after the last.
+	chunk := uint64(0)
+	subs := map[string]bool{}
 	for i, m := range idx.Members {
 		want := ""
-		if i < fixed {
+		switch _, isSub := isSubmissionMember(m.Name); {
+		case i < fixed:
 			want = fixedMembers[i]
-		} else {
-			want = entriesMember(uint64(i-fixed) * BundleEntriesPerFile)
+		case isSub && chunk < chunks:
+			if subs[m.Name] {
+				return nil, memberErr(memberIndex, "member %d, %s, is listed twice", i, m.Name)
+			}
+			subs[m.Name] = true
+			want = m.Name
+			if m.Size > events.MaxSubmissionSize {
+				return nil, memberErr(memberIndex, "member %q is %d bytes, more than a submission may be (%d)", m.Name, m.Size, events.MaxSubmissionSize)
+			}
+		case chunk < chunks:
+			want = entriesMember(chunk * BundleEntriesPerFile)
+			chunk++
+		default:
+			return nil, memberErr(memberIndex, "member %d, %q, follows the last entries member", i, m.Name)
 		}
 		if m.Name != want {
-			return nil, memberErr(memberIndex, "member %d is %q, want %q", i, m.Name, want)
+			return nil, memberErr(memberIndex, "member %d is %q, want %q or a submission", i, m.Name, want)
 		}
 		if m.Size < 0 || m.Size > maxMemberSize || len(m.SHA256) != 2*sha256.Size || strings.ToLower(m.SHA256) != m.SHA256 {
 			return nil, memberErr(memberIndex, "member %q has a bad size or SHA-256", m.Name)

@@ -27,6 +27,9 @@ import (
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
+	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/keys"
+	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
@@ -44,9 +47,13 @@ func exampleEvents(t testing.TB) []*events.Event {
 	return evs
 }
 
+// openNode opens a node that accepts the test authority's elections.
 func openNode(t *testing.T, cfg node.Config) *node.Node {
 	t.Helper()
 	cfg.HTTP = "-"
+	if cfg.Authorities == nil {
+		cfg.Authorities = testkeys.Authorities
+	}
 	if cfg.NATSURL == "" {
 		cfg.NATSListen = "127.0.0.1:0"
 	}
@@ -55,6 +62,24 @@ func openNode(t *testing.T, cfg node.Config) *node.Node {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// mustSubmit signs events of one election as one submission by the test
+// authority and submits it. It validates each event first, which puts it
+// in its canonical form (sorted counts): a signature covers the exact
+// bytes, so only canonical events may be signed.
+func mustSubmit(t testing.TB, l *ledger.Ledger, evs ...*events.Event) []ledger.Receipt {
+	t.Helper()
+	for _, ev := range evs {
+		if err := ev.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := l.Submit(context.Background(), testkeys.MustSign(testkeys.Authority, evs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
 }
 
 func closeNode(t *testing.T, n *node.Node) {
@@ -84,14 +109,11 @@ func (l ledgerDir) open(t *testing.T) *store.DB {
 // and data directory, rebuild its log from the first one's stream.
 func exampleLedgers(t *testing.T) (first, replica ledgerDir, size uint64) {
 	t.Helper()
-	ctx := context.Background()
 	first.dir, replica.dir = t.TempDir(), t.TempDir()
 	a := openNode(t, node.Config{DataDir: first.dir})
 	evs := exampleEvents(t)
 	for _, ev := range evs {
-		if _, err := a.Ledger.Submit(ctx, []*events.Event{ev}); err != nil {
-			t.Fatal(err)
-		}
+		mustSubmit(t, a.Ledger, ev)
 	}
 	b := openNode(t, node.Config{DataDir: replica.dir, Name: "replica.local", NATSURL: a.Broker.ClientURL()})
 	deadline := time.Now().Add(60 * time.Second)
@@ -203,8 +225,12 @@ func reindex(t *testing.T, ms []member) {
 		t.Fatal(err)
 	}
 	others := append([]member{ms[0]}, ms[2:]...)
+	if len(others) != len(idx.Members) {
+		t.Fatalf("bundle.json lists %d members, the archive has %d besides it", len(idx.Members), len(others))
+	}
 	for i := range idx.Members {
 		sum := sha256.Sum256(others[i].data)
+		idx.Members[i].Name = others[i].name
 		idx.Members[i].Size, idx.Members[i].SHA256 = int64(len(others[i].data)), hex.EncodeToString(sum[:])
 	}
 	b, err := json.Marshal(idx)
@@ -228,6 +254,118 @@ func find(t *testing.T, ms []member, name string) *member {
 // lines splits an entries member into entries.
 func lines(data []byte) [][]byte {
 	return bytes.SplitAfter(data, []byte("\n"))[:bytes.Count(data, []byte("\n"))]
+}
+
+// fixedMembers are the members every bundle begins with, in order.
+var fixedMembers = []string{"README.txt", "bundle.json", "key.txt", "checkpoint.txt", "earlier-checkpoints.txt", "manifest.json", "tally.json"}
+
+// submissionName names the member of the submission whose bytes have
+// SHA-256 sum.
+func submissionName(sum [32]byte) string { return "submissions/" + hex.EncodeToString(sum[:]) + ".txt" }
+
+// wantMembers is the order of members the entries of a bundle call for:
+// the fixed ones, then for each entries member the submissions its
+// entries are the first to name, then it.
+func wantMembers(t *testing.T, ms []member) []string {
+	t.Helper()
+	want := slices.Clone(fixedMembers)
+	seen := map[[32]byte]bool{}
+	for _, m := range ms {
+		if !strings.HasPrefix(m.name, "entries/") {
+			continue
+		}
+		for _, e := range lines(m.data) {
+			ref, _, err := events.EntryOrigin(bytes.TrimSuffix(e, []byte("\n")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !seen[ref.SHA256] {
+				seen[ref.SHA256] = true
+				want = append(want, submissionName(ref.SHA256))
+			}
+		}
+		want = append(want, m.name)
+	}
+	return want
+}
+
+func memberNames(ms []member) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.name)
+	}
+	return out
+}
+
+// forge rewrites the event of entry i by change, as someone holding the
+// key that signed its submission could: it signs the submission again,
+// with that event changed, under the same submission ID, puts it in place
+// of the original member, and makes every entry of the submission name the
+// new bytes. Entries and submissions then agree with each other: only the
+// ledger's signed roots can tell. The caller reindexes.
+func forge(t *testing.T, ms []member, i uint64, key *keys.Key, change func(ev []byte)) {
+	t.Helper()
+	type at struct{ m, line int }
+	var all []at
+	for mi, m := range ms {
+		if strings.HasPrefix(m.name, "entries/") {
+			for li := range lines(m.data) {
+				all = append(all, at{mi, li})
+			}
+		}
+	}
+	entry := func(a at) []byte { return bytes.TrimSuffix(lines(ms[a.m].data)[a.line], []byte("\n")) }
+	ref, ev, err := events.EntryOrigin(entry(all[i]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := slices.IndexFunc(ms, func(m member) bool { return m.name == submissionName(ref.SHA256) })
+	if old < 0 {
+		t.Fatalf("entry %d: its submission is not in the bundle", i)
+	}
+	sub, err := events.OpenSubmission(ms[old].data)
+	if err != nil || sub.Signer != key.Verifier || !bytes.Equal(sub.Canonical[ref.Item], ev) {
+		t.Fatalf("entry %d: its submission does not read, or is not signed by %s: %v", i, key.Name(), err)
+	}
+	changed := bytes.Clone(ev)
+	change(changed)
+	canonical := slices.Clone(sub.Canonical)
+	canonical[ref.Item] = changed
+	signed, err := events.SignEncoded(key.Signer, key.Verifier, sub.ID, sub.Election, canonical)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(signed)
+	ms[old] = member{name: submissionName(sum), data: signed}
+	rewritten := map[int][][]byte{}
+	for j, a := range all {
+		if _, ok := rewritten[a.m]; !ok {
+			rewritten[a.m] = lines(bytes.Clone(ms[a.m].data))
+		}
+		r, e, err := events.EntryOrigin(entry(a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.SHA256 != ref.SHA256 {
+			continue
+		}
+		en, err := events.DecodeEntry(entry(a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		en.Submission.SHA256 = sum
+		if uint64(j) == i {
+			e = changed
+		}
+		b, err := en.EncodeWith(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rewritten[a.m][a.line] = append(b, '\n')
+	}
+	for mi, es := range rewritten {
+		ms[mi].data = bytes.Join(es, nil)
+	}
 }
 
 // mth is the RFC 6962 Merkle tree hash of leaves, as docs/storage.md gives it.
@@ -332,16 +470,29 @@ func TestBundle(t *testing.T) {
 		t.Errorf("tally of %d entries, Ossoff found: %v", tally.Entries, found)
 	}
 
-	// The members are what the docs say, in order, and entries are stored
-	// bytes unchanged; Go's archive/tar reads the archive as ustar.
+	// The members are what the docs say, in order: the fixed ones, each
+	// submission (one per event here) before the entries, and the entries;
+	// entries and submissions are stored bytes unchanged; Go's archive/tar
+	// reads the archive as ustar.
 	ms := unpack(t, bundles[size])
-	names := []string{"README.txt", "bundle.json", "key.txt", "checkpoint.txt", "earlier-checkpoints.txt", "manifest.json", "tally.json", entries0}
+	names := wantMembers(t, ms)
+	if len(names) != len(fixedMembers)+int(size)+1 || names[len(names)-1] != entries0 {
+		t.Fatalf("members %v: want the fixed ones, %d submissions and %s", names, size, entries0)
+	}
 	if len(ms) != len(names) {
 		t.Fatalf("%d members, want %d", len(ms), len(names))
 	}
 	for i, m := range ms {
 		if m.name != names[i] {
 			t.Errorf("member %d is %s, want %s", i, m.name, names[i])
+		}
+		if !strings.HasPrefix(m.name, "submissions/") {
+			continue
+		}
+		sum := sha256.Sum256(m.data)
+		stored, err := db.Submission(ga06, sum)
+		if err != nil || m.name != submissionName(sum) || !bytes.Equal(stored, m.data) {
+			t.Errorf("member %s is not the stored submission with its SHA-256 (%v)", m.name, err)
 		}
 	}
 	es := lines(find(t, ms, entries0).data)
@@ -407,7 +558,10 @@ func TestBundle(t *testing.T) {
 		t.Errorf("replica's bundle: tally sha256 %x root %s, first's %x %s", info.TallySHA256, rinfo.Root, finfo.TallySHA256, finfo.Root)
 	}
 	rms := unpack(t, rb)
-	for _, name := range []string{"tally.json", "manifest.json", entries0} {
+	if !slices.Equal(memberNames(rms), names) {
+		t.Errorf("replica's members %v, want %v", memberNames(rms), names)
+	}
+	for _, name := range append([]string{"tally.json", "manifest.json"}, names[len(fixedMembers):]...) {
 		if !bytes.Equal(find(t, rms, name).data, find(t, ms, name).data) {
 			t.Errorf("replica's %s differs", name)
 		}
@@ -507,6 +661,8 @@ func testTamper(t *testing.T, good []byte, key string, size uint64) {
 		wantFault(t, err, entries0, 4)
 	})
 	t.Run("rewrite an entry and recompute every hash and the tally", func(t *testing.T) {
+		// Without the key of the office that signed it: its submission
+		// tells.
 		b := edit(func(ms []member) {
 			bumpVotes(entryAt(ms, 4))
 			es := lines(find(t, ms, entries0).data)
@@ -517,6 +673,21 @@ func testTamper(t *testing.T, good []byte, key string, size uint64) {
 			find(t, ms, "tally.json").data, _ = tally.Encode()
 		}, true)
 		_, err := verifyFile(t, b, key)
+		wantFault(t, err, entries0, 4)
+		if !strings.Contains(err.Error(), "byte for byte") {
+			t.Errorf("want the entry held to its submission, got %v", err)
+		}
+		// With it, signing the submission again: the signed root tells.
+		b = edit(func(ms []member) {
+			forge(t, ms, 4, testkeys.Authority, bumpVotes)
+			es := lines(find(t, ms, entries0).data)
+			tally, err := audit.TallyAt(lineSource(es), ga06, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			find(t, ms, "tally.json").data, _ = tally.Encode()
+		}, true)
+		_, err = verifyFile(t, b, key)
 		wantFault(t, err, entries0, 4)
 		if !strings.Contains(err.Error(), "signed") {
 			t.Errorf("want a signed-root mismatch, got %v", err)
@@ -662,11 +833,46 @@ func testTamper(t *testing.T, good []byte, key string, size uint64) {
 		_, err := verifyFile(t, append(bytes.Clone(good), 0), key)
 		wantFault(t, err, "", -1)
 	})
+	// The submissions: entry i of this log came in the submission that is
+	// member i after the fixed ones.
+	subAt := func(ms []member, i int) *member { return &ms[len(fixedMembers)+i] }
+	t.Run("flip a byte of a submission's signature", func(t *testing.T) {
+		b := edit(func(ms []member) {
+			d := subAt(ms, 3).data
+			d[len(d)-10] ^= 0x01
+		}, true)
+		_, err := verifyFile(t, b, key)
+		wantFault(t, err, entries0, 3)
+	})
+	t.Run("change an event in its submission", func(t *testing.T) {
+		b := edit(func(ms []member) { bumpVotes(subAt(ms, 3).data) }, true)
+		_, err := verifyFile(t, b, key)
+		wantFault(t, err, entries0, 3)
+	})
+	t.Run("remove a submission", func(t *testing.T) {
+		ms := unpack(t, good)
+		ms = slices.Delete(ms, len(fixedMembers)+3, len(fixedMembers)+4)
+		var idx index
+		if err := json.Unmarshal(ms[1].data, &idx); err != nil {
+			t.Fatal(err)
+		}
+		// bundle.json lists the members after it.
+		idx.Members = slices.Delete(idx.Members, len(fixedMembers)+2, len(fixedMembers)+3)
+		b, err := json.Marshal(idx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms[1].data = append(b, '\n')
+		_, err = verifyFile(t, pack(ms), key)
+		wantFault(t, err, entries0, 3)
+	})
 }
 
 // syntheticLedger writes a log of the example events straight into a
 // Pebble database, signing checkpoints only at the given sizes, with a new
-// key. It returns the database and the verifier key.
+// key. Each event comes in its own submission, signed by the test
+// authority, which the manifest names. It returns the database and the
+// verifier key.
 func syntheticLedger(t testing.TB, cpSizes ...uint64) (*store.DB, string) {
 	t.Helper()
 	evs := exampleEvents(t)
@@ -687,7 +893,16 @@ func syntheticLedger(t testing.TB, cpSizes ...uint64) (*store.DB, string) {
 	defer b.Close()
 	var leaves []tlog.Hash
 	for i, ev := range evs {
-		en := &events.Entry{Index: uint64(i), Recorded: time.Date(2017, 4, 19, 2, i, 0, 0, time.UTC), Verdict: events.Accepted, Event: ev}
+		sub, err := events.OpenSubmission(testkeys.MustSign(testkeys.Authority, ev))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sub.SignatureErr != nil {
+			t.Fatal(sub.SignatureErr)
+		}
+		b.PutSubmission(ga06, sub.SHA256, sub.Bytes)
+		ref := &events.SubmissionRef{ID: sub.ID, SHA256: sub.SHA256, Item: 0, Signer: sub.Signer}
+		en := &events.Entry{Index: uint64(i), Recorded: time.Date(2017, 4, 19, 2, i, 0, 0, time.UTC), Verdict: events.Accepted, Submission: ref, Event: ev}
 		data, err := en.Encode()
 		if err != nil {
 			t.Fatal(err)
@@ -728,12 +943,14 @@ func TestBundleSparseCheckpoints(t *testing.T) {
 	if err != nil || info.Checkpoints != 3 {
 		t.Fatalf("verified %+v: %v", info, err)
 	}
-	// A changed entry between two signed sizes: the fault is placed
+	// A changed entry between two signed sizes, its submission signed
+	// again so that only the signed roots can tell: the fault is placed
 	// between them.
 	ms := unpack(t, b)
-	e := lines(find(t, ms, entries0).data)[4]
-	i := bytes.Index(e, []byte(`"votes":`)) + len(`"votes":`)
-	e[i] = '7'
+	forge(t, ms, 4, testkeys.Authority, func(e []byte) {
+		i := bytes.Index(e, []byte(`"votes":`)) + len(`"votes":`)
+		e[i] = '7'
+	})
 	reindex(t, ms)
 	_, err = verifyFile(t, pack(ms), key)
 	wantFault(t, err, entries0, 3)
@@ -749,7 +966,6 @@ func TestBundleLongLog(t *testing.T) {
 		t.Skip("long log")
 	}
 	const election, total = "long-2026", audit.BundleEntriesPerFile + 700
-	ctx := context.Background()
 	dir := t.TempDir()
 	n := openNode(t, node.Config{DataDir: dir})
 	m := &events.Manifest{
@@ -771,9 +987,7 @@ func TestBundleLongLog(t *testing.T) {
 	}
 	for len(evs) > 0 {
 		k := min(len(evs), 900)
-		if _, err := n.Ledger.Submit(ctx, evs[:k]); err != nil {
-			t.Fatal(err)
-		}
+		mustSubmit(t, n.Ledger, evs[:k]...)
 		evs = evs[k:]
 	}
 	key := n.VerifierKey
@@ -794,9 +1008,16 @@ func TestBundleLongLog(t *testing.T) {
 	}
 	ms := unpack(t, b)
 	second := fmt.Sprintf("entries/%020d.jsonl", audit.BundleEntriesPerFile)
-	if len(ms) != 9 || ms[7].name != entries0 || ms[8].name != second ||
-		len(lines(ms[7].data)) != audit.BundleEntriesPerFile || len(lines(ms[8].data)) != total-audit.BundleEntriesPerFile {
-		t.Fatalf("members: %d", len(ms))
+	// Steps of 900 events: submissions from entries 0, 900, …, 3600 come
+	// before the first entries member, the one from 4500 before the second.
+	names := memberNames(ms)
+	if want := wantMembers(t, ms); !slices.Equal(names, want) {
+		t.Fatalf("members %v, want %v", names, want)
+	}
+	first := slices.Index(names, entries0)
+	if len(ms) != len(fixedMembers)+5+1+1+1 || first != len(fixedMembers)+5 || names[len(names)-1] != second ||
+		len(lines(ms[first].data)) != audit.BundleEntriesPerFile || len(lines(ms[len(ms)-1].data)) != total-audit.BundleEntriesPerFile {
+		t.Fatalf("members: %v", names)
 	}
 	t.Logf("%d entries in %d bytes, %d signed checkpoints (sizes %v…)", total, len(b), len(sizes), sizes[:min(len(sizes), 8)])
 
@@ -812,18 +1033,34 @@ func TestBundleLongLog(t *testing.T) {
 			break
 		}
 	}
-	// An entry of the second member changed: found there.
-	es := lines(ms[8].data)
-	e := es[10]
-	i := bytes.Index(e, []byte(`"votes":`)) + len(`"votes":`)
-	e[i] = '0' + (e[i]-'0')%9 + 1
+	// An entry of the second member changed. As it is, its submission
+	// tells, at that entry; with its submission signed again (which
+	// changes the references of all the submission's entries, from 4500),
+	// the signed roots tell: checkpoints are sparse here, so the fault is
+	// placed between the last signed size the entries match and the first
+	// they do not, in the second member.
+	const changed = audit.BundleEntriesPerFile + 500
+	bump := func(e []byte) {
+		i := bytes.Index(e, []byte(`"votes":`)) + len(`"votes":`)
+		e[i] = '0' + (e[i]-'0')%9 + 1
+	}
+	plain := unpack(t, b)
+	for i := range plain {
+		plain[i].data = bytes.Clone(plain[i].data)
+	}
+	bump(lines(plain[len(plain)-1].data)[changed-audit.BundleEntriesPerFile])
+	reindex(t, plain)
+	_, err = verifyFile(t, pack(plain), key)
+	wantFault(t, err, second, changed)
+	if !strings.Contains(err.Error(), "byte for byte") {
+		t.Errorf("want the entry held to its submission, got %v", err)
+	}
+	forge(t, ms, changed, testkeys.Authority, bump)
 	reindex(t, ms)
 	_, err = verifyFile(t, pack(ms), key)
 	var be *audit.BundleError
-	// Checkpoints are sparse here: the fault is placed between the last
-	// signed size the entries match and the first they do not.
-	if !errors.As(err, &be) || !be.HasIndex || be.Index > audit.BundleEntriesPerFile+10 || !strings.Contains(be.What, "entries [") {
-		t.Fatalf("changed entry %d: %v", audit.BundleEntriesPerFile+10, err)
+	if !errors.As(err, &be) || be.Member != second || !be.HasIndex || be.Index < 4500 || be.Index > changed || !strings.Contains(be.What, "entries [") {
+		t.Fatalf("changed entry %d: %v", changed, err)
 	}
 	t.Logf("detected: %v", err)
 }

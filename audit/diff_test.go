@@ -18,10 +18,7 @@ import (
 func TestDiff(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := openNode(t, node.Config{DataDir: dir})
 	const e = "t1"
 	mk := func(b events.Body) *events.Event {
 		return &events.Event{ID: uuid.Must(uuid.NewV7()), Election: e, Body: b}
@@ -42,9 +39,7 @@ func TestDiff(t *testing.T) {
 		if err := ev.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := n.Ledger.Submit(ctx, []*events.Event{ev}); err != nil {
-			t.Fatal(err)
-		}
+		mustSubmit(t, n.Ledger, ev)
 	}
 	n.Close(ctx)
 	db, err := store.Open(filepath.Join(dir, "pebble"))

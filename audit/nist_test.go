@@ -2,7 +2,6 @@ package audit_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -48,7 +47,6 @@ func nistCounts(unit string, no, yes int64) events.CountReport {
 // and the same bytes however often and from wherever it is computed.
 func TestNISTReport(t *testing.T) {
 	const election = "nist-2026"
-	ctx := context.Background()
 	dir := t.TempDir()
 	n := openNode(t, node.Config{DataDir: dir})
 	var want []string // status at each size, from 1
@@ -56,9 +54,7 @@ func TestNISTReport(t *testing.T) {
 	submit := func(body events.Body, status string) uuid.UUID {
 		t.Helper()
 		ev := &events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: body}
-		if _, err := n.Ledger.Submit(ctx, []*events.Event{ev}); err != nil {
-			t.Fatal(err)
-		}
+		mustSubmit(t, n.Ledger, ev)
 		want = append(want, status)
 		return ev.ID
 	}
@@ -141,7 +137,6 @@ func TestNISTReport(t *testing.T) {
 // snapshot carries whether the election is correcting.
 func TestNISTReportFromSnapshots(t *testing.T) {
 	const election, total = "nist-snap-2026", 1400
-	ctx := context.Background()
 	dir := t.TempDir()
 	n := openNode(t, node.Config{DataDir: dir})
 	ev := func(b events.Body) *events.Event {
@@ -171,11 +166,7 @@ func TestNISTReportFromSnapshots(t *testing.T) {
 	}
 	for len(evs) > 0 {
 		k := min(len(evs), 300)
-		rs, err := n.Ledger.Submit(ctx, evs[:k])
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rs {
+		for _, r := range mustSubmit(t, n.Ledger, evs[:k]...) {
 			if r.Verdict != events.Accepted {
 				t.Fatalf("entry %d rejected: %s", r.Index, r.Reason)
 			}

@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -43,15 +42,12 @@ func runoffEvents(t *testing.T) []*events.Event {
 // no findings before the correction and with one naming the county after
 // it, and the JSON has the documented field names.
 func TestReconcile(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	n := openNode(t, node.Config{DataDir: dir})
 	evs := runoffEvents(t)
 	for rest := evs; len(rest) > 0; {
 		k := min(len(rest), 300)
-		if _, err := n.Ledger.Submit(ctx, rest[:k]); err != nil {
-			t.Fatal(err)
-		}
+		mustSubmit(t, n.Ledger, rest[:k]...)
 		rest = rest[k:]
 	}
 	var addison *events.Event
@@ -67,10 +63,10 @@ func TestReconcile(t *testing.T) {
 			fixed.Counts[i].Votes += 10
 		}
 	}
-	rc, err := n.Ledger.Submit(ctx, []*events.Event{{ID: uuid.Must(uuid.NewV7()), Election: ga06data.JuneElection,
-		Body: &events.Correction{Corrects: addison.ID, Reason: "typo", CountReport: fixed}}})
-	if err != nil || rc[0].Verdict != events.Accepted {
-		t.Fatalf("correction: %v %+v", err, rc)
+	rc := mustSubmit(t, n.Ledger, &events.Event{ID: uuid.Must(uuid.NewV7()), Election: ga06data.JuneElection,
+		Body: &events.Correction{Corrects: addison.ID, Reason: "typo", CountReport: fixed}})
+	if rc[0].Verdict != events.Accepted {
+		t.Fatalf("correction: %+v", rc)
 	}
 	size := rc[0].TreeSize
 	closeNode(t, n)

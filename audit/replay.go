@@ -221,7 +221,9 @@ func newPipeline(src Source, election string, start, end uint64, newWorker func(
 			}
 			return nil
 		})
-		if err == nil && len(b.items) > 0 {
+		// A source error comes after the entries read before it: they are
+		// folded, so that a fault among them is the one named first.
+		if err != errStop && len(b.items) > 0 {
 			send()
 		}
 		if err != errStop {

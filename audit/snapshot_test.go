@@ -2,7 +2,6 @@ package audit_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -29,7 +28,6 @@ func (s entriesOnly) Entries(election string, start, end uint64, fn func(uint64,
 // ledger, in steps of 300, and returns its data directory.
 func snapshotLedger(t *testing.T, election string, total int) ledgerDir {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
 	n := openNode(t, node.Config{DataDir: dir})
 	m := &events.Manifest{
@@ -53,9 +51,7 @@ func snapshotLedger(t *testing.T, election string, total int) ledgerDir {
 	}
 	for len(evs) > 0 {
 		k := min(len(evs), 300)
-		if _, err := n.Ledger.Submit(ctx, evs[:k]); err != nil {
-			t.Fatal(err)
-		}
+		mustSubmit(t, n.Ledger, evs[:k]...)
 		evs = evs[k:]
 	}
 	key := n.VerifierKey

@@ -50,6 +50,7 @@ type Result struct {
 	Size        uint64
 	Root        tlog.Hash
 	Checkpoints int // signed checkpoints checked
+	Submissions int // signed submissions the entries were held to
 }
 
 // Verify checks one election's log in db: each entry decodes and carries
@@ -58,8 +59,11 @@ type Result struct {
 // and its root equals the recomputed root at its size (so all checkpoints
 // are consistent with each other); the latest checkpoint covers the whole
 // log; nothing (no entry, no Merkle hash, no checkpoint) is stored past the
-// tree size, so a rewritten size is caught; and the stored projection, and
-// every projection snapshot, equal a fresh replay at their sizes.
+// tree size, so a rewritten size is caught; every entry is the event of
+// the signed submission it names, signed as it says (VerifyOrigins); the
+// replay re-decides every verdict, the signer's right to make each event
+// included; and the stored projection, and every projection snapshot,
+// equal a fresh replay at their sizes.
 func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
 	size, err := treeSize(db, election)
 	if err != nil {
@@ -89,6 +93,9 @@ func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
 	}
 	if size > 0 && (len(cps) == 0 || cps[len(cps)-1].Size != size) {
 		return nil, &MismatchError{election, size, "no signed checkpoint covers the whole log"}
+	}
+	if res.Submissions, err = VerifyOrigins(db, db, election, size); err != nil {
+		return nil, err
 	}
 	if err := checkProjection(db, election, size); err != nil {
 		return nil, err

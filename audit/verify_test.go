@@ -26,16 +26,11 @@ func ledgerWithExample(t *testing.T) (string, note.Verifier, uint64) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := openNode(t, node.Config{DataDir: dir})
 	evs := exampleEvents(t)
 	// One step per event, so that there are several checkpoints.
 	for _, ev := range evs {
-		if _, err := n.Ledger.Submit(ctx, []*events.Event{ev}); err != nil {
-			t.Fatal(err)
-		}
+		mustSubmit(t, n.Ledger, ev)
 	}
 	v, err := note.NewVerifier(n.VerifierKey)
 	if err != nil {
@@ -58,8 +53,8 @@ func TestVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Size != size || res.Checkpoints != int(size) {
-		t.Errorf("verified size %d with %d checkpoints, want %d and %d", res.Size, res.Checkpoints, size, size)
+	if res.Size != size || res.Checkpoints != int(size) || res.Submissions != int(size) {
+		t.Errorf("verified size %d with %d checkpoints and %d submissions, want %d, %d and %d", res.Size, res.Checkpoints, res.Submissions, size, size, size)
 	}
 	if _, err := audit.Verify(db, "nope", v); !errors.Is(err, audit.ErrUnknownElection) {
 		t.Errorf("unknown election: %v", err)
@@ -107,6 +102,14 @@ func checkpointKey(election string, size uint64) []byte {
 	return binary.BigEndian.AppendUint64(k, size)
 }
 
+// submissionKey is the key of a stored submission (store/store.go: 'u',
+// the election, 0, the SHA-256 of its bytes).
+func submissionKey(election string, sum [32]byte) []byte {
+	k := append([]byte{'u'}, election...)
+	k = append(k, 0)
+	return append(k, sum[:]...)
+}
+
 func TestTamper(t *testing.T) {
 	const e = "ga06-2017-04"
 	dir, v, size := ledgerWithExample(t)
@@ -140,6 +143,15 @@ func TestTamper(t *testing.T) {
 			b[len(b)-10] ^= 0x01
 			db.Set(checkpointKey(e, 3), b, pebble.Sync)
 		}, 3, "does not verify"},
+		{"flip a byte of a stored submission", func(db *pebble.DB) {
+			k := submissionKey(e, submissionOf(t, get(db, entryKey(e, 2))))
+			b := get(db, k)
+			b[len(b)-10] ^= 0x01 // in its signature
+			db.Set(k, b, pebble.Sync)
+		}, 2, "the submission was altered"},
+		{"delete a stored submission", func(db *pebble.DB) {
+			db.Delete(submissionKey(e, submissionOf(t, get(db, entryKey(e, 2)))), pebble.Sync)
+		}, 2, "is missing"},
 		{"delete an entry", func(db *pebble.DB) {
 			db.Delete(entryKey(e, 3), pebble.Sync)
 		}, 3, "entry is missing"},
@@ -217,4 +229,14 @@ func TestTamper(t *testing.T) {
 			}
 		})
 	}
+}
+
+// submissionOf returns the SHA-256 of the submission a stored entry names.
+func submissionOf(t *testing.T, entry []byte) [32]byte {
+	t.Helper()
+	en, err := events.DecodeEntry(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return en.Submission.SHA256
 }

@@ -84,8 +84,9 @@ type ImportReport struct {
 	RawIngest     float64 // events/s: the core benchmark's ingest (Ledger.Submit, Submitters × Chunk) of as many generated events, on a fresh node
 	RawEventBytes int
 	// CoreIngest is events/s of the core ingest of the import's own events
-	// on a fresh node: each chunk decoded as the HTTP edge does, then
-	// Ledger.SubmitEncoded in-process, Submitters × Chunk; no file, no
+	// on a fresh node: each chunk signed as one submission and submitted
+	// with Ledger.Submit in-process (which opens it as the HTTP edge
+	// does), Submitters × Chunk; no file, no
 	// parsing, no HTTP. CoreRows is the same in rows/s of the file: what
 	// the import would reach if those were free.
 	CoreIngest, CoreRows float64
@@ -263,10 +264,10 @@ func importFile(ctx context.Context, c *client.Client, file string, chunk int, r
 }
 
 // coreIngest measures the core ingest of the import's own events (raw: the
-// manifest first) on a fresh node in dir: each submitter decodes its chunk
-// (events.DecodeCanonical, as the HTTP edge does) and submits it in-process
-// with Ledger.SubmitEncoded, with the change feed on. Events/s, the
-// manifest not counted.
+// manifest first) on a fresh node in dir: each submitter signs its chunk
+// as one submission and submits it in-process with Ledger.Submit (which
+// opens and checks it as the HTTP edge does), with the change feed on.
+// Events/s, the manifest not counted.
 func coreIngest(ctx context.Context, dir string, raw [][]byte, submitters, chunk int) (float64, error) {
 	n, err := openNode(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0"})
 	if err != nil {

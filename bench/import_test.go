@@ -68,6 +68,7 @@ func TestCheckImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c = c.WithKey(benchKey())
 	var r ImportReport
 	if _, err := importFile(ctx, c, file, 5, &r); err != nil {
 		t.Fatal(err)

@@ -117,7 +117,7 @@ func TestEmbeddedNoListener(t *testing.T) {
 		t.Errorf("listening at %v; MonitorURL %q, ClientURL %q", b.srv.Addr(), b.MonitorURL(), b.ClientURL())
 	}
 	ctx := context.Background()
-	if _, err := b.Publish(ctx, []Message{{Election: "e", ID: "id-1", Data: []byte("{}")}}); err != nil {
+	if _, err := b.Publish(ctx, Message{Election: "e", ID: "id-1", Data: []byte("{}")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, MonitorKeyFile)); err != nil {
@@ -154,39 +154,85 @@ func TestRedacted(t *testing.T) {
 	}
 }
 
-// The external server configuration in docs/security.md gives monitors
-// exactly MonitorPermissions, refuses anonymous clients, and serves a
-// ledger that connects with its password.
+// The external server configuration shown in docs/security.md is the
+// authorization block of deploy/nats.conf, which TestDeployConfig runs:
+// the same text, the same users; monitors get exactly MonitorPermissions,
+// the ledger is unrestricted, and there is no anonymous user.
 func TestExternalConfigInDocs(t *testing.T) {
 	doc, err := os.ReadFile("../docs/security.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const first = "# nats-server.conf: the ledgers and their monitors"
+	const first = "# deploy/nats.conf"
 	_, block, ok := strings.Cut(string(doc), "```\n"+first)
 	if !ok {
 		t.Fatalf("docs/security.md has no code block starting with %q", first)
 	}
 	block, _, _ = strings.Cut(block, "```")
+	_, block, _ = strings.Cut(block, "\n") // the rest of the heading comment
+	deploy, err := os.ReadFile("../deploy/nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(deploy), block) {
+		t.Errorf("the block in docs/security.md is not in deploy/nats.conf:\n%s", block)
+	}
 	t.Setenv("LEDGER_NATS_PASSWORD", "ledger-secret")
 	t.Setenv("MONITOR_NATS_PASSWORD", "monitor-secret")
-	opts := &server.Options{}
-	if err := opts.ProcessConfigString(first + block); err != nil {
+	docOpts := &server.Options{}
+	if err := docOpts.ProcessConfigString(block); err != nil {
 		t.Fatalf("the configuration in docs/security.md: %v", err)
 	}
-	var monitor *server.User
+	deployOpts, err := server.ProcessConfigFile("../deploy/nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		opts *server.Options
+	}{{"docs/security.md", docOpts}, {"deploy/nats.conf", deployOpts}} {
+		checkUsers(t, c.name, c.opts)
+	}
+	users := func(o *server.Options) string {
+		var s []string
+		for _, u := range o.Users {
+			s = append(s, u.Username+":"+u.Password)
+		}
+		slices.Sort(s)
+		return strings.Join(s, " ")
+	}
+	if users(docOpts) != users(deployOpts) {
+		t.Errorf("users in docs/security.md %s, in deploy/nats.conf %s", users(docOpts), users(deployOpts))
+	}
+}
+
+// checkUsers checks a server configuration's users: a ledger user with
+// its password and no restriction, a monitor user with exactly
+// MonitorPermissions, nobody else, and no anonymous access.
+func checkUsers(t *testing.T, name string, opts *server.Options) {
+	t.Helper()
+	if opts.NoAuthUser != "" || len(opts.Nkeys) != 0 {
+		t.Errorf("%s: no_auth_user %q, %d NKey users", name, opts.NoAuthUser, len(opts.Nkeys))
+	}
+	var ledger, monitor *server.User
 	for _, u := range opts.Users {
 		switch u.Username {
+		case "ledger":
+			ledger = u
 		case "monitor":
 			monitor = u
-		case "ledger":
-			if u.Permissions != nil {
-				t.Errorf("the ledger user is restricted: %+v", u.Permissions)
-			}
+		default:
+			t.Errorf("%s: an unexpected user %q", name, u.Username)
 		}
 	}
-	if monitor == nil || monitor.Permissions == nil {
-		t.Fatal("no monitor user with permissions in docs/security.md")
+	switch {
+	case ledger == nil || ledger.Password != "ledger-secret":
+		t.Errorf("%s: no ledger user with the password of $LEDGER_NATS_PASSWORD", name)
+	case ledger.Permissions != nil:
+		t.Errorf("%s: the ledger user is restricted: %+v", name, ledger.Permissions)
+	}
+	if monitor == nil || monitor.Permissions == nil || monitor.Password != "monitor-secret" {
+		t.Fatalf("%s: no monitor user with permissions and the password of $MONITOR_NATS_PASSWORD", name)
 	}
 	want := MonitorPermissions(DefaultFeedStream, DefaultSubjectPrefix)
 	for _, p := range []struct {
@@ -194,41 +240,9 @@ func TestExternalConfigInDocs(t *testing.T) {
 		got, want *server.SubjectPermission
 	}{{"publish", monitor.Permissions.Publish, want.Publish}, {"subscribe", monitor.Permissions.Subscribe, want.Subscribe}} {
 		if p.got == nil || !sameSet(p.got.Allow, p.want.Allow) || len(p.got.Deny) != 0 {
-			t.Errorf("monitor %s permissions in docs/security.md: %+v, want allow %v", p.name, p.got, p.want.Allow)
+			t.Errorf("%s: monitor %s permissions %+v, want allow %v", name, p.name, p.got, p.want.Allow)
 		}
 	}
-
-	opts.Host, opts.Port, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, true, true
-	opts.JetStream, opts.StoreDir = true, t.TempDir()
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("the server did not start")
-	}
-	defer srv.Shutdown()
-	if nc, err := nats.Connect(srv.ClientURL(), nats.NoReconnect()); err == nil {
-		nc.Close()
-		t.Error("an anonymous client connected")
-	}
-	u := strings.Replace(srv.ClientURL(), "nats://", "nats://ledger:ledger-secret@", 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	b, err := Open(ctx, Config{URL: u})
-	if err != nil {
-		t.Fatalf("a ledger on the documented configuration: %v", err)
-	}
-	defer b.Close()
-	if _, err := b.Publish(ctx, []Message{{Election: "e", ID: "id-1", Data: []byte("{}")}}); err != nil {
-		t.Fatal(err)
-	}
-	nc, err := nats.Connect(strings.Replace(srv.ClientURL(), "nats://", "nats://monitor:monitor-secret@", 1))
-	if err != nil {
-		t.Fatalf("a monitor on the documented configuration: %v", err)
-	}
-	nc.Close()
 }
 
 func sameSet(a, b []string) bool {

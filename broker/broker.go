@@ -11,9 +11,10 @@
 // may only read the change feed ([MonitorPermissions]). Only the ledger
 // publishes to the submission and feed subjects or calls the JetStream
 // API. The stream refuses message deletion and purges: it is the order of
-// record that replicas and rebuilds replay. Every message carries its
-// event ID as Nats-Msg-Id, so JetStream drops duplicates within its
-// window; the ledger drops the rest.
+// record that replicas and rebuilds replay. Every message is one signed
+// submission and carries the submission's ID as Nats-Msg-Id, so JetStream
+// drops duplicates within its window; the ledger's event-ID index drops
+// the rest.
 //
 // On the embedded server, Publish refuses submissions while the server's
 // disk has less than Config.MinFree free, and the broker reloads JetStream

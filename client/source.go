@@ -2,7 +2,11 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+
+	"github.com/election-audit/ledger/store"
 )
 
 // Source reads stored entries through the HTTP API, in pages, for the
@@ -31,4 +35,15 @@ func (s Source) Entries(election string, start, end uint64, fn func(index uint64
 		}
 	}
 	return nil
+}
+
+// Submission returns the signed bytes of a submission of an election by
+// their SHA-256 (audit.SubmissionSource).
+func (s Source) Submission(election string, sha256 [32]byte) ([]byte, error) {
+	b, err := s.Client.Submission(s.Ctx, election, sha256)
+	var ce *Error
+	if errors.As(err, &ce) && ce.Status == http.StatusNotFound {
+		return nil, fmt.Errorf("%w: %v", store.ErrNotFound, err)
+	}
+	return b, err
 }

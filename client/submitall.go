@@ -56,8 +56,10 @@ func (e *ChunkError) Unwrap() error { return e.Err }
 // the head is logged before the reports that need it: with opts.Parallel
 // above 1 it is the first event alone, and the others follow up to
 // opts.Parallel at a time. On an error it stops sending and returns the
-// first failed submission as a *ChunkError; submissions already answered
-// stay logged, and submitting everything again logs only what is missing.
+// first failed submission as a *ChunkError, with the receipts of the events
+// before it (all answered: submissions go in order); submissions already
+// answered stay logged, and submitting everything again logs only what is
+// missing.
 func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions) ([]ledger.Receipt, error) {
 	if opts.Chunk <= 0 {
 		opts.Chunk = DefaultChunk
@@ -122,7 +124,7 @@ func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions
 		head = 1
 	}
 	if !submit(0, head) {
-		return nil, first
+		return out[:first.Start], first
 	}
 	starts := make(chan [2]int)
 	var wg sync.WaitGroup
@@ -153,7 +155,7 @@ feed:
 	close(starts)
 	wg.Wait()
 	if first != nil {
-		return nil, first
+		return out[:first.Start], first
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

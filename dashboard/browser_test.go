@@ -73,7 +73,12 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Skipf("skipping the browser test: %s is not installed (.ci/run installs it with apt-get install chromium, which failed or was not run): %v", Chromium, err)
 	}
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
+	keys, err := demo.NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
+		Authorities: []string{keys.Authority.Verifier}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +111,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	demoCtx, stopDemo := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := demo.Run(demoCtx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Out: io.Discard, Pace: 250 * time.Millisecond})
+		_, err := demo.Run(demoCtx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: keys, Out: io.Discard, Pace: 250 * time.Millisecond})
 		done <- err
 	}()
 	defer func() {

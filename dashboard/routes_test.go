@@ -14,6 +14,7 @@ import (
 
 	"github.com/election-audit/ledger/dashboard"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -21,7 +22,7 @@ import (
 // "/", and every API answer as it was without it, 404s and 405s included.
 func TestRoutes(t *testing.T) {
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestRoutes(t *testing.T) {
 	}
 	evs := []*events.Event{{ID: uuid.Must(uuid.NewV7()), Election: election, Body: m},
 		report("a", 10, 30), report("b", 50, 10), report("a", 10, 40)}
-	if _, err := n.Ledger.Submit(ctx, evs); err != nil {
+	if _, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, evs...)); err != nil {
 		t.Fatal(err)
 	}
 

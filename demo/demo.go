@@ -80,16 +80,22 @@ func replay(ctx context.Context, cfg Config, n *Night) (*Result, error) {
 	for i, s := range n.Steps {
 		var last ledger.Receipt
 		if len(s.Events) > 0 {
-			key, evs := cfg.Keys.signer(s.Events, county), s.Events
+			evs := s.Events
 			if m, ok := evs[0].Body.(*events.Manifest); ok {
 				// The authority signs the manifest that names it, and
 				// registers the county offices' keys with it.
 				m.Authority = cfg.Keys.Authority.Verifier
 				evs = append(slices.Clip(evs), cfg.Keys.registrations(n.Election, s.Clock)...)
 			}
-			rs, err := submit(ctx, cfg.Ledger, key, n.Election, evs)
-			if err != nil {
-				return nil, fmt.Errorf("couldn't log step %q of %s: %w", s.Say, n.Election, err)
+			// Each office signs its own: a step with several counties'
+			// counts is one submission per county.
+			var rs []ledger.Receipt
+			for _, p := range cfg.Keys.split(evs, county) {
+				prs, err := submit(ctx, cfg.Ledger, p.key, n.Election, p.evs)
+				if err != nil {
+					return nil, fmt.Errorf("couldn't log step %q of %s: %w", s.Say, n.Election, err)
+				}
+				rs = append(rs, prs...)
 			}
 			for _, r := range rs {
 				if r.Verdict != events.Accepted {
@@ -186,8 +192,8 @@ func replay(ctx context.Context, cfg Config, n *Night) (*Result, error) {
 		fmt.Fprintf(w, "Verification FAILED: %v\n", err)
 		return res, fmt.Errorf("verification of %s failed: %w", n.Election, err)
 	}
-	fmt.Fprintf(w, "Verified: %d entries re-hashed, the Merkle root matches all %d signed checkpoints, the tally equals a replay.\n",
-		res.Verified.Size, res.Verified.Checkpoints)
+	fmt.Fprintf(w, "Verified: %d entries re-hashed, the Merkle root matches all %d signed checkpoints, every entry is its office's signed submission (%d), the tally equals a replay.\n",
+		res.Verified.Size, res.Verified.Checkpoints, res.Verified.Submissions)
 	return res, nil
 }
 

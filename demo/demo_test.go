@@ -3,21 +3,30 @@ package demo_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/demo"
+	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/node"
 )
 
 // TestDemo replays both nights into a real ledger and checks the promises
 // of the demo: the official totals, the leader crossing the 50% line and
-// back, the correction, certification and a clean verification.
+// back, the correction, certification, a clean verification, and every
+// entry signed by the office that reports it.
 func TestDemo(t *testing.T) {
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	keys, err := demo.NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0",
+		Authorities: []string{keys.Authority.Verifier}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +36,7 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Out: &out})
+	res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: keys, Out: &out})
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)
@@ -92,10 +101,77 @@ func TestDemo(t *testing.T) {
 	if april.Crossings < 2 {
 		t.Errorf("April: the leader's share crossed 50%% %d times, want it to cross and re-cross", april.Crossings)
 	}
+	for _, r := range res {
+		checkSigners(t, n, keys, r.Election)
+	}
 	s := out.String()
 	for _, want := range []string{"SIMULATED", "48.12%", "51.78%", "corrects its last report", "falls below 50%", "rises above 50%", "Verified:", "— certified"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the story does not say %q", want)
 		}
 	}
+}
+
+// checkSigners checks who signed each entry of an election's log: the
+// county office's key every count of a unit in its county (the county or
+// one of its precincts), the authority's everything else (the manifest,
+// the key registrations, certification, counts of units in no county).
+func checkSigners(t *testing.T, n *node.Node, keys *demo.Keys, election string) {
+	t.Helper()
+	size, _, _, err := n.Ledger.Committed(election)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := map[string]string{}
+	county := func(unit string) string {
+		for u := unit; u != ""; u = parent[u] {
+			if slices.Contains(demo.Counties, u) {
+				return u
+			}
+		}
+		return ""
+	}
+	byCounty := map[string]int{}
+	var manifests, certifications int
+	err = n.Ledger.Entries(election, 0, size, func(i uint64, data []byte) error {
+		en, err := events.DecodeEntry(data)
+		if err != nil {
+			return err
+		}
+		if en.Submission == nil || en.Submission.Signer == "" {
+			return fmt.Errorf("entry %d (%s) names no signer", i, en.Event.Type())
+		}
+		want, who := keys.Authority.Verifier, "the authority"
+		switch b := en.Event.Body.(type) {
+		case *events.Manifest:
+			manifests++
+			for _, u := range b.Units {
+				parent[u.ID] = u.Parent
+			}
+		case *events.Certification:
+			certifications++
+		}
+		if r := en.Event.Counts(); r != nil {
+			if c := county(r.Unit); c != "" {
+				want, who = keys.Counties[c].Verifier, c+"'s office"
+				byCounty[c]++
+			}
+		}
+		if en.Submission.Signer != want {
+			return fmt.Errorf("entry %d (%s) is signed by %s, want %s", i, en.Event.Type(), en.Submission.Signer, who)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", election, err)
+	}
+	if manifests != 1 || certifications == 0 {
+		t.Errorf("%s: %d manifests, %d certifications", election, manifests, certifications)
+	}
+	for _, c := range demo.Counties {
+		if byCounty[c] == 0 {
+			t.Errorf("%s: no count of %s: the test proves nothing for its office", election, c)
+		}
+	}
+	t.Logf("%s: %d entries; counts signed by the counties' offices: %v", election, size, byCounty)
 }

@@ -62,25 +62,31 @@ func (k *Keys) registrations(election string, at time.Time) []*events.Event {
 	return out
 }
 
-// signer returns the key that signs a step: the county office's when
-// every event reports for units of one county, the authority's otherwise.
-func (k *Keys) signer(evs []*events.Event, county func(unit string) string) *keys.Key {
-	office := ""
+// part is events of a step that one key signs, as one submission.
+type part struct {
+	key *keys.Key
+	evs []*events.Event
+}
+
+// split splits a step's events into submissions by who signs them: a
+// county office the counts of units in its county, the authority
+// everything else. Consecutive events of one signer stay together, so a
+// step of one county's reports is one submission.
+func (k *Keys) split(evs []*events.Event, county func(unit string) string) []part {
+	var out []part
 	for _, ev := range evs {
-		r := ev.Counts()
-		if r == nil {
-			return k.Authority
+		key := k.Authority
+		if r := ev.Counts(); r != nil {
+			if c := k.Counties[county(r.Unit)]; c != nil {
+				key = c
+			}
 		}
-		c := county(r.Unit)
-		if c == "" || (office != "" && c != office) {
-			return k.Authority
+		if len(out) == 0 || out[len(out)-1].key != key {
+			out = append(out, part{key: key})
 		}
-		office = c
+		out[len(out)-1].evs = append(out[len(out)-1].evs, ev)
 	}
-	if key := k.Counties[office]; key != nil {
-		return key
-	}
-	return k.Authority
+	return out
 }
 
 // Names returns the county offices' key names, in Counties' order.

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 )
 
@@ -212,4 +214,45 @@ func decodeEntryStrict(data []byte) (*Entry, error) {
 		return nil, fmt.Errorf("couldn't decode entry %d: event: %w", w.Index, err)
 	}
 	return &Entry{Index: w.Index, Recorded: t.UTC(), Verdict: w.Verdict, Reason: w.Reason, Submission: ref, Event: ev}, nil
+}
+
+// EntryOrigin reads from a stored entry its submission reference and the
+// bytes of its event, as they stand in the entry, without decoding the
+// event: what ties the entry to its signed submission. The event's bytes
+// are a slice of data.
+func EntryOrigin(data []byte) (*SubmissionRef, []byte, error) {
+	if i := bytes.Index(data, []byte(`,"submission":{"id":`)); i > 0 && len(data) > 0 && data[len(data)-1] == '}' {
+		// Quotes inside JSON strings are escaped, so this is the member.
+		p := fastParser{b: data[:len(data)-1], i: i, ok: true}
+		ref := p.submission()
+		p.lit(`,"event":`)
+		if p.ok && ref != nil {
+			return ref, data[p.i : len(data)-1], nil
+		}
+	}
+	// Not in the form the ledger writes: decode it the strict way, and
+	// find the event's bytes among the entry's members.
+	en, err := DecodeEntry(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, nil, fmt.Errorf("couldn't read entry %d: not an object", en.Index)
+	}
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil, nil, fmt.Errorf("couldn't read entry %d: %w", en.Index, err)
+		}
+		start := dec.InputOffset()
+		if _, err := dec.ReadValue(); err != nil {
+			return nil, nil, fmt.Errorf("couldn't read entry %d: %w", en.Index, err)
+		}
+		if name.String() == "event" {
+			end := dec.InputOffset()
+			return en.Submission, bytes.TrimLeft(data[start:end], " \t\r\n:"), nil
+		}
+	}
+	return nil, nil, fmt.Errorf("couldn't read entry %d: no event", en.Index)
 }

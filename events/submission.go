@@ -91,12 +91,17 @@ func KeyName(vkey string) string {
 
 // SignSubmission encodes events as one submission with the given ID and
 // signs it. vkey must be the verifier key of signer. Every event must be of
-// election, valid, and the submission within the limits.
+// election, valid, and the submission within the limits. Each event is
+// validated and normalised (Event.Validate sorts its counts), so that what
+// is signed is its canonical encoding.
 func SignSubmission(signer note.Signer, vkey string, id uuid.UUID, election string, evs []*Event) ([]byte, error) {
 	enc := make([][]byte, len(evs))
 	for i, ev := range evs {
 		if ev.Election != election {
 			return nil, fmt.Errorf("event #%d (%s) is for election %q, the submission for %q", i+1, ev.ID, ev.Election, election)
+		}
+		if err := ev.Validate(); err != nil {
+			return nil, fmt.Errorf("event #%d (%s): %w", i+1, ev.ID, err)
 		}
 		b, err := ev.Encode()
 		if err != nil {

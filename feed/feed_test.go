@@ -18,6 +18,7 @@ import (
 	"github.com/election-audit/ledger/demo"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/feed"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -28,7 +29,12 @@ const june = "ga06-2017-06"
 func runDemo(t *testing.T) (*node.Node, chan error) {
 	t.Helper()
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
+	keys, err := demo.NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
+		Authorities: []string{keys.Authority.Verifier}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +45,7 @@ func runDemo(t *testing.T) (*node.Node, chan error) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Out: io.Discard, Pace: 15 * time.Millisecond})
+		_, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: keys, Out: io.Discard, Pace: 15 * time.Millisecond})
 		done <- err
 	}()
 	return n, done
@@ -251,21 +257,24 @@ func TestPublisherResumesFromStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// published returns how many messages the stream holds and the size of
+	// the last June checkpoint published, read in that order from the end:
+	// the count includes every message up to that checkpoint.
 	published := func() (msgs, at uint64) {
 		t.Helper()
+		m, err := stream.GetLastMsgForSubject(ctx, "ledger.feed."+june+".checkpoint")
+		if err == nil {
+			_, cp, err := feed.DecodeMessage(m.Subject, m.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at = cp.TreeSize
+		}
 		info, err := stream.Info(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := stream.GetLastMsgForSubject(ctx, "ledger.feed."+june+".checkpoint")
-		if err != nil {
-			return info.State.Msgs, 0
-		}
-		_, cp, err := feed.DecodeMessage(m.Subject, m.Data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return info.State.Msgs, cp.TreeSize
+		return info.State.Msgs, at
 	}
 	var before uint64
 	for {
@@ -313,7 +322,8 @@ func TestPublisherResumesFromStream(t *testing.T) {
 func TestBatchMessagesCapped(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", NoFeed: true})
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", NoFeed: true,
+		Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +339,7 @@ func TestBatchMessagesCapped(t *testing.T) {
 			Unit: "state", Contest: "gov", Source: events.Source{Operator: "clerk"},
 			Counts: []events.Count{{Choice: "a", VoteType: "election-day", Votes: int64(i)}, {Choice: "b", VoteType: "election-day", Votes: 7}}}})
 	}
-	if _, err := n.Ledger.Submit(ctx, evs); err != nil {
+	if _, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, evs...)); err != nil {
 		t.Fatal(err)
 	}
 	js := n.Broker.JetStream()

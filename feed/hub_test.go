@@ -11,6 +11,7 @@ import (
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/feed"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -20,7 +21,7 @@ import (
 // every change once, in order, and the ring never holds more than its bound.
 func TestHubSlowSubscriber(t *testing.T) {
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func TestHubSlowSubscriber(t *testing.T) {
 		VoteTypes: []events.VoteType{{ID: "day", Name: "Day"}},
 		Units:     []events.Unit{{ID: "st", Name: "State", Kind: "state"}, {ID: "a", Name: "A", Kind: "county", Parent: "st"}},
 		Contests:  []events.Contest{{ID: "m", Name: "M", VoteFor: 1, Choices: []events.Choice{{ID: "no", Name: "No"}, {ID: "yes", Name: "Yes"}}}}}
-	if _, err := n.Ledger.Submit(ctx, []*events.Event{ev(m)}); err != nil {
+	if _, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, ev(m))); err != nil {
 		t.Fatal(err)
 	}
 	hub := feed.NewHub(n.Ledger, 8<<10) // a few frames
@@ -72,7 +73,7 @@ func TestHubSlowSubscriber(t *testing.T) {
 				Counts: []events.Count{{Choice: "no", VoteType: "day", Votes: int64(j)}, {Choice: "yes", VoteType: "day", Votes: 1}},
 				Source: events.Source{Operator: "test"}}))
 		}
-		if _, err := n.Ledger.Submit(ctx, evs); err != nil {
+		if _, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, evs...)); err != nil {
 			t.Fatal(err)
 		}
 	}

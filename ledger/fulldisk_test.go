@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,7 +26,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/mod/sumdb/note"
@@ -34,6 +34,7 @@ import (
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
 )
@@ -95,6 +96,8 @@ type diskRig struct {
 	db   *store.DB
 	l    *Ledger
 	logs *syncBuffer
+	// maxBatch is the ledger's Config.MaxBatch (0: the default).
+	maxBatch int
 }
 
 func newDiskRig(t *testing.T, disk *fullDisk) *diskRig {
@@ -128,7 +131,7 @@ func (r *diskRig) open() {
 		r.t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if r.l, err = Open(Config{DB: r.db, Broker: r.brk, Signer: signer, Logger: logger}); err != nil {
+	if r.l, err = Open(Config{DB: r.db, Broker: r.brk, Signer: signer, Logger: logger, Authorities: testkeys.Authorities, MaxBatch: r.maxBatch}); err != nil {
 		r.t.Fatalf("Open: %v", err)
 	}
 }
@@ -179,33 +182,54 @@ func diskReport(i int) *events.CountReport {
 		Counts: []events.Count{{Choice: "a", VoteType: "ed", Votes: int64(100 + i)}, {Choice: "b", VoteType: "abs", Votes: int64(i)}}}
 }
 
-func encodeEvent(t *testing.T, election string, body events.Body) (*events.Event, []byte) {
+// signEvents is the submission of one new event of election per body,
+// signed by the authority, after checking that the events are valid.
+func signEvents(t *testing.T, election string, bodies ...events.Body) []byte {
 	t.Helper()
-	ev := &events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: body}
-	if err := ev.Validate(); err != nil {
-		t.Fatal(err)
+	evs := make([]*events.Event, len(bodies))
+	for i, body := range bodies {
+		evs[i] = newEvent(election, body)
+		if err := evs[i].Validate(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	b, err := ev.Encode()
+	return sign(t, testkeys.Authority, evs...)
+}
+
+// publish publishes a signed submission straight to the stream, as the
+// edge would (under its submission ID), bypassing the edge's checks.
+func publish(t *testing.T, ctx context.Context, brk *broker.Broker, signed []byte) uint64 {
+	t.Helper()
+	sub, err := events.OpenSubmission(signed)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ev, b
+	seq, err := brk.Publish(ctx, broker.Message{Election: sub.Election, ID: sub.ID.String(), Data: signed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
 }
 
-// stream is a sequence of stream messages, the same for every rig.
+// diskStream is a sequence of stream messages, the same for every rig:
+// the manifest, then n reports in submissions of one, two and three
+// reports in turn.
 func diskStream(t *testing.T, n int) []message {
 	t.Helper()
 	const election = "disk"
 	var out []message
-	add := func(body events.Body) {
-		_, data := encodeEvent(t, election, body)
+	add := func(bodies ...events.Body) {
 		seq := uint64(len(out) + 1)
 		out = append(out, message{seq: seq, time: time.Unix(1_800_000_000+int64(seq), 0),
-			subject: "ledger.submit." + election, data: data})
+			subject: "ledger.submit." + election, data: signEvents(t, election, bodies...)})
 	}
 	add(diskManifest())
-	for i := range n {
-		add(diskReport(i))
+	for i, k := 0, 1; i < n; i, k = i+k, k%3+1 {
+		var bodies []events.Body
+		for j := i; j < min(i+k, n); j++ {
+			bodies = append(bodies, diskReport(j))
+		}
+		add(bodies...)
 	}
 	return out
 }
@@ -243,12 +267,14 @@ func (r *diskRig) state(election string) string {
 
 // TestFailedStepLeavesNothing fails steps on a full disk, both before they
 // apply anything and at their commit, after they changed the projection in
-// memory: each leaves nothing on disk and memory as of the last commit, and
-// the same messages applied again give entries, tally and stored
-// projection byte for byte those of a ledger whose disk never filled.
+// memory: each leaves nothing on disk (no entry of any of its submissions,
+// which hold several events) and memory as of the last commit, and the
+// same messages applied again give entries, tally and stored projection
+// byte for byte those of a ledger whose disk never filled.
 func TestFailedStepLeavesNothing(t *testing.T) {
-	msgs := diskStream(t, 60)
-	steps := [][]message{msgs[:1], msgs[1:21], msgs[21:41], msgs[41:]}
+	const reports = 60
+	msgs := diskStream(t, reports) // 1 + 30 messages
+	steps := [][]message{msgs[:1], msgs[1:11], msgs[11:21], msgs[21:]}
 	const election = "disk"
 
 	clean := newDiskRig(t, nil)
@@ -295,8 +321,8 @@ func TestFailedStepLeavesNothing(t *testing.T) {
 		}
 	}
 
-	if got, want := r.entries(election), clean.entries(election); len(got) != len(want) || len(got) != len(msgs) {
-		t.Fatalf("%d entries, want %d (and %d messages)", len(got), len(want), len(msgs))
+	if got, want := r.entries(election), clean.entries(election); len(got) != len(want) || len(got) != 1+reports {
+		t.Fatalf("%d entries, want %d (and %d events)", len(got), len(want), 1+reports)
 	} else {
 		for i := range got {
 			if !bytes.Equal(got[i], want[i]) {
@@ -366,8 +392,7 @@ func TestStalledLedgerResumes(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- r.l.Run(ctx) }()
 	const election = "disk"
-	manifest, _ := encodeEvent(t, election, diskManifest())
-	if _, err := r.l.Submit(ctx, []*events.Event{manifest}); err != nil {
+	if _, err := r.l.Submit(ctx, signEvents(t, election, diskManifest())); err != nil {
 		t.Fatal(err)
 	}
 	streamLast := func() uint64 {
@@ -385,8 +410,8 @@ func TestStalledLedgerResumes(t *testing.T) {
 
 	disk.fillAfter(0)
 	last := streamLast()
-	ev, _ := encodeEvent(t, election, diskReport(1))
-	_, err := r.l.Submit(ctx, []*events.Event{ev})
+	refused := signEvents(t, election, diskReport(1))
+	_, err := r.l.Submit(ctx, refused)
 	var ue *UnavailableError
 	if !errors.As(err, &ue) || ue.Published || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("submitting on a full disk: %v, want an UnavailableError of no space, not published", err)
@@ -399,11 +424,7 @@ func TestStalledLedgerResumes(t *testing.T) {
 	}
 
 	// A message the stream took (published before the disk filled).
-	_, data := encodeEvent(t, election, diskReport(2))
-	seq, err := r.brk.Publish(ctx, []broker.Message{{Election: election, ID: "taken-" + uuid.NewString(), Data: data}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seq := publish(t, ctx, r.brk, signEvents(t, election, diskReport(2)))
 	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 	err = r.l.WaitApplied(wctx, seq)
 	wcancel()
@@ -447,16 +468,13 @@ func TestStalledLedgerResumes(t *testing.T) {
 		t.Errorf("%d entries after resuming, want the manifest and the report the stream took", got)
 	}
 	// The refused submission goes through now.
-	if _, err := r.l.Submit(ctx, []*events.Event{ev}); err != nil {
+	if _, err := r.l.Submit(ctx, refused); err != nil {
 		t.Fatalf("submitting after resuming: %v", err)
 	}
 
 	// Stopped while stalled, it stops at once.
 	disk.fillAfter(0)
-	_, data = encodeEvent(t, election, diskReport(3))
-	if seq, err = r.brk.Publish(ctx, []broker.Message{{Election: election, ID: "taken-" + uuid.NewString(), Data: data}}); err != nil {
-		t.Fatal(err)
-	}
+	seq = publish(t, ctx, r.brk, signEvents(t, election, diskReport(3)))
 	for r.l.Health(ctx).StalledSince == nil {
 		if time.Now().After(deadline.Add(30 * time.Second)) {
 			t.Fatal("not stalled")
@@ -510,85 +528,118 @@ func waitApplied(t *testing.T, l *Ledger, seq uint64) {
 	}
 }
 
-// TestAtomicBatches: the state machine applies an atomic batch only whole,
-// and drops, with the reason, one the stream holds without its commit.
-func TestAtomicBatches(t *testing.T) {
-	seq := uint64(0)
-	m := func(batch string, place uint64, commit bool) message {
-		seq++
-		return message{seq: seq, batch: batch, batchSeq: place, commit: commit}
-	}
-	type step struct {
-		in    message
-		ready []uint64 // sequences ready after it
-		drops []uint64 // those of them dropped
-	}
-	steps := []step{
-		{m("", 0, false), []uint64{1}, nil},
-		{m("A", 1, false), nil, nil},
-		{m("A", 2, false), nil, nil},
-		{m("A", 3, true), []uint64{2, 3, 4}, nil},
-		{m("B", 1, false), nil, nil},
-		{m("B", 2, false), nil, nil},
-		{m("", 0, false), []uint64{5, 6, 7}, []uint64{5, 6}}, // B cut by a lone message
-		{m("C", 1, false), nil, nil},
-		{m("D", 1, false), []uint64{8}, []uint64{8}},    // C cut by another batch
-		{m("D", 3, true), []uint64{9, 10}, []uint64{9}}, // D cut by a gap; a lone commit is a batch of one
-		{m("E", 7, false), nil, nil},                    // resumed inside a batch
-		{m("E", 8, true), []uint64{11, 12}, nil},
-		{m("F", 1, true), []uint64{13}, nil},
-	}
-	var b batcher
-	for i, s := range steps {
-		got := b.add(nil, s.in)
-		var seqs, drops []uint64
-		for _, g := range got {
-			seqs = append(seqs, g.seq)
-			if g.drop != "" {
-				drops = append(drops, g.seq)
-			}
-		}
-		if fmt.Sprint(seqs) != fmt.Sprint(s.ready) || fmt.Sprint(drops) != fmt.Sprint(s.drops) {
-			t.Errorf("message %d (%d): ready %v, dropped %v; want %v, %v", i, s.in.seq, seqs, drops, s.ready, s.drops)
-		}
-	}
-	if b.waiting() != 0 {
-		t.Errorf("%d messages held at the end", b.waiting())
-	}
-
-	// In a step, the cut batch's messages are dropped with the reason and
-	// the rest logged.
-	r := newDiskRig(t, nil)
+// TestSubmissionWhole: a submission is one stream message, and the state
+// machine logs it whole or not at all. A step that cannot write leaves
+// none of its events (nor its bytes); applied again, all of them are
+// logged, in one step under one checkpoint. Run, which fills a step with
+// up to MaxBatch events, never splits a submission across steps, even one
+// of more events than MaxBatch.
+func TestSubmissionWhole(t *testing.T) {
 	const election = "disk"
-	var msgs []message
-	add := func(body events.Body, batch string, place uint64, commit bool) {
-		_, data := encodeEvent(t, election, body)
-		s := uint64(len(msgs) + 1)
-		msgs = append(msgs, message{seq: s, time: time.Unix(1_800_000_000+int64(s), 0), subject: r.brk.SubmitSubject(election),
-			data: data, batch: batch, batchSeq: place, commit: commit})
-	}
-	add(diskManifest(), "", 0, false)
-	add(diskReport(0), "X", 1, false)
-	add(diskReport(1), "X", 2, false) // cut: its commit never came
-	add(diskReport(2), "Y", 1, false)
-	add(diskReport(3), "Y", 2, true)
-	var bt batcher
-	var ready []message
-	for _, m := range msgs {
-		ready = bt.add(ready, m)
-	}
-	if err := r.l.step(ready); err != nil {
+	disk := newFullDisk()
+	r := newDiskRig(t, disk)
+	msgs := diskStream(t, 0)
+	if err := r.l.step(msgs); err != nil {
 		t.Fatal(err)
 	}
-	for s, want := range map[uint64]string{1: "logged", 2: "dropped: message 1 of atomic batch X, which the stream holds without its commit (stream message 4 follows it)",
-		3: "dropped: message 2 of atomic batch X", 4: "logged", 5: "logged"} {
-		rec, err := r.db.Seq(s)
-		if err != nil || !strings.HasPrefix(rec.Outcome, want) {
-			t.Errorf("stream message %d: %q, %v; want %q", s, rec.Outcome, err, want)
+	five := signEvents(t, election, diskReport(0), diskReport(1), diskReport(2), diskReport(3), diskReport(4))
+	sub, err := events.OpenSubmission(five)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := message{seq: 2, time: time.Unix(1_800_000_002, 0), subject: r.brk.SubmitSubject(election), data: five}
+	disk.fillAfter(1) // the step's first check passes, its commit finds the disk full
+	var we *writeError
+	if err := r.l.step([]message{m}); !errors.As(err, &we) {
+		t.Fatalf("a step on a full disk: %v, want a write error", err)
+	}
+	disk.free()
+	for _, ev := range sub.Events {
+		if rec, err := r.db.Event(ev.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("after the failed step, event %s is logged (%+v, %v)", ev.ID, rec, err)
 		}
 	}
-	if got := len(r.entries(election)); got != 3 {
-		t.Errorf("%d entries, want 3: the manifest and batch Y", got)
+	if _, err := r.db.Entry(election, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("after the failed step, entry 1 is stored: %v", err)
+	}
+	if _, err := r.db.Submission(election, sub.SHA256); err == nil {
+		t.Error("after the failed step, the submission's bytes are stored")
+	}
+	if _, size, _ := r.l.Checkpoint(election); size != 1 {
+		t.Errorf("after the failed step, the log has %d entries, want 1", size)
+	}
+	if err := r.l.step([]message{m}); err != nil {
+		t.Fatal(err)
+	}
+	for i, ev := range sub.Events {
+		rec, err := r.db.Event(ev.ID)
+		if err != nil || rec.Index != uint64(1+i) {
+			t.Errorf("event %d of the submission: %+v, %v; want entry %d", i, rec, err, 1+i)
+		}
+	}
+	if b, err := r.db.Submission(election, sub.SHA256); err != nil || !bytes.Equal(b, five) {
+		t.Errorf("the submission's stored bytes: %v", err)
+	}
+	if rec, err := r.db.Seq(2); err != nil || rec.Outcome != "logged 5" || rec.ID != sub.ID {
+		t.Errorf("stream message 2: %+v, %v; want submission %s, logged 5", rec, err, sub.ID)
+	}
+	signedAt := func() []uint64 {
+		var sizes []uint64
+		if err := r.db.Checkpoints(election, func(size uint64, _ []byte) error {
+			sizes = append(sizes, size)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return sizes
+	}
+	if got := fmt.Sprint(signedAt()); got != "[1 6]" {
+		t.Errorf("checkpoints at sizes %s, want [1 6]: the submission in one step", got)
+	}
+	r.close()
+
+	// Run, with steps of at most 2 events, over the real stream: each
+	// submission, of 3 or 5 events, is still one step; the lone reports
+	// after them share steps.
+	r = newDiskRig(t, nil)
+	r.close()
+	r.maxBatch = 2
+	r.open()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- r.l.Run(ctx) }()
+	waitApplied(t, r.l, publish(t, ctx, r.brk, signEvents(t, election, diskManifest())))
+	var last uint64
+	for _, b := range [][]events.Body{
+		{diskReport(0), diskReport(1), diskReport(2), diskReport(3), diskReport(4)},
+		{diskReport(5), diskReport(6), diskReport(7), diskReport(8), diskReport(9)},
+		{diskReport(10)}, {diskReport(11)}, {diskReport(12)},
+		{diskReport(13), diskReport(14), diskReport(15)},
+	} {
+		last = publish(t, ctx, r.brk, signEvents(t, election, b...))
+	}
+	waitApplied(t, r.l, last)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Steps end at submission boundaries: sizes 1 (the manifest), 6 and 11
+	// (the fives), then 12, 13, 14 (the lone reports, one or two a step),
+	// and 17.
+	sizes := signedAt()
+	t.Logf("checkpoints at sizes %v", sizes)
+	bounds := map[uint64]bool{1: true, 6: true, 11: true, 12: true, 13: true, 14: true, 17: true}
+	for _, n := range sizes {
+		if !bounds[n] {
+			t.Errorf("a checkpoint at size %d (of %v): a step split a submission", n, sizes)
+		}
+	}
+	if !slices.Contains(sizes, 11) {
+		t.Errorf("no checkpoint at size 11 (of %v): a submission of five events, more than MaxBatch, shared its step", sizes)
+	}
+	if got := len(r.entries(election)); got != 17 {
+		t.Errorf("%d entries, want 17", got)
 	}
 	r.close()
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -10,10 +11,14 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/keys"
+	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
 )
 
@@ -56,7 +61,7 @@ func (r *hostileRig) open() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	if r.l, err = Open(Config{DB: r.db, Broker: r.brk, Signer: signer}); err != nil {
+	if r.l, err = Open(Config{DB: r.db, Broker: r.brk, Signer: signer, Authorities: testkeys.Authorities}); err != nil {
 		r.t.Fatalf("Open: %v", err)
 	}
 }
@@ -74,22 +79,23 @@ func (r *hostileRig) msg(election string, data []byte) message {
 	return message{seq: r.seq, time: time.Unix(1_800_000_000+int64(r.seq), 0), subject: r.brk.SubmitSubject(election), data: data}
 }
 
-func (r *hostileRig) event(election string, body events.Body) []byte {
+// sub is a submission of one event per body, of election, signed by k.
+func (r *hostileRig) sub(k *keys.Key, election string, bodies ...events.Body) []byte {
 	r.t.Helper()
-	b, err := (&events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: body}).Encode()
-	if err != nil {
-		r.t.Fatal(err)
+	evs := make([]*events.Event, len(bodies))
+	for i, body := range bodies {
+		evs[i] = newEvent(election, body)
 	}
-	return b
+	return sign(r.t, k, evs...)
 }
 
 // manifestJSON writes a manifest event by hand: units precincts under a
 // root, vts vote types, one contest of choices choices voted everywhere,
-// and depth more levels under the first precinct. Compact, as an attacker
-// would make it.
+// and depth more levels under the first precinct; its authority is the
+// tests' (testkeys.Authority). Compact, as an attacker would make it.
 func manifestJSON(election string, units, vts, choices, depth int) []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, `{"v":1,"type":"election.defined","id":%q,"election":%q,"data":{"name":"M","date":"2026-11-03","vote_types":[`, uuid.Must(uuid.NewV7()), election)
+	fmt.Fprintf(&b, `{"v":1,"type":"election.defined","id":%q,"election":%q,"data":{"name":"M","date":"2026-11-03","authority":%q,"vote_types":[`, uuid.Must(uuid.NewV7()), election, testkeys.Authority.Verifier)
 	for i := range vts {
 		if i > 0 {
 			b.WriteByte(',')
@@ -118,10 +124,11 @@ func manifestJSON(election string, units, vts, choices, depth int) []byte {
 	return []byte(b.String())
 }
 
-// manyContests is a manifest event of n contests of one choice.
+// manyContests is a manifest event of n contests of one choice, of the
+// tests' authority.
 func manyContests(election string, n int) []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, `{"v":1,"type":"election.defined","id":%q,"election":%q,"data":{"name":"M","date":"2026-11-03","vote_types":[{"id":"v","name":"v"}],"units":[{"id":"r","name":"r","kind":"r"}],"contests":[`, uuid.Must(uuid.NewV7()), election)
+	fmt.Fprintf(&b, `{"v":1,"type":"election.defined","id":%q,"election":%q,"data":{"name":"M","date":"2026-11-03","authority":%q,"vote_types":[{"id":"v","name":"v"}],"units":[{"id":"r","name":"r","kind":"r"}],"contests":[`, uuid.Must(uuid.NewV7()), election, testkeys.Authority.Verifier)
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
@@ -132,14 +139,58 @@ func manyContests(election string, n int) []byte {
 	return []byte(b.String())
 }
 
+// Ways to spoil a signed submission's signature, keeping its text readable.
+
+// sigText is the signed text of a submission: all before its signature.
+func sigText(t *testing.T, signed []byte) []byte {
+	t.Helper()
+	i := bytes.LastIndex(signed, []byte("\n\n"))
+	if i < 0 {
+		t.Fatalf("not a signed note: %q", signed)
+	}
+	return signed[:i+1]
+}
+
+// replaceOnce replaces the one occurrence of old in b.
+func replaceOnce(t *testing.T, b []byte, old, new string) []byte {
+	t.Helper()
+	if n := bytes.Count(b, []byte(old)); n != 1 {
+		t.Fatalf("%q occurs %d times in %q", old, n, b)
+	}
+	return bytes.Replace(b, []byte(old), []byte(new), 1)
+}
+
+// signText signs a submission's text with the given keys, whatever key
+// the text names.
+func signText(t *testing.T, text []byte, ks ...*keys.Key) []byte {
+	t.Helper()
+	signers := make([]note.Signer, len(ks))
+	for i, k := range ks {
+		signers[i] = k.Signer
+	}
+	b, err := note.Sign(&note.Note{Text: string(text)}, signers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestHostileMessages feeds the state machine, in one step, messages that
-// bypassed the edge: junk, manifests past each limit of events (the width
-// bomb of issue 12 among them), oversized reports, reports for no
-// election, a wrong subject, a duplicate, among valid events. Each ends
-// logged or dropped with its reason, the step commits, the valid events
-// are logged as if alone, and the ledger opens again over the result.
+// bypassed the edge: junk, an unsigned event as the stream carried before
+// submissions were signed, manifests past each limit of events (the width
+// bomb of issue 12 among them, signed by the authority itself), oversized
+// reports, reports for no election, a wrong subject, submissions that do
+// not open (an event of another election, an event not in its canonical
+// encoding), submissions whose signature does not verify (unsigned,
+// altered, signed by another key, signed twice, a malformed signature), a
+// duplicate and a partial duplicate, among valid submissions. Each ends
+// logged (a bad signature as rejected entries, "bad signature: …") or
+// dropped with its reason, the step commits, the valid events are logged
+// as if alone, and the ledger opens again over the result.
 func TestHostileMessages(t *testing.T) {
 	r := newHostileRig(t)
+	auth := testkeys.Authority
+	mallory := testkeys.New("mallory")
 	src := events.Source{Operator: "clerk"}
 	okManifest := &events.Manifest{Name: "OK", Date: "2026-11-03",
 		VoteTypes: []events.VoteType{{ID: "ed", Name: "Election Day"}},
@@ -154,41 +205,73 @@ func TestHostileMessages(t *testing.T) {
 	for i := range events.MaxCountRows + 1 {
 		bigReport.Counts = append(bigReport.Counts, events.Count{Choice: fmt.Sprintf("c%05d", i), VoteType: "ed", Votes: 1})
 	}
-	bigReportJSON, err := (&events.Event{ID: uuid.Must(uuid.NewV7()), Election: "ok", Body: bigReport}).Encode()
+	bigReportJSON, err := newEvent("ok", bigReport).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	goodReport := r.event("ok", report("p1", "gov", events.Count{Choice: "a", VoteType: "ed", Votes: 7}, events.Count{Choice: "b", VoteType: "ed", Votes: 5}))
-	wrongSubject := r.event("ok", report("p2", "gov", events.Count{Choice: "a", VoteType: "ed", Votes: 1}))
+	goodEvent := newEvent("ok", report("p1", "gov", events.Count{Choice: "a", VoteType: "ed", Votes: 7}, events.Count{Choice: "b", VoteType: "ed", Votes: 5}))
+	goodReport := sign(t, auth, goodEvent)
+	goodJSON, err := goodEvent.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrongSubject := r.sub(auth, "ok", report("p2", "gov", events.Count{Choice: "a", VoteType: "ed", Votes: 1}))
+	// A valid report of 3 votes for p2, to spoil in each way.
+	spoil := func() []byte {
+		return r.sub(auth, "ok", report("p2", "gov", events.Count{Choice: "a", VoteType: "ed", Votes: 3}))
+	}
+	altered := replaceOnce(t, spoil(), `"votes":3`, `"votes":300`)
+	otherKey := signText(t, sigText(t, spoil()), mallory)
+	twice := signText(t, sigText(t, spoil()), auth, mallory)
+	unsigned := sigText(t, spoil())
+	malformed := append(append(sigText(t, spoil()), '\n'), "— test-authority !!!\n"...)
+	otherJSON, err := newEvent("other", report("p2", "gov", events.Count{Choice: "a", VoteType: "ed", Votes: 1})).Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherElection := signLines(t, auth, "ok", goodJSON, otherJSON)
+	notCanonical := signLines(t, auth, "ok", replaceOnce(t, bytes.Clone(goodJSON), `"election":"ok",`, `"election": "ok",`))
+	// The report already logged and a new event, in one submission.
+	partial := sign(t, auth, goodEvent, newEvent("ok", &events.KeyRegistration{Key: testkeys.New("p2-reporter").Verifier, Units: []string{"p2"}}))
 
 	type want struct {
 		outcome string // the sequence record's outcome, or its start
 		reason  string // part of it
 	}
+	const unreadable = "dropped: not a submission the ledger can read: "
 	cases := []struct {
 		name string
 		m    message
 		want want
 	}{
-		{"junk", r.msg("x", []byte("\x00\xffnot an event")), want{"dropped: undecodable", "not valid UTF-8"}},
-		{"empty", r.msg("x", nil), want{"dropped: undecodable", "empty event"}},
-		{"width bomb, 7,000 × 7,000", r.msg("bomb", manifestJSON("bomb", 1, 7000, 7000, 0)), want{"dropped: undecodable", "7000 vote types, more than the limit of 64"}},
-		{"width bomb, 12,000 choices", r.msg("bomb2", manifestJSON("bomb2", 1, 1, 12000, 0)), want{"dropped: undecodable", "12000 choices, more than the limit of 1000 per contest"}},
-		{"cells", r.msg("cells", manifestJSON("cells", 1, 20, 1000, 0)), want{"dropped: undecodable", "more than the limit of 10000 cells per contest"}},
-		{"tally", r.msg("tally", manifestJSON("tally", 2000, 1, 1000, 0)), want{"dropped: undecodable", "more than the limit of 2000000"}},
-		{"depth", r.msg("deep", manifestJSON("deep", 1, 1, 2, events.MaxUnitDepth)), want{"dropped: undecodable", "more than the limit of 16"}},
-		{"contests", r.msg("many", manyContests("many", events.MaxContests+1)), want{"dropped: undecodable", "10001 contests, more than the limit of 10000"}},
+		{"junk", r.msg("x", []byte("\x00\xffnot an event")), want{unreadable, "not a signed submission"}},
+		{"empty", r.msg("x", nil), want{unreadable, "not a signed submission"}},
+		{"an unsigned event", r.msg("ok", goodJSON), want{unreadable, "not a signed submission"}},
+		{"width bomb, 7,000 × 7,000", r.msg("bomb", signLines(t, auth, "bomb", manifestJSON("bomb", 1, 7000, 7000, 0))), want{unreadable, "7000 vote types, more than the limit of 64"}},
+		{"width bomb, 12,000 choices", r.msg("bomb2", signLines(t, auth, "bomb2", manifestJSON("bomb2", 1, 1, 12000, 0))), want{unreadable, "12000 choices, more than the limit of 1000 per contest"}},
+		{"cells", r.msg("cells", signLines(t, auth, "cells", manifestJSON("cells", 1, 20, 1000, 0))), want{unreadable, "more than the limit of 10000 cells per contest"}},
+		{"tally", r.msg("tally", signLines(t, auth, "tally", manifestJSON("tally", 2000, 1, 1000, 0))), want{unreadable, "more than the limit of 2000000"}},
+		{"depth", r.msg("deep", signLines(t, auth, "deep", manifestJSON("deep", 1, 1, 2, events.MaxUnitDepth))), want{unreadable, "more than the limit of 16"}},
+		{"contests", r.msg("many", signLines(t, auth, "many", manyContests("many", events.MaxContests+1))), want{unreadable, "10001 contests, more than the limit of 10000"}},
 		{"report before its election", r.msg("ok", goodReport), want{"dropped: election \"ok\" is not defined", ""}},
-		{"manifest", r.msg("ok", r.event("ok", okManifest)), want{"logged", ""}},
-		{"report", r.msg("ok", r.event("ok", report("p2", "local", events.Count{Choice: "x", VoteType: "ed", Votes: 3}))), want{"logged", ""}},
-		{"report out of scope", r.msg("ok", r.event("ok", report("p1", "local", events.Count{Choice: "x", VoteType: "ed", Votes: 3}))), want{"logged", ""}},
-		{"too many counts", r.msg("ok", bigReportJSON), want{"dropped: undecodable", "10001 counts, more than the limit of 10000"}},
-		{"too many votes", r.msg("ok", []byte(strings.Replace(string(goodReport), `"votes":7`, `"votes":1000000000000`, 1))), want{"dropped: undecodable", "more than the limit of 1000000000"}},
-		{"width bomb for a defined election", r.msg("ok", manifestJSON("ok", 1, 7000, 7000, 0)), want{"dropped: undecodable", "7000 vote types"}},
-		{"second manifest", r.msg("ok", r.event("ok", okManifest)), want{"logged", ""}},
+		{"manifest", r.msg("ok", r.sub(auth, "ok", okManifest)), want{"logged 1", ""}},
+		{"report", r.msg("ok", r.sub(auth, "ok", report("p2", "local", events.Count{Choice: "x", VoteType: "ed", Votes: 3}))), want{"logged 1", ""}},
+		{"report out of scope", r.msg("ok", r.sub(auth, "ok", report("p1", "local", events.Count{Choice: "x", VoteType: "ed", Votes: 3}))), want{"logged 1", ""}},
+		{"too many counts", r.msg("ok", signLines(t, auth, "ok", bigReportJSON)), want{unreadable, "10001 counts, more than the limit of 10000"}},
+		{"too many votes", r.msg("ok", signLines(t, auth, "ok", replaceOnce(t, bytes.Clone(goodJSON), `"votes":7`, `"votes":1000000000000`))), want{unreadable, "more than the limit of 1000000000"}},
+		{"width bomb for a defined election", r.msg("ok", signLines(t, auth, "ok", manifestJSON("ok", 1, 7000, 7000, 0))), want{unreadable, "7000 vote types"}},
+		{"second manifest", r.msg("ok", r.sub(auth, "ok", okManifest)), want{"logged 1", ""}},
 		{"wrong subject", r.msg("other", wrongSubject), want{"dropped: published on", ""}},
-		{"the report again, now its election is defined", r.msg("ok", goodReport), want{"logged", ""}},
-		{"duplicate", r.msg("ok", goodReport), want{"duplicate", ""}},
+		{"an event of another election", r.msg("ok", otherElection), want{unreadable, `is for election "other", the submission for "ok"`}},
+		{"an event not in its canonical encoding", r.msg("ok", notCanonical), want{unreadable, "not in its canonical encoding"}},
+		{"altered", r.msg("ok", altered), want{"logged 1", ""}},
+		{"signed by another key", r.msg("ok", otherKey), want{"logged 1", ""}},
+		{"signed twice", r.msg("ok", twice), want{"logged 1", ""}},
+		{"unsigned", r.msg("ok", unsigned), want{"logged 1", ""}},
+		{"malformed signature", r.msg("ok", malformed), want{"logged 1", ""}},
+		{"the report again, now its election is defined", r.msg("ok", goodReport), want{"logged 1", ""}},
+		{"duplicate", r.msg("ok", goodReport), want{"logged 0, duplicate 1", ""}},
+		{"partial duplicate", r.msg("ok", partial), want{"logged 1, duplicate 1", ""}},
 	}
 	batch := make([]message, len(cases))
 	for i, c := range cases {
@@ -209,11 +292,28 @@ func TestHostileMessages(t *testing.T) {
 		if !strings.HasPrefix(rec.Outcome, c.want.outcome) || !strings.Contains(rec.Outcome, c.want.reason) {
 			t.Errorf("%s: outcome %.300q, want %q with %q", c.name, rec.Outcome, c.want.outcome, c.want.reason)
 		}
+		if c.want.outcome != unreadable && rec.ID != submissionID(t, c.m.data) {
+			t.Errorf("%s: the record names submission %s, want %s", c.name, rec.ID, submissionID(t, c.m.data))
+		}
 	}
 
 	// The valid events are the log: the manifest, the report, the one out
-	// of scope rejected, the second manifest rejected, the first report.
-	verdicts := []string{"accepted", "accepted", "rejected", "rejected", "accepted"}
+	// of scope rejected, the second manifest rejected, the five reports
+	// whose signature does not verify rejected (and not signed by anyone),
+	// the first report, the key registration.
+	type verdict struct {
+		verdict string
+		reason  string // its start, then a part of it
+		part    string
+	}
+	badSig := func(part string) verdict { return verdict{"rejected", projections.SignaturePrefix, part} }
+	verdicts := []verdict{
+		{"accepted", "", ""}, {"accepted", "", ""},
+		{"rejected", "", `unit "p1" does not vote in contest "local"`}, {"rejected", "", "cannot be replaced"},
+		badSig("the submission was altered"), badSig("signed by mallory+"), badSig("not exactly one signature line"),
+		badSig("unsigned"), badSig("malformed signature line"),
+		{"accepted", "", ""}, {"accepted", "", ""},
+	}
 	govVotes := int64(12)
 	check := func(when string) []byte {
 		t.Helper()
@@ -225,8 +325,15 @@ func TestHostileMessages(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if string(en.Verdict) != verdicts[i] {
-				t.Errorf("%s: entry %d is %s (%s), want %s", when, i, en.Verdict, en.Reason, verdicts[i])
+			w := verdicts[i]
+			if string(en.Verdict) != w.verdict || !strings.HasPrefix(en.Reason, w.reason) || !strings.Contains(en.Reason, w.part) {
+				t.Errorf("%s: entry %d is %s (%s), want %s (%q…%q)", when, i, en.Verdict, en.Reason, w.verdict, w.reason, w.part)
+			}
+			switch signer := en.Submission.Signer; {
+			case w.reason == projections.SignaturePrefix && signer != "":
+				t.Errorf("%s: entry %d, of a signature that does not verify, names signer %s", when, i, signer)
+			case w.reason != projections.SignaturePrefix && signer != auth.Verifier:
+				t.Errorf("%s: entry %d names signer %q, want the authority", when, i, signer)
 			}
 			return nil
 		})
@@ -255,10 +362,10 @@ func TestHostileMessages(t *testing.T) {
 		t.Errorf("reopened, the tally differs:\n%s\nwant\n%s", got, before)
 	}
 	// And it goes on.
-	if err := r.l.step([]message{r.msg("ok", r.event("ok", report("p2", "gov", events.Count{Choice: "b", VoteType: "ed", Votes: 1})))}); err != nil {
+	if err := r.l.step([]message{r.msg("ok", r.sub(auth, "ok", report("p2", "gov", events.Count{Choice: "b", VoteType: "ed", Votes: 1})))}); err != nil {
 		t.Fatal(err)
 	}
-	verdicts, govVotes = append(verdicts, "accepted"), 13
+	verdicts, govVotes = append(verdicts, verdict{"accepted", "", ""}), 13
 	check("after one more step")
 	r.close()
 }

@@ -34,9 +34,10 @@
 //     signed root and the step's entries the root about to be signed. A
 //     disagreement is a [StorageAlarm] naming the election and index, and
 //     nothing is signed.
-//   - A submission's atomic batch (up to broker.MaxAtomicBatch events) is
-//     logged whole, in one step, or not at all: a batch the stream holds
-//     without its commit is dropped with the reason (batch.go).
+//   - A submission is one stream message, signed once: its events are
+//     logged in one step, or not at all. Each event's verdict weighs the
+//     submission's signature and the signer's role and scope at its place
+//     in the log (projections.Decide), and each entry names the submission.
 //   - A full disk stalls it, it does not stop it: a step that cannot write
 //     leaves nothing on disk or in memory and is retried, with the same
 //     messages, until it commits; meanwhile [Ledger.Health] says why and

@@ -333,8 +333,14 @@ func (l *Ledger) checkStream(ctx context.Context) error {
 	if err != nil {
 		return &StreamAlarm{Seq: pos, Detail: fmt.Sprintf("the stream no longer has the message the ledger applied last: %v", err)}
 	}
-	if rec.ID != uuid.Nil && msg.Header.Get(jetstream.MsgIDHeader) != rec.ID.String() {
-		return &StreamAlarm{Seq: pos, Detail: fmt.Sprintf("the ledger applied submission %s there, the stream now holds %q", rec.ID, msg.Header.Get(jetstream.MsgIDHeader))}
+	// The record names the submission the ledger opened there: compare it
+	// with the message's own (its Nats-Msg-Id is the publisher's word).
+	held := msg.Header.Get(jetstream.MsgIDHeader)
+	if sub, err := events.OpenSubmission(msg.Data); err == nil {
+		held = sub.ID.String()
+	}
+	if rec.ID != uuid.Nil && held != rec.ID.String() {
+		return &StreamAlarm{Seq: pos, Detail: fmt.Sprintf("the ledger applied submission %s there, the stream now holds %q", rec.ID, held)}
 	}
 	return nil
 }

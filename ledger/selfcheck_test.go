@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/store"
 )
 
@@ -126,7 +126,7 @@ func (f *scFixture) tryOpen(dir string) (*Ledger, *store.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := Open(Config{DB: db, Broker: f.brk, Signer: f.signer})
+	l, err := Open(Config{DB: db, Broker: f.brk, Signer: f.signer, Authorities: testkeys.Authorities})
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -134,7 +134,8 @@ func (f *scFixture) tryOpen(dir string) (*Ledger, *store.DB, error) {
 	return l, db, nil
 }
 
-// step applies events, one stream message each, in one step.
+// step applies events, one signed submission (stream message) each, in
+// one step.
 func (f *scFixture) step(l *Ledger, bodies ...events.Body) error {
 	return f.stepIn(l, scElection, bodies...)
 }
@@ -144,8 +145,7 @@ func (f *scFixture) stepIn(l *Ledger, election string, bodies ...events.Body) er
 	seq := l.Position()
 	for i, body := range bodies {
 		seq++
-		ev := &events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: body}
-		data, err := ev.Encode()
+		data, err := testkeys.Sign(testkeys.Authority, newEvent(election, body))
 		if err != nil {
 			return err
 		}
@@ -518,18 +518,18 @@ func TestSelfCheckRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	l, err := Open(Config{DB: db, Broker: brk, Signer: signer})
+	l, err := Open(Config{DB: db, Broker: brk, Signer: signer, Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- l.Run(ctx) }()
 	submit := func(body events.Body) ([]Receipt, error) {
-		ev := &events.Event{ID: uuid.Must(uuid.NewV7()), Election: scElection, Body: body}
+		ev := newEvent(scElection, body)
 		if err := ev.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		return l.Submit(ctx, []*events.Event{ev})
+		return l.Submit(ctx, sign(t, testkeys.Authority, ev))
 	}
 	if _, err := submit(scManifest()); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -175,6 +176,14 @@ func (l *Ledger) Submit(ctx context.Context, signed []byte) ([]Receipt, error) {
 		var ee *events.Error
 		if errors.As(err, &ee) {
 			re.Field = ee.Field
+			// "events[N]…" names the event at fault.
+			if rest, ok := strings.CutPrefix(ee.Field, "events["); ok {
+				if n, _, ok := strings.Cut(rest, "]"); ok {
+					if i, err := strconv.Atoi(n); err == nil {
+						re.Item = i
+					}
+				}
+			}
 		}
 		return nil, re
 	}

@@ -6,17 +6,20 @@ package node_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/node"
 )
@@ -31,15 +34,14 @@ func sub(t *testing.T, s, old, new string) string {
 	return strings.Replace(s, old, new, 1)
 }
 
-// badCase is one bad submission.
+// badCase is one bad submission: the body POSTed to /v1/submissions.
 type badCase struct {
 	name   string
-	ctype  string // "" for application/json
 	body   []byte
 	status int
 	msg    []string // substrings of the error message
 	field  string   // the Problem's field, if it names one
-	item   *int     // the Problem's item, for JSON Lines
+	item   *int     // the Problem's item, when one valid event is at fault
 	ids    []string // event IDs in the body that must not be logged
 }
 
@@ -53,17 +55,17 @@ func observeAll(tn *testNode) [2]observed {
 func TestBadInputChangesNothing(t *testing.T) {
 	tn := startNode(t, "", node.Config{})
 
-	// Two elections with a few good reports.
+	// Two elections with a few good reports (a submission is of one
+	// election).
 	otherReport := mkEvent(t, elecOther, houseReport("cobb-01", 10, 20, 3))
 	r1 := mkEvent(t, elecMain, houseReport("cobb-01", 1200, 950, 31))
 	rs := tn.submit(
 		mkEvent(t, elecMain, testManifest("Main")),
-		mkEvent(t, elecOther, testManifest("Other")),
 		r1,
 		mkEvent(t, elecMain, houseReport("fulton-01", 2200, 1950, 12)),
 		mkEvent(t, elecMain, senateReport("cobb-01", 800, 700)),
-		otherReport,
 	)
+	rs = append(rs, tn.submit(mkEvent(t, elecOther, testManifest("Other")), otherReport)...)
 	for i, r := range rs {
 		if r.Verdict != events.Accepted || r.Duplicate {
 			t.Fatalf("setup receipt %d: %+v", i, r)
@@ -77,10 +79,27 @@ func TestBadInputChangesNothing(t *testing.T) {
 		return sub(t, string(encode(t, ev)), ev.ID.String(), id)
 	}
 	withID := func(ev *events.Event) (string, string) { return string(encode(t, ev)), ev.ID.String() }
-	// One case per call: a body from a fresh good report with one change.
+	// inSub signs lines, as they are, as one submission of the main
+	// election: the ledger must refuse the bad line inside it (with 400,
+	// before it looks at the signature), naming the event and its line.
+	inSub := func(lines ...string) []byte {
+		bs := make([][]byte, len(lines))
+		for i, l := range lines {
+			bs[i] = []byte(l)
+		}
+		return signLines(t, elecMain, bs...)
+	}
+	// One case per call: a submission of a fresh good report with one
+	// change. field is the event's field at fault; the problem names it
+	// under events[0], and the error the event's line, the 5th.
 	single := func(name string, status int, field string, change func(s string) string, msg ...string) badCase {
 		id := newID()
-		return badCase{name: name, body: []byte(change(goodReport(id))), status: status, msg: msg, field: field, ids: []string{id}}
+		if field == "" {
+			field = "events[0]"
+		} else {
+			field = "events[0]." + field
+		}
+		return badCase{name: name, body: inSub(change(goodReport(id))), status: status, msg: append(msg, "(line 5)"), field: field, ids: []string{id}}
 	}
 	const (
 		votes120 = `"votes":120`
@@ -98,12 +117,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 	add(
 		single("malformed JSON", 400, "", func(s string) string { return sub(t, s, `"v":1,`, `"v":1,,`) }, "malformed JSON", "invalid character ','"),
 		single("truncated JSON", 400, "", func(s string) string { return s[:len(s)/2] }, "malformed JSON", "unexpected end of input"),
-		badCase{name: "empty body", body: nil, status: 400, msg: []string{"empty request body"}},
-		badCase{name: "whitespace body", body: []byte(" \r\n\t  \n"), status: 400, msg: []string{"empty request body"}},
+		// An empty body carries no signature: 401, like any unsigned write.
+		badCase{name: "empty body", body: nil, status: 401, msg: []string{"empty request body"}},
+		badCase{name: "whitespace body", body: []byte(" \r\n\t  \n"), status: 401, msg: []string{"empty request body"}},
 		single("JSON array", 400, "", func(s string) string { return "[" + s + "]" }, "expected a JSON object, got array"),
 		single("JSON string", 400, "", func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }, "expected a JSON object, got string"),
 		single("trailing data", 400, "", func(s string) string { return s + ` {}` }, "unexpected data after the JSON object"),
-		single("two events in a single-JSON body", 400, "", func(s string) string { return s + "\n" + goodReport(newID()) }, "unexpected data after the JSON object"),
+		single("two events on one line", 400, "", func(s string) string { return s + " " + goodReport(newID()) }, "unexpected data after the JSON object"),
 		single("invalid UTF-8", 400, "", func(s string) string { return sub(t, s, `"county-clerk"`, "\"county-\xffclerk\"") }, "not valid UTF-8 at byte"),
 	)
 	// The envelope.
@@ -113,8 +133,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		single("unknown type", 400, "type", func(s string) string { return sub(t, s, `"count.reported"`, `"count.deleted"`) }, `unknown event type "count.deleted"`),
 		single("v=2", 400, "v", func(s string) string { return sub(t, s, `"v":1,`, `"v":2,`) }, "unsupported format version 2"),
 		single("v missing", 400, "v", func(s string) string { return sub(t, s, `"v":1,`, ``) }, "v", "missing"),
-		badCase{name: "id missing", body: []byte(strings.Replace(goodReport("00000000-0000-7000-8000-000000000000"), `"id":"00000000-0000-7000-8000-000000000000",`, "", 1)), status: 400, field: "id", msg: []string{"id", "missing"}},
-		badCase{name: "non-v7 UUID", body: []byte(goodReport("9f1c2a8e-6b4d-4e2f-9a7b-3c5d8e0f1a2b")), status: 400, field: "id", msg: []string{"9f1c2a8e-6b4d-4e2f-9a7b-3c5d8e0f1a2b", "version 4 UUID", "UUIDv7"}},
+		badCase{name: "id missing", body: inSub(strings.Replace(goodReport("00000000-0000-7000-8000-000000000000"), `"id":"00000000-0000-7000-8000-000000000000",`, "", 1)), status: 400, field: "events[0].id", msg: []string{"id", "missing", "(line 5)"}},
+		badCase{name: "non-v7 UUID", body: inSub(goodReport("9f1c2a8e-6b4d-4e2f-9a7b-3c5d8e0f1a2b")), status: 400, field: "events[0].id", msg: []string{"9f1c2a8e-6b4d-4e2f-9a7b-3c5d8e0f1a2b", "version 4 UUID", "UUIDv7", "(line 5)"}},
 		single("election as number", 400, "election", func(s string) string { return sub(t, s, elec, `"election":2017`) }, "election", "wrong type: got number, want a string"),
 		single("election not an ID", 400, "election", func(s string) string { return sub(t, s, elec, `"election":"GA06 Test"`) }, `"GA06 Test" is not a valid election ID`),
 		single("expected_version negative", 400, "expected_version", func(s string) string { return sub(t, s, elec, elec+`,"expected_version":-1`) }, "expected_version", "non-negative integer"),
@@ -149,26 +169,73 @@ func TestBadInputChangesNothing(t *testing.T) {
 	)
 	{
 		s, id := withID(mkEvent(t, elecMain, certification()))
-		add(badCase{name: "expected_version on a certification", status: 400, field: "expected_version", ids: []string{id},
-			body: []byte(sub(t, s, elec, elec+`,"expected_version":3`)), msg: []string{"expected_version", "only count events"}})
+		add(badCase{name: "expected_version on a certification", status: 400, field: "events[0].expected_version", ids: []string{id},
+			body: inSub(sub(t, s, elec, elec+`,"expected_version":3`)), msg: []string{"expected_version", "only count events"}})
 		s, id = withID(mkEvent(t, elecMain, correction(r1.ID, houseReport("cobb-01", 1, 2, 3))))
-		add(badCase{name: "correction without reason", status: 400, field: "data.reason", ids: []string{id},
-			body: []byte(sub(t, s, `"reason":"memory card re-read",`, ``)), msg: []string{"data.reason", "missing"}})
+		add(badCase{name: "correction without reason", status: 400, field: "events[0].data.reason", ids: []string{id},
+			body: inSub(sub(t, s, `"reason":"memory card re-read",`, ``)), msg: []string{"data.reason", "missing"}})
 	}
-	// Oversized: a valid event padded with spaces past the limit.
+	// Valid events, but not in their canonical encoding: the signature
+	// covers exact bytes, so the ledger takes only the canonical ones. The
+	// problem names the line.
+	nonCanonical := func(name string, change func(s string) string) badCase {
+		id := newID()
+		return badCase{name: name, body: inSub(change(goodReport(id))), status: 400, field: "line 5",
+			msg: []string{"event #1 (" + id + ")", "not in its canonical encoding"}, ids: []string{id}}
+	}
+	add(
+		nonCanonical("not canonical: a space after a colon", func(s string) string { return sub(t, s, `"v":1,`, `"v": 1,`) }),
+		nonCanonical("not canonical: fields out of order", func(s string) string { return sub(t, sub(t, s, typ, ``), elec, typ+elec) }),
+		nonCanonical("not canonical: a carriage return at the end", func(s string) string { return s + "\r" }),
+	)
+	// Oversized: a valid event padded with spaces past the event limit,
+	// in a submission well under the submission limit.
 	{
 		s := goodReport(newID())
 		pad := events.MaxEventSize + 1 - len(s)
-		add(badCase{name: "oversized single JSON", status: http.StatusRequestEntityTooLarge,
-			body: []byte(s[:len(s)-1] + strings.Repeat(" ", pad) + "}"),
-			msg:  []string{fmt.Sprintf("%d bytes, more than the limit of %d", events.MaxEventSize+1, events.MaxEventSize)}})
+		add(badCase{name: "oversized event", status: 400, field: "events[0]",
+			body: inSub(s[:len(s)-1] + strings.Repeat(" ", pad) + "}"),
+			msg:  []string{fmt.Sprintf("%d bytes, more than the limit of %d", events.MaxEventSize+1, events.MaxEventSize), "(line 5)"}})
+	}
+	// The submission itself is what is wrong.
+	{
+		rep := mkEvent(t, elecMain, houseReport("dekalb-01", 5, 6, 7))
+		good := signed(t, rep)
+		text, sig, _ := bytes.Cut(good, []byte("\n\n"))
+		stranger := testkeys.New("stranger")
+		byStranger := testkeys.MustSign(stranger, rep)
+		_, strangerSig, _ := bytes.Cut(byStranger, []byte("\n\n"))
+		join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+		ids := []string{rep.ID.String()}
+		add(
+			badCase{name: "a bare event", body: encode(t, rep), status: 400, msg: []string{"not a signed submission"}, ids: ids},
+			badCase{name: "unsigned JSON Lines", body: bytes.Join([][]byte{encode(t, rep), []byte(goodReport(newID())), nil}, []byte("\n")), status: 400, msg: []string{"not a signed submission"}, ids: ids},
+			badCase{name: "submission of another domain", body: []byte(sub(t, string(good), "submission/v1\n", "submission/v2\n")), status: 400, msg: []string{"not a signed submission"}, ids: ids},
+			badCase{name: "event of another election", body: inSub(goodReport(newID()), string(encode(t, otherReport))), status: 400, field: "line 6", msg: []string{"event #2", `is for election "` + elecOther + `"`}},
+			badCase{name: "unsigned submission", body: join(text, []byte("\n")), status: 401, msg: []string{"unsigned"}, ids: ids},
+			badCase{name: "two signatures", body: join(good, strangerSig), status: 401, msg: []string{"not exactly one signature line"}, ids: ids},
+			badCase{name: "signed by another key than the one it names", body: join(text, []byte("\n\n"), strangerSig), status: 401, msg: []string{"not by the key the submission names"}, ids: ids},
+			badCase{name: "altered after signing", body: []byte(sub(t, string(good), `"vote_type":"election-day","votes":5}`, `"vote_type":"election-day","votes":50}`)), status: 401, msg: []string{"does not verify"}, ids: ids},
+			badCase{name: "signature line mangled", body: join(text, []byte("\n\n"), []byte(sub(t, string(sig), "— ", "-- "))), status: 401, msg: []string{"malformed signature line"}, ids: ids},
+			badCase{name: "signed by an unregistered key", body: byStranger, status: 403, item: intp(0), msg: []string{"not authorized", "is not registered for election"}, ids: ids},
+			badCase{name: "oversized submission", body: join(good, bytes.Repeat([]byte(" "), api.MaxBodySize)), status: http.StatusRequestEntityTooLarge,
+				msg: []string{fmt.Sprintf("larger than %d bytes", api.MaxBodySize)}, ids: ids},
+		)
+		// A new election defined by a key the ledger does not accept as an
+		// authority, or by a key other than the authority its manifest names.
+		m := mkEvent(t, "ga-new", testManifest("New"))
+		add(badCase{name: "manifest by an authority the ledger does not accept", body: testkeys.MustSign(stranger, m), status: 403, item: intp(0),
+			msg: []string{"is not one this ledger accepts"}, ids: []string{m.ID.String()}})
+		m = mkEvent(t, "ga-new", testManifest("New"))
+		m.Body.(*events.Manifest).Authority = testkeys.Authority.Verifier
+		add(badCase{name: "manifest signed by another key than its authority", body: testkeys.MustSign(stranger, m), status: 403, item: intp(0),
+			msg: []string{"names authority test-authority", "signed by stranger"}, ids: []string{m.ID.String()}})
 	}
 
 	// Valid events that name what the election does not have: refused at the
 	// edge (422), not logged.
 	ref := func(name string, ev *events.Event, msg ...string) badCase {
-		s, id := withID(ev)
-		return badCase{name: name, body: []byte(s), status: http.StatusUnprocessableEntity, msg: msg, ids: []string{id}}
+		return badCase{name: name, body: signed(t, ev), status: http.StatusUnprocessableEntity, msg: msg, item: intp(0), ids: []string{ev.ID.String()}}
 	}
 	add(
 		ref("unknown election", mkEvent(t, "ga-nope", houseReport("cobb-01", 1, 2, 3)), `election "ga-nope" is not defined`),
@@ -193,53 +260,60 @@ func TestBadInputChangesNothing(t *testing.T) {
 	{
 		ev := mkEvent(t, elecMain, houseReport("cobb-01", 1201, 950, 31))
 		ev.ID = r1.ID
-		add(badCase{name: "reused event ID with different content", body: encode(t, ev), status: http.StatusUnprocessableEntity,
+		add(badCase{name: "reused event ID with different content", body: signed(t, ev), status: http.StatusUnprocessableEntity, item: intp(0),
 			msg: []string{"already logged", "different content"}})
 		ev = mkEvent(t, elecOther, houseReport("cobb-01", 1200, 950, 31))
 		ev.ID = r1.ID
-		add(badCase{name: "reused event ID in another election", body: encode(t, ev), status: http.StatusUnprocessableEntity,
+		add(badCase{name: "reused event ID in another election", body: signed(t, ev), status: http.StatusUnprocessableEntity, item: intp(0),
 			msg: []string{"already logged", elecMain, "different content"}})
 	}
 
-	// JSON Lines: the whole submission is refused, and no line is logged.
-	const ndjson = "application/x-ndjson"
+	// Several events: the whole submission is refused, and none of its
+	// events is logged. The error names the event (events[N], or item N
+	// for a valid event) and its line in the submission (events start on
+	// line 5).
 	{
 		a, b := mkEvent(t, elecMain, houseReport("cobb-02", 5, 6, 7)), mkEvent(t, elecMain, houseReport("fulton-02", 8, 9, 10))
 		third := newID()
 		bad := sub(t, goodReport(third), votes120, `"votes":"lots"`)
-		add(badCase{name: "JSON Lines, 3rd line malformed", ctype: ndjson, status: 400, item: intp(2), field: "data.counts[1].votes",
-			body: jsonLines(encode(t, a), encode(t, b), []byte(bad)), msg: []string{"line 3", "votes", "wrong type"},
+		add(badCase{name: "3rd event malformed", status: 400, field: "events[2].data.counts[1].votes",
+			body: inSub(string(encode(t, a)), string(encode(t, b)), bad), msg: []string{"line 7", "votes", "wrong type"},
 			ids: []string{a.ID.String(), b.ID.String(), third}})
 
 		a, b = mkEvent(t, elecMain, houseReport("cobb-02", 5, 6, 7)), mkEvent(t, elecMain, houseReport("fulton-02", 8, 9, 10))
 		c := mkEvent(t, elecMain, houseReport("cobb-77", 1, 1, 1))
-		add(badCase{name: "JSON Lines, 3rd line names an unknown unit", ctype: ndjson, status: http.StatusUnprocessableEntity, item: intp(2),
-			body: jsonLines(encode(t, a), encode(t, b), encode(t, c)), msg: []string{"line 3", `unit "cobb-77"`},
+		add(badCase{name: "3rd event names an unknown unit", status: http.StatusUnprocessableEntity, item: intp(2),
+			body: signed(t, a, b, c), msg: []string{"event #3", `unit "cobb-77"`},
 			ids: []string{a.ID.String(), b.ID.String(), c.ID.String()}})
 
 		a, b = mkEvent(t, elecMain, houseReport("cobb-02", 5, 6, 7)), mkEvent(t, elecMain, houseReport("fulton-02", 8, 9, 10))
 		c = mkEvent(t, elecMain, retraction(unknownID))
-		add(badCase{name: "JSON Lines, 3rd line retracts an unknown event", ctype: ndjson, status: http.StatusUnprocessableEntity, item: intp(2),
-			body: jsonLines(encode(t, a), encode(t, b), encode(t, c)), msg: []string{"line 3", unknownID.String()},
+		add(badCase{name: "3rd event retracts an unknown event", status: http.StatusUnprocessableEntity, item: intp(2),
+			body: signed(t, a, b, c), msg: []string{"event #3", unknownID.String()},
 			ids: []string{a.ID.String(), b.ID.String(), c.ID.String()}})
 
 		a, b = mkEvent(t, elecMain, houseReport("cobb-02", 5, 6, 7)), mkEvent(t, elecMain, houseReport("fulton-02", 8, 9, 10))
 		dup := mkEvent(t, elecMain, houseReport("dekalb-01", 8, 9, 10))
 		dup.ID = a.ID
-		add(badCase{name: "duplicate event ID within one JSON Lines body", ctype: ndjson, status: 400, item: intp(2),
-			body: jsonLines(encode(t, a), encode(t, b), encode(t, dup)), msg: []string{"line 3", "is already event #1"},
+		add(badCase{name: "duplicate event ID within one submission", status: 400, field: "line 7",
+			body: inSub(string(encode(t, a)), string(encode(t, b)), string(encode(t, dup))), msg: []string{"line 7", "is already event #1"},
 			ids: []string{a.ID.String(), b.ID.String()}})
 
 		a = mkEvent(t, elecMain, houseReport("cobb-02", 5, 6, 7))
 		long := goodReport(newID())
 		long = long[:len(long)-1] + strings.Repeat(" ", events.MaxEventSize) + "}"
-		add(badCase{name: "JSON Lines, 2nd line over the event limit", ctype: ndjson, status: http.StatusRequestEntityTooLarge,
-			body: jsonLines(encode(t, a), []byte(long)), msg: []string{"line 2", fmt.Sprint(events.MaxEventSize)},
+		add(badCase{name: "2nd event over the event limit", status: 400, field: "events[1]",
+			body: inSub(string(encode(t, a)), long), msg: []string{"line 6", fmt.Sprint(events.MaxEventSize)},
 			ids: []string{a.ID.String()}})
 
 		a = mkEvent(t, elecMain, houseReport("cobb-02", 5, 6, 7))
-		add(badCase{name: "JSON Lines, 2nd line is an array", ctype: ndjson, status: 400, item: intp(1),
-			body: jsonLines(encode(t, a), []byte(`[1,2]`)), msg: []string{"line 2", "expected a JSON object"},
+		add(badCase{name: "2nd event is an array", status: 400, field: "events[1]",
+			body: inSub(string(encode(t, a)), `[1,2]`), msg: []string{"line 6", "expected a JSON object"},
+			ids: []string{a.ID.String()}})
+
+		a = mkEvent(t, elecMain, houseReport("cobb-02", 5, 6, 7))
+		add(badCase{name: "a blank line between events", status: 400, field: "events[1]",
+			body: inSub(string(encode(t, a)), "", goodReport(newID())), msg: []string{"line 6", "empty event"},
 			ids: []string{a.ID.String()}})
 	}
 
@@ -249,11 +323,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	before := observeAll(tn)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			ctype := c.ctype
-			if ctype == "" {
-				ctype = "application/json"
-			}
-			status, body := tn.do(http.MethodPost, "/v1/events", ctype, c.body)
+			status, body := tn.do(http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", c.body)
 			var p api.Problem
 			if err := json.Unmarshal(body, &p); err != nil {
 				t.Fatalf("HTTP %d: body is not a JSON problem: %v: %.300s", status, err, body)
@@ -274,6 +344,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 			}
 			if c.item != nil && (p.Item == nil || *p.Item != *c.item) {
 				t.Errorf("item %v, want %d (error %q)", p.Item, *c.item, p.Error)
+			}
+			if c.item == nil && p.Item != nil && !strings.HasPrefix(p.Field, fmt.Sprintf("events[%d]", *p.Item)) {
+				// An event line at fault is named by its place; nothing
+				// else is.
+				t.Errorf("item %d, but the field at fault is %q (error %q)", *p.Item, p.Field, p.Error)
 			}
 			if after := observeAll(tn); !reflect.DeepEqual(after, before) {
 				t.Errorf("the log changed:\nbefore %v / %v\nafter  %v / %v", before[0], before[1], after[0], after[1])
@@ -318,16 +393,17 @@ func counter(t *testing.T, m map[string]any, k string) int64 {
 	return n
 }
 
-// checkLoggedRejection submits ev as a single JSON event and checks that it
-// was logged as the next entry, rejected for a reason that contains msg,
-// and that only the tally's entries and rejected counters moved.
-func checkLoggedRejection(t *testing.T, tn *testNode, ev *events.Event, wantStatus int, msg ...string) ledger.Receipt {
+// checkLoggedRejection submits ev alone in a signed submission and checks
+// that it is answered 200 with its receipt (a rejection is a verdict, not a
+// refusal), logged as the next entry, rejected for a reason that contains
+// msg, and that only the tally's entries and rejected counters moved.
+func checkLoggedRejection(t *testing.T, tn *testNode, ev *events.Event, msg ...string) ledger.Receipt {
 	t.Helper()
 	before := tn.observe(ev.Election)
 	status, r := tn.submitOne(ev)
 	after := tn.observe(ev.Election)
-	if status != wantStatus {
-		t.Errorf("%s: HTTP %d, want %d (%+v)", ev.Type(), status, wantStatus, r)
+	if status != http.StatusOK {
+		t.Errorf("%s: HTTP %d, want 200 (%+v)", ev.Type(), status, r)
 	}
 	if r.Verdict != events.Rejected || r.Duplicate || r.Index != before.size || r.TreeSize != before.size+1 || r.ID != ev.ID {
 		t.Errorf("%s: receipt %+v, want a rejection logged at %d", ev.Type(), r, before.size)
@@ -383,21 +459,21 @@ func TestRuleViolationsAreLoggedAndRejected(t *testing.T) {
 	}
 
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, correction(first.ID, houseReport("cobb-01", 1, 2, 3))),
-		http.StatusConflict, first.ID.String(), "is not the current report", second.ID.String())
+		first.ID.String(), "is not the current report", second.ID.String())
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, retraction(first.ID)),
-		http.StatusConflict, first.ID.String(), "not the current report")
+		first.ID.String(), "not the current report")
 	// cobb-01 is at version 2 in the house contest.
 	r := checkLoggedRejection(t, tn, withVersion(mkEvent(t, elecMain, houseReport("cobb-01", 1, 2, 3)), 1),
-		http.StatusConflict, "version conflict", "expected version 1", "at version 2")
+		"version conflict", "expected version 1", "at version 2")
 	if !r.Conflict() {
 		t.Errorf("stale expected version: receipt %+v is not a conflict", r)
 	}
 	checkLoggedRejection(t, tn, withVersion(mkEvent(t, elecMain, correction(second.ID, houseReport("cobb-01", 1, 2, 3))), 0),
-		http.StatusConflict, "version conflict", "expected version 0")
+		"version conflict", "expected version 0")
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, testManifest("Main, again")),
-		http.StatusConflict, "already defined")
+		"already defined")
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, recountOrder()),
-		http.StatusConflict, "not certified")
+		"not certified")
 
 	// A current expected version is accepted.
 	if st, r := tn.submitOne(withVersion(mkEvent(t, elecMain, correction(second.ID, houseReport("cobb-01", 1211, 950, 31))), 2)); st != 200 || r.Verdict != events.Accepted {
@@ -407,11 +483,11 @@ func TestRuleViolationsAreLoggedAndRejected(t *testing.T) {
 		t.Fatalf("certification: HTTP %d %+v", st, r)
 	}
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, houseReport("dekalb-01", 10, 20, 30)),
-		http.StatusConflict, "is certified", "recount order")
+		"is certified", "recount order")
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, senateReport("fulton-02", 10, 20)),
-		http.StatusConflict, "is certified", "recount order")
+		"is certified", "recount order")
 	checkLoggedRejection(t, tn, mkEvent(t, elecMain, certification()),
-		http.StatusConflict, "already certified")
+		"already certified")
 
 	var tl struct {
 		Status   string `json:"status"`
@@ -427,35 +503,59 @@ func TestRuleViolationsAreLoggedAndRejected(t *testing.T) {
 	}
 }
 
-// The error for a JSON Lines body names the line; with a blank line before
-// the bad one it must still be the line's number in the body.
-func TestJSONLinesErrorNamesThePhysicalLine(t *testing.T) {
+// The error for a bad event names its line in the submission (events start
+// on line 5, after the domain, ID, election and key lines) and its
+// position.
+func TestSubmissionErrorNamesTheLine(t *testing.T) {
 	tn := startNode(t, "", node.Config{})
 	tn.submit(mkEvent(t, elecMain, testManifest("Main")))
 	good := mkEvent(t, elecMain, houseReport("cobb-01", 1, 2, 3))
-	status, b := tn.do(http.MethodPost, "/v1/events", "application/x-ndjson", jsonLines(encode(t, good), nil, []byte(`{"v":1,`)))
+	status, b := tn.do(http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", signLines(t, elecMain, encode(t, good), []byte(`{"v":1,`)))
 	var p api.Problem
 	if err := json.Unmarshal(b, &p); err != nil || status != 400 {
 		t.Fatalf("HTTP %d %s", status, b)
 	}
-	if !strings.HasPrefix(p.Error, "line 3:") {
-		t.Errorf("error %q for a bad 3rd line (after a blank 2nd line), want it to start with \"line 3:\"", p.Error)
+	if !strings.Contains(p.Error, "(line 6)") || p.Field != "events[1]" {
+		t.Errorf("error %q, field %q for a bad 2nd event, on the 6th line; want the line and events[1] named", p.Error, p.Field)
 	}
 }
 
-// JSON Lines with CRLF line ends, and no end after the last line, are
-// read as the same events.
-func TestJSONLinesCRLF(t *testing.T) {
+// Events read from a file with CRLF line ends are signed by the client in
+// their canonical encoding and logged as the same events; a signed
+// submission whose line ends were changed to CRLF in transit is refused,
+// and changes nothing.
+func TestSubmissionCRLF(t *testing.T) {
 	tn := startNode(t, "", node.Config{})
 	tn.submit(mkEvent(t, elecMain, testManifest("Main")))
 	a := mkEvent(t, elecMain, houseReport("cobb-01", 1, 2, 3))
 	b := mkEvent(t, elecMain, houseReport("cobb-02", 4, 5, 6))
-	body := bytes.Join([][]byte{encode(t, a), encode(t, b)}, []byte("\r\n"))
-	status, resp := tn.do(http.MethodPost, "/v1/events", "application/x-ndjson", body)
-	var sr api.SubmitResponse
-	if err := json.Unmarshal(resp, &sr); err != nil || status != 200 || len(sr.Receipts) != 2 ||
-		sr.Receipts[0].ID != a.ID || sr.Receipts[1].ID != b.ID || sr.Receipts[0].Verdict != events.Accepted || sr.Receipts[1].Verdict != events.Accepted {
-		t.Fatalf("HTTP %d %s", status, resp)
+	file := bytes.Join([][]byte{encode(t, a), encode(t, b), nil}, []byte("\r\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rs, err := tn.c.Submit(ctx, bytes.SplitAfter(bytes.TrimSuffix(file, []byte("\r\n")), []byte("\n")))
+	if err != nil || len(rs) != 2 || rs[0].ID != a.ID || rs[1].ID != b.ID || rs[0].Verdict != events.Accepted || rs[1].Verdict != events.Accepted {
+		t.Fatalf("%+v, %v", rs, err)
+	}
+	for _, ev := range []*events.Event{a, b} {
+		var er api.EventResponse
+		if err := json.Unmarshal(tn.get("/v1/events/"+ev.ID.String()), &er); err != nil {
+			t.Fatal(err)
+		}
+		if got := decodeEntry(t, er.Entry).Event; !bytes.Equal(encode(t, got), encode(t, ev)) {
+			t.Errorf("logged %s, sent %s", encode(t, got), encode(t, ev))
+		}
+	}
+
+	before := tn.observe(elecMain)
+	c := mkEvent(t, elecMain, houseReport("fulton-01", 7, 8, 9))
+	crlf := bytes.ReplaceAll(signed(t, c), []byte("\n"), []byte("\r\n"))
+	status, body := tn.do(http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", crlf)
+	var p api.Problem
+	if err := json.Unmarshal(body, &p); err != nil || status != 400 || !strings.Contains(p.Error, "not a signed submission") {
+		t.Errorf("a submission with CRLF line ends: HTTP %d %s, want 400", status, body)
+	}
+	if now := tn.observe(elecMain); !now.equal(before) {
+		t.Errorf("the refused submission changed the log: before %v, after %v", before, now)
 	}
 }
 
@@ -467,13 +567,16 @@ func TestCorrectionOfAnEarlierEventInTheSameSubmission(t *testing.T) {
 	r := mkEvent(t, elecMain, houseReport("cobb-01", 1, 2, 3))
 	c := mkEvent(t, elecMain, correction(r.ID, houseReport("cobb-01", 1, 2, 4)))
 	rt := mkEvent(t, elecMain, retraction(c.ID))
-	status, b := tn.do(http.MethodPost, "/v1/events", "application/x-ndjson", jsonLines(encode(t, r), encode(t, c), encode(t, rt)))
+	status, b := tn.do(http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", signed(t, r, c, rt))
 	if status != 200 {
 		t.Fatalf("report, its correction and the correction's retraction in one submission: HTTP %d %s", status, b)
 	}
 	var resp api.SubmitResponse
 	if err := json.Unmarshal(b, &resp); err != nil {
 		t.Fatal(err)
+	}
+	if len(resp.Receipts) != 3 {
+		t.Fatalf("%d receipts for 3 events: %s", len(resp.Receipts), b)
 	}
 	for i, rc := range resp.Receipts {
 		if rc.Verdict != events.Accepted {

@@ -28,11 +28,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/broker"
+	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/store"
@@ -116,17 +117,25 @@ type sent struct {
 	body   []byte
 }
 
-// sendReports submits n count reports as one JSON Lines request.
+// reports returns n count reports and their IDs.
+func reports(t *testing.T, n int, a int64) ([]*events.Event, []uuid.UUID) {
+	t.Helper()
+	var evs []*events.Event
+	var ids []uuid.UUID
+	for i := range n {
+		ev := mkEvent(t, elecMain, houseReport(allPrecincts[i%len(allPrecincts)], a+int64(i), int64(900+i), int64(i)))
+		evs = append(evs, ev)
+		ids = append(ids, ev.ID)
+	}
+	return evs, ids
+}
+
+// sendReports submits n count reports as one signed submission.
 func sendReports(t *testing.T, tn *testNode, n int) sent {
 	t.Helper()
-	var lines [][]byte
-	s := sent{}
-	for i := range n {
-		ev := mkEvent(t, elecMain, houseReport(allPrecincts[i%len(allPrecincts)], int64(1000+i), int64(900+i), int64(i)))
-		s.ids = append(s.ids, ev.ID)
-		lines = append(lines, encode(t, ev))
-	}
-	s.status, s.body = tn.do(http.MethodPost, "/v1/events", "application/x-ndjson", jsonLines(lines...))
+	evs, ids := reports(t, n, 1000)
+	s := sent{ids: ids}
+	s.status, s.body = tn.do(http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", signed(t, evs...))
 	return s
 }
 
@@ -423,26 +432,20 @@ func TestFullDatabaseDisk(t *testing.T) {
 	}
 	// A submission the stream took as the disk filled: the state machine
 	// stalls on it.
-	var lines [][]byte // of the last submission published straight
+	var taken []byte // the last submission published straight
 	publishTaken := func() (sent, uint64) {
 		t.Helper()
-		s := sent{status: http.StatusServiceUnavailable, body: []byte("published straight to the stream")}
-		var msgs []broker.Message
-		lines = nil
-		for i := range 10 {
-			ev := mkEvent(t, elecMain, houseReport(allPrecincts[i%len(allPrecincts)], int64(i), 1, 1))
-			s.ids = append(s.ids, ev.ID)
-			lines = append(lines, encode(t, ev))
-			msgs = append(msgs, broker.Message{Election: elecMain, ID: ev.ID.String(), Data: lines[i]})
-		}
-		seq, err := tn.n.Broker.Publish(context.Background(), msgs)
+		evs, ids := reports(t, 10, 0)
+		s := sent{status: http.StatusServiceUnavailable, body: []byte("published straight to the stream"), ids: ids}
+		taken = signed(t, evs...)
+		seq, err := tn.n.Broker.Publish(context.Background(), broker.Message{Election: elecMain, ID: submissionID(t, taken).String(), Data: taken})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s, seq
 	}
-	taken, seq := publishTaken()
-	reqs = append(reqs, taken)
+	takenSent, seq := publishTaken()
+	reqs = append(reqs, takenSent)
 	waitStalled := func() health {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
@@ -463,8 +466,8 @@ func TestFullDatabaseDisk(t *testing.T) {
 	if h.status != http.StatusServiceUnavailable || !strings.Contains(h.Error, "cannot write") || !strings.Contains(h.Error, "no space left for the ledger database (Pebble)") {
 		t.Errorf("/healthz of a stalled ledger: HTTP %d, %+v", h.status, h.Health)
 	}
-	// Resubmitting the taken events: refused, with the reason.
-	if status, body := tn.do(http.MethodPost, "/v1/events", "application/x-ndjson", jsonLines(lines...)); status != http.StatusServiceUnavailable ||
+	// Resubmitting the taken submission: refused, with the reason.
+	if status, body := tn.do(http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", taken); status != http.StatusServiceUnavailable ||
 		!strings.Contains(string(body), "cannot write") || !strings.Contains(string(body), "no space left") {
 		t.Errorf("resubmitting while stalled: HTTP %d: %s", status, body)
 	}
@@ -486,7 +489,7 @@ func TestFullDatabaseDisk(t *testing.T) {
 	if !strings.Contains(logs.String(), "the ledger writes again") {
 		t.Errorf("no log line of the resumption:\n%s", logs)
 	}
-	if logged := checkWhole(t, tn, reqs); logged[2] != len(taken.ids) {
+	if logged := checkWhole(t, tn, reqs); logged[2] != len(takenSent.ids) {
 		t.Errorf("%d of the taken submission's events logged after resuming", logged[2])
 	}
 	r = sendReports(t, tn, 10)
@@ -500,8 +503,8 @@ func TestFullDatabaseDisk(t *testing.T) {
 	if err := fill(filler); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("filling: %v", err)
 	}
-	taken, seq = publishTaken()
-	reqs = append(reqs, taken)
+	takenSent, seq = publishTaken()
+	reqs = append(reqs, takenSent)
 	waitStalled()
 	start := time.Now()
 	tn.close()
@@ -517,82 +520,76 @@ func TestFullDatabaseDisk(t *testing.T) {
 	}
 	again := startNode(t, data, node.Config{})
 	waitLogged(t, again.n.Ledger, seq)
-	if logged := checkWhole(t, again, reqs); logged[len(reqs)-1] != len(taken.ids) {
+	if logged := checkWhole(t, again, reqs); logged[len(reqs)-1] != len(takenSent.ids) {
 		t.Errorf("%d of the taken submission's events logged after reopening", logged[len(reqs)-1])
 	}
 	verifyLog(t, again.n.DB, again.n.VerifierKey)
 	again.close()
 }
 
-// TestStreamDiskCutsABatch is the "99 of 100" of issue 12: the embedded
-// JetStream's disk fills in the middle of an atomic batch, which an R1
-// stream stores one message at a time, so the stream holds the batch's
-// first messages without its commit, and keeps a write error that refuses
-// everything after, even once the disk has space. The batch is published
-// straight to JetStream, as if the disk filled between the edge's check of
-// its space and the write. The ledger logs none of the cut batch; once
-// the disk has space, the node reloads JetStream (a health check does it),
-// which completes the batch from its staging copy, and the ledger logs it
-// whole and takes submissions again.
-func TestStreamDiskCutsABatch(t *testing.T) {
+// TestStreamDiskRefusesASubmissionWhole was the "99 of 100" of issue 12:
+// the embedded JetStream's disk filling in the middle of an atomic batch.
+// A submission is now one stream message, so there are no batches to cut:
+// the stream stores a submission whole or not at all. Submissions are
+// published straight to JetStream, as if the disk filled between the
+// edge's check of its space and the write, until the disk refuses one,
+// which leaves the stream with a write error that refuses everything
+// after, even once the disk has space. The ledger logs every submission
+// whole or not at all; the node says why it takes nothing; once the disk
+// has space the node reloads JetStream (a health check does it), and
+// takes submissions again.
+func TestStreamDiskRefusesASubmissionWhole(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	jsDir := filepath.Join(data, "jetstream")
 	mountTmpfs(t, jsDir, "320m")
 	logs := &logBuffer{}
 	tn := startNode(t, data, node.Config{NoFeed: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	tn.submit(mkEvent(t, elecMain, testManifest("A cut batch")))
+	tn.submit(mkEvent(t, elecMain, testManifest("A full stream disk")))
 	reqs := []sent{sendReports(t, tn, 20)}
 	if reqs[0].status != http.StatusOK {
 		t.Fatalf("HTTP %d: %s", reqs[0].status, reqs[0].body)
 	}
 
-	// Fill the stream's disk to 128 KiB free, then publish batches of 100
-	// (70 KB), giving back 16 KiB whenever one is refused whole, until one
-	// is cut.
+	// Fill the stream's disk to 128 KiB free, then publish submissions of
+	// 100 reports (70 KB) until one is refused.
 	filler := filepath.Join(jsDir, "filler")
 	fillTo(t, filler, jsDir, 128<<10)
 	ctx := context.Background()
-	cut := -1
-	for attempt := 0; attempt < 100 && cut < 0; attempt++ {
-		s := sent{status: -1, body: []byte("published straight to JetStream")}
-		var msgs []*nats.Msg
-		for i := range 100 {
-			ev := mkEvent(t, elecMain, houseReport(allPrecincts[i%len(allPrecincts)], int64(attempt), int64(i), 1))
-			s.ids = append(s.ids, ev.ID)
-			m := nats.NewMsg(tn.n.Broker.SubmitSubject(elecMain))
-			m.Header.Set(jetstream.MsgIDHeader, ev.ID.String())
-			m.Data = encode(t, ev)
-			msgs = append(msgs, m)
-		}
+	refused := -1
+	for attempt := 0; attempt < 100 && refused < 0; attempt++ {
+		evs, ids := reports(t, 100, int64(attempt))
+		s := sent{status: -1, body: []byte("published straight to JetStream"), ids: ids}
+		sub := signed(t, evs...)
+		m := nats.NewMsg(tn.n.Broker.SubmitSubject(elecMain))
+		m.Header.Set(jetstream.MsgIDHeader, submissionID(t, sub).String())
+		m.Data = sub
 		before := streamLastSeq(t, tn)
 		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		_, err := jetstreamext.PublishMsgBatch(pctx, tn.n.Broker.JetStream(), msgs)
+		_, err := tn.n.Broker.JetStream().PublishMsg(pctx, m)
 		cancel()
 		reqs = append(reqs, s)
 		after := streamLastSeq(t, tn)
 		switch {
+		case err == nil && after == before+1:
+			t.Logf("submission %d stored", attempt)
 		case err == nil:
-			t.Logf("batch %d stored whole", attempt)
-		case after > before:
-			cut = len(reqs) - 1
-			t.Logf("batch %d cut: the stream holds %d of its 100 messages (%v)", attempt, after-before, err)
+			t.Fatalf("submission %d acknowledged, but the stream went from %d to %d messages", attempt, before, after)
+		case after != before:
+			t.Fatalf("submission %d refused (%v), but the stream went from %d to %d messages", attempt, err, before, after)
 		default:
-			t.Logf("batch %d refused whole (%v): giving back 16 KiB", attempt, err)
-			st, err := os.Stat(filler)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Truncate(filler, st.Size()-16<<10); err != nil {
-				t.Fatal(err)
-			}
+			refused = len(reqs) - 1
+			t.Logf("submission %d refused whole: %v", attempt, err)
 		}
 	}
-	if cut < 0 {
-		t.Fatal("no batch was cut in 100 attempts")
+	if refused < 0 {
+		t.Fatal("no submission was refused in 100 attempts")
 	}
-	// The cut batch is not logged, and the node says why it takes nothing.
+	// The refused submission is not logged, and the node says why it
+	// takes nothing.
 	time.Sleep(500 * time.Millisecond)
-	checkWhole(t, tn, reqs)
+	if logged := checkWhole(t, tn, reqs); logged[refused] != 0 {
+		t.Errorf("%d events of the refused submission are logged", logged[refused])
+	}
 	h := getHealth(t, tn)
 	if h.status != http.StatusServiceUnavailable {
 		t.Errorf("/healthz with a full stream disk: HTTP %d, %+v", h.status, h.Health)
@@ -604,8 +601,7 @@ func TestStreamDiskCutsABatch(t *testing.T) {
 		t.Errorf("submitting with a full stream disk: HTTP %d: %s", r.status, r.body)
 	}
 
-	// Space again: the node reloads JetStream, the batch is completed and
-	// logged whole, and submissions are taken.
+	// Space again: the node takes submissions, and logs them whole.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
@@ -619,8 +615,9 @@ func TestStreamDiskCutsABatch(t *testing.T) {
 		t.Fatalf("after the disk has space again: HTTP %d: %s", r.status, r.body)
 	}
 	waitLogged(t, tn.n.Ledger, streamLastSeq(t, tn))
-	logged := checkWhole(t, tn, reqs)
-	t.Logf("the cut batch: %d of its %d events logged after the reload", logged[cut], len(reqs[cut].ids))
+	if logged := checkWhole(t, tn, reqs); logged[refused] != 0 {
+		t.Errorf("%d events of the refused submission are logged", logged[refused])
+	}
 	verifyLog(t, tn.n.DB, tn.n.VerifierKey)
 	tn.close()
 	again := startNode(t, data, node.Config{NoFeed: true})
@@ -670,7 +667,7 @@ func TestStartOnFullDisk(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	start := time.Now()
-	n, err := node.Open(ctx, node.Config{DataDir: data, HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: data, HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err == nil {
 		n.Close(ctx)
 		t.Fatal("the node opened on a full disk")

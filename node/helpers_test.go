@@ -21,9 +21,11 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/node"
 )
@@ -146,14 +148,45 @@ func encodeAll(t testing.TB, evs ...*events.Event) [][]byte {
 	return out
 }
 
-// jsonLines joins encoded events into a JSON Lines body.
-func jsonLines(lines ...[]byte) []byte {
-	var b bytes.Buffer
-	for _, l := range lines {
-		b.Write(l)
-		b.WriteByte('\n')
+// signed signs events of one election as one submission by the test
+// authority (testkeys.Sign: a manifest without an authority gets the test
+// authority's key).
+func signed(t testing.TB, evs ...*events.Event) []byte {
+	t.Helper()
+	b, err := testkeys.Sign(testkeys.Authority, evs...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return b.Bytes()
+	return b
+}
+
+// signLines signs lines, as they are, as the events of one submission of
+// election by the test authority, under a new submission ID. The lines are
+// not checked (events.SignEncoded), so that a test can sign what the
+// ledger must refuse: invalid or non-canonical events.
+func signLines(t testing.TB, election string, lines ...[]byte) []byte {
+	t.Helper()
+	b, err := events.SignEncoded(testkeys.Authority.Signer, testkeys.Authority.Verifier, uuid.Must(uuid.NewV7()), election, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// submissionID is the ID of a signed submission, the Nats-Msg-Id it is
+// published with: its second line, read without opening the submission,
+// which may hold events the ledger refuses.
+func submissionID(t testing.TB, signed []byte) uuid.UUID {
+	t.Helper()
+	lines := bytes.SplitN(signed, []byte("\n"), 3)
+	if len(lines) < 3 || string(lines[0]) != events.SubmissionDomain {
+		t.Fatalf("not a submission: %.100q", signed)
+	}
+	id, err := events.ParseID(string(lines[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 // testNode is a running node with its HTTP API served by httptest.
@@ -176,6 +209,9 @@ func startNode(t testing.TB, dir string, cfg node.Config) *testNode {
 		dir = t.TempDir()
 	}
 	cfg.DataDir, cfg.HTTP = dir, "-"
+	if cfg.Authorities == nil {
+		cfg.Authorities = testkeys.Authorities
+	}
 	if cfg.NATSURL == "" {
 		cfg.NATSListen = "127.0.0.1:0"
 	}
@@ -190,6 +226,7 @@ func startNode(t testing.TB, dir string, cfg node.Config) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tn.c = tn.c.WithKey(testkeys.Authority)
 	t.Cleanup(tn.close)
 	return tn
 }
@@ -244,29 +281,40 @@ func (tn *testNode) get(path string) []byte {
 	return b
 }
 
-// submit sends events as one JSON Lines submission and fails the test if
-// it is refused.
+// submit signs events of one election as one submission by the test
+// authority, sends it, and fails the test if it is refused.
 func (tn *testNode) submit(evs ...*events.Event) []ledger.Receipt {
 	tn.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	rs, err := tn.c.Submit(ctx, encodeAll(tn.t, evs...))
-	if err != nil {
-		tn.t.Fatalf("submitting %d events: %v", len(evs), err)
+	rs := tn.submitSigned(signed(tn.t, evs...))
+	if len(rs) != len(evs) {
+		tn.t.Fatalf("%d receipts for %d events", len(rs), len(evs))
 	}
 	return rs
 }
 
-// submitOne sends one event as a single JSON submission and returns the
-// HTTP status and receipt.
+// submitSigned sends a signed submission and fails the test if it is
+// refused.
+func (tn *testNode) submitSigned(signed []byte) []ledger.Receipt {
+	tn.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	rs, err := tn.c.SubmitSigned(ctx, signed)
+	if err != nil {
+		tn.t.Fatalf("submitting %d bytes: %v", len(signed), err)
+	}
+	return rs
+}
+
+// submitOne POSTs one event, signed by the test authority, to
+// /v1/submissions and returns the HTTP status and the event's receipt.
 func (tn *testNode) submitOne(ev *events.Event) (int, ledger.Receipt) {
 	tn.t.Helper()
-	status, b := tn.do(http.MethodPost, "/v1/events", "application/json", encode(tn.t, ev))
-	var r ledger.Receipt
-	if err := json.Unmarshal(b, &r); err != nil || r.Verdict == "" {
-		tn.t.Fatalf("submitting %s: HTTP %d, not a receipt: %s", ev.Type(), status, b)
+	status, b := tn.do(http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", signed(tn.t, ev))
+	var resp api.SubmitResponse
+	if err := json.Unmarshal(b, &resp); err != nil || len(resp.Receipts) != 1 || resp.Receipts[0].Verdict == "" {
+		tn.t.Fatalf("submitting %s: HTTP %d, not one receipt: %s", ev.Type(), status, b)
 	}
-	return status, r
+	return status, resp.Receipts[0]
 }
 
 // position is the stream position from /healthz.

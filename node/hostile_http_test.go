@@ -24,6 +24,7 @@ import (
 	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -37,6 +38,7 @@ type httpNode struct {
 func startHTTPNode(t *testing.T, cfg node.Config) *httpNode {
 	t.Helper()
 	cfg.DataDir, cfg.HTTP, cfg.NATSListen = t.TempDir(), "127.0.0.1:0", "127.0.0.1:0"
+	cfg.Authorities = testkeys.Authorities
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	n, err := node.Open(ctx, cfg)
@@ -59,18 +61,22 @@ func startHTTPNode(t *testing.T, cfg node.Config) *httpNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &httpNode{t: t, addr: n.HTTPAddr(), c: c}
+	return &httpNode{t: t, addr: n.HTTPAddr(), c: c.WithKey(testkeys.Authority)}
 }
 
-// submit sends events as one JSON Lines submission through a fresh
-// client and fails the test unless every one is accepted.
+// submit signs events as one submission by the test authority, sends it
+// through the node's own client, and fails the test unless every one is
+// accepted.
 func (hn *httpNode) submit(evs ...*events.Event) {
 	hn.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	rs, err := hn.c.Submit(ctx, encodeAll(hn.t, evs...))
+	rs, err := hn.c.SubmitSigned(ctx, signed(hn.t, evs...))
 	if err != nil {
 		hn.t.Fatalf("submitting %d events: %v", len(evs), err)
+	}
+	if len(rs) != len(evs) {
+		hn.t.Fatalf("%d receipts for %d events", len(rs), len(evs))
 	}
 	for i, r := range rs {
 		if r.Verdict != events.Accepted {
@@ -113,14 +119,31 @@ func heapPeak(stop <-chan struct{}) <-chan uint64 {
 	return out
 }
 
-// TestHostileContentLength: 80 connections announce a 64 MiB body and send
-// one byte of it. The heap must not grow by what they announced (80 × 64
-// MiB = 5 GiB), and a normal submission must be served meanwhile.
+// TestHostileContentLength: 80 connections announce a body of the most a
+// submission may be (api.MaxBodySize, 8 MiB) and send one byte of it. The
+// heap must not grow by what they announced (80 × 8 MiB = 640 MiB), and a
+// normal submission must be served meanwhile. A body announced past the
+// limit is refused with 413 before any of it is read.
 func TestHostileContentLength(t *testing.T) {
 	hn := startHTTPNode(t, node.Config{})
 	hn.submit(mkEvent(t, elecMain, testManifest("GA-6")))
 
-	const conns, announced = 80, 64 << 20
+	{
+		c := hn.dial()
+		c.SetDeadline(time.Now().Add(30 * time.Second))
+		fmt.Fprintf(c, "POST /v1/submissions HTTP/1.1\r\nHost: ledger\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", api.MaxBodySize+1)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "larger than") {
+			t.Errorf("a body announced past the limit: HTTP %d %s, want 413", resp.StatusCode, b)
+		}
+	}
+
+	const conns, announced = 80, api.MaxBodySize
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -135,12 +158,12 @@ func TestHostileContentLength(t *testing.T) {
 		c := hn.dial()
 		wg.Go(func() {
 			c.SetDeadline(time.Now().Add(30 * time.Second))
-			fmt.Fprintf(c, "POST /v1/events HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/x-ndjson\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", announced)
+			fmt.Fprintf(c, "POST /v1/submissions HTTP/1.1\r\nHost: ledger\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", announced)
 			if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
 				t.Errorf("announced body: %q, %v", line, err)
 				return
 			}
-			c.Write([]byte("{"))
+			c.Write([]byte("e"))
 			reading.Add(1)
 		})
 	}
@@ -207,7 +230,7 @@ func TestHostileSlowBody(t *testing.T) {
 		c := hn.dial()
 		cs[i] = c
 		wg.Go(func() {
-			if _, err := fmt.Fprintf(c, "POST /v1/events HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"); err != nil {
+			if _, err := fmt.Fprintf(c, "POST /v1/submissions HTTP/1.1\r\nHost: ledger\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 1000\r\n\r\ne"); err != nil {
 				return
 			}
 			tick := time.NewTicker(100 * time.Millisecond)
@@ -245,7 +268,7 @@ func TestHostileBodyRate(t *testing.T) {
 	c := hn.dial()
 	start := time.Now()
 	go func() {
-		if _, err := fmt.Fprintf(c, "POST /v1/events HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"); err != nil {
+		if _, err := fmt.Fprintf(c, "POST /v1/submissions HTTP/1.1\r\nHost: ledger\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 100000\r\n\r\ne"); err != nil {
 			return
 		}
 		for range 600 {
@@ -262,13 +285,11 @@ func TestHostileBodyRate(t *testing.T) {
 	if !strings.HasPrefix(answer, "HTTP/1.1 408 ") || time.Since(start) >= readTimeout {
 		t.Errorf("a body at 10 bytes/s answered %q after %v, want 408 well before the read timeout", answer, time.Since(start))
 	}
-	// A body at the rate: the manifest, sent in pieces over about a second.
-	ev, err := mkEvent(t, elecMain, testManifest("GA-6")).Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A body at the rate: the manifest's submission, sent in pieces over
+	// about a second.
+	ev := signed(t, mkEvent(t, elecMain, testManifest("GA-6")))
 	honest := hn.dial()
-	fmt.Fprintf(honest, "POST /v1/events HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", len(ev))
+	fmt.Fprintf(honest, "POST /v1/submissions HTTP/1.1\r\nHost: ledger\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", len(ev))
 	for len(ev) > 0 {
 		k := min(len(ev), 200)
 		honest.Write(ev[:k])
@@ -324,7 +345,7 @@ func TestHostileConnCap(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return c
+		return c.WithKey(testkeys.Authority)
 	}
 	ctx := context.Background()
 	if _, err := fresh().Submit(ctx, encodeAll(t, mkEvent(t, elecMain, houseReport("cobb-01", 100, 90, 10)))); err != nil {
@@ -348,13 +369,13 @@ func TestHostileConnCap(t *testing.T) {
 		busy[i] = c
 		br := bufio.NewReader(c)
 		c.SetDeadline(time.Now().Add(30 * time.Second))
-		fmt.Fprintf(c, "POST /v1/events HTTP/1.1\r\nHost: ledger\r\nContent-Type: application/json\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n")
+		fmt.Fprintf(c, "POST /v1/submissions HTTP/1.1\r\nHost: ledger\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n")
 		line, err := br.ReadString('\n')
 		if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
 			t.Fatalf("busy connection %d: %q, %v", i, line, err)
 		}
 		br.ReadString('\n')
-		c.Write([]byte("{"))
+		c.Write([]byte("e"))
 	}
 	start := time.Now()
 	_, err := fresh().Submit(ctx, encodeAll(t, mkEvent(t, elecMain, houseReport("cobb-02", 100, 90, 10))))

@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/feed"
@@ -77,16 +79,18 @@ func stateOf(t *testing.T, tn *testNode) transportState {
 }
 
 // waitFeed waits until the feed stream holds every entry of elecMain's log.
+// The node's feed publisher creates the stream as it starts, which may be
+// after the first submissions are answered.
 func waitFeed(t *testing.T, tn *testNode) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := tn.n.Broker.JetStream().Stream(ctx, feed.DefaultStream)
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := tn.size(elecMain)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		m, err := s.GetLastMsgForSubject(ctx, feed.DefaultSubjectPrefix+".feed."+elecMain+".checkpoint")
+		s, err := tn.n.Broker.JetStream().Stream(ctx, feed.DefaultStream)
+		var m *jetstream.RawStreamMsg
+		if err == nil {
+			m, err = s.GetLastMsgForSubject(ctx, feed.DefaultSubjectPrefix+".feed."+elecMain+".checkpoint")
+		}
 		if err == nil {
 			_, cp, err := feed.DecodeMessage(m.Subject, m.Data)
 			if err == nil && cp != nil && cp.TreeSize == want {
@@ -208,6 +212,8 @@ func TestNATSTransportClosed(t *testing.T) {
 	// What a monitor may not do.
 	before := stateOf(t, tn)
 	next := mkEvent(t, elecMain, houseReport("fulton-01", 60, 50, 3))
+	nextSub := signed(t, next) // the submission whose ID the monitor tries to poison
+	other := signed(t, mkEvent(t, elecMain, houseReport("dekalb-01", 1, 2, 3)))
 	submitSubject := b.SubmitSubject(elecMain)
 	feedSubject := feed.DefaultSubjectPrefix + ".feed." + elecMain + "." + string(events.TypeCountReported)
 	for _, p := range []struct {
@@ -215,8 +221,8 @@ func TestNATSTransportClosed(t *testing.T) {
 		id      string // Nats-Msg-Id
 		data    []byte
 	}{
-		{submitSubject, mkEvent(t, elecMain, houseReport("dekalb-01", 1, 2, 3)).ID.String(), encode(t, mkEvent(t, elecMain, houseReport("dekalb-01", 1, 2, 3)))},
-		{submitSubject, next.ID.String(), []byte(`{"junk":true}`)}, // would hold next's ID in the duplicate window
+		{submitSubject, submissionID(t, other).String(), other},                     // signed by the authority, even
+		{submitSubject, submissionID(t, nextSub).String(), []byte(`{"junk":true}`)}, // would hold nextSub's ID in the duplicate window
 		{feedSubject, "forged/" + elecMain + "/3-3", []byte(`{"election":"` + elecMain + `","type":"count.reported","tree_size":4,"changes":[]}`)},
 		{feed.DefaultSubjectPrefix + ".feed." + elecMain + ".checkpoint", "forged/cp", []byte(`{}`)},
 	} {
@@ -228,21 +234,21 @@ func TestNATSTransportClosed(t *testing.T) {
 		}
 		errs.wait(t, "Publish", p.subject)
 	}
-	api := "$JS.API."
+	jsAPI := "$JS.API."
 	for _, subject := range []string{
-		api + "STREAM.DELETE." + b.Stream(),
-		api + "STREAM.PURGE." + b.Stream(),
-		api + "STREAM.MSG.DELETE." + b.Stream(),
-		api + "STREAM.UPDATE." + b.Stream(),
-		api + "STREAM.INFO." + b.Stream(),
-		api + "CONSUMER.CREATE." + b.Stream() + ".spy",
-		api + "STREAM.DELETE." + feed.DefaultStream,
-		api + "STREAM.PURGE." + feed.DefaultStream,
-		api + "STREAM.MSG.DELETE." + feed.DefaultStream,
-		api + "STREAM.UPDATE." + feed.DefaultStream,
-		api + "STREAM.CREATE.SPY",
-		api + "CONSUMER.DELETE." + feed.DefaultStream + ".monitor-test",
-		api + "STREAM.LIST",
+		jsAPI + "STREAM.DELETE." + b.Stream(),
+		jsAPI + "STREAM.PURGE." + b.Stream(),
+		jsAPI + "STREAM.MSG.DELETE." + b.Stream(),
+		jsAPI + "STREAM.UPDATE." + b.Stream(),
+		jsAPI + "STREAM.INFO." + b.Stream(),
+		jsAPI + "CONSUMER.CREATE." + b.Stream() + ".spy",
+		jsAPI + "STREAM.DELETE." + feed.DefaultStream,
+		jsAPI + "STREAM.PURGE." + feed.DefaultStream,
+		jsAPI + "STREAM.MSG.DELETE." + feed.DefaultStream,
+		jsAPI + "STREAM.UPDATE." + feed.DefaultStream,
+		jsAPI + "STREAM.CREATE.SPY",
+		jsAPI + "CONSUMER.DELETE." + feed.DefaultStream + ".monitor-test",
+		jsAPI + "STREAM.LIST",
 	} {
 		if err := nc.PublishRequest(subject, nc.NewRespInbox(), []byte(`{"seq":1}`)); err != nil {
 			t.Fatal(err)
@@ -258,7 +264,7 @@ func TestNATSTransportClosed(t *testing.T) {
 	// A push consumer of the feed aimed at the submission subject or the
 	// JetStream API: created, but it delivers nothing there, since nothing
 	// may subscribe to those subjects.
-	for name, deliver := range map[string]string{"push-submit": submitSubject, "push-api": api + "STREAM.DELETE." + b.Stream()} {
+	for name, deliver := range map[string]string{"push-submit": submitSubject, "push-api": jsAPI + "STREAM.DELETE." + b.Stream()} {
 		if _, err := js.CreateOrUpdatePushConsumer(ctx, feed.DefaultStream, jetstream.ConsumerConfig{Durable: name, DeliverSubject: deliver}); err != nil {
 			t.Fatalf("push consumer to %s: %v", deliver, err)
 		}
@@ -268,11 +274,13 @@ func TestNATSTransportClosed(t *testing.T) {
 		t.Fatalf("the monitor changed the transport: %+v, then %+v", before, after)
 	}
 
-	// The ledger goes on: the event whose ID the monitor tried to poison
-	// is logged, and the monitor sees it on the feed.
-	status, r := tn.submitOne(next)
-	if status != http.StatusOK || r.Verdict != events.Accepted || r.Index != before.size {
-		t.Errorf("submission after the attacks: HTTP %d, %+v", status, r)
+	// The ledger goes on: the submission whose ID the monitor tried to
+	// poison is logged, and the monitor sees it on the feed.
+	status, body := tn.do(http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", nextSub)
+	var resp api.SubmitResponse
+	if err := json.Unmarshal(body, &resp); err != nil || status != http.StatusOK || len(resp.Receipts) != 1 ||
+		resp.Receipts[0].Verdict != events.Accepted || resp.Receipts[0].Index != before.size {
+		t.Errorf("submission after the attacks: HTTP %d, %s", status, body)
 	}
 	m, err := live.NextMsg(10 * time.Second)
 	if err != nil {

@@ -2,6 +2,10 @@ package node
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -9,6 +13,7 @@ import (
 
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 )
 
 func smallManifest() *events.Manifest {
@@ -24,7 +29,7 @@ func smallManifest() *events.Manifest {
 
 func TestSmoke(t *testing.T) {
 	ctx := context.Background()
-	n, err := Open(ctx, Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := Open(ctx, Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +47,7 @@ func TestSmoke(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rs, err := n.Ledger.Submit(ctx, evs)
+	rs, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, evs...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +74,39 @@ func TestSmoke(t *testing.T) {
 	if tl.Contests[0].UnitsReported != 1 || tl.Contests[0].UnitsTotal != 2 || tl.Status != "unofficial-partial" {
 		t.Errorf("tally %+v", tl.Contests[0])
 	}
-	// Resubmission answers with the original.
-	rs2, err := n.Ledger.Submit(ctx, evs[1:])
+	// Resubmission, in a new submission, answers with the original.
+	rs2, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, evs[1:]...))
 	if err != nil || !rs2[0].Duplicate || rs2[0].Index != 1 {
 		t.Fatalf("resubmit: %+v %v", rs2, err)
+	}
+}
+
+// Authorities reads the accepted authorities from the configuration and
+// from <data>/authorities (comments and blank lines skipped), each once,
+// and refuses a key that is not a canonical verifier key, naming where it
+// is.
+func TestAuthorities(t *testing.T) {
+	dir := t.TempDir()
+	a, b := testkeys.New("office-a").Verifier, testkeys.New("office-b").Verifier
+	if got, err := Authorities(dir, nil); err != nil || len(got) != 0 {
+		t.Fatalf("no file, none given: %v, %v", got, err)
+	}
+	file := filepath.Join(dir, AuthoritiesFile)
+	if err := os.WriteFile(file, []byte("# election offices\n\n"+b+"\n  "+a+"  \n# "+a+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Authorities(dir, []string{a, " " + a})
+	if err != nil || !slices.Equal(got, []string{a, b}) {
+		t.Fatalf("got %q, %v; want %q", got, err, []string{a, b})
+	}
+	if _, err := Authorities(dir, []string{"not-a-key"}); err == nil || !strings.Contains(err.Error(), "--authority") {
+		t.Errorf("a bad key given: %v", err)
+	}
+	bad := strings.Replace(b, "+", "+0", 1) // a mangled key hash
+	if err := os.WriteFile(file, []byte(a+"\n"+bad+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Authorities(dir, nil); err == nil || !strings.Contains(err.Error(), "line 2 of "+file) {
+		t.Errorf("a bad key on line 2: %v", err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/projections"
@@ -29,12 +30,12 @@ import (
 
 // publishRaw puts a message straight on the stream, bypassing the ledger's
 // edge (as a second ledger replica, a buggy tool or an old retry would), and
-// returns its stream sequence.
+// returns its stream sequence. id is its Nats-Msg-Id, a submission's ID.
 func publishRaw(t *testing.T, n *node.Node, election, id string, data []byte) uint64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	seq, err := n.Broker.Publish(ctx, []broker.Message{{Election: election, ID: id, Data: data}})
+	seq, err := n.Broker.Publish(ctx, broker.Message{Election: election, ID: id, Data: data})
 	if err != nil {
 		t.Fatalf("publishing %s straight to the stream: %v", id, err)
 	}
@@ -67,7 +68,8 @@ func TestExactlyOncePastTheDuplicateWindow(t *testing.T) {
 	tn := startNode(t, "", node.Config{DuplicateWindow: window})
 	r1 := mkEvent(t, elecMain, houseReport("cobb-01", 100, 90, 5))
 	r2 := mkEvent(t, elecMain, houseReport("fulton-01", 200, 190, 6))
-	orig := tn.submit(mkEvent(t, elecMain, testManifest("Main")), r1, r2)
+	first := signed(t, mkEvent(t, elecMain, testManifest("Main")), r1, r2)
+	orig := tn.submitSigned(first)
 	before := tn.observe(elecMain)
 	if before.size != 3 || orig[1].Index != 1 || orig[2].Index != 2 {
 		t.Fatalf("setup: %v, receipts %+v", before, orig)
@@ -75,8 +77,9 @@ func TestExactlyOncePastTheDuplicateWindow(t *testing.T) {
 
 	time.Sleep(2 * window) // past the window; not a timing assertion
 
-	// A resubmission over HTTP is answered with the original receipt and
-	// appends nothing.
+	// A resubmission over HTTP (a new submission of a logged event) is
+	// answered with the original receipt, appends nothing, and is not even
+	// published (documented in Ledger.Submit).
 	status, rc := tn.submitOne(r1)
 	if status != 200 {
 		t.Errorf("resubmission: HTTP %d", status)
@@ -85,11 +88,11 @@ func TestExactlyOncePastTheDuplicateWindow(t *testing.T) {
 	if rc.TreeSize != before.size {
 		t.Errorf("resubmission: receipt tree size %d, want %d", rc.TreeSize, before.size)
 	}
-	if now := tn.observe(elecMain); now.size != before.size || now.root != before.root || !bytes.Equal(now.tally, before.tally) {
-		t.Errorf("resubmission changed the log: before %v, after %v", before, now)
+	if now := tn.observe(elecMain); !now.equal(before) {
+		t.Errorf("resubmission changed the log or the stream: before %v, after %v", before, now)
 	}
 
-	// A JSON Lines batch mixing old and new IDs: the old ones get their
+	// A submission mixing old and new IDs: the old ones get their
 	// original receipts, only the new ones are appended, in order.
 	n1 := mkEvent(t, elecMain, houseReport("cobb-02", 300, 290, 7))
 	n2 := mkEvent(t, elecMain, houseReport("fulton-02", 400, 390, 8))
@@ -106,19 +109,28 @@ func TestExactlyOncePastTheDuplicateWindow(t *testing.T) {
 	if after.size != before.size+2 || after.cpSize != before.size+2 {
 		t.Errorf("after the mixed batch: %v, want size %d", after, before.size+2)
 	}
-	// The edge answers logged IDs from the log and publishes only the new
-	// ones (documented in Ledger.Submit).
-	if after.position != pos+2 {
-		t.Errorf("after the mixed batch the stream position is %d, want %d (the two new events)", after.position, pos+2)
+	// A submission is one stream message: the state machine logs only
+	// the new events of it.
+	if after.position != pos+1 {
+		t.Errorf("after the mixed batch the stream position is %d, want %d (one submission)", after.position, pos+1)
 	}
 
-	// The same event put on the stream again, past the window: JetStream
-	// takes it as a new message, and the state machine recognises the ID.
-	for _, ev := range []*events.Event{r1, r2} { // both published more than a window ago
+	// The first submission put on the stream again, unchanged, past the
+	// window: JetStream takes it as a new message, and the state machine
+	// recognises its event IDs. So does a new submission of r1 alone,
+	// published straight.
+	for _, c := range []struct {
+		signed  []byte
+		outcome string
+	}{
+		{first, "logged 0, duplicate 3"}, // published more than a window ago
+		{signed(t, r1), "logged 0, duplicate 1"},
+	} {
+		id := submissionID(t, c.signed)
 		pos := tn.position()
-		seq := publishRaw(t, tn.n, elecMain, ev.ID.String(), encode(t, ev))
+		seq := publishRaw(t, tn.n, elecMain, id.String(), c.signed)
 		if seq <= pos {
-			t.Fatalf("stream gave the resubmitted %s sequence %d, not past the position %d: did the duplicate window pass?", ev.ID, seq, pos)
+			t.Fatalf("stream gave the resubmitted %s sequence %d, not past the position %d: did the duplicate window pass?", id, seq, pos)
 		}
 		waitPosition(t, tn.n.Ledger, seq)
 		now := tn.observe(elecMain)
@@ -126,10 +138,10 @@ func TestExactlyOncePastTheDuplicateWindow(t *testing.T) {
 			t.Errorf("healthz position %d, want %d: the stream accepted the message", now.position, seq)
 		}
 		if now.size != after.size || now.root != after.root || !bytes.Equal(now.tally, after.tally) {
-			t.Errorf("stream duplicate of %s was logged: before %v, after %v", ev.ID, after, now)
+			t.Errorf("stream duplicate %s was logged: before %v, after %v", id, after, now)
 		}
-		if rec := seqOutcome(t, tn.n, seq); rec.ID != ev.ID || rec.Outcome != "duplicate" {
-			t.Errorf("stream message %d recorded as %+v, want a duplicate of %s", seq, rec, ev.ID)
+		if rec := seqOutcome(t, tn.n, seq); rec.ID != id || rec.Outcome != c.outcome {
+			t.Errorf("stream message %d recorded as %+v, want %q of submission %s", seq, rec, c.outcome, id)
 		}
 	}
 	// And the receipts still name the original positions.
@@ -150,9 +162,10 @@ func TestExactlyOncePastTheDuplicateWindow(t *testing.T) {
 func TestDuplicateWithinTheWindowStopsAtTheStream(t *testing.T) {
 	tn := startNode(t, "", node.Config{DuplicateWindow: 10 * time.Minute})
 	r := mkEvent(t, elecMain, houseReport("cobb-01", 1, 2, 3))
-	tn.submit(mkEvent(t, elecMain, testManifest("Main")), r)
+	sub := signed(t, mkEvent(t, elecMain, testManifest("Main")), r)
+	tn.submitSigned(sub)
 	before := tn.observe(elecMain)
-	seq := publishRaw(t, tn.n, elecMain, r.ID.String(), encode(t, r))
+	seq := publishRaw(t, tn.n, elecMain, submissionID(t, sub).String(), sub)
 	if seq != before.position {
 		t.Errorf("republishing within the window gave sequence %d, want the original %d", seq, before.position)
 	}
@@ -176,7 +189,8 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 	r1 := mkEvent(t, elecMain, houseReport("cobb-01", 100, 90, 5))
 	r2 := mkEvent(t, elecMain, houseReport("fulton-01", 200, 190, 6))
 	evs := []*events.Event{mkEvent(t, elecMain, testManifest("Main")), r1, r2}
-	orig := tn.submit(evs...)
+	first := signed(t, evs...)
+	orig := tn.submitSigned(first)
 	c := mkEvent(t, elecMain, correction(r2.ID, houseReport("fulton-01", 201, 190, 6)))
 	bad := mkEvent(t, elecMain, correction(r2.ID, houseReport("fulton-01", 202, 190, 6))) // r2 is no longer current
 	orig = append(orig, tn.submit(c, bad)...)
@@ -201,15 +215,16 @@ func TestExactlyOnceAcrossRestarts(t *testing.T) {
 		t.Errorf("resubmission after restart changed the log: before %v, after %v", before, now)
 	}
 
-	// Straight to the stream as well: the message is new to JetStream, the
-	// reopened ledger knows the ID.
-	seq := publishRaw(t, tn.n, elecMain, r1.ID.String(), encode(t, r1))
+	// Straight to the stream as well, the first submission unchanged: the
+	// message is new to JetStream, the reopened ledger knows the IDs.
+	id := submissionID(t, first)
+	seq := publishRaw(t, tn.n, elecMain, id.String(), first)
 	if seq != before.position+1 {
 		t.Fatalf("stream sequence %d, want %d", seq, before.position+1)
 	}
 	waitPosition(t, tn.n.Ledger, seq)
-	if rec := seqOutcome(t, tn.n, seq); rec.Outcome != "duplicate" || rec.ID != r1.ID {
-		t.Errorf("stream message %d: %+v, want a duplicate of %s", seq, rec, r1.ID)
+	if rec := seqOutcome(t, tn.n, seq); rec.Outcome != "logged 0, duplicate 3" || rec.ID != id {
+		t.Errorf("stream message %d: %+v, want submission %s, all 3 events duplicates", seq, rec, id)
 	}
 	tn.close()
 
@@ -243,6 +258,7 @@ type workload struct {
 	accepted int
 	rejected int
 	sent     []*events.Event
+	subs     [][]byte // the signed submissions sent, in order
 }
 
 func newWorkload(t *testing.T, tn *testNode, election string, seed uint64) *workload {
@@ -251,11 +267,16 @@ func newWorkload(t *testing.T, tn *testNode, election string, seed uint64) *work
 	return w
 }
 
-// send submits events as one submission (one JSON Lines body) and folds
-// the receipts into the tracked state.
+// send submits events as one signed submission and folds the receipts
+// into the tracked state.
 func (w *workload) send(evs ...*events.Event) []ledger.Receipt {
 	w.t.Helper()
-	rs := w.tn.submit(evs...)
+	sub := signed(w.t, evs...)
+	w.subs = append(w.subs, sub)
+	rs := w.tn.submitSigned(sub)
+	if len(rs) != len(evs) {
+		w.t.Fatalf("%d receipts for %d events", len(rs), len(evs))
+	}
 	for i, ev := range evs {
 		w.sent = append(w.sent, ev)
 		if rs[i].Duplicate {
@@ -500,12 +521,23 @@ func TestReplicasAreIdentical(t *testing.T) {
 	// Messages only something bypassing the edge could publish: the ledger
 	// drops them, the same way everywhere.
 	publishRaw(t, a.n, elecMain, uuid.Must(uuid.NewV7()).String(), []byte(`{"v":1,"type":"count.reported"`))
-	orphan := mkEvent(t, "no-such-election", houseReport("cobb-01", 1, 2, 3))
-	publishRaw(t, a.n, "no-such-election", orphan.ID.String(), encode(t, orphan))
-	// A resubmission past the duplicate window, twice on the stream.
+	orphan := signed(t, mkEvent(t, "no-such-election", houseReport("cobb-01", 1, 2, 3)))
+	publishRaw(t, a.n, "no-such-election", submissionID(t, orphan).String(), orphan)
+	// Submissions only something bypassing the edge could publish, whose
+	// events the ledger logs as rejected, the same way everywhere: one
+	// whose signature does not verify, and one by a key that may not
+	// report.
+	badSig := signed(t, w1.ev(w1.reportFor("dekalb-01", house)))
+	badSig = []byte(sub(t, string(badSig), `"operator":"county-clerk"`, `"operator":"county-clerc"`))
+	publishRaw(t, a.n, elecMain, submissionID(t, badSig).String(), badSig)
+	unauthorized := testkeys.MustSign(testkeys.New("stranger"), w1.ev(w1.reportFor("dekalb-01", house)))
+	publishRaw(t, a.n, elecMain, submissionID(t, unauthorized).String(), unauthorized)
+	w1.rejected += 2
+	// A resubmission past the duplicate window, twice on the stream: w1's
+	// second submission, unchanged.
 	time.Sleep(2 * window)
-	old := w1.sent[1]
-	publishRaw(t, a.n, elecMain, old.ID.String(), encode(t, old))
+	old := w1.subs[1]
+	publishRaw(t, a.n, elecMain, submissionID(t, old).String(), old)
 
 	// Finish: certification, rejected changes, recount.
 	w1.send(w1.ev(testManifest("Again")))
@@ -536,6 +568,21 @@ func TestReplicasAreIdentical(t *testing.T) {
 	if st := a.observe(elecMain); !bytes.Contains(st.tally, []byte(`"status":"certified"`)) {
 		t.Errorf("main election is not certified: %s", st.tally)
 	}
+	reasons := map[string]int{}
+	for _, data := range entries(t, a.n.Ledger, elecMain) {
+		en := decodeEntry(t, data)
+		for _, p := range []string{projections.SignaturePrefix, projections.UnauthorizedPrefix} {
+			if strings.HasPrefix(en.Reason, p) {
+				reasons[p]++
+				if en.Verdict != events.Rejected || (p == projections.SignaturePrefix) != (en.Submission.Signer == "") {
+					t.Errorf("entry %d: %s, %q, signer %q", en.Index, en.Verdict, en.Reason, en.Submission.Signer)
+				}
+			}
+		}
+	}
+	if reasons[projections.SignaturePrefix] != 1 || reasons[projections.UnauthorizedPrefix] != 1 {
+		t.Errorf("entries rejected for a bad signature and an unauthorized signer: %v, want one each", reasons)
+	}
 
 	pos := a.n.Ledger.Position()
 	waitSamePosition(t, pos, b.n.Ledger)
@@ -550,7 +597,7 @@ func TestReplicasAreIdentical(t *testing.T) {
 	dups, drops := 0, 0
 	for seq := uint64(1); seq <= pos; seq++ {
 		switch rec := seqOutcome(t, c.n, seq); {
-		case rec.Outcome == "duplicate":
+		case strings.HasPrefix(rec.Outcome, "logged 0, duplicate "):
 			dups++
 		case strings.HasPrefix(rec.Outcome, "dropped: "):
 			drops++

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/audit"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/store"
@@ -100,7 +101,7 @@ func TestTamperedStorageRefusedAtStart(t *testing.T) {
 
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0"})
+			n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 			if err == nil {
 				n.Close(ctx)
 				t.Fatal("the node started on tampered storage")

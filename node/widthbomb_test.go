@@ -60,10 +60,11 @@ func bombManifest(election string, units, vts, contests, choices int) (uuid.UUID
 	return id, []byte(b.String())
 }
 
-// TestWidthBombRefused: over HTTP the width bomb is refused with 400 and
-// the limit named; published straight to the stream it is dropped with the
-// reason; the node restarts cleanly over it, also when it replays the
-// stream from the start, and serves.
+// TestWidthBombRefused: over HTTP the width bomb, signed by the authority
+// into a submission, is refused with 400 and the limit named; published
+// straight to the stream it is dropped with the reason; the node restarts
+// cleanly over it, also when it replays the stream from the start, and
+// serves.
 func TestWidthBombRefused(t *testing.T) {
 	tn := startNode(t, "", node.Config{})
 	for _, b := range []struct {
@@ -76,9 +77,9 @@ func TestWidthBombRefused(t *testing.T) {
 		{1000, 40, "data.contests[0].choices", "1000 choices × 40 vote types = 40000 cells, more than the limit of 10000 cells per contest"},
 	} {
 		_, data := bombManifest("bomb", 1, b.vts, 1, b.choices)
-		status, body := tn.do(http.MethodPost, "/v1/events", "application/json", data)
+		status, body := tn.do(http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", signLines(t, "bomb", data))
 		var p struct{ Error, Field string }
-		if err := json.Unmarshal(body, &p); err != nil || status != http.StatusBadRequest || p.Field != b.field || !strings.Contains(p.Error, b.msg) {
+		if err := json.Unmarshal(body, &p); err != nil || status != http.StatusBadRequest || p.Field != "events[0]."+b.field || !strings.Contains(p.Error, b.msg) {
 			t.Errorf("%d × %d (%d bytes): HTTP %d %s; want 400, field %s, %q", b.choices, b.vts, len(data), status, body, b.field, b.msg)
 		}
 	}
@@ -91,14 +92,16 @@ func TestWidthBombRefused(t *testing.T) {
 	m := mkEvent(t, elecMain, testManifest("Main"))
 	r1 := mkEvent(t, elecMain, houseReport("cobb-01", 100, 90, 5))
 	tn.submit(m, r1)
-	id, data := bombManifest("bomb", 1, 7000, 1, 7000)
-	seq := publishRaw(t, tn.n, "bomb", id.String(), data)
-	id2, data2 := bombManifest("bomb2", 1, 12000, 1, 12000)
-	seq2 := publishRaw(t, tn.n, "bomb2", id2.String(), data2)
+	_, data := bombManifest("bomb", 1, 7000, 1, 7000)
+	sub := signLines(t, "bomb", data)
+	seq := publishRaw(t, tn.n, "bomb", submissionID(t, sub).String(), sub)
+	_, data2 := bombManifest("bomb2", 1, 12000, 1, 12000)
+	sub2 := signLines(t, "bomb2", data2)
+	seq2 := publishRaw(t, tn.n, "bomb2", submissionID(t, sub2).String(), sub2)
 	waitPosition(t, tn.n.Ledger, seq2)
 	wantDrop := map[uint64]string{
-		seq:  "dropped: undecodable: data.vote_types: 7000 vote types, more than the limit of 64",
-		seq2: "dropped: undecodable: data.vote_types: 12000 vote types, more than the limit of 64",
+		seq:  "dropped: not a submission the ledger can read: events[0].data.vote_types: 7000 vote types, more than the limit of 64 (line 5)",
+		seq2: "dropped: not a submission the ledger can read: events[0].data.vote_types: 12000 vote types, more than the limit of 64 (line 5)",
 	}
 	for s, want := range wantDrop {
 		if rec := seqOutcome(t, tn.n, s); rec.Outcome != want {
@@ -176,8 +179,8 @@ func sampleHeap() (stop func() (inuse, sys uint64)) {
 
 // TestManifestAtTheLimits submits manifests just under the limits (the two
 // shapes whose tally is largest: wide contests, and many units shown by
-// narrow ones), one report each, and reads the tally over HTTP: the heap
-// stays modest.
+// narrow ones), each signed by the authority it names, one report each,
+// and reads the tally over HTTP: the heap stays modest.
 func TestManifestAtTheLimits(t *testing.T) {
 	tn := startNode(t, "", node.Config{})
 	for _, s := range []struct {
@@ -194,15 +197,24 @@ func TestManifestAtTheLimits(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			election := "limits-" + s.name
 			_, data := bombManifest(election, s.units, s.vts, s.contests, s.choice)
-			if len(data) > events.MaxEventSize {
-				t.Fatalf("manifest of %d bytes", len(data))
+			// In its canonical encoding, naming its authority.
+			m, err := events.Decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub := signed(t, m)
+			if len(sub) > events.MaxSubmissionSize || len(m.Body.(*events.Manifest).Authority) == 0 {
+				t.Fatalf("submission of %d bytes", len(sub))
+			}
+			if enc := encode(t, m); len(enc) > events.MaxEventSize {
+				t.Fatalf("manifest of %d bytes", len(enc))
 			}
 			runtime.GC()
 			var base runtime.MemStats
 			runtime.ReadMemStats(&base)
 			stop := sampleHeap()
 
-			status, body := tn.do(http.MethodPost, "/v1/events", "application/json", data)
+			status, body := tn.do(http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", sub)
 			if status != http.StatusOK {
 				t.Fatalf("manifest of %d bytes: HTTP %d %s", len(data), status, body)
 			}

@@ -185,11 +185,11 @@ func (d *DB) LoggedEvents(ids []uuid.UUID) (map[uuid.UUID]EventRecord, error) {
 	return out, it.Error()
 }
 
-// SeqRecord is what one stream message became: an entry, a duplicate of an
-// earlier event, or nothing (with the reason).
+// SeqRecord is what one stream message, a signed submission, became:
+// entries, duplicates of earlier events, or nothing (with the reason).
 type SeqRecord struct {
-	ID      uuid.UUID // the event ID in the message; Nil if it did not decode
-	Outcome string    // "logged", "duplicate" or "dropped: <reason>"
+	ID      uuid.UUID // the submission's ID (its Nats-Msg-Id); Nil if it did not open
+	Outcome string    // "logged N" or "logged N, duplicate M" (events), or "dropped: <reason>"
 }
 
 // PutSeq records what stream message seq became.

@@ -21,6 +21,7 @@ import (
 	"github.com/election-audit/ledger/demo"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/watch"
 )
@@ -46,11 +47,17 @@ func (s *syncBuffer) String() string {
 }
 
 // startNode opens a ledger in dir with its HTTP API and embedded NATS on
-// loopback ports.
+// loopback ports, which accepts the test authority's elections.
 func startNode(t *testing.T, dir string) *node.Node {
 	t.Helper()
+	return startNodeOf(t, dir, testkeys.Authorities)
+}
+
+// startNodeOf is startNode for the elections of other authorities.
+func startNodeOf(t *testing.T, dir string, authorities []string) *node.Node {
+	t.Helper()
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", Authorities: authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,9 +115,17 @@ func certification(t *testing.T) *events.Event {
 	return event(t, &events.Certification{By: "the test", Note: "all counted"})
 }
 
+// submit signs events as one submission by the test authority (after
+// validating them, which puts them in their canonical form) and checks
+// that all are accepted.
 func submit(t *testing.T, n *node.Node, evs []*events.Event) {
 	t.Helper()
-	rs, err := n.Ledger.Submit(context.Background(), evs)
+	for _, ev := range evs {
+		if err := ev.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := n.Ledger.Submit(context.Background(), testkeys.MustSign(testkeys.Authority, evs...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,14 +501,18 @@ func TestWatchDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays the demo")
 	}
-	n := startNode(t, t.TempDir())
+	keys, err := demo.NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNodeOf(t, t.TempDir(), []string{keys.Authority.Verifier})
 	v, err := note.NewVerifier(n.VerifierKey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Out: io.Discard}); err != nil {
+	if _, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: keys, Out: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 	size, _, _, err := n.Ledger.Committed(april)

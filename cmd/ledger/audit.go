@@ -78,7 +78,7 @@ offline.`,
 				if err != nil {
 					return fmt.Errorf("verification FAILED: %w", err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d entries, %d signed checkpoints, root %s: OK\n", id, res.Size, res.Checkpoints, res.Root)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: %d entries, %d signed checkpoints, %d signed submissions, root %s: OK\n", id, res.Size, res.Checkpoints, res.Submissions, res.Root)
 			}
 			return nil
 		},
@@ -164,6 +164,10 @@ func verifyRemote(cmd *cobra.Command, server, election, key string) error {
 		if err != nil {
 			return fmt.Errorf("verification FAILED: %w", err)
 		}
+		subs, err := audit.VerifyOrigins(src, src, id, cp.Size)
+		if err != nil {
+			return fmt.Errorf("verification FAILED: %w", err)
+		}
 		tallyNote := "tally matches a replay"
 		served, err := c.Tally(ctx, id, false)
 		if err != nil {
@@ -188,7 +192,7 @@ func verifyRemote(cmd *cobra.Command, server, election, key string) error {
 		case !bytes.Equal(served, want):
 			return fmt.Errorf("verification FAILED: %s: the served tally differs from a replay of the %d entries", id, cp.Size)
 		}
-		fmt.Fprintf(cmd.OutOrStdout(), "%s: %d entries, root %s matches the signed checkpoint, %s: OK\n", id, res.Size, res.Root, tallyNote)
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: %d entries, root %s matches the signed checkpoint, every entry is its signed submission's (%d), %s: OK\n", id, res.Size, res.Root, subs, tallyNote)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/store"
 )
@@ -47,7 +48,7 @@ func bundleTestLedger(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func bundleTestLedger(t *testing.T) string {
 		t.Fatal(err)
 	}
 	for _, batch := range [][]*events.Event{evs[:1], evs[1:2], evs[2:3], evs[3:]} {
-		if _, err := n.Ledger.Submit(ctx, batch); err != nil {
+		if _, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, batch...)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -126,7 +127,7 @@ func TestAuditBundleCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	flipped := bytes.Clone(good)
-	i := bytes.Index(flipped, []byte(`{"v":1,"index":1,`)) // entry 1, the first count report
+	i := bytes.Index(flipped, []byte(`{"v":2,"index":1,`)) // entry 1, the first count report
 	i += bytes.Index(flipped[i:], []byte(`"votes":`))
 	flipped[i+len(`"votes":`)] ^= 0x01
 	for name, b := range map[string][]byte{

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -25,7 +26,7 @@ func cli(t *testing.T, stdin string, args ...string) (int, string, string) {
 func TestCLI(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,9 +38,10 @@ func TestCLI(t *testing.T) {
 			n.Close(ctx)
 		}
 	}()
-	example := filepath.Join("..", "..", "examples", "ga06-2017-04.jsonl")
+	example := exampleFile(t)
+	key := authorityKeyFile(t)
 
-	code, out, stderr := cli(t, "", "submit", "--server", srv.URL, example)
+	code, out, stderr := cli(t, "", "submit", "--server", srv.URL, "--key", key, example)
 	if code != exitOK {
 		t.Fatalf("submit: exit %d: %s", code, stderr)
 	}
@@ -48,7 +50,7 @@ func TestCLI(t *testing.T) {
 		t.Errorf("submit printed:\n%s", out)
 	}
 	// Again: same indexes, nothing logged twice.
-	code, out, _ = cli(t, "", "submit", "--server", srv.URL, example)
+	code, out, _ = cli(t, "", "submit", "--server", srv.URL, "--key", key, example)
 	if code != exitOK || strings.Count(out, "(already logged)") != 6 || !strings.HasPrefix(out, "0\t") {
 		t.Errorf("resubmit: exit %d:\n%s", code, out)
 	}
@@ -79,18 +81,18 @@ func TestCLI(t *testing.T) {
 
 	// Refused at the edge: exit 2, and the line is named.
 	bad := `{"v":1,"type":"count.reported","id":"015b826f-8b80-7000-8000-0000000000ff","election":"ga06-2017-04","data":{"unit":"cobb","contest":"us-representative-district-6","counts":[{"choice":"jon-ossoff","vote_type":"election-day","votes":-5}],"source":{"operator":"x"}}}`
-	code, _, stderr = cli(t, bad, "submit", "--server", srv.URL, "-")
+	code, _, stderr = cli(t, bad, "submit", "--server", srv.URL, "--key", key, "-")
 	if code != exitRefused || !strings.Contains(stderr, "stdin:1") || !strings.Contains(stderr, "negative") {
 		t.Errorf("negative votes: exit %d: %s", code, stderr)
 	}
 	unknown := strings.Replace(strings.Replace(bad, `"votes":-5`, `"votes":5`, 1), `"unit":"cobb"`, `"unit":"gwinnett"`, 1)
-	code, _, stderr = cli(t, unknown, "submit", "--server", srv.URL)
+	code, _, stderr = cli(t, unknown, "submit", "--server", srv.URL, "--key", key)
 	if code != exitRefused || !strings.Contains(stderr, `"gwinnett"`) {
 		t.Errorf("unknown unit: exit %d: %s", code, stderr)
 	}
 	// Logged but rejected: exit 3, with the reason.
 	stale := strings.Replace(strings.Replace(unknown, `"unit":"gwinnett"`, `"unit":"cobb"`, 1), `"election":"ga06-2017-04",`, `"election":"ga06-2017-04","expected_version":0,`, 1)
-	code, out, stderr = cli(t, stale, "submit", "--server", srv.URL)
+	code, out, stderr = cli(t, stale, "submit", "--server", srv.URL, "--key", key)
 	if code != exitRejected || !strings.Contains(out, "version conflict") {
 		t.Errorf("stale version: exit %d:\n%s%s", code, out, stderr)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
@@ -40,13 +41,20 @@ import (
 // TestCrashKill9 proves promises 1 and 2 of the design (nothing acknowledged
 // is lost; exactly once) against the real `ledger serve` process: several
 // concurrent clients submit count reports while the server is killed with
-// SIGKILL at random moments and restarted on the same data directory. A
-// client that gets no receipt resubmits the same events, with the same IDs,
-// until it gets one. At the end the log must hold every event exactly once,
-// at the index its receipt named, with the verdict the client predicted; the
-// Merkle root recomputed from the entries must match the signed checkpoint
-// (and every checkpoint handed out in a receipt must be a prefix of the final
-// log); and the stored projection must equal a fresh replay of the log.
+// SIGKILL at random moments and restarted on the same data directory. The
+// clients sign their submissions with the authority's key, which the server
+// accepts (--authority). A client that gets no receipt resubmits the same
+// events, with the same IDs, until it gets one: the same signed bytes again
+// (the same submission ID, so JetStream's deduplication may answer), or the
+// events signed again as a new submission (so only the ledger's own
+// deduplication can). At the end the log must hold every event exactly
+// once, at the index its receipt named, with the verdict the client
+// predicted, from a signed submission a client sent (whose bytes the ledger
+// serves); the Merkle root recomputed from the entries must match the signed
+// checkpoint (and every checkpoint handed out in a receipt must be a prefix
+// of the final log); the stored projection must equal a fresh replay of the
+// log; and every stream message must be a client's submission, each of its
+// events logged from exactly one message or answered as a duplicate.
 //
 // Set LEDGER_CRASH_KILLS to change the number of kills (default 20, 5 with
 // -short) and LEDGER_CRASH_SEED to replay a seed's choices (the interleaving
@@ -95,22 +103,27 @@ func TestCrashKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c = c.WithKey(testkeys.Authority)
 
 	// The election comes first, before any kill.
+	rec := &ackBook{acks: map[uuid.UUID]ackRecord{}, checkpoints: map[string]bool{}, subs: map[uuid.UUID][]uuid.UUID{}}
 	manifest := crashEvent(crashManifest(), nil)
 	data, err := manifest.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.SubmitOne(ctx, data)
+	signed, err := rec.sign(c, [][]byte{data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := c.SubmitSigned(ctx, signed)
 	if err != nil {
 		t.Fatalf("defining the election: %v", err)
 	}
-	if r.Index != 0 || r.Verdict != events.Accepted {
-		t.Fatalf("manifest receipt = %+v, want index 0, accepted", r)
+	if len(rs) != 1 || rs[0].Index != 0 || rs[0].Verdict != events.Accepted {
+		t.Fatalf("manifest receipts = %+v, want one, index 0, accepted", rs)
 	}
-
-	rec := &ackBook{acks: map[uuid.UUID]ackRecord{}, checkpoints: map[string]bool{r.Checkpoint: true}}
+	rec.checkpoints[rs[0].Checkpoint] = true
 	rec.record(manifest.ID, ackRecord{index: 0, verdict: events.Accepted, worker: -1, data: data})
 	const nWorkers = 5
 	tr := new(traffic)
@@ -196,8 +209,8 @@ func TestCrashKill9(t *testing.T) {
 	t.Logf("%d kills while serving (%d with requests in flight), %d more during start-up; %d incarnations (%d with a 100ms JetStream duplicate window); start to healthy: median %v, max %v",
 		kills, busyKills, startupKills, srv.incarnation, srv.shortWindow,
 		srv.startups[len(srv.startups)/2].Round(time.Millisecond), srv.startups[len(srv.startups)-1].Round(time.Millisecond))
-	t.Logf("%d events generated and acknowledged (%d predicted rejected), in %d submissions (%d single, %d JSON Lines); %d failed attempts resubmitted; %d receipts answered as duplicates, %d of them after a failed attempt",
-		st.events, st.rejected, st.submissions, st.singles, st.submissions-st.singles, st.retries, st.duplicates, st.recovered)
+	t.Logf("%d events generated and acknowledged (%d predicted rejected), in %d submissions (%d of one event); %d failed attempts resubmitted (%d signed again as a new submission, %d the same bytes again); %d receipts answered as duplicates, %d of them after a failed attempt",
+		st.events, st.rejected, st.submissions, st.singles, st.retries, st.resigned, st.retries-st.resigned, st.duplicates, st.recovered)
 	t.Logf("%d acknowledged events resubmitted alongside, in %d answered submissions (each must come back as a duplicate at its index)", echoed, echoBatches)
 	t.Logf("worker submission latency: median %v, 90th percentile %v", tr.quantile(0.5).Round(time.Millisecond), tr.quantile(0.9).Round(time.Millisecond))
 	t.Logf("building the binary took %v, the kill phase %v", built.Sub(began).Round(time.Millisecond), killPhase.Round(time.Millisecond))
@@ -251,7 +264,7 @@ func (tr *traffic) quantile(q float64) time.Duration {
 
 func crashManifest() *events.Manifest {
 	m := &events.Manifest{
-		Name: "Crash Test General", Date: "2026-11-03",
+		Name: "Crash Test General", Date: "2026-11-03", Authority: testkeys.Authority.Verifier,
 		VoteTypes: []events.VoteType{
 			{ID: "election-day", Name: "Election Day"},
 			{ID: "advance", Name: "Advance in Person"},
@@ -341,7 +354,7 @@ func (s *serverProc) start() error {
 	if fi, err := logf.Stat(); err == nil {
 		s.logStart = fi.Size()
 	}
-	args := []string{"serve", "--data", s.data, "--http", s.httpAddr, "--nats-listen", "127.0.0.1:0"}
+	args := []string{"serve", "--data", s.data, "--http", s.httpAddr, "--nats-listen", "127.0.0.1:0", "--authority", testkeys.Authority.Verifier}
 	if s.rng.IntN(2) == 0 {
 		args = append(args, "--duplicate-window", "100ms")
 		s.shortWindow++
@@ -458,12 +471,43 @@ func (s *serverProc) dumpLog() {
 
 // ---- the clients ----
 
-// ackBook is every receipt the clients got, by event ID.
+// ackBook is every receipt the clients got, by event ID, and every
+// submission they signed.
 type ackBook struct {
 	mu          sync.Mutex
 	acks        map[uuid.UUID]ackRecord
 	ids         []uuid.UUID     // the keys of acks, in the order acknowledged
 	checkpoints map[string]bool // every distinct checkpoint handed out
+	// subs are the event IDs of every submission signed, by submission ID,
+	// whether or not it was answered.
+	subs map[uuid.UUID][]uuid.UUID
+}
+
+// sign signs encoded events as one submission with c's key, and notes the
+// submission before it can be sent.
+func (b *ackBook) sign(c *client.Client, raw [][]byte) ([]byte, error) {
+	signed, err := c.Sign(raw)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := events.OpenSubmission(signed)
+	if err != nil {
+		return nil, fmt.Errorf("the client's own submission does not open: %w", err)
+	}
+	if sub.SignatureErr != nil {
+		return nil, fmt.Errorf("the client's own submission: %w", sub.SignatureErr)
+	}
+	ids := make([]uuid.UUID, len(sub.Events))
+	for i, ev := range sub.Events {
+		ids[i] = ev.ID
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, dup := b.subs[sub.ID]; dup {
+		return nil, fmt.Errorf("submission ID %s signed twice", sub.ID)
+	}
+	b.subs[sub.ID] = ids
+	return signed, nil
 }
 
 type ackRecord struct {
@@ -482,7 +526,7 @@ func (b *ackBook) record(id uuid.UUID, a ackRecord) {
 type workerStats struct {
 	events, rejected      int
 	submissions, singles  int
-	retries               int
+	retries, resigned     int
 	duplicates, recovered int
 }
 
@@ -492,6 +536,7 @@ func (s *workerStats) add(o *workerStats) {
 	s.submissions += o.submissions
 	s.singles += o.singles
 	s.retries += o.retries
+	s.resigned += o.resigned
 	s.duplicates += o.duplicates
 	s.recovered += o.recovered
 }
@@ -689,29 +734,32 @@ func (w *worker) run(ctx context.Context, stopGen <-chan struct{}) {
 }
 
 // submit sends one planned submission until it gets receipts, resubmitting
-// the same events after every failure, and checks the receipts.
+// the same events after every failure, and checks the receipts. A retry
+// sends the same signed bytes again, or, at random, the same events signed
+// as a new submission (a new submission ID), as a client that starts over.
 func (w *worker) submit(ctx context.Context, batch []planned) bool {
-	single := len(batch) == 1 && w.rng.IntN(2) == 0
 	w.stats.submissions++
-	if single {
+	if len(batch) == 1 {
 		w.stats.singles++
 	}
+	raw := make([][]byte, len(batch))
+	for i, p := range batch {
+		raw[i] = p.data
+	}
+	var signed []byte
 	for attempt := 1; ; attempt++ {
-		var receipts []ledger.Receipt
-		var err error
-		end := w.tr.begin(true)
-		if single {
-			var r *ledger.Receipt
-			if r, err = w.c.SubmitOne(ctx, batch[0].data); err == nil {
-				receipts = []ledger.Receipt{*r}
+		if signed == nil || w.rng.IntN(2) == 0 {
+			if signed != nil {
+				w.stats.resigned++
 			}
-		} else {
-			raw := make([][]byte, len(batch))
-			for i, p := range batch {
-				raw[i] = p.data
+			var err error
+			if signed, err = w.book.sign(w.c, raw); err != nil {
+				w.t.Errorf("worker %d: %v", w.id, err)
+				return false
 			}
-			receipts, err = w.c.Submit(ctx, raw)
 		}
+		end := w.tr.begin(true)
+		receipts, err := w.c.SubmitSigned(ctx, signed)
 		end(err == nil)
 		var ce *client.Error
 		switch {
@@ -801,17 +849,13 @@ func echo(ctx context.Context, t *testing.T, c *client.Client, book *ackBook, tr
 			}
 		}
 		book.mu.Unlock()
-		var receipts []ledger.Receipt
-		var err error
-		end := tr.begin(false)
-		if len(raw) == 1 && rng.IntN(2) == 0 {
-			var r *ledger.Receipt
-			if r, err = c.SubmitOne(ctx, raw[0]); err == nil {
-				receipts = []ledger.Receipt{*r}
-			}
-		} else {
-			receipts, err = c.Submit(ctx, raw)
+		signed, err := book.sign(c, raw)
+		if err != nil {
+			t.Errorf("echo: %v", err)
+			return answered, submissions
 		}
+		end := tr.begin(false)
+		receipts, err := c.SubmitSigned(ctx, signed)
 		end(err == nil)
 		var ce *client.Error
 		switch {
@@ -820,6 +864,9 @@ func echo(ctx context.Context, t *testing.T, c *client.Client, book *ackBook, tr
 			return answered, submissions
 		case err != nil:
 			continue // killed: nothing to check
+		case len(receipts) != len(raw):
+			t.Errorf("echo: %d receipts for %d resubmitted events", len(receipts), len(raw))
+			return answered, submissions
 		}
 		submissions++
 		book.mu.Lock()
@@ -897,6 +944,9 @@ func verifyServedLog(ctx context.Context, t *testing.T, c *client.Client, book *
 	})
 	entries := make([]*events.Entry, n)
 	at := map[uuid.UUID]uint64{}
+	subs := map[[32]byte][]*events.Entry{} // by the submission's SHA-256
+	book.mu.Lock()
+	defer book.mu.Unlock()
 	var accepted, rejected uint64
 	for i, b := range raw {
 		en, err := events.DecodeEntry(b)
@@ -912,6 +962,17 @@ func verifyServedLog(ctx context.Context, t *testing.T, c *client.Client, book *
 		at[en.Event.ID] = uint64(i)
 		if !generated[en.Event.ID] {
 			t.Errorf("entry %d holds event %s, which no client generated", i, en.Event.ID)
+		}
+		// From a submission a client signed, at the place it had there.
+		switch sr := en.Submission; {
+		case sr == nil:
+			t.Errorf("entry %d names no submission", i)
+		case sr.Signer != testkeys.Authority.Verifier:
+			t.Errorf("entry %d: signer %q, want the authority's key", i, sr.Signer)
+		case sr.Item < 0 || sr.Item >= len(book.subs[sr.ID]) || book.subs[sr.ID][sr.Item] != en.Event.ID:
+			t.Errorf("entry %d (event %s) names item %d of submission %s, which no client signed so", i, en.Event.ID, sr.Item, sr.ID)
+		default:
+			subs[sr.SHA256] = append(subs[sr.SHA256], en)
 		}
 		if en.Verdict == events.Accepted {
 			accepted++
@@ -940,9 +1001,31 @@ func verifyServedLog(ctx context.Context, t *testing.T, c *client.Client, book *
 	if rfc := rfc6962Root(raw); rfc != [32]byte(cp.Root) {
 		t.Errorf("RFC 6962 root of the %d served entries is %x, the signed checkpoint says %x", n, rfc, cp.Root[:])
 	}
+	// The signed submission of every entry is served, whole: its bytes
+	// have the SHA-256 the entry names and carry the event where it says.
+	for sum, ens := range subs {
+		b, err := c.Submission(ctx, crashElection, sum)
+		if err != nil {
+			t.Errorf("submission %s of entry %d: %v", ens[0].Submission.ID, ens[0].Index, err)
+			continue
+		}
+		sub, err := events.OpenSubmission(b)
+		if err != nil {
+			t.Errorf("submission %s of entry %d, served: %v", ens[0].Submission.ID, ens[0].Index, err)
+			continue
+		}
+		if sub.SHA256 != sum || sub.SignatureErr != nil || sub.ID != ens[0].Submission.ID {
+			t.Errorf("submission of entry %d, served: SHA-256 %x (want %x), signature %v, ID %v (want %s)",
+				ens[0].Index, sub.SHA256, sum, sub.SignatureErr, sub.ID, ens[0].Submission.ID)
+			continue
+		}
+		for _, en := range ens {
+			if it := en.Submission.Item; it >= len(sub.Events) || sub.Events[it].ID != en.Event.ID || !bytes.Equal(sub.Canonical[it], must(en.Event.Encode())) {
+				t.Errorf("entry %d (event %s): item %d of its submission, served, is not that event", en.Index, en.Event.ID, it)
+			}
+		}
+	}
 	// Every checkpoint ever handed out in a receipt is of a prefix of this log.
-	book.mu.Lock()
-	defer book.mu.Unlock()
 	for s := range book.checkpoints {
 		old, err := checkpoint.Open([]byte(s), origin, v)
 		if err != nil {
@@ -1075,14 +1158,16 @@ func verifyStore(t *testing.T, data string, tallyHTTP []byte, book *ackBook) {
 			t.Errorf("event index of %s = %+v, %v; receipt said index %d, %s", id, r, err, a.index, a.verdict)
 		}
 	}
-	// What every stream message became: each logged event from exactly one
-	// message, repeats answered as duplicates, nothing dropped.
+	// What every stream message became: a submission a client signed, each
+	// of its events logged from it or answered as a duplicate, nothing
+	// dropped; and each logged event from exactly one message.
 	pos, err := db.Position()
 	if err != nil {
 		t.Fatal(err)
 	}
-	logged := map[uuid.UUID]uint64{}
+	loggedFrom := map[uuid.UUID]int{} // entries logged, by submission ID
 	var dups, missing int
+	var logged uint64
 	for seq := uint64(1); seq <= pos; seq++ {
 		r, err := db.Seq(seq)
 		if errors.Is(err, store.ErrNotFound) {
@@ -1092,29 +1177,57 @@ func verifyStore(t *testing.T, data string, tallyHTTP []byte, book *ackBook) {
 		if err != nil {
 			t.Fatalf("stream message %d: %v", seq, err)
 		}
-		_, acked := book.acks[r.ID]
-		switch {
-		case !acked:
-			t.Errorf("stream message %d (%s) carries event %s, which no client got a receipt for", seq, r.Outcome, r.ID)
-		case r.Outcome == "logged":
-			if prev, ok := logged[r.ID]; ok {
-				t.Errorf("event %s logged from stream messages %d and %d", r.ID, prev, seq)
-			}
-			logged[r.ID] = seq
-		case r.Outcome == "duplicate":
-			dups++
-		default:
-			t.Errorf("stream message %d (%s): %s", seq, r.ID, r.Outcome)
+		ids, sent := book.subs[r.ID]
+		if !sent {
+			t.Errorf("stream message %d (%s) carries submission %s, which no client signed", seq, r.Outcome, r.ID)
+			continue
+		}
+		nl, nd, ok := parseOutcome(r.Outcome)
+		if !ok {
+			t.Errorf("stream message %d (submission %s): %s", seq, r.ID, r.Outcome)
+			continue
+		}
+		if nl+nd != len(ids) {
+			t.Errorf("stream message %d (submission %s of %d events): %s", seq, r.ID, len(ids), r.Outcome)
+		}
+		loggedFrom[r.ID] += nl
+		logged += uint64(nl)
+		dups += nd
+	}
+	if logged != size {
+		t.Errorf("stream messages logged %d events, the log has %d entries", logged, size)
+	}
+	inLog := map[uuid.UUID]int{}
+	for i := uint64(0); i < size; i++ {
+		b, err := db.Entry(crashElection, i)
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		en, err := events.DecodeEntry(b)
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		if en.Submission != nil {
+			inLog[en.Submission.ID]++
 		}
 	}
-	if uint64(len(logged)) != size {
-		t.Errorf("%d stream messages logged, the log has %d entries", len(logged), size)
+	if !maps.Equal(inLog, loggedFrom) {
+		for id, k := range loggedFrom {
+			if inLog[id] != k {
+				t.Errorf("stream messages of submission %s logged %d events, the log holds %d from it", id, k, inLog[id])
+			}
+		}
+		for id, k := range inLog {
+			if _, ok := loggedFrom[id]; !ok {
+				t.Errorf("the log holds %d events from submission %s, which no stream message logged", k, id)
+			}
+		}
 	}
 	if missing > 0 {
 		t.Errorf("%d of the stream messages 1..%d have no record of what they became", missing, pos)
 	}
-	t.Logf("store: %d entries from %d stream messages, %d of them repeats the ledger itself answered as duplicates; stored projection, replay and served tally are identical (%d bytes)",
-		size, pos, dups, len(rb))
+	t.Logf("store: %d entries from %d stream messages (%d submissions signed), %d events in them the ledger itself answered as duplicates; stored projection, replay and served tally are identical (%d bytes)",
+		size, pos, len(book.subs), dups, len(rb))
 }
 
 // rfc6962Root computes the RFC 6962 Merkle tree hash of leaves directly
@@ -1140,4 +1253,25 @@ func rfc6962Root(leaves [][]byte) [32]byte {
 		return sha256.Sum256(append(append([]byte{1}, l[:]...), r[:]...))
 	}
 	return mth(level)
+}
+
+// must returns b, or panics on err.
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// parseOutcome reads a stream record's outcome "logged N" or "logged N,
+// duplicate M": how many of the submission's events were logged from the
+// message and how many were logged before.
+func parseOutcome(s string) (logged, dups int, ok bool) {
+	if _, err := fmt.Sscanf(s, "logged %d, duplicate %d", &logged, &dups); err == nil && s == fmt.Sprintf("logged %d, duplicate %d", logged, dups) && dups > 0 {
+		return logged, dups, true
+	}
+	if _, err := fmt.Sscanf(s, "logged %d", &logged); err == nil && s == fmt.Sprintf("logged %d", logged) {
+		return logged, 0, true
+	}
+	return 0, 0, false
 }

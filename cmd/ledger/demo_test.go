@@ -15,8 +15,12 @@ func TestDemoCommand(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
 	}
+	// Each election's log holds its events and, since submissions are
+	// signed, the authority's registrations of the three county offices'
+	// keys: 28+3 and 421+3 entries, each from its office's submission.
 	for _, want := range []string{"SIMULATED", "falls below 50%", "rises above 50%", "48.12%", "51.78%",
-		"equal to the official results", "Verified: 28 entries", "Verified: 421 entries"} {
+		"equal to the official results", "Verified: 31 entries", "Verified: 424 entries",
+		"every entry is its office's signed submission"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q", want)
 		}

@@ -96,6 +96,9 @@ func TestImportCorpusIdempotent(t *testing.T) {
 		},
 	}
 	n, url := startLedger(t)
+	// Every import is signed by the authority the ledger accepts: the
+	// manifest of each new election names it.
+	key := authorityKeyFile(t)
 	r := rand.New(rand.NewPCG(11, 2017))
 	for _, c := range cases {
 		t.Run(c.election, func(t *testing.T) {
@@ -103,7 +106,7 @@ func TestImportCorpusIdempotent(t *testing.T) {
 			for i, f := range c.files {
 				c.files[i] = corpusFile(f)
 			}
-			importCorpusCase(t, n, url, r, c)
+			importCorpusCase(t, n, url, key, r, c)
 		})
 	}
 }
@@ -135,10 +138,10 @@ func errorLine(stderr string) string {
 	return lines[len(lines)-1]
 }
 
-func importCorpusCase(t *testing.T, n *node.Node, url string, r *rand.Rand, c corpusCase) {
+func importCorpusCase(t *testing.T, n *node.Node, url, key string, r *rand.Rand, c corpusCase) {
 	imp := func(election string, flags []string, files ...string) corpusImport {
 		t.Helper()
-		args := append([]string{"import", "--server", url, "--election", election, "--json"}, flags...)
+		args := append([]string{"import", "--server", url, "--key", key, "--election", election, "--json"}, flags...)
 		code, out, errs := cli(t, "", append(args, files...)...)
 		ci := corpusImport{code: code, stderr: errs}
 		if ci.accepted() {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -20,7 +21,7 @@ import (
 // logged), and refuses a broken file and a file that does not match.
 func TestImportCommand(t *testing.T) {
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +32,8 @@ func TestImportCommand(t *testing.T) {
 	csv := func(county string) string {
 		return "openelections:" + filepath.Join(data, "20170620__ga__special__general__runoff__"+county+"__precinct.csv")
 	}
-	args := []string{"import", "--server", srv.URL, "--election", "ga06-2017-06",
+	key := authorityKeyFile(t)
+	args := []string{"import", "--server", srv.URL, "--key", key, "--election", "ga06-2017-06",
 		csv("cobb"), csv("dekalb"), csv("fulton"), "ga-sos:" + filepath.Join(data, "export-2017JunSpecRun.json")}
 	code, out, errs := cli(t, "", args...)
 	if code != exitOK || !strings.Contains(out, "420 events logged, 0 already logged, 0 rejected; the log has 420 entries") {
@@ -59,7 +61,7 @@ func TestImportCommand(t *testing.T) {
 		{"ga-sos:" + filepath.Join(data, "export-2017JunSpecRun.json"), csv("fulton")},
 		{"--date", "2017-06-20", "--state", "ga", "openelections:" + copied},
 	} {
-		code, out, errs := cli(t, "", append([]string{"import", "--server", srv.URL, "--election", "ga06-2017-06"}, files...)...)
+		code, out, errs := cli(t, "", append([]string{"import", "--server", srv.URL, "--key", key, "--election", "ga06-2017-06"}, files...)...)
 		if code != exitOK || !strings.Contains(out, " 0 events logged, ") || !strings.HasSuffix(out, "the log has 420 entries\n") {
 			t.Fatalf("import %v again: exit %d\n%s\n%s", files, code, out, errs)
 		}
@@ -81,17 +83,17 @@ func TestImportCommand(t *testing.T) {
 	if err := os.WriteFile(bad, b[:len(b)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errs = cli(t, "", "import", "--server", srv.URL, "--election", "ga06-2017-04", "--format", "ga-sos", bad)
+	code, _, errs = cli(t, "", "import", "--server", srv.URL, "--key", key, "--election", "ga06-2017-04", "--format", "ga-sos", bad)
 	if code != exitError || !strings.Contains(errs, "cut.json") {
 		t.Fatalf("truncated file: exit %d\n%s", code, errs)
 	}
 	// The April export does not match the runoff's manifest.
-	code, _, errs = cli(t, "", "import", "--server", srv.URL, "--election", "ga06-2017-06", "--format", "ga-sos", filepath.Join(data, "export-2017AprSpec.json"))
+	code, _, errs = cli(t, "", "import", "--server", srv.URL, "--key", key, "--election", "ga06-2017-06", "--format", "ga-sos", filepath.Join(data, "export-2017AprSpec.json"))
 	if code != exitError || !strings.Contains(errs, "couldn't match") {
 		t.Fatalf("mismatched file: exit %d\n%s", code, errs)
 	}
 	// No format.
-	code, _, errs = cli(t, "", "import", "--server", srv.URL, "--election", "x", bad)
+	code, _, errs = cli(t, "", "import", "--server", srv.URL, "--key", key, "--election", "x", bad)
 	if code != exitError || !strings.Contains(errs, "which format?") {
 		t.Fatalf("no format: exit %d\n%s", code, errs)
 	}
@@ -106,15 +108,15 @@ func TestImportCommand(t *testing.T) {
 // file: the root of the replayed entries must match it.
 func TestTallyAtCheckpoint(t *testing.T) {
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close(ctx)
 	srv := httptest.NewServer(n.Handler)
 	defer srv.Close()
-	example := filepath.Join("..", "..", "examples", "ga06-2017-04.jsonl")
-	if code, _, errs := cli(t, "", "submit", "--server", srv.URL, example); code != exitOK {
+	example := exampleFile(t)
+	if code, _, errs := cli(t, "", "submit", "--server", srv.URL, "--key", authorityKeyFile(t), example); code != exitOK {
 		t.Fatal(errs)
 	}
 	code, cp, errs := cli(t, "", "checkpoint", "--server", srv.URL, "--election", "ga06-2017-04")
@@ -144,7 +146,7 @@ func TestTallyAtCheckpoint(t *testing.T) {
 func startLedger(t *testing.T) (*node.Node, string) {
 	t.Helper()
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,12 +172,13 @@ func TestImportWrongElection(t *testing.T) {
 	n, url := startLedger(t)
 	data := filepath.Join("..", "..", "internal", "ga06", "data")
 	april, june := filepath.Join(data, "export-2017AprSpec.json"), filepath.Join(data, "export-2017JunSpecRun.json")
-	code, out, errs := cli(t, "", "import", "--server", url, "--election", "ga06-2017-04", "--format", "ga-sos", april)
+	key := authorityKeyFile(t)
+	code, out, errs := cli(t, "", "import", "--server", url, "--key", key, "--election", "ga06-2017-04", "--format", "ga-sos", april)
 	if code != exitOK {
 		t.Fatalf("April export: exit %d\n%s%s", code, out, errs)
 	}
 	size := treeSize(n, "ga06-2017-04")
-	code, out, errs = cli(t, "", "import", "--server", url, "--election", "ga06-2017-04", "--format", "ga-sos", june)
+	code, out, errs = cli(t, "", "import", "--server", url, "--key", key, "--election", "ga06-2017-04", "--format", "ga-sos", june)
 	if code != exitError || !strings.Contains(errs, "export-2017JunSpecRun.json with election ga06-2017-04: the files are of an election on 2017-06-20, but election ga06-2017-04 is on 2017-04-18") {
 		t.Fatalf("June export into the April election: exit %d\n%s%s", code, out, errs)
 	}
@@ -183,7 +186,7 @@ func TestImportWrongElection(t *testing.T) {
 		t.Fatalf("the refused import changed the tree size from %d to %d", size, got)
 	}
 	t.Logf("refused: %s", errs)
-	code, _, errs = cli(t, "", "import", "--server", url, "--election", "both", "--format", "ga-sos", april, june)
+	code, _, errs = cli(t, "", "import", "--server", url, "--key", key, "--election", "both", "--format", "ga-sos", april, june)
 	if code != exitError || !strings.Contains(errs, "(an election on 2017-04-18) with") || !strings.Contains(errs, "(an election on 2017-06-20)") {
 		t.Fatalf("files of two dates: exit %d\n%s", code, errs)
 	}
@@ -233,9 +236,10 @@ func TestImportFindings(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	key := authorityKeyFile(t)
 	imp := func(election string, flags ...string) (int, string, string) {
 		t.Helper()
-		return cli(t, "", append([]string{"import", "--server", url, "--election", election, "--format", "openelections"}, flags...)...)
+		return cli(t, "", append([]string{"import", "--server", url, "--key", key, "--election", election, "--format", "openelections"}, flags...)...)
 	}
 	const summary = "checked: the reports add up to the files' own rows in every contest and choice (2 contests, 4 choices, 287209 in all)\nfindings: 1 rollup-sum\n"
 	line := "rollup-sum: " + bad + ": line 204: roll-up of Cobb"
@@ -280,7 +284,7 @@ func TestImportFindings(t *testing.T) {
 	if code, out, errs = imp("cert", orig); code != exitOK || strings.Contains(out, "findings:") {
 		t.Fatalf("original file: exit %d\n%s%s", code, out, errs)
 	}
-	rc, err := n.Ledger.Submit(context.Background(), []*events.Event{{ID: uuid.Must(uuid.NewV7()), Election: "cert", Body: &events.Certification{By: "state"}}})
+	rc, err := n.Ledger.Submit(context.Background(), testkeys.MustSign(testkeys.Authority, &events.Event{ID: uuid.Must(uuid.NewV7()), Election: "cert", Body: &events.Certification{By: "state"}}))
 	if err != nil || rc[0].Verdict != events.Accepted {
 		t.Fatalf("certification: %v %+v", err, rc)
 	}

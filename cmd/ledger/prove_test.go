@@ -20,6 +20,7 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -29,7 +30,7 @@ import (
 func TestAuditProve(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +41,7 @@ func TestAuditProve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c = c.WithKey(testkeys.Authority)
 	const e = "prove-test"
 	mk := func(b events.Body) []byte {
 		ev := &events.Event{ID: uuid.Must(uuid.NewV7()), Election: e, Body: b}
@@ -57,7 +59,7 @@ func TestAuditProve(t *testing.T) {
 			Counts: []events.Count{{Choice: "a", VoteType: "day", Votes: votes}}})
 	}
 	batches := [][][]byte{{mk(&events.Manifest{
-		Name: "Prove", Date: "2026-11-03",
+		Name: "Prove", Date: "2026-11-03", Authority: testkeys.Authority.Verifier,
 		VoteTypes: []events.VoteType{{ID: "day", Name: "Day"}},
 		Units:     []events.Unit{{ID: "st", Name: "State", Kind: "state"}, {ID: "p1", Name: "P1", Kind: "precinct", Parent: "st"}},
 		Contests:  []events.Contest{{ID: "c", Name: "C", VoteFor: 1, Choices: []events.Choice{{ID: "a", Name: "A"}}}},

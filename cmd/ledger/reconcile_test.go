@@ -16,6 +16,7 @@ import (
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/internal/ga06"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -88,7 +89,7 @@ func parseReconciliation(t *testing.T, out string) reconciliation {
 func TestReconcileCLI(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestReconcileCLI(t *testing.T) {
 	evs, csvs := runoffEvents(t, t.TempDir())
 	for rest := evs; len(rest) > 0; {
 		k := min(len(rest), 300)
-		if _, err := n.Ledger.Submit(ctx, rest[:k]); err != nil {
+		if _, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, rest[:k]...)); err != nil {
 			t.Fatal(err)
 		}
 		rest = rest[k:]
@@ -167,8 +168,8 @@ func TestReconcileCLI(t *testing.T) {
 	fixed := *addison.Body.(*events.CountReport)
 	fixed.Counts = slices.Clone(fixed.Counts)
 	fixed.Counts[0].Votes++
-	rc, err := n.Ledger.Submit(ctx, []*events.Event{{ID: uuid.Must(uuid.NewV7()), Election: id,
-		Body: &events.Correction{Corrects: addison.ID, Reason: "typo", CountReport: fixed}}})
+	rc, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, &events.Event{ID: uuid.Must(uuid.NewV7()), Election: id,
+		Body: &events.Correction{Corrects: addison.ID, Reason: "typo", CountReport: fixed}}))
 	if err != nil || rc[0].Verdict != events.Accepted {
 		t.Fatalf("correction: %v %+v", err, rc)
 	}

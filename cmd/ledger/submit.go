@@ -36,7 +36,7 @@ func eventsBar(n int, what string) *progressbar.ProgressBar {
 
 func newSubmit() *cobra.Command {
 	var server, keyFile string
-	var assignIDs bool
+	var assignIDs, claim bool
 	cmd := &cobra.Command{
 		Use:   "submit --key FILE [EVENTS]",
 		Short: "Sign and submit events (JSON or JSON Lines) from a file or stdin",
@@ -79,12 +79,32 @@ event was logged but rejected by the election's rules.`,
 			if err != nil {
 				return err
 			}
+			if claim {
+				if raw, err = claimAuthority(raw, key.Verifier); err != nil {
+					return err
+				}
+			}
 			bar := eventsBar(len(raw), "submitting")
 			rs, err := c.WithKey(key).SubmitAll(cmd.Context(), raw, client.SubmitOptions{Chunk: submitChunk, Progress: func(done int) {
 				if bar != nil {
 					bar.Set(done)
 				}
 			}})
+			out := bufio.NewWriter(cmd.OutOrStdout())
+			defer out.Flush()
+			rejected := 0
+			for _, r := range rs { // on an error, those of the events logged before it
+				line := fmt.Sprintf("%d\t%s\t%s", r.Index, r.ID, r.Verdict)
+				if r.Duplicate {
+					line += "\t(already logged)"
+				}
+				if r.Reason != "" {
+					line += "\t" + r.Reason
+					rejected++
+				}
+				fmt.Fprintln(out, line)
+			}
+			out.Flush()
 			var chunkErr *client.ChunkError
 			var ce *client.Error
 			if errors.As(err, &chunkErr) && errors.As(err, &ce) && ce.IsClientError() {
@@ -102,22 +122,7 @@ event was logged but rejected by the election's rules.`,
 			if err != nil {
 				return err
 			}
-			out := bufio.NewWriter(cmd.OutOrStdout())
-			defer out.Flush()
-			rejected := 0
-			for _, r := range rs {
-				line := fmt.Sprintf("%d\t%s\t%s", r.Index, r.ID, r.Verdict)
-				if r.Duplicate {
-					line += "\t(already logged)"
-				}
-				if r.Reason != "" {
-					line += "\t" + r.Reason
-					rejected++
-				}
-				fmt.Fprintln(out, line)
-			}
 			if rejected > 0 {
-				out.Flush()
 				return &exitCodeError{exitRejected, fmt.Errorf("%d event(s) logged as rejected", rejected)}
 			}
 			return nil
@@ -126,7 +131,28 @@ event was logged but rejected by the election's rules.`,
 	cmd.Flags().StringVar(&server, "server", client.DefaultURL, "ledger HTTP API")
 	cmd.Flags().StringVar(&keyFile, "key", "", "private key file of the office that signs (from `ledger keygen`; required)")
 	cmd.Flags().BoolVar(&assignIDs, "assign-ids", false, "give events without an \"id\" a new UUIDv7 (printed in the output)")
+	cmd.Flags().BoolVar(&claim, "claim-authority", false, "a manifest that names no authority names the signing key (which the ledger must accept: ledger serve --authority)")
 	return cmd
+}
+
+// claimAuthority gives each manifest among raw that names no authority the
+// verifier key vkey.
+func claimAuthority(raw [][]byte, vkey string) ([][]byte, error) {
+	out := make([][]byte, len(raw))
+	for i, b := range raw {
+		out[i] = b
+		ev, err := events.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("event %d: %w", i+1, err)
+		}
+		if m, ok := ev.Body.(*events.Manifest); ok && m.Authority == "" {
+			m.Authority = vkey
+			if out[i], err = ev.Encode(); err != nil {
+				return nil, fmt.Errorf("event %d: %w", i+1, err)
+			}
+		}
+	}
+	return out, nil
 }
 
 // loadKey loads the signing key named by --key.

@@ -4,13 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"path/filepath"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -19,16 +20,26 @@ import (
 func TestTallyNIST(t *testing.T) {
 	const election = "ga06-2017-04"
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0"})
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close(ctx)
 	srv := httptest.NewServer(n.Handler)
 	defer srv.Close()
-	example := filepath.Join("..", "..", "examples", "ga06-2017-04.jsonl")
-	if code, _, stderr := cli(t, "", "submit", "--server", srv.URL, example); code != exitOK {
-		t.Fatalf("submit: exit %d: %s", code, stderr)
+	// The first two events, then the other four, in two submissions: the
+	// entries of one submission share their recorded time, and --at entry
+	// 1's time below must mean tree size 2.
+	example, err := os.ReadFile(exampleFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(example), "\n")
+	key := authorityKeyFile(t)
+	for _, part := range []string{strings.Join(lines[:2], ""), strings.Join(lines[2:], "")} {
+		if code, _, stderr := cli(t, part, "submit", "--server", srv.URL, "--key", key); code != exitOK {
+			t.Fatalf("submit: exit %d: %s", code, stderr)
+		}
 	}
 	_, size, err := n.Ledger.Checkpoint(election)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -30,7 +31,7 @@ func TestWatchCLI(t *testing.T) {
 
 	ctx := context.Background()
 	dirA, dirB := t.TempDir(), t.TempDir()
-	a, err := node.Open(ctx, node.Config{DataDir: dirA, HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
+	a, err := node.Open(ctx, node.Config{DataDir: dirA, HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,14 +43,14 @@ func TestWatchCLI(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dirB, "ledger.key"), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b, err := node.Open(ctx, node.Config{DataDir: dirB, HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0"})
+	b, err := node.Open(ctx, node.Config{DataDir: dirB, HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close(ctx)
-	example := filepath.Join("..", "..", "examples", "ga06-2017-04.jsonl")
+	example, authority := exampleFile(t), authorityKeyFile(t)
 	for _, n := range []*node.Node{a, b} {
-		if code, _, stderr := cli(t, "", "submit", "--server", "http://"+n.HTTPAddr(), example); code != exitOK {
+		if code, _, stderr := cli(t, "", "submit", "--server", "http://"+n.HTTPAddr(), "--key", authority, example); code != exitOK {
 			t.Fatalf("submit: exit %d: %s", code, stderr)
 		}
 	}

@@ -16,8 +16,14 @@ import (
 )
 
 // New returns the test key named name: the same key for the same name.
-func New(name string) *keys.Key {
-	seed := sha256.Sum256([]byte("election-audit ledger test key\x00" + name))
+func New(name string) *keys.Key { return derive(name, name) }
+
+// Another returns a test key named name that is not New(name): another
+// office's key under the same name.
+func Another(name string) *keys.Key { return derive(name, "another\x00"+name) }
+
+func derive(name, from string) *keys.Key {
+	seed := sha256.Sum256([]byte("election-audit ledger test key\x00" + from))
 	pub := ed25519.NewKeyFromSeed(seed[:]).Public().(ed25519.PublicKey)
 	vkey, err := note.NewEd25519VerifierKey(name, pub)
 	if err != nil {
@@ -42,7 +48,8 @@ var (
 	Authorities = []string{Authority.Verifier}
 )
 
-// Sign signs events of one election as one submission with k. A manifest
+// Sign signs events of one election as one submission with k, each
+// validated (which sorts its counts) and canonically encoded. A manifest
 // among them that names no authority is given k as its authority, so that
 // tests can build manifests as before keys existed.
 func Sign(k *keys.Key, evs ...*events.Event) ([]byte, error) {
@@ -53,6 +60,9 @@ func Sign(k *keys.Key, evs ...*events.Event) ([]byte, error) {
 	for i, ev := range evs {
 		if m, ok := ev.Body.(*events.Manifest); ok && m.Authority == "" {
 			m.Authority = k.Verifier
+		}
+		if err := ev.Validate(); err != nil { // sorts the counts: canonical
+			return nil, err
 		}
 		b, err := ev.Encode()
 		if err != nil {
