@@ -110,3 +110,21 @@ func VerifyOrigins(src Source, subs SubmissionSource, election string, size uint
 	err := src.Entries(election, 0, size, o.check)
 	return o.n, err
 }
+
+// OriginChecker holds entries of one election, in log order, to their
+// signed submissions, as VerifyOrigins does, for callers that see entries
+// one at a time (a watcher). get returns a submission's bytes by SHA-256.
+type OriginChecker struct{ o *origins }
+
+// NewOriginChecker returns a checker for an election's entries.
+func NewOriginChecker(election string, get func(sha256 [32]byte) ([]byte, error)) *OriginChecker {
+	return &OriginChecker{&origins{election: election, get: get}}
+}
+
+// Check holds the stored entry at index to its submission: nil, or a
+// *MismatchError naming the entry (or the error get gave).
+func (c *OriginChecker) Check(index uint64, entry []byte) error { return c.o.check(index, entry) }
+
+// Submission returns the submission of the last entry checked, nil before
+// the first.
+func (c *OriginChecker) Submission() *events.Submission { return c.o.cur }
