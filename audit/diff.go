@@ -12,8 +12,8 @@ import (
 	"github.com/election-audit/ledger/projections"
 )
 
-// Change is what one entry did to the counts: which report it replaced,
-// why, and every count that changed, old → new.
+// Change is what one entry did to the counts: which office made it, which
+// report it replaced, why, and every count that changed, old → new.
 type Change struct {
 	Index    uint64         `json:"index"`
 	Recorded time.Time      `json:"recorded"`
@@ -21,14 +21,30 @@ type Change struct {
 	Type     events.Type    `json:"type"`
 	Verdict  events.Verdict `json:"verdict"`
 	Rejected string         `json:"rejected,omitempty"` // why the state machine rejected it
-	Unit     string         `json:"unit,omitempty"`
-	Contest  string         `json:"contest,omitempty"`
+	// Office is the name of the key that signed the entry's submission
+	// (events.KeyName of Signer), Signer that verifier key in full; both
+	// are empty when the submission's signature does not verify (the
+	// entry is then rejected).
+	Office  string `json:"office,omitempty"`
+	Signer  string `json:"signer,omitempty"`
+	Unit    string `json:"unit,omitempty"`
+	Contest string `json:"contest,omitempty"`
 	// Replaces is the report this one superseded, corrected or retracted.
 	Replaces uuid.UUID      `json:"replaces,omitzero"`
 	Why      string         `json:"why,omitempty"` // the correction's or retraction's reason
 	Source   *events.Source `json:"source,omitempty"`
 	Counts   []CountChange  `json:"counts,omitempty"` // only the counts that changed
 	Status   string         `json:"status"`           // the election's status after it
+}
+
+// By names the office that made the change for readable output: "by
+// <key name>", or "by (invalid signature)" if its submission's signature
+// does not verify.
+func (c *Change) By() string {
+	if c.Office == "" {
+		return "by (invalid signature)"
+	}
+	return "by " + c.Office
 }
 
 // CountChange is one count before and after an entry.
@@ -41,10 +57,20 @@ type CountChange struct {
 
 // Diff returns what entries [from, to) of an election's log changed, in log
 // order, computed from the entries alone: the state at from is a replay of
-// [0, from).
-func Diff(src Source, election string, from, to uint64) ([]Change, error) {
+// [0, from), and every verdict is checked as the replay checks it. If subs
+// is not nil, each entry of [from, to) is first held to its signed
+// submission (see [OriginChecker]), so that the office a change names is
+// the one whose signature its submission carries; the first fault is a
+// *MismatchError naming the entry.
+func Diff(src Source, subs SubmissionSource, election string, from, to uint64) ([]Change, error) {
 	if from > to {
 		return nil, fmt.Errorf("--from %d is after --to %d", from, to)
+	}
+	if subs != nil && from < to {
+		o := newOrigins(election, subs)
+		if err := src.Entries(election, from, to, o.check); err != nil {
+			return nil, fmt.Errorf("couldn't diff %s [%d, %d): %w", election, from, to, err)
+		}
 	}
 	var proj *projections.Election
 	if from > 0 {
@@ -72,6 +98,9 @@ func Diff(src Source, election string, from, to uint64) ([]Change, error) {
 		c := &Change{Index: en.Index, Recorded: en.Recorded, ID: en.Event.ID, Type: en.Event.Type(), Verdict: en.Verdict}
 		if en.Verdict == events.Rejected {
 			c.Rejected = en.Reason
+		}
+		if en.Submission != nil && en.Submission.Signer != "" {
+			c.Office, c.Signer = events.KeyName(en.Submission.Signer), en.Submission.Signer
 		}
 		switch b := en.Event.Body.(type) {
 		case *events.CountReport:
@@ -134,7 +163,8 @@ func changed(old, now []events.Count) []CountChange {
 	return out
 }
 
-// WriteChanges writes changes as readable lines, corrections marked.
+// WriteChanges writes changes as readable lines, corrections marked, each
+// naming the office that signed it ("by <key name>").
 func WriteChanges(w io.Writer, changes []Change) error {
 	var b strings.Builder
 	for _, c := range changes {
@@ -143,7 +173,7 @@ func WriteChanges(w io.Writer, changes []Change) error {
 		case events.TypeCountCorrected, events.TypeCountRetracted:
 			mark = "!"
 		}
-		fmt.Fprintf(&b, "%s #%d %s %s", mark, c.Index, c.Recorded.Format(time.RFC3339), c.Type)
+		fmt.Fprintf(&b, "%s #%d %s %s %s", mark, c.Index, c.Recorded.Format(time.RFC3339), c.Type, c.By())
 		if c.Unit != "" {
 			fmt.Fprintf(&b, " %s / %s", c.Unit, c.Contest)
 		}

@@ -19,21 +19,31 @@ func newAuditDiff() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "diff --election ID --from A --to B",
-		Short: "What entries [A, B) changed: each count old → new, by which report, and why",
+		Short: "What entries [A, B) changed: each count old → new, by which office and report, and why",
 		Long: `diff lists the entries [A, B) of an election's log and how each changed the
-counts: for every report, correction and retraction, the counts that changed
-(old → new), the report it replaced, and the reason given. Corrections and
-retractions are marked with "!". Rejected entries are listed with the reason.
+counts: the office that made it ("by <key name>", the name of the key that
+signed its submission), and for every report, correction and retraction, the
+counts that changed (old → new), the report it replaced, and the reason given.
+Corrections and retractions are marked with "!". Rejected entries are listed
+with the reason. --json adds "office" (the key name) and "signer" (the full
+verifier key) to each change.
 
 The old values are recomputed by replaying the log from entry 0, from the
 entries fetched from --server (default) or read from --data (offline, the
-server stopped): nothing computed by the ledger is trusted.`,
+server stopped), with every verdict checked, signer and role included; each
+entry listed is held to its signed submission (its bytes, fetched or read
+alike, must hash to what the entry names, carry the signature it names and
+hold its event), so the office shown is the one that signed: nothing
+computed by the ledger is trusted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("to") {
 				return errors.New("--to is required: the end of the range, exclusive")
 			}
-			var src audit.Source
+			var src interface {
+				audit.Source
+				audit.SubmissionSource
+			}
 			if dataDir != "" {
 				db, err := store.Open(filepath.Join(dataDir, "pebble"))
 				if err != nil {
@@ -48,7 +58,7 @@ server stopped): nothing computed by the ledger is trusted.`,
 				}
 				src = client.Source{Client: c, Ctx: cmd.Context()}
 			}
-			changes, err := audit.Diff(src, election, from, to)
+			changes, err := audit.Diff(src, src, election, from, to)
 			if err != nil {
 				return err
 			}
