@@ -34,6 +34,9 @@ func (c *Client) Changes(ctx context.Context, election string, from uint64, type
 		return err
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("couldn't reach the ledger at %s (is `ledger serve` running?): %w", c.base, err)

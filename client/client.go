@@ -29,6 +29,17 @@ type Client struct {
 	base string
 	http *http.Client
 	key  *keys.Key // signs submissions; nil for a reader
+	// token, if set, is sent as "Authorization: Bearer <token>" on every
+	// request: the read token of a ledger whose reads are not public.
+	token string
+}
+
+// WithReadToken returns a client that sends token as the bearer token of
+// its requests (`ledger serve --read-token`).
+func (c *Client) WithReadToken(token string) *Client {
+	cc := *c
+	cc.token = token
+	return &cc
 }
 
 // WithKey returns a client that signs its submissions with k.
@@ -84,6 +95,9 @@ func (c *Client) do(ctx context.Context, method, path, ctype string, body []byte
 	}
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

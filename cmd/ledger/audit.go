@@ -124,7 +124,7 @@ func parseVerifier(key string) (note.Verifier, error) {
 // verifyRemote verifies a running ledger from its HTTP API.
 func verifyRemote(cmd *cobra.Command, server, election, key string) error {
 	ctx := cmd.Context()
-	c, err := client.New(server, nil)
+	c, err := newClient(server)
 	if err != nil {
 		return err
 	}

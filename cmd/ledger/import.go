@@ -182,7 +182,7 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 					return err
 				}
 			}
-			c, err := client.New(server, nil)
+			c, err := newClient(server)
 			if err != nil {
 				return err
 			}

@@ -47,7 +47,7 @@ func (f *proveFlags) add(cmd *cobra.Command) {
 // open returns the client and the verifier and origin to check the
 // election's checkpoints with; f.key becomes the key string used.
 func (f *proveFlags) open(ctx context.Context) (*client.Client, note.Verifier, string, error) {
-	c, err := client.New(f.server, nil)
+	c, err := newClient(f.server)
 	if err != nil {
 		return nil, nil, "", err
 	}

@@ -55,7 +55,7 @@ numbers are tied to the checkpoint; a mismatch exits 1.`,
 			if format != "json" && format != "table" && format != "nist" {
 				return fmt.Errorf("--format %q: use json, table or nist", format)
 			}
-			c, err := client.New(server, nil)
+			c, err := newClient(server)
 			if err != nil {
 				return err
 			}
@@ -116,7 +116,7 @@ prints it. Pass --key with the verifier key you trust; without it the key is
 fetched from the same server, which proves only that the server signed it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := client.New(server, nil)
+			c, err := newClient(server)
 			if err != nil {
 				return err
 			}

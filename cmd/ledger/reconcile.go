@@ -158,7 +158,7 @@ func reconcileSource(cmd *cobra.Command, server, dataDir, election string) (audi
 		}
 		return db, size, func() { db.Close() }, nil
 	}
-	c, err := client.New(server, nil)
+	c, err := newClient(server)
 	if err != nil {
 		return nil, 0, nil, err
 	}

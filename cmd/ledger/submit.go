@@ -75,7 +75,7 @@ event was logged but rejected by the election's rules.`,
 			if err != nil {
 				return err
 			}
-			c, err := client.New(server, nil)
+			c, err := newClient(server)
 			if err != nil {
 				return err
 			}
