@@ -3,14 +3,11 @@ package broker
 // A full disk is an outage of the embedded server, not a loss. JetStream
 // (as of nats-server 2.15) keeps a stream's first write error for as long
 // as the stream is loaded: every later message is refused, and
-// unanswered, even once the disk has space again; and an R1 stream stores
-// an atomic batch one message at a time, so a batch cut by a full disk
-// leaves its first messages in the stream, without their commit (the
-// server completes it from its staging copy when it loads the stream
-// again). So Publish refuses submissions while the embedded server's disk
-// is short of space, and the broker reloads the embedded JetStream when
-// its submission stream has a write error and the disk has space again,
-// which clears the error and completes a cut batch.
+// unanswered, even once the disk has space again. (A submission is one
+// message, so it is in the stream whole or not at all.) So Publish refuses
+// submissions while the embedded server's disk is short of space, and the
+// broker reloads the embedded JetStream when its submission stream has a
+// write error and the disk has space again, which clears the error.
 
 import (
 	"context"
@@ -35,7 +32,7 @@ import (
 const DefaultMinFree = 256 << 20
 
 // publishTimeout bounds the wait for the stream's acknowledgement of one
-// atomic batch. A stream with a write error does not answer at all.
+// submission. A stream with a write error does not answer at all.
 const publishTimeout = 10 * time.Second
 
 // embeddedMaxMemory is the embedded server's JetStream memory limit.

@@ -21,11 +21,15 @@ func newBench() *cobra.Command {
 		Short: "Measure ingest and latency beside the raw JetStream, Pebble and SHA-256 ceilings",
 		Long: `bench starts a throwaway ledger (embedded NATS, Pebble in a temporary
 directory), and in one run measures: sustained ingest from submit to durable
-entry with ~500-byte count events, the latency of a single synchronous
-submitter, and beside them the raw ceilings on the same machine: JetStream
-publishing with Nats-Msg-Id into a file stream configured like the ledger's
-(atomic batches and async), Pebble synced batch writes, and SHA-256. It prints
-each figure and the ratio of the ledger to the ceiling.
+entry with ~680-byte count events, signed in submissions of --chunk events
+as a reporter's client signs them, the latency of a single synchronous
+submitter, the cost of signing and of opening a submission, and beside them
+the raw ceilings on the same machine: the ledger's transport (whole
+submissions published as single JetStream messages with Nats-Msg-Id into a
+file stream configured like the ledger's, and read back in order), the
+transport of earlier releases for comparison (one message per event, in
+atomic batches, and async), Pebble synced batch writes, and SHA-256. It
+prints each figure and the ratio of the ledger to the transport's ceiling.
 
 With --audit it measures the audit instead: it generates an election log of
 --entries entries straight into Pebble (no NATS; setup, not measured), then
@@ -96,7 +100,7 @@ delays are then the feed's at that rate.`,
 	f.IntVar(&cfg.Submitters, "submitters", bench.DefaultSubmitters, "concurrent submitters")
 	f.IntVar(&cfg.Chunk, "chunk", bench.DefaultChunk, "events per submission")
 	f.IntVar(&cfg.Latency, "latency", 2000, "sequential single-event submissions for the latency figures")
-	f.IntVar(&cfg.Publishers, "publishers", 0, "concurrent publishers for the JetStream batch ceiling (default: --submitters)")
+	f.IntVar(&cfg.Publishers, "publishers", 0, "concurrent publishers for the JetStream ceilings (default: --submitters)")
 	f.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the ingest phase (with --import: of the import; with --monitors: of the ingest with subscribers) to this file")
 	f.StringVar(&cfg.Dir, "dir", "", "scratch directory (default: a new temporary one; removed afterwards)")
 	f.BoolVar(&auditMode, "audit", false, "measure the audit of a generated log instead of ingest")
