@@ -13,6 +13,7 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/client"
+	"github.com/election-audit/ledger/events"
 )
 
 func newAuditProve() *cobra.Command {
@@ -79,6 +80,12 @@ proved, and that the proof leads to the checkpoint's root. S must be a size
 at which the ledger signed a checkpoint (GET
 /v1/elections/ID/checkpoints/S answers 200).
 
+It also fetches the signed submission the entry names and checks that its
+bytes have the SHA-256 the entry names, that its signature verifies with the
+key the entry names, and that its event is the entry's: with the proof, that
+shows who reported the entry. (Whether that key could make the event is
+decided from the log's own key registrations: ledger audit verify.)
+
 With --out FILE it also writes the verified proof as a C2SP tlog-proof
 (https://c2sp.org/tlog-proof), which anyone can check offline with the entry
 and the verifier key.`,
@@ -116,8 +123,21 @@ and the verifier key.`,
 			if err := audit.CheckInclusion(&p.InclusionProof, cp); err != nil {
 				return fmt.Errorf("proof FAILED: %w", err)
 			}
+			// Who reported it: the entry's signed submission.
+			oc := audit.NewOriginChecker(f.election, func(sum [32]byte) ([]byte, error) {
+				return client.Source{Client: c, Ctx: ctx}.Submission(f.election, sum)
+			})
+			if err := oc.Check(index, entries[0]); err != nil {
+				return fmt.Errorf("proof FAILED: the entry's signed submission: %w", err)
+			}
+			sub := oc.Submission()
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "origin     %s\nentry      %d\nleaf hash  %s\ntree size  %d\n", cp.Origin, p.Index, p.LeafHash, cp.Size)
+			if sub.SignatureErr == nil {
+				fmt.Fprintf(w, "signed by  %s (%s), submission %s: the signature verifies and the entry is its event\n", events.KeyName(sub.Signer), sub.Signer, sub.ID)
+			} else {
+				fmt.Fprintf(w, "signed by  nobody: submission %s's signature does not verify (%v), and the entry is rejected\n", sub.ID, sub.SignatureErr)
+			}
 			printHashes(w, "proof", p.Hashes)
 			fmt.Fprintf(w, "root       %s (signed checkpoint, signature verified with %s)\n", cp.Root, f.key)
 			if out != "" {

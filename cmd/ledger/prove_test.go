@@ -140,6 +140,7 @@ func TestAuditProve(t *testing.T) {
 		fail bool
 	}{
 		{"inclusion", []string{"inclusion", "--server", srv.URL, "--election", e, "--index", "3", "--key", n.VerifierKey}, "OK: entry 3 is in the signed tree of size 17", false},
+		{"inclusion names who signed it", []string{"inclusion", "--server", srv.URL, "--election", e, "--index", "3", "--key", n.VerifierKey}, "signed by  test-authority (test-authority+", false},
 		{"inclusion of the last", []string{"inclusion", "--server", srv.URL, "--election", e, "--index", "16", "--key", keyFile}, "OK: entry 16 is in the signed tree of size 17", false},
 		{"inclusion at a size", []string{"inclusion", "--server", srv.URL, "--election", e, "--index", "0", "--size", "3", "--out", proofFile}, "OK: entry 0 is in the signed tree of size 3", false},
 		{"inclusion in a tree of 1", []string{"inclusion", "--server", srv.URL, "--election", e, "--index", "0", "--size", "1"}, "proof      (none)", false},
