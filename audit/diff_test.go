@@ -3,6 +3,8 @@ package audit_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,9 +13,24 @@ import (
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/keys"
+	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/store"
 )
+
+// submitAs signs events as one submission by k and submits it.
+func submitAs(t *testing.T, l *ledger.Ledger, k *keys.Key, evs ...*events.Event) {
+	t.Helper()
+	rs, err := l.Submit(context.Background(), testkeys.MustSign(k, evs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != len(evs) {
+		t.Fatalf("%d receipts for %d events", len(rs), len(evs))
+	}
+}
 
 func TestDiff(t *testing.T) {
 	ctx := context.Background()
@@ -26,20 +43,31 @@ func TestDiff(t *testing.T) {
 	counts := func(ossoff, handel int64) []events.Count {
 		return []events.Count{{Choice: "ossoff", VoteType: "ed", Votes: ossoff}, {Choice: "handel", VoteType: "ed", Votes: handel}}
 	}
+	// Fulton's office reports; the authority corrects once; Fulton's
+	// office retracts the correction.
+	fulton := testkeys.New("fulton-elections")
 	manifest := mk(&events.Manifest{Name: "T", Date: "2017-04-18",
 		VoteTypes: []events.VoteType{{ID: "ed", Name: "Election Day"}},
 		Units:     []events.Unit{{ID: "ga", Name: "GA", Kind: "state"}, {ID: "fulton", Name: "Fulton", Kind: "county", Parent: "ga"}},
 		Contests:  []events.Contest{{ID: "h6", Name: "House 6", VoteFor: 1, Choices: []events.Choice{{ID: "ossoff", Name: "Ossoff"}, {ID: "handel", Name: "Handel"}}}}})
+	register := mk(&events.KeyRegistration{Key: fulton.Verifier, Units: []string{"fulton"}})
 	first := mk(&events.CountReport{Unit: "fulton", Contest: "h6", Counts: counts(100, 50), Source: events.Source{Operator: "clerk"}})
 	second := mk(&events.CountReport{Unit: "fulton", Contest: "h6", Counts: counts(120, 50), Source: events.Source{Operator: "clerk"}})
 	fix := mk(&events.Correction{Corrects: second.ID, Reason: "memory card re-read", CountReport: events.CountReport{Unit: "fulton", Contest: "h6", Counts: counts(120, 75), Source: events.Source{Operator: "clerk"}}})
 	stale := mk(&events.Correction{Corrects: first.ID, Reason: "late", CountReport: events.CountReport{Unit: "fulton", Contest: "h6", Counts: counts(1, 1), Source: events.Source{Operator: "clerk"}}})
 	pull := mk(&events.Retraction{Retracts: fix.ID, Reason: "wrong precinct", Source: events.Source{Operator: "clerk"}})
-	for _, ev := range []*events.Event{manifest, first, second, fix, stale, pull} {
-		if err := ev.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		mustSubmit(t, n.Ledger, ev)
+	for _, s := range []struct {
+		k   *keys.Key
+		evs []*events.Event
+	}{
+		{testkeys.Authority, []*events.Event{manifest, register}},
+		{fulton, []*events.Event{first}},
+		{fulton, []*events.Event{second}},
+		{testkeys.Authority, []*events.Event{fix}},
+		{fulton, []*events.Event{stale}},
+		{fulton, []*events.Event{pull}},
+	} {
+		submitAs(t, n.Ledger, s.k, s.evs...)
 	}
 	n.Close(ctx)
 	db, err := store.Open(filepath.Join(dir, "pebble"))
@@ -48,54 +76,116 @@ func TestDiff(t *testing.T) {
 	}
 	defer db.Close()
 
-	all, err := audit.Diff(db, e, 0, 6)
+	all, err := audit.Diff(db, db, e, 0, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 6 {
-		t.Fatalf("%d changes, want 6", len(all))
+	if len(all) != 7 {
+		t.Fatalf("%d changes, want 7", len(all))
 	}
+	authority, clerk := testkeys.Authority.Verifier, fulton.Verifier
 	want := []struct {
+		signer   string
 		replaces uuid.UUID
 		counts   []audit.CountChange
 		rejected bool
 	}{
-		{},
-		{counts: []audit.CountChange{{"ossoff", "ed", 0, 100}, {"handel", "ed", 0, 50}}},
-		{replaces: first.ID, counts: []audit.CountChange{{"ossoff", "ed", 100, 120}}},
-		{replaces: second.ID, counts: []audit.CountChange{{"handel", "ed", 50, 75}}},
-		{replaces: first.ID, rejected: true},
-		{replaces: fix.ID, counts: []audit.CountChange{{"ossoff", "ed", 120, 0}, {"handel", "ed", 75, 0}}},
+		{signer: authority},
+		{signer: authority},
+		{signer: clerk, counts: []audit.CountChange{{"ossoff", "ed", 0, 100}, {"handel", "ed", 0, 50}}},
+		{signer: clerk, replaces: first.ID, counts: []audit.CountChange{{"ossoff", "ed", 100, 120}}},
+		{signer: authority, replaces: second.ID, counts: []audit.CountChange{{"handel", "ed", 50, 75}}},
+		{signer: clerk, replaces: first.ID, rejected: true},
+		{signer: clerk, replaces: fix.ID, counts: []audit.CountChange{{"ossoff", "ed", 120, 0}, {"handel", "ed", 75, 0}}},
 	}
 	for i, w := range want {
 		c := all[i]
 		if c.Replaces != w.replaces || (c.Verdict == events.Rejected) != w.rejected || !equalCounts(c.Counts, w.counts) {
 			t.Errorf("change %d = %+v, want replaces %s, rejected %v, counts %+v", i, c, w.replaces, w.rejected, w.counts)
 		}
+		if c.Signer != w.signer || c.Office != events.KeyName(w.signer) {
+			t.Errorf("change %d: office %q, signer %q; want %q, %q", i, c.Office, c.Signer, events.KeyName(w.signer), w.signer)
+		}
 	}
-	if all[3].Why != "memory card re-read" || all[5].Unit != "fulton" || all[5].Contest != "h6" {
-		t.Errorf("correction or retraction lacks its reason or unit: %+v / %+v", all[3], all[5])
+	if all[4].Why != "memory card re-read" || all[6].Unit != "fulton" || all[6].Contest != "h6" {
+		t.Errorf("correction or retraction lacks its reason or unit: %+v / %+v", all[4], all[6])
 	}
 
-	// From the middle: the state at 3 is replayed, not assumed.
-	tail, err := audit.Diff(db, e, 3, 6)
+	// From the middle: the state at 4 is replayed, not assumed.
+	tail, err := audit.Diff(db, db, e, 4, 7)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tail) != 3 || !equalCounts(tail[0].Counts, want[3].counts) {
-		t.Errorf("diff [3,6) = %+v", tail)
+	if len(tail) != 3 || !equalCounts(tail[0].Counts, want[4].counts) {
+		t.Errorf("diff [4,7) = %+v", tail)
 	}
 	var b bytes.Buffer
 	audit.WriteChanges(&b, tail)
-	if !strings.Contains(b.String(), `! #3`) || !strings.Contains(b.String(), `because "memory card re-read"`) || !strings.Contains(b.String(), "handel, ed: 50 → 75 (+25)") {
-		t.Errorf("readable diff:\n%s", b.String())
+	lines := strings.Split(b.String(), "\n")
+	for _, w := range []string{
+		"! #4 ", "count.corrected by test-authority fulton / h6 (replaces " + second.ID.String() + `) because "memory card re-read"`,
+		"handel, ed: 50 → 75 (+25)",
+		"! #5 ", "count.corrected by fulton-elections fulton / h6", "REJECTED: ",
+		"! #6 ", "count.retracted by fulton-elections fulton / h6",
+	} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("readable diff: no %q in:\n%s", w, b.String())
+		}
 	}
-	if _, err := audit.Diff(db, e, 4, 2); err == nil {
+	t.Logf("readable diff:\n%s", b.String())
+	if !strings.HasPrefix(lines[0], "! #4 ") || !strings.Contains(lines[0], " by test-authority ") {
+		t.Errorf("readable diff, first line %q", lines[0])
+	}
+	// JSON: the office by name and the signer in full.
+	j, err := json.Marshal(tail[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(j), `"office":"fulton-elections","signer":"`+clerk+`"`) {
+		t.Errorf("JSON change: %s", j)
+	}
+	if _, err := audit.Diff(db, db, e, 4, 2); err == nil {
 		t.Error("from > to accepted")
 	}
-	if _, err := audit.Diff(db, e, 0, 9); err == nil {
+	if _, err := audit.Diff(db, db, e, 0, 9); err == nil {
 		t.Error("a range past the end accepted")
 	}
+
+	// A stored submission altered: the diff of a range holding its entry
+	// fails naming that entry; without submissions to check (nil), or for
+	// a range without it, the diff still reads.
+	k := submissionKey(e, submissionOf(t, mustEntry(t, db, e, 5)))
+	p := db.Pebble()
+	orig, closer, err := p.Get(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := bytes.Clone(orig)
+	closer.Close()
+	sub[len(sub)-10] ^= 0x01 // in its signature
+	if err := p.Set(k, sub, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = audit.Diff(db, db, e, 4, 7)
+	var me *audit.MismatchError
+	if !errors.As(err, &me) || me.Index != 5 || !strings.Contains(err.Error(), "the submission was altered") {
+		t.Errorf("diff over an altered submission: %v", err)
+	}
+	if _, err := audit.Diff(db, nil, e, 4, 7); err != nil {
+		t.Errorf("diff without origins: %v", err)
+	}
+	if _, err := audit.Diff(db, db, e, 6, 7); err != nil {
+		t.Errorf("diff of a range without the altered submission: %v", err)
+	}
+}
+
+func mustEntry(t *testing.T, db *store.DB, election string, i uint64) []byte {
+	t.Helper()
+	b, err := db.Entry(election, i)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func equalCounts(a, b []audit.CountChange) bool {

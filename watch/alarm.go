@@ -40,8 +40,9 @@ const (
 	KindEntries Kind = "entries"
 	// KindInvalidEntry: an entry covered by a signed checkpoint is not a
 	// valid entry of the election's log: it does not decode, has the wrong
-	// index or election, or its verdict is not the one the election's rules
-	// give.
+	// index or election, is not held by the signed submission it names
+	// (missing, altered, another event, another signer), or its verdict is
+	// not the one the election's rules give (signer and role included).
 	KindInvalidEntry Kind = "invalid-entry"
 )
 
@@ -164,7 +165,7 @@ func what(k Kind) string {
 	case KindEntries:
 		return "The entries the ledger sent do not hash to its signed checkpoint, or differ from the entries it sent before."
 	case KindInvalidEntry:
-		return "An entry under the ledger's signature is not a valid entry of this election's log."
+		return "An entry under the ledger's signature is not a valid entry of this election's log, or not the signed submission it names."
 	}
 	return ""
 }

@@ -61,9 +61,10 @@ func writeJSON(w io.Writer, v any) error {
 	return err
 }
 
-// writeChange prints a change as readable lines. Corrections and
-// retractions start every line with "!!", so that they stand out without
-// colour and can be found with grep.
+// writeChange prints a change as readable lines, each naming the office
+// that made it ("by <key name>", c.By). Corrections and retractions start
+// every line with "!!", so that they stand out without colour and can be
+// found with grep.
 func writeChange(w io.Writer, c *audit.Change, en *events.Entry, m *events.Manifest) error {
 	var b strings.Builder
 	mark := ""
@@ -71,7 +72,7 @@ func writeChange(w io.Writer, c *audit.Change, en *events.Entry, m *events.Manif
 	case events.TypeCountCorrected, events.TypeCountRetracted:
 		mark = "!! "
 	}
-	fmt.Fprintf(&b, "%s#%-5d %s  %-18s", mark, c.Index, c.Recorded.UTC().Format(time.RFC3339), c.Type)
+	fmt.Fprintf(&b, "%s#%-5d %s  %-18s  %s", mark, c.Index, c.Recorded.UTC().Format(time.RFC3339), c.Type, c.By())
 	switch body := en.Event.Body.(type) {
 	case *events.Manifest:
 		fmt.Fprintf(&b, "  %s (%s): %d contests, %d units, %d vote types", body.Name, body.Date, len(body.Contests), len(body.Units), len(body.VoteTypes))
@@ -82,12 +83,16 @@ func writeChange(w io.Writer, c *audit.Change, en *events.Entry, m *events.Manif
 	case *events.Retraction:
 		fmt.Fprintf(&b, "  RETRACTION  %s / %s  because %q (withdraws %s)%s", c.Unit, c.Contest, body.Reason, body.Retracts, source(&body.Source))
 	case *events.Certification:
-		fmt.Fprintf(&b, "  by %s", body.By)
+		fmt.Fprintf(&b, "  certified by %s", body.By)
 		if body.Note != "" {
 			fmt.Fprintf(&b, ": %s", body.Note)
 		}
 	case *events.RecountOrder:
-		fmt.Fprintf(&b, "  by %s because %q", body.By, body.Reason)
+		fmt.Fprintf(&b, "  ordered by %s because %q", body.By, body.Reason)
+	case *events.KeyRegistration:
+		fmt.Fprintf(&b, "  KEY %s may report for %s", keyID(body.Key), strings.Join(body.Units, ", "))
+	case *events.KeyRevocation:
+		fmt.Fprintf(&b, "  KEY %s revoked because %q", keyID(body.Key), body.Reason)
 	}
 	if c.Verdict == events.Rejected {
 		fmt.Fprintf(&b, "  REJECTED: %s", c.Rejected)
@@ -107,6 +112,17 @@ func writeChange(w io.Writer, c *audit.Change, en *events.Entry, m *events.Manif
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// keyID is a verifier key's name and key hash (name+hash), enough to tell
+// two keys of one name apart.
+func keyID(vkey string) string {
+	name, rest, _ := strings.Cut(vkey, "+")
+	hash, _, _ := strings.Cut(rest, "+")
+	if hash == "" {
+		return name
+	}
+	return name + "+" + hash
 }
 
 // writeVerified prints a verified checkpoint as one readable line.

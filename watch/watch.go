@@ -22,20 +22,27 @@
 //     smaller one must be provably a prefix of the accepted one.
 //
 // For every entry, in log order with none missing: that it decodes, has
-// its index and election, and that its verdict is the one the election's
-// rules give (a replay, as `ledger audit verify` does); and, each time the
-// entries received reach the size of the accepted checkpoint, that their
-// RFC 6962 Merkle root is its root. So every line printed is of an entry
-// under a verified signature, and every accepted checkpoint extends all
-// the ones before it, across runs.
+// its index and election; that it is held by the signed submission it
+// names (audit.OriginChecker: the submission's bytes, fetched over HTTP,
+// hash to the SHA-256 the entry names, are of its ID and election, hold
+// its event byte for byte at its place, and carry a valid signature by the
+// key the entry names, or none if it names none); that its verdict is the
+// one the election's rules give, the signer's role and scope included (a
+// replay, as `ledger audit verify` does); and, each time the entries
+// received reach the size of the accepted checkpoint, that their RFC 6962
+// Merkle root is its root. So every line printed is of an entry under a
+// verified signature, made by the office it names, and every accepted
+// checkpoint extends all the ones before it, across runs.
 //
 // A failure of any of these is an [AlarmError]. Network failures are not:
 // the watcher reconnects with backoff.
 //
 // Memory is bounded by the election's manifest (the current report of
-// each unit and contest, a projections.Election), not by the log. At
-// start it replays the entries it printed before, fetched over HTTP, to
-// rebuild them: O(log) once per run.
+// each unit and contest, a projections.Election) and one submission (the
+// one the current entry came in, at most events.MaxSubmissionSize), not by
+// the log. At start it replays the entries it printed before, fetched over
+// HTTP, to rebuild them, and holds them to their submissions again: O(log)
+// once per run.
 package watch
 
 import (
@@ -117,6 +124,8 @@ type Watcher struct {
 	previous  uint64                // the accepted size acc was proven to extend
 	rng       *compact.Range        // leaf hashes of entries [0, next)
 	proj      *projections.Election // nil until entry 0
+	origins   *audit.OriginChecker  // set by Run
+	fetched   []byte                // the bytes origins fetched last (nil on an error), for evidence
 	verified  uint64                // the largest size whose entries were checked
 	lastSeen  string                // the last checkpoint text handled
 	target    uint64                // with Once: the size to reach
@@ -224,6 +233,15 @@ func (w *Watcher) Accepted() []byte { return w.accSigned }
 // returns nil), an alarm (an *AlarmError), or an error that reconnecting
 // cannot fix. With Once, it returns nil once caught up.
 func (w *Watcher) Run(ctx context.Context) error {
+	src := client.Source{Client: w.cfg.Client, Ctx: ctx}
+	w.origins = audit.NewOriginChecker(w.cfg.Election, func(sum [32]byte) ([]byte, error) {
+		// A 404 is store.ErrNotFound: the checker reports the submission
+		// missing. Other errors are the network's: reconnect.
+		b, err := src.Submission(w.cfg.Election, sum)
+		w.fetched = b // nil after an error: no evidence rather than another submission's
+		return b, err
+	})
+	defer func() { w.origins, w.fetched = nil, nil }()
 	backoff := w.cfg.MinBackoff
 	for {
 		before := w.Next()
@@ -431,9 +449,23 @@ func (w *Watcher) apply(index uint64, data []byte) (*applied, error) {
 	if en.Event.Election != w.cfg.Election {
 		return nil, invalid("it is for election %q", en.Event.Election)
 	}
+	if err := w.origins.Check(index, data); err != nil {
+		var me *audit.MismatchError
+		if !errors.As(err, &me) {
+			return nil, err // couldn't fetch the submission: retry
+		}
+		files := evidence{fmt.Sprintf("entry-%d.json", index): data}
+		if w.fetched != nil {
+			files[fmt.Sprintf("entry-%d.submission", index)] = w.fetched
+		}
+		return nil, w.alarm(KindInvalidEntry, nil, fmt.Sprintf("entry %d: %s", index, me.What), files)
+	}
 	c := &audit.Change{Index: en.Index, Recorded: en.Recorded, ID: en.Event.ID, Type: en.Event.Type(), Verdict: en.Verdict}
 	if en.Verdict == events.Rejected {
 		c.Rejected = en.Reason
+	}
+	if en.Submission.Signer != "" {
+		c.Office, c.Signer = events.KeyName(en.Submission.Signer), en.Submission.Signer
 	}
 	var old []events.Count
 	if w.proj == nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/note"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/election-audit/ledger/examples"
 	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
+	"github.com/election-audit/ledger/store"
 	"github.com/election-audit/ledger/watch"
 )
 
@@ -242,7 +244,7 @@ func checkClean(t *testing.T, r run, want []string, size string) {
 func checkCorrection(t *testing.T, out string) {
 	t.Helper()
 	for _, want := range []string{
-		"!! #6 ", "count.corrected", "CORRECTION  dekalb / us-representative-district-6", `because "memory card re-read"`,
+		"!! #6 ", "count.corrected     by test-authority  CORRECTION  dekalb / us-representative-district-6", `because "memory card re-read"`,
 		"!!        karen-handel election-day ",
 	} {
 		if !strings.Contains(out, want) {
@@ -525,15 +527,179 @@ func TestWatchDemo(t *testing.T) {
 		want[i] = "#" + strconv.FormatUint(uint64(i), 10)
 	}
 	checkClean(t, r, want, strconv.FormatUint(size, 10))
+	// Each county's office signs its own reports; the authority the rest.
+	for _, line := range strings.Split(r.out.String(), "\n") {
+		f := strings.Fields(strings.TrimPrefix(line, "!! "))
+		if len(f) < 5 || !strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		office := f[4]
+		switch typ := f[2]; {
+		case f[3] != "by":
+			t.Errorf("no office: %q", line)
+		case typ == "count.reported" && office != f[5]+"-elections":
+			t.Errorf("a report for %s by %s: %q", f[5], office, line)
+		case typ == "election.defined" && office != "ga-sos":
+			t.Errorf("the manifest by %s: %q", office, line)
+		}
+	}
 	var corr []string
 	for _, line := range strings.Split(r.out.String(), "\n") {
 		if strings.HasPrefix(line, "!!") {
 			corr = append(corr, line)
 		}
 	}
-	if len(corr) < 2 || !strings.Contains(corr[0], "CORRECTION  dekalb / ") || !strings.Contains(corr[0], "data entry error") ||
+	if len(corr) < 2 || !strings.Contains(corr[0], "by dekalb-elections  CORRECTION  dekalb / ") || !strings.Contains(corr[0], "data entry error") ||
 		!strings.Contains(corr[1], " election-day ") || !strings.Contains(corr[1], " → ") {
 		t.Fatalf("the correction:\n%s", strings.Join(corr, "\n"))
 	}
 	t.Logf("%s", strings.Join(corr, "\n"))
+}
+
+// TestWatchOrigins: every line names the office that signed the entry's
+// submission, and every entry is held to that submission. A ledger whose
+// stored submission of one entry was altered, or lost, raises the
+// invalid-entry alarm naming that entry, for a new watcher and for one
+// that printed it before; the entries before it are printed, it is not.
+func TestWatchOrigins(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	open := func() *node.Node {
+		n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	n := open()
+	// The April example by the authority (entries 0-5); DeKalb's office
+	// registered (6) and correcting its own report (7).
+	evs := history(t)
+	submit(t, n, evs[:6])
+	dekalb := testkeys.New("dekalb-elections")
+	submit(t, n, []*events.Event{event(t, &events.KeyRegistration{Key: dekalb.Verifier, Units: []string{"dekalb"}})})
+	if err := evs[6].Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := n.Ledger.Submit(ctx, testkeys.MustSign(dekalb, evs[6]))
+	if err != nil || len(rs) != 1 || rs[0].Verdict != events.Accepted {
+		t.Fatalf("DeKalb's correction: %v %+v", err, rs)
+	}
+
+	state := t.TempDir()
+	r := watchOnce(t, n, state, nil)
+	checkClean(t, r, []string{"#0", "#1", "#2", "#3", "#4", "#5", "#6", "#7"}, "8")
+	lines := map[string]string{}
+	for _, line := range strings.Split(r.out.String(), "\n") {
+		if f := strings.Fields(strings.TrimPrefix(line, "!! ")); len(f) > 0 && strings.HasPrefix(f[0], "#") {
+			lines[f[0]] = line
+		}
+	}
+	for i, want := range []string{
+		"election.defined    by test-authority  ", "count.reported      by test-authority  cobb / ", "", "", "", "",
+		"key.registered      by test-authority  KEY dekalb-elections+", "count.corrected     by dekalb-elections  CORRECTION  dekalb / ",
+	} {
+		if line := lines["#"+strconv.Itoa(i)]; !strings.Contains(line, want) || !strings.Contains(line, " by ") {
+			t.Errorf("entry %d: no %q in %q", i, want, line)
+		}
+	}
+	if !strings.Contains(lines["#6"], "may report for dekalb") {
+		t.Errorf("the registration: %q", lines["#6"])
+	}
+	r = watchOnce(t, n, t.TempDir(), func(c *watch.Config) { c.JSON = true })
+	if r.err != nil || !strings.Contains(r.out.String(), `"index":7,`) ||
+		!strings.Contains(r.out.String(), `"verdict":"accepted","office":"dekalb-elections","signer":"`+dekalb.Verifier+`"`) {
+		t.Fatalf("--json: %v\n%s", r.err, r.out)
+	}
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// The stored submissions of entry 7, then of entries 0-5, as an
+	// attacker with the disk but not the signing keys could change them.
+	tamper := func(index uint64, change func(db *pebble.DB, k []byte)) {
+		t.Helper()
+		db, err := store.Open(filepath.Join(dir, "pebble"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		data, err := db.Entry(april, index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		en, err := events.DecodeEntry(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := append(append(append([]byte{'u'}, april...), 0), en.Submission.SHA256[:]...) // docs/storage.md
+		change(db.Pebble(), k)
+	}
+	for _, tc := range []struct {
+		name   string
+		index  uint64
+		change func(db *pebble.DB, k []byte)
+		want   string
+		served bool // the evidence holds the bytes served
+	}{
+		{"altered", 7, func(db *pebble.DB, k []byte) {
+			v, closer, err := db.Get(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := bytes.Clone(v)
+			closer.Close()
+			b[len(b)-10] ^= 0x01 // in its signature
+			if err := db.Set(k, b, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		}, "the submission was altered", true},
+		{"lost", 0, func(db *pebble.DB, k []byte) {
+			if err := db.Delete(k, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		}, "is missing", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tamper(tc.index, tc.change)
+			n := open()
+			defer n.Close(ctx)
+			for _, st := range []string{t.TempDir(), state} { // a new watcher, and the one that printed it
+				before, _ := os.ReadFile(watch.StatePath(st, april))
+				r := watchOnce(t, n, st, nil)
+				var alarm *watch.AlarmError
+				if !errors.As(r.err, &alarm) || alarm.Kind != watch.KindInvalidEntry {
+					t.Fatalf("no invalid-entry alarm: %v\n%s%s", r.err, r.out, r.alarm)
+				}
+				prefix := "entry " + strconv.FormatUint(tc.index, 10) + ": "
+				if !strings.HasPrefix(alarm.Detail, prefix) || !strings.Contains(alarm.Detail, tc.want) ||
+					!strings.Contains(r.alarm.String(), "!! ALARM: INVALID-ENTRY") || !strings.Contains(r.alarm.String(), tc.want) {
+					t.Fatalf("alarm %q, want %q…%q:\n%s", alarm.Detail, prefix, tc.want, r.alarm)
+				}
+				if st != state {
+					var want []string
+					for i := range tc.index {
+						want = append(want, "#"+strconv.FormatUint(i, 10))
+					}
+					if got := indexes(r.out.String()); !slices.Equal(got, want) {
+						t.Errorf("printed %v, want %v", got, want)
+					}
+				} else if got := indexes(r.out.String()); len(got) != 0 {
+					t.Errorf("the resumed watcher printed %v", got)
+				}
+				if after, _ := os.ReadFile(watch.StatePath(st, april)); st == state && !bytes.Equal(after, before) {
+					t.Errorf("the alarm changed the state")
+				}
+				entry, err := os.ReadFile(filepath.Join(alarm.Evidence, "entry-"+strconv.FormatUint(tc.index, 10)+".json"))
+				if err != nil || !bytes.HasPrefix(entry, []byte(`{"v":2,"index":`+strconv.FormatUint(tc.index, 10)+`,`)) {
+					t.Errorf("evidence: the entry: %v %q", err, entry)
+				}
+				sub, err := os.ReadFile(filepath.Join(alarm.Evidence, "entry-"+strconv.FormatUint(tc.index, 10)+".submission"))
+				if tc.served != (err == nil) || (tc.served && !bytes.HasPrefix(sub, []byte("election-audit/ledger/submission/v1\n"))) {
+					t.Errorf("evidence: the submission served: %v %q", err, sub)
+				}
+				t.Logf("%s", r.alarm)
+			}
+		})
+	}
 }

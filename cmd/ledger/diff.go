@@ -52,7 +52,7 @@ computed by the ledger is trusted.`,
 				defer db.Close()
 				src = db
 			} else {
-				c, err := client.New(server, nil)
+				c, err := newClient(server)
 				if err != nil {
 					return err
 				}

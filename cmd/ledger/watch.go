@@ -24,20 +24,25 @@ func newWatch() *cobra.Command {
 		Use:   "watch --election ID --key KEY",
 		Short: "Follow an election live, print each change, verify every checkpoint; alarm on a rewritten history",
 		Long: `watch follows one election's log as a monitor: it prints every entry as it is
-logged, one readable line each (corrections and retractions start with "!!" and
-list every count that changed, old → new, and the reason), and verifies every
-checkpoint the ledger presents:
+logged, one readable line each naming the office that made it ("by <key
+name>", the key that signed its submission; corrections and retractions start
+with "!!" and list every count that changed, old → new, and the reason), and
+verifies every checkpoint the ledger presents:
 
   - its signature, with --key, for the origin <key name>/<election>;
   - that it extends the last checkpoint this watcher accepted (a consistency
     proof fetched from --server, checked here), which is kept in --state
     between runs;
   - that the entries printed hash to its Merkle root, and that each entry is
-    valid under the election's rules.
+    valid under the election's rules, its signer's role and scope included;
+  - that each entry is held by the signed submission it names, fetched from
+    --server: the bytes hash to what the entry names, hold its event at its
+    place, and carry a valid signature by the key it names.
 
 If the ledger ever shows a checkpoint that is not an extension of what the
-watcher accepted before (a fork, or a rollback to a shorter log), or
-entries that do not match its signed checkpoints, watch prints a loud ALARM
+watcher accepted before (a fork, or a rollback to a shorter log), entries
+that do not match its signed checkpoints, or an entry that is invalid or not
+held by its submission (altered or missing), watch prints a loud ALARM
 on stderr, keeps both checkpoints (and the proof) in
 <state>/evidence-<election>-<time>/, and exits 5. The state file is left as
 it was, so the alarm is raised again on the next run.
@@ -67,7 +72,7 @@ Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error; 5 an alarm.`,
 			if natsURL != "" && !cmd.Flags().Changed("server") {
 				return errors.New("--nats needs --server too: consistency proofs and entries are fetched from the ledger's HTTP API")
 			}
-			c, err := client.New(server, nil)
+			c, err := newClient(server)
 			if err != nil {
 				return err
 			}

@@ -57,7 +57,7 @@ func TestWatchCLI(t *testing.T) {
 	pub := filepath.Join(dirA, "ledger.pub")
 	state := t.TempDir()
 	code, out, stderr = cli(t, "", "watch", "--once", "--election", "ga06-2017-04", "--key", pub, "--state", state, "--server", "http://"+a.HTTPAddr())
-	if code != exitOK || !strings.Contains(out, "#5 ") || !strings.Contains(out, "== checkpoint 6 verified") || strings.Contains(stderr, "ALARM") {
+	if code != exitOK || !strings.Contains(out, "#5 ") || !strings.Contains(out, " count.reported      by test-authority  ") || !strings.Contains(out, "== checkpoint 6 verified") || strings.Contains(stderr, "ALARM") {
 		t.Fatalf("watch A: exit %d:\n%s%s", code, out, stderr)
 	}
 	code, out, stderr = cli(t, "", "watch", "--once", "--json", "--election", "ga06-2017-04", "--key", pub, "--state", state,
