@@ -84,6 +84,7 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /v1/elections/{election}/checkpoint", s.checkpoint)
 	mux.HandleFunc("GET /v1/elections/{election}/entries", s.entries)
 	mux.HandleFunc("GET /v1/elections/{election}/entries/{index}", s.entry)
+	mux.HandleFunc("GET /v1/elections/{election}/keys", s.keys())
 	mux.HandleFunc("GET /v1/elections/{election}/changes", s.changes)
 	mux.HandleFunc("GET /v1/key", s.key)
 	s.registerLog(mux)

@@ -1,8 +1,14 @@
 package dashboard_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/demo"
+	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -65,9 +72,12 @@ const readPage = `(() => {
 
 // TestDashboardInBrowser opens the dashboard in headless Chromium during
 // the GA-06 demo and checks, in the DOM, that the totals change without a
-// reload, that the correction appears in the feed, that checkpoints verify
-// in the browser, and that the chart shows the leader crossing the 50%
-// line twice; then it saves screenshots, desktop and phone.
+// reload, that the correction appears in the feed with the office that
+// made it, that checkpoints and their entries' signatures and signers'
+// roles verify in the browser, and that the chart shows the leader
+// crossing the 50% line twice; that the entry checks fail, naming the
+// entry, when a submission or the key list is altered; then it saves
+// screenshots, desktop and phone.
 func TestDashboardInBrowser(t *testing.T) {
 	if _, err := os.Stat(Chromium); err != nil {
 		t.Skipf("skipping the browser test: %s is not installed (.ci/run installs it with apt-get install chromium, which failed or was not run): %v", Chromium, err)
@@ -155,7 +165,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 		if len(totals) >= 3 && strings.Contains(st.Corrections, "data entry error") &&
 			st.Total == "192,569" && strings.Contains(st.Status, "Certified") && crossed >= 2 &&
-			strings.Contains(st.Checks, "Consistency: ✔ verified") {
+			strings.Contains(st.Checks, "Consistency: ✔ verified") && strings.Contains(st.Checks, "Signer roles: ") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -169,16 +179,24 @@ func TestDashboardInBrowser(t *testing.T) {
 	t.Logf("totals changed %d times; corrections feed:\n%s", len(totals)-1, st.Corrections)
 	t.Logf("chart: %s", st.Crossings)
 	t.Logf("checkpoint checks:\n%s", st.Checks)
-	for _, want := range []string{"Correction (accepted)", "Reason given: data entry error"} {
+	// The correction was made by DeKalb's office, whose key signed it.
+	for _, want := range []string{"Correction (accepted)", "Reason given: data entry error", "By: " + keys.Counties["dekalb"].Name()} {
 		if !strings.Contains(st.Corrections, want) {
 			t.Errorf("the corrections feed does not say %q", want)
 		}
 	}
-	if !strings.Contains(st.Checks, "Signature: ✔ verified") || st.Alarm || strings.Contains(st.Checks, "FAILED") {
+	for _, want := range []string{"Signature: ✔ verified", "Entry signatures: ✔ verified", "Signer roles: ✔ verified"} {
+		if !strings.Contains(st.Checks, want) {
+			t.Errorf("checkpoint checks do not say %q: %q", want, st.Checks)
+		}
+	}
+	if st.Alarm || strings.Contains(st.Checks, "FAILED") || strings.Contains(st.Checks, "not checked") {
 		t.Errorf("checkpoint checks: %q, alarm %v", st.Checks, st.Alarm)
 	}
 
 	checkVerifiers(t, bctx)
+	checkOrigins(t, bctx)
+	checkEntryChecks(t, bctx, n, keys)
 
 	dir := artifactDir(t)
 	shot := func(name string) {
@@ -262,4 +280,231 @@ func checkVerifiers(t *testing.T, bctx context.Context) {
 			res.Good, res.Size, res.Failures, res.SigOK, res.SigForge)
 	}
 	t.Logf("the page's verifiers accept all %d consistency proofs into the tree of size %d, reject every tampered one, and check the Ed25519 signature", res.Good, res.Size)
+}
+
+// checkOrigins runs the page's own entry check (checkOrigin) on the
+// correction's entry and its submission, as served and altered: the real
+// pair passes, and each alteration fails for its own reason.
+func checkOrigins(t *testing.T, bctx context.Context) {
+	t.Helper()
+	type verdict struct {
+		OK  *bool  `json:"ok"`
+		Why string `json:"why"`
+	}
+	res, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]verdict](`(async () => {
+	  const d = window.ledgerDashboard, e = "ga06-2017-04";
+	  const te = new TextEncoder(), td = new TextDecoder();
+	  const get = async (p) => { const r = await fetch(p); if (!r.ok) throw new Error(p + ": " + r.status); return new Uint8Array(await r.arrayBuffer()); };
+	  const lines = td.decode(await get("/v1/elections/" + e + "/entries?start=0&limit=1000")).split("\n");
+	  const entryText = lines.find((l) => l.includes('"type":"count.corrected"'));
+	  const entryBytes = te.encode(entryText);
+	  const en = JSON.parse(entryText);
+	  const subBytes = await get("/v1/elections/" + e + "/submissions/" + en.submission.sha256);
+	  const authority = JSON.parse(lines[0]).submission.signer;
+	  const swap = (bytes) => te.encode(td.decode(bytes).replace("data entry error", "data entry errox"));
+	  const run = async (eb, sb, mod) => {
+	    const sub = await d.openSubmission(sb, e);
+	    const x = JSON.parse(td.decode(eb));
+	    if (mod) mod(x, sub);
+	    return d.checkOrigin(eb, x, sub);
+	  };
+	  return {
+	    real: await run(entryBytes, subBytes),
+	    // The submission altered: it no longer hashes to the entry's sha256.
+	    altered: await run(entryBytes, swap(subBytes)),
+	    // Entry and submission altered alike, the sha256 too: the signature fails.
+	    resigned: await run(swap(entryBytes), swap(subBytes), (x, sub) => { x.submission.sha256 = sub.sha256; }),
+	    // The entry's event altered: it is not the submission's line.
+	    event: await run(swap(entryBytes), subBytes),
+	    // Another signer named than the submission's line 4.
+	    signer: await run(entryBytes, subBytes, (x) => { x.submission.signer = authority; }),
+	    // No signer, yet accepted.
+	    unsigned: await run(entryBytes, subBytes, (x) => { delete x.submission.signer; }),
+	    // No signer, rejected for a bad signature that verifies.
+	    suppressed: await run(entryBytes, subBytes, (x) => { delete x.submission.signer; x.verdict = "rejected"; x.reason = "bad signature: x"; }),
+	    // Another item of the submission.
+	    item: await run(entryBytes, subBytes, (x) => { x.submission.item = 7; }),
+	  };
+	})()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"real":       "",
+		"altered":    "not to the sha256 it names",
+		"resigned":   "Ed25519 signature does not verify",
+		"event":      "is not line 5 of its submission",
+		"signer":     "but its submission's line 4 is",
+		"unsigned":   "names no signer, yet is accepted",
+		"suppressed": "its submission's signature verifies",
+		"item":       "item 7 of a submission of 1 events",
+	}
+	for name, why := range want {
+		got, ok := res[name]
+		switch {
+		case !ok || got.OK == nil:
+			t.Errorf("checkOrigin, %s: %+v", name, got)
+		case why == "" && (!*got.OK || got.Why != ""):
+			t.Errorf("checkOrigin of the real entry and submission: %+v", got)
+		case why != "" && (*got.OK || !strings.Contains(got.Why, why)):
+			t.Errorf("checkOrigin, %s: ok %v, %q; want it to fail with %q", name, *got.OK, got.Why, why)
+		}
+	}
+	t.Logf("the page's entry check accepts the correction and its submission, and rejects %d alterations", len(want)-1)
+}
+
+// checkEntryChecks opens the page again, in new tabs, on servers that
+// serve the same ledger: with only the newest 5 entries checked, so that
+// the reporter keys' registrations come from the key list; the same
+// without the key list, so that roles are not checked; and with the
+// correction's submission altered, so that its entry fails.
+func checkEntryChecks(t *testing.T, bctx context.Context, n *node.Node, keys *demo.Keys) {
+	t.Helper()
+	const election = "ga06-2017-04"
+	var corrIndex uint64
+	var corrSHA string
+	_, size, err := n.Ledger.Checkpoint(election)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = n.Ledger.Entries(election, 0, size, func(i uint64, data []byte) error {
+		en, err := events.DecodeEntry(data)
+		if err != nil {
+			return err
+		}
+		if en.Event.Type() == events.TypeCountCorrected {
+			corrIndex, corrSHA = i, hex.EncodeToString(en.Submission.SHA256[:])
+		}
+		return nil
+	})
+	if err != nil || corrSHA == "" {
+		t.Fatalf("no correction in the log: %v", err)
+	}
+	serve := func(h http.HandlerFunc) string {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	noKeys := serve(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/keys") {
+			http.NotFound(w, r)
+			return
+		}
+		n.Handler.ServeHTTP(w, r)
+	})
+	// A key list that leaves every key out, and one that names the wrong
+	// entry as each key's registration.
+	forgedKeys := func(forge func(k map[string]any) bool) string {
+		return serve(func(w http.ResponseWriter, r *http.Request) {
+			if !strings.HasSuffix(r.URL.Path, "/keys") {
+				n.Handler.ServeHTTP(w, r)
+				return
+			}
+			rec := httptest.NewRecorder()
+			n.Handler.ServeHTTP(rec, r)
+			var list map[string]any
+			if err := json.Unmarshal(rec.Body.Bytes(), &list); err != nil {
+				t.Errorf("the key list: %v", err)
+			}
+			var keys []any
+			for _, k := range list["keys"].([]any) {
+				if forge(k.(map[string]any)) {
+					keys = append(keys, k)
+				}
+			}
+			list["keys"] = keys
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(list)
+		})
+	}
+	noneListed := forgedKeys(func(map[string]any) bool { return false })
+	wrongIndex := forgedKeys(func(k map[string]any) bool { k["registered"] = 4; return true })
+	tampered := serve(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/submissions/"+corrSHA) {
+			n.Handler.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		n.Handler.ServeHTTP(rec, r)
+		b := bytes.Replace(rec.Body.Bytes(), []byte("data entry error"), []byte("data entry errox"), 1)
+		w.Header().Set("Content-Type", rec.Header().Get("Content-Type"))
+		w.WriteHeader(rec.Code)
+		w.Write(b)
+	})
+
+	page := func(url string, done func(st pageState) bool) pageState {
+		t.Helper()
+		tab, cancel := chromedp.NewContext(bctx)
+		defer cancel()
+		if err := chromedp.Do(tab, chromedp.Navigate(url)); err != nil {
+			t.Fatalf("couldn't load %s: %v", url, err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			st, err := chromedp.Run(tab, chromedp.Evaluate[pageState](readPage))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if done(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: timed out; checks %q", url, st.Checks)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	checked := func(st pageState) bool { return strings.Contains(st.Checks, "Signer roles: ") }
+
+	expect := func(what string, st pageState, alarm bool, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(st.Checks, w) {
+				t.Errorf("%s: the checks do not say %q:\n%s", what, w, st.Checks)
+			}
+		}
+		if st.Alarm != alarm {
+			t.Errorf("%s: alarm %v, want %v", what, st.Alarm, alarm)
+		}
+		t.Logf("%s:\n%s", what, st.Checks)
+	}
+
+	// Only the newest 5 entries: the keys that signed them were registered
+	// by entries 1 to 3, before them, so their registrations come from the
+	// key list, and are checked.
+	st := page("http://"+n.HTTPAddr()+"/?election="+election+"&check=5", checked)
+	expect("the newest 5 entries", st, false, "Entry signatures: ✔ verified", "Signer roles: ✔ verified",
+		"1 key registered before the entries read was looked up in the ledger's key list, and its registration entry checked", "were not checked: at most the newest 5 are")
+	if strings.Contains(st.Checks, "FAILED") {
+		t.Error("the newest 5 entries: a check failed")
+	}
+
+	// The same without the key list: the reporters' roles are not checked,
+	// and nothing fails.
+	st = page(noKeys+"/?election="+election+"&check=5", checked)
+	expect("the newest 5 entries, no key list", st, false, "Entry signatures: ✔ verified", "Signer roles: – not checked", "role not checked for 4 of 5 accepted entries")
+	if strings.Contains(st.Checks, "FAILED") {
+		t.Error("without the key list: a check failed")
+	}
+
+	// The key list forged: the reporters' entries fail their role check.
+	fulton := keyLabel(keys.Counties["fulton"].Verifier)
+	failed := func(st pageState) bool { return strings.Contains(st.Checks, "Signer roles: ✘ FAILED") }
+	st = page(noneListed+"/?election="+election+"&check=5", failed)
+	expect("the newest 5 entries, a key list without the keys", st, true, "Entry signatures: ✔ verified",
+		fmt.Sprintf("entries %d, %d, %d, %d: it is signed by %s, which no accepted key.registered entry registered", size-5, size-4, size-3, size-2, fulton))
+	st = page(wrongIndex+"/?election="+election+"&check=5", failed)
+	expect("the newest 5 entries, a key list naming entry 4 as the registration", st, true, "Entry signatures: ✔ verified",
+		fmt.Sprintf("entries %d, %d, %d, %d: entry 4, which the ledger's key list names as the registration of %s, is entry 4, accepted, a count.reported", size-5, size-4, size-3, size-2, fulton))
+
+	// The correction's submission altered: its entry fails, by index.
+	st = page(tampered+"/?election="+election, func(st pageState) bool { return strings.Contains(st.Checks, "Entry signatures: ✘ FAILED") })
+	expect("the correction's submission altered", st, true,
+		fmt.Sprintf("entry %d: the submission the ledger serves for it hashes to", corrIndex), "Signer roles: ✔ verified")
+}
+
+// keyLabel is a verifier key's name and hash, as the page names a key.
+func keyLabel(vkey string) string {
+	parts := strings.SplitN(vkey, "+", 3)
+	return parts[0] + "+" + parts[1]
 }

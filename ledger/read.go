@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
 )
 
@@ -88,4 +89,16 @@ func (v *LogView) Entries(start, end uint64, fn func(index uint64, data []byte) 
 // election came from, by their SHA-256 (as the entries name it).
 func (l *Ledger) Submission(election string, sha256 [32]byte) ([]byte, error) {
 	return l.db.Submission(election, sha256)
+}
+
+// Signers returns who may sign for an election as of its committed log,
+// and that log's size.
+func (l *Ledger) Signers(election string) (*projections.Signers, uint64, error) {
+	l.pub.RLock()
+	defer l.pub.RUnlock()
+	el, ok := l.elections[election]
+	if !ok {
+		return nil, 0, fmt.Errorf("%w %q", ErrUnknownElection, election)
+	}
+	return el.signers, el.committed, nil
 }

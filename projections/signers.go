@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -289,4 +290,28 @@ func CheckManifestEntry(m *events.Manifest, signer string) error {
 		return fmt.Errorf("the manifest is not signed by the authority it names (%s)", keyLabel(m.Authority))
 	}
 	return nil
+}
+
+// ReporterInfo is one registered reporter key as a Signers view holds it.
+type ReporterInfo struct {
+	Key        string
+	Units      []string
+	Registered uint64  // the entry that registered it
+	Revoked    *uint64 // the entry that revoked it, if any
+}
+
+// Reporters lists the registered reporter keys, revoked ones included, in
+// the order of their registration entries.
+func (s *Signers) Reporters() []ReporterInfo {
+	out := make([]ReporterInfo, 0, len(s.reporters))
+	for k, r := range s.reporters {
+		ri := ReporterInfo{Key: k, Units: s.e.unitIDs(r.units), Registered: r.at}
+		if r.revoked {
+			at := r.revokedAt
+			ri.Revoked = &at
+		}
+		out = append(out, ri)
+	}
+	slices.SortFunc(out, func(a, b ReporterInfo) int { return cmp.Compare(a.Registered, b.Registered) })
+	return out
 }

@@ -8,6 +8,11 @@
   const ENTRY_TYPES = ["election.defined", "count.reported", "count.corrected", "count.retracted",
     "election.certified", "recount.ordered"];
   const CORRECTION_TYPES = ["count.corrected", "count.retracted"];
+  const COUNT_TYPES = ["count.reported", "count.corrected", "count.retracted"];
+  const CHECK_ENTRIES = 1000;   // at most this many entries' signatures are checked per checkpoint, the newest
+  const FETCH_AHEAD = 6;        // submissions fetched at once while checking entries
+  const KEEP_SUBMISSIONS = 64;  // opened submissions kept between checkpoints
+  const SUBMISSION_DOMAIN = "election-audit/ledger/submission/v1";
   const REFRESH_MS = 300;       // at most one totals refresh per this long
   const WAIT_MS = 1000;         // retry period while the election is not there yet
   const ELECTIONS_MS = 10000;   // how often the election list is refreshed
@@ -93,8 +98,9 @@
       tally: null, points: [], contests: new Map(),
       streams: [], timers: [],
       refreshing: false, pending: false, lastRefresh: 0,
-      corrections: new Map(), units: new Map(),
-      key: null, prevCp: null, cpQueue: Promise.resolve(), cpChecked: 0, cpFirst: null,
+      corrections: new Map(), units: new Map(), parents: new Map(), authority: "",
+      key: null, prevCp: null, cpNext: null, cpBusy: false, cpChecked: 0, cpFirst: null,
+      origins: newOrigins(), checkMax: checkMax(),
     };
   }
 
@@ -192,13 +198,20 @@
     followCorrections(mine);
   }
 
-  // loadUnits reads the reporting units' names from the manifest, entry 0.
+  // loadUnits reads the manifest, entry 0: the reporting units' names
+  // and parents, and the election's authority, whose key signs the
+  // manifest and registers the reporter keys.
   async function loadUnits(mine) {
     try {
       const entry = await getJSON(`/v1/elections/${enc(mine.election)}/entries/0`);
-      for (const u of (entry.event && entry.event.data && entry.event.data.units) || []) mine.units.set(u.id, u.name || u.id);
+      const data = (entry.event && entry.event.data) || {};
+      for (const u of data.units || []) {
+        mine.units.set(u.id, u.name || u.id);
+        if (u.parent) mine.parents.set(u.id, u.parent);
+      }
+      mine.authority = typeof data.authority === "string" ? data.authority : "";
     } catch (err) {
-      console.warn("no unit names:", err.message); // the IDs are shown instead
+      console.warn("no manifest:", err.message); // the IDs are shown instead, and roles are not checked
     }
   }
 
@@ -211,10 +224,11 @@
     for (const t of ENTRY_TYPES) es.addEventListener(t, () => refreshSoon(mine));
     es.addEventListener("checkpoint", (e) => {
       refreshSoon(mine);
-      const cp = JSON.parse(e.data);
-      mine.cpQueue = mine.cpQueue.then(() => checkCheckpoint(mine, cp.checkpoint)).catch((err) => {
-        console.error(err);
-      });
+      // While a checkpoint is being checked, only the newest one that
+      // arrives meanwhile waits: checking is bounded however fast the
+      // log grows.
+      mine.cpNext = JSON.parse(e.data).checkpoint;
+      if (!mine.cpBusy) checkCheckpoints(mine);
     });
     es.addEventListener("error", (e) => {
       if (e.data) setConnection(`the ledger stopped the stream: ${e.data}`);
@@ -238,6 +252,23 @@
         later(() => followCorrections(mine), 5000);
       }
     });
+  }
+
+  async function checkCheckpoints(mine) {
+    mine.cpBusy = true;
+    try {
+      while (mine.cpNext && st === mine) {
+        const note = mine.cpNext;
+        mine.cpNext = null;
+        try {
+          await checkCheckpoint(mine, note);
+        } catch (err) {
+          console.error(err);
+        }
+      }
+    } finally {
+      mine.cpBusy = false;
+    }
   }
 
   function setConnection(text) { $("connection").textContent = text; }
@@ -557,6 +588,7 @@
         change.verdict === "rejected" ? ` (REJECTED: ${entry.reason || "no reason given"})` : " (accepted)",
         corrected && data.unit ? `: ${mine.units.get(data.unit) || data.unit}, ${contest ? contest.name : data.contest}` : ""),
       h("p", { class: "reason" }, "Reason given: ", data.reason || "–"),
+      officeLine(mine, entry),
       h("p", { class: "meta" }, `Log entry ${nf.format(change.index)}, recorded ${when(entry.recorded)}; ` +
         `${corrected ? "corrects" : "withdraws"} event ${corrected ? data.corrects : data.retracts}`));
     // Newest first, by log index.
@@ -566,6 +598,19 @@
     $("corrections-empty").hidden = true;
     const latest = Math.max(...mine.corrections.keys());
     $("corrections-count").textContent = `${mine.corrections.size} (latest: entry ${nf.format(latest)})`;
+  }
+
+  // officeLine names the office that made a change: the name of the key
+  // that signed its submission (the entry's submission.signer, before the
+  // first "+"). The page's entry checks verify that signature.
+  function officeLine(mine, entry) {
+    const signer = entry.submission && entry.submission.signer;
+    if (!signer) {
+      return h("p", { class: "office" }, "By: no office (its submission's signature does not verify)");
+    }
+    return h("p", { class: "office" }, "By: ", h("strong", {}, keyName(signer)),
+      signer === mine.authority ? " (the election's authority)" : "",
+      h("span", { class: "small" }, ` (key ${keyLabel(signer)})`));
   }
 
   // ---- Checkpoints -------------------------------------------------------
@@ -778,23 +823,542 @@
       }
     }
     if (st !== mine) return;
-    $("cp-checks").replaceChildren(...items);
     if (!good) {
+      $("cp-checks").replaceChildren(...items, ...entryItems(mine, { error: "the checkpoint failed a check, so its entries are not read" }));
       alarm(`the checkpoint of size ${cp.size} failed a check; the last good one stays the reference (size ${prev ? prev.size : "none"}).`);
       $("checkpoint-summary").textContent = `size ${nf.format(cp.size)}: FAILED a check`;
       return;
     }
     mine.prevCp = cp;
     mine.cpChecked++;
-    $("checkpoint-summary").textContent = `size ${nf.format(cp.size)}: ` +
-      items.map((li) => li.querySelector(".mark").textContent.toLowerCase()).join("; ");
     if (!mine.cpFirst) mine.cpFirst = cp.size;
     $("cp-history").textContent = `Since this page was opened: ${mine.cpChecked} checkpoint${mine.cpChecked === 1 ? "" : "s"} ` +
       `checked, sizes ${nf.format(mine.cpFirst)} to ${nf.format(cp.size)}, each consistent with the one before.`;
+
+    // The entries the checkpoint added: their submissions' signatures,
+    // and their signers' roles.
+    const o = mine.origins;
+    $("cp-checks").replaceChildren(...items, h("li", { class: "skipped" },
+      h("span", { class: "mark" }, "Entry signatures: checking…"),
+      o.checkedTo < cp.size ? ` — entries ${nf.format(Math.max(o.checkedTo, cp.size - mine.checkMax))} to ${nf.format(cp.size - 1)}` : ""));
+    summarize(cp, items);
+    const win = await checkEntries(mine, cp);
+    if (st !== mine) return;
+    const all = [...items, ...entryItems(mine, win)];
+    $("cp-checks").replaceChildren(...all);
+    summarize(cp, all);
+    if (o.failures.length) {
+      const f = o.failures[0];
+      alarm(`entry ${f.index} failed its ${f.kind === "sig" ? "signature" : "signer's role"} check: ${f.why}` +
+        (o.failures.length > 1 ? ` (and ${o.failures.length - 1} more failures, listed below)` : ""));
+    }
+  }
+
+  function summarize(cp, items) {
+    $("checkpoint-summary").textContent = `size ${nf.format(cp.size)}: ` +
+      items.map((li) => li.querySelector(".mark").textContent.toLowerCase()).join("; ");
+  }
+
+  // ---- Entries: signatures and roles --------------------------------------
+  //
+  // For the entries each checkpoint adds (at most the newest checkMax of
+  // them), the page fetches each entry's signed submission and checks that
+  // its bytes hash to the sha256 the entry names, that it holds the entry's
+  // event byte for byte, and that its Ed25519 signature verifies with the
+  // key the entry names; then that the signer may make the event: the
+  // election's authority, or a reporter key registered before the entry,
+  // not revoked, for the event's unit (docs/events.md, "Signers and
+  // roles"). It learns the keys from the key.registered and key.revoked
+  // entries it reads; a key registered before what it read it looks up in
+  // the ledger's key list (/keys) and checks the entries the list names.
+
+  const utf8 = new TextDecoder("utf-8", { fatal: true });
+  const EVENT_MEMBER = new TextEncoder().encode(',"event":');
+  const SHA_RE = /^[0-9a-f]{64}$/;
+
+  // keyName is the name of a verifier key, the office: before the first "+".
+  function keyName(vkey) {
+    const k = String(vkey || "");
+    const i = k.indexOf("+");
+    return i < 0 ? k : k.slice(0, i);
+  }
+
+  // keyLabel is a key's name and key hash, as the ledger's reasons name it.
+  function keyLabel(vkey) {
+    const parts = String(vkey || "").split("+");
+    return parts.length > 1 ? `${parts[0]}+${parts[1]}` : parts[0];
+  }
+
+  // checkMax is how many of the newest entries a checkpoint's check reads:
+  // ?check=N (1 to CHECK_ENTRIES), or CHECK_ENTRIES.
+  function checkMax() {
+    const n = Number(new URL(location.href).searchParams.get("check"));
+    return Number.isInteger(n) && n >= 1 && n <= CHECK_ENTRIES ? n : CHECK_ENTRIES;
+  }
+
+  function newOrigins() {
+    return {
+      checkedTo: 0,        // the entries before it were checked (or skipped)
+      readFrom: 0,         // entries [readFrom, checkedTo) were all read, in order
+      keys: new Map(),     // reporter key → { registered, revoked, units, listSize }
+      keyList: null,       // the ledger's key list, when it was needed
+      keyListError: "",
+      subs: new Map(),     // submission sha256 → Promise of openSubmission's result
+      retracted: new Map(),// retracted event ID → its unit
+      checked: 0, skipped: 0, listed: 0,
+      failures: [],        // { index, kind: "sig" or "role", why }: a failure stays shown
+      last: null,          // the last window checked
+    };
+  }
+
+  function indexOfBytes(hay, needle, from) {
+    const first = needle[0];
+    for (let i = hay.indexOf(first, from || 0); i >= 0 && i + needle.length <= hay.length; i = hay.indexOf(first, i + 1)) {
+      let j = 1;
+      while (j < needle.length && hay[i + j] === needle[j]) j++;
+      if (j === needle.length) return i;
+    }
+    return -1;
+  }
+
+  // splitLines splits bytes at each "\n"; a last line without one counts.
+  function splitLines(bytes) {
+    const out = [];
+    let start = 0;
+    for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, start)) {
+      out.push(bytes.subarray(start, i));
+      start = i + 1;
+    }
+    if (start < bytes.length) out.push(bytes.subarray(start));
+    return out;
+  }
+
+  async function getBytes(path) {
+    const r = await fetch(path, { cache: "no-store" });
+    if (!r.ok) {
+      const err = new Error(`HTTP ${r.status}`);
+      err.status = r.status;
+      throw err;
+    }
+    return new Uint8Array(await r.arrayBuffer());
+  }
+
+  const verifiers = new Map(); // verifier key → Promise of parseKey's answer
+  function verifierFor(vkey) {
+    let p = verifiers.get(vkey);
+    if (!p) {
+      if (verifiers.size >= 1000) verifiers.clear();
+      p = parseKey(vkey);
+      verifiers.set(vkey, p);
+    }
+    return p;
+  }
+
+  // openSubmission reads a signed submission (docs/events.md,
+  // "Submission") and checks its signature by the key of its line 4: sig
+  // is true or false, or null when this browser cannot check Ed25519.
+  // problem is set when the bytes are not a submission of election.
+  async function openSubmission(bytes, election) {
+    const sub = { sha256: hex(await sha256(bytes)), problem: "", id: "", signer: "", events: [], sig: null, sigWhy: "" };
+    try {
+      const cut = indexOfBytes(bytes, [10, 10]);
+      if (cut < 0) throw new Error("it is not a signed note: no blank line");
+      const text = bytes.subarray(0, cut + 1); // the text ends with its last line's newline
+      const lines = splitLines(text);
+      if (lines.length < 5) throw new Error(`its text has ${lines.length} lines, not 4 and at least one event`);
+      const head = lines.slice(0, 4).map((l) => utf8.decode(l));
+      if (head[0] !== SUBMISSION_DOMAIN) throw new Error(`its first line is not ${SUBMISSION_DOMAIN}`);
+      if (head[2] !== election) throw new Error(`it is of election ${head[2]}, not ${election}`);
+      sub.id = head[1];
+      sub.signer = head[3];
+      sub.events = lines.slice(4);
+      // Exactly one signature line: "— <name> <base64(key hash ‖ signature)>".
+      const m = /^\u2014 (\S+) (\S+)\n$/.exec(utf8.decode(bytes.subarray(cut + 2)));
+      if (!m) {
+        sub.sig = false;
+        sub.sigWhy = "its submission does not end with exactly one signature line";
+        return sub;
+      }
+      let key;
+      try {
+        key = await verifierFor(sub.signer);
+      } catch (err) {
+        sub.sig = false;
+        sub.sigWhy = `its submission's line 4 is not a usable key: ${err.message}`;
+        return sub;
+      }
+      if (!key.crypto) {
+        sub.sigWhy = key.missing;
+        return sub;
+      }
+      let raw = null;
+      try { raw = b64(m[2]); } catch (_) { /* not base64: raw stays null */ }
+      if (m[1] !== key.name || !raw || raw.length !== 68 || hex(raw.subarray(0, 4)) !== key.hash) {
+        sub.sig = false;
+        sub.sigWhy = `its submission's signature line is not one by ${key.name}+${key.hash}, the key of its line 4`;
+        return sub;
+      }
+      sub.sig = await crypto.subtle.verify({ name: "Ed25519" }, key.crypto, raw.subarray(4), text);
+      if (!sub.sig) sub.sigWhy = `its submission's Ed25519 signature does not verify with ${key.name}+${key.hash}, the key of its line 4`;
+    } catch (err) {
+      sub.problem = err.message;
+    }
+    return sub;
+  }
+
+  // eventBytes returns the bytes of an entry's event, as they stand in the
+  // entry: after "event": up to the entry's last "}" (the event is its
+  // last member; quotes inside strings are escaped, so the first
+  // ,"event": is the member's).
+  function eventBytes(entryBytes) {
+    const at = indexOfBytes(entryBytes, EVENT_MEMBER);
+    if (at < 0 || entryBytes[entryBytes.length - 1] !== 0x7d) return null;
+    return entryBytes.subarray(at + EVENT_MEMBER.length, entryBytes.length - 1);
+  }
+
+  // checkOrigin checks an entry (its bytes and parsed) against the opened
+  // submission it names (docs/events.md, "Entry"): ok is true, false, or
+  // null when this browser cannot check the signature; why says why not.
+  function checkOrigin(entryBytes, en, sub) {
+    const ref = en.submission;
+    if (!ref || typeof ref.sha256 !== "string") return { ok: false, why: "it names no submission" };
+    if (sub.sha256 !== ref.sha256) {
+      return { ok: false, why: `the submission the ledger serves for it hashes to ${sub.sha256.slice(0, 12)}…, not to the sha256 it names (${ref.sha256.slice(0, 12)}…): its bytes were changed` };
+    }
+    if (sub.problem) return { ok: false, why: `its submission is not readable: ${sub.problem}` };
+    if (sub.id !== ref.id) return { ok: false, why: `it names submission ${ref.id}, but the submission's ID is ${sub.id}` };
+    const event = eventBytes(entryBytes);
+    if (!event) return { ok: false, why: "its event is not where an entry has it" };
+    if (!Number.isInteger(ref.item) || ref.item < 0 || ref.item >= sub.events.length) {
+      return { ok: false, why: `it is item ${ref.item} of a submission of ${sub.events.length} events` };
+    }
+    if (!eq(event, sub.events[ref.item])) return { ok: false, why: `its event is not line ${5 + ref.item} of its submission, byte for byte` };
+    if (!ref.signer) {
+      // Absent exactly when the signature does not verify: then rejected.
+      if (en.verdict !== "rejected" || !String(en.reason || "").startsWith("bad signature:")) {
+        return { ok: false, why: `it names no signer, yet is ${en.verdict === "rejected" ? "rejected for another reason than a bad signature" : en.verdict}` };
+      }
+      if (sub.sig === true) return { ok: false, why: "it is rejected for a bad signature, but its submission's signature verifies with the key of its line 4" };
+      return { ok: true, why: "" };
+    }
+    if (ref.signer !== sub.signer) return { ok: false, why: `it names signer ${keyLabel(ref.signer)}, but its submission's line 4 is ${keyLabel(sub.signer)}` };
+    if (sub.sig === null) return { ok: null, why: sub.sigWhy };
+    if (!sub.sig) return { ok: false, why: sub.sigWhy };
+    return { ok: true, why: "" };
+  }
+
+  // subFor fetches and opens a submission once; the promise is kept.
+  function subFor(mine, sha) {
+    const o = mine.origins;
+    let p = o.subs.get(sha);
+    if (!p) {
+      p = (async () => {
+        try {
+          const bytes = await getBytes(`/v1/elections/${enc(mine.election)}/submissions/${sha}`);
+          return await openSubmission(bytes, mine.election);
+        } catch (err) {
+          return { fetchError: err.message, status: err.status };
+        }
+      })();
+      o.subs.set(sha, p);
+    }
+    return p;
+  }
+
+  // originOf checks an entry's origin, fetching its submission.
+  async function originOf(mine, bytes, en) {
+    const sha = en.submission && en.submission.sha256;
+    if (!SHA_RE.test(String(sha))) return { ok: false, why: `it names a submission sha256 that is not 64 lower-case hex digits: ${String(sha).slice(0, 70)}` };
+    const sub = await subFor(mine, sha);
+    if (sub.fetchError) {
+      mine.origins.subs.delete(sha); // asked again next time
+      return sub.status === 404
+        ? { ok: false, why: `the ledger does not serve the submission it names (${sha.slice(0, 12)}…: HTTP 404)` }
+        : { ok: null, why: `its submission could not be fetched: ${sub.fetchError}` };
+    }
+    return checkOrigin(bytes, en, sub);
+  }
+
+  async function fetchEntries(mine, start, end) {
+    const out = [];
+    for (let i = start; i < end;) {
+      const lines = splitLines(await getBytes(`/v1/elections/${enc(mine.election)}/entries?start=${i}&limit=${Math.min(1000, end - i)}`));
+      if (lines.length === 0) throw new Error(`the ledger served no entry at ${i}`);
+      for (const bytes of lines) {
+        if (i >= end) break;
+        out.push({ index: i++, bytes });
+      }
+    }
+    return out;
+  }
+
+  // learn folds a key registration or revocation in.
+  function learn(mine, index, en) {
+    const ev = en.event || {}, data = ev.data || {};
+    if (en.verdict !== "accepted" || typeof data.key !== "string") return;
+    const keys = mine.origins.keys;
+    if (ev.type === "key.registered" && !keys.has(data.key)) {
+      keys.set(data.key, { registered: index, revoked: null, units: Array.isArray(data.units) ? data.units : [] });
+    } else if (ev.type === "key.revoked") {
+      const k = keys.get(data.key) || { registered: null, revoked: null, units: [] };
+      if (k.revoked === null) k.revoked = index;
+      keys.set(data.key, k);
+    }
+  }
+
+  // checkRole decides whether an accepted entry's signer may make its
+  // event: null for an entry the ledger did not accept from a signer.
+  async function checkRole(mine, index, en) {
+    const o = mine.origins;
+    const signer = en.submission && en.submission.signer;
+    const ev = en.event || {}, data = ev.data || {};
+    if (en.verdict !== "accepted" || !signer) return null;
+    if (index === 0) {
+      return signer === data.authority ? { ok: true }
+        : { ok: false, why: `the manifest is signed by ${keyLabel(signer)}, not by the authority it names (${keyLabel(data.authority)})` };
+    }
+    const auth = mine.authority;
+    if (!auth) return { ok: null, why: "the manifest (entry 0) could not be read, so the election's authority is not known" };
+    if (signer === auth) return { ok: true };
+    if (!COUNT_TYPES.includes(ev.type)) {
+      return { ok: false, why: `it is a ${ev.type} signed by ${keyLabel(signer)}: only the election's authority (${keyLabel(auth)}) may make one` };
+    }
+    let k = o.keys.get(signer);
+    // What the page knows of the key covers the entry if it knows every
+    // entry from the key's registration to this one, where a revocation
+    // would be: it read those from readFrom on, and the key list, when
+    // asked, told it of those before listSize. Otherwise it asks the list.
+    if (!k || k.registered === null || Math.max(k.registered + 1, k.listSize || 0) < o.readFrom) {
+      const r = await fromList(mine, signer, index);
+      if (r.ok !== true) return r;
+      k = r.k;
+    }
+    if (k.registered >= index) return { ok: false, why: `it is signed by ${keyLabel(signer)}, which entry ${k.registered}, after it, registered` };
+    if (k.revoked !== null && k.revoked < index) return { ok: false, why: `it is signed by ${keyLabel(signer)}, which entry ${k.revoked} revoked` };
+    let unit = data.unit;
+    if (ev.type === "count.retracted") {
+      unit = await unitOf(mine, data.retracts);
+      if (!unit) return { ok: null, why: `the unit of the report it retracts (${data.retracts}) could not be read` };
+    }
+    for (let u = unit, hops = 0; u && hops <= mine.parents.size; u = mine.parents.get(u), hops++) {
+      if (k.units.includes(u)) return { ok: true };
+    }
+    return { ok: false, why: `it is signed by ${keyLabel(signer)}, whose scope is ${k.units.join(", ") || "empty"} and the units below, for unit ${unit}` };
+  }
+
+  // fromList learns a key from the ledger's key list
+  // (/v1/elections/{e}/keys), which must cover entry index, and checks the
+  // entries the list names for it.
+  async function fromList(mine, signer, index) {
+    const o = mine.origins;
+    if (!o.keyList || o.keyList.tree_size <= index) {
+      if (o.keyListError) return { ok: null, why: o.keyListError };
+      try {
+        const l = await getJSON(`/v1/elections/${enc(mine.election)}/keys`);
+        o.keyList = { tree_size: l.tree_size, byKey: new Map((l.keys || []).map((k) => [k.key, k])) };
+      } catch (err) {
+        o.keyListError = `signed by a key registered before the entries this page read, and the ledger's key list could not be read (${err.message})`;
+        return { ok: null, why: o.keyListError };
+      }
+      if (o.keyList.tree_size <= index) return { ok: null, why: `the ledger's key list stops at size ${o.keyList.tree_size}, before entry ${index}` };
+    }
+    const listed = o.keyList.byKey.get(signer);
+    let k = o.keys.get(signer);
+    if (!listed) {
+      return { ok: false, why: k && k.registered !== null
+        ? `the ledger's key list (size ${o.keyList.tree_size}) leaves out ${keyLabel(signer)}, which entry ${k.registered} registered`
+        : `it is signed by ${keyLabel(signer)}, which no accepted key.registered entry registered (the ledger's key list at size ${o.keyList.tree_size} does not have it)` };
+    }
+    if (!k) {
+      k = { registered: null, revoked: null, units: [] };
+      o.keys.set(signer, k);
+    }
+    if (k.registered === null) {
+      const r = await confirmKeyEntry(mine, listed.registered, "key.registered", signer);
+      if (r.ok !== true) return r;
+      k.registered = listed.registered;
+      k.units = r.units;
+      o.listed++;
+    } else if (k.registered !== listed.registered) {
+      return { ok: false, why: `the ledger's key list says entry ${listed.registered} registered ${keyLabel(signer)}, but entry ${k.registered} did` };
+    }
+    if (listed.revoked !== undefined && listed.revoked !== null && k.revoked === null) {
+      const r = await confirmKeyEntry(mine, listed.revoked, "key.revoked", signer);
+      if (r.ok !== true) return r;
+      k.revoked = listed.revoked;
+    }
+    k.listSize = o.keyList.tree_size;
+    return { ok: true, k };
+  }
+
+  // confirmKeyEntry checks that entry index is the accepted key event the
+  // key list says, signed by the authority: its own bytes and submission.
+  async function confirmKeyEntry(mine, index, type, key) {
+    const what = `entry ${index}, which the ledger's key list names as the ${type === "key.registered" ? "registration" : "revocation"} of ${keyLabel(key)}`;
+    let bytes, en;
+    try {
+      bytes = await getBytes(`/v1/elections/${enc(mine.election)}/entries/${index}`);
+      en = JSON.parse(utf8.decode(bytes));
+    } catch (err) {
+      return { ok: null, why: `${what}, could not be read: ${err.message}` };
+    }
+    const ev = en.event || {}, data = ev.data || {};
+    if (en.index !== index || en.verdict !== "accepted" || ev.type !== type || data.key !== key) {
+      return { ok: false, why: `${what}, is entry ${en.index}, ${en.verdict}, a ${ev.type}${typeof data.key === "string" ? ` of ${keyLabel(data.key)}` : ""}` };
+    }
+    if (!en.submission || en.submission.signer !== mine.authority) return { ok: false, why: `${what}, is not signed by the election's authority` };
+    const r = await originOf(mine, bytes, en);
+    if (r.ok !== true) return { ok: r.ok, why: `${what}: ${r.why}` };
+    return { ok: true, units: Array.isArray(data.units) ? data.units : [] };
+  }
+
+  // unitOf returns the unit of a logged report, by its event ID.
+  async function unitOf(mine, id) {
+    const o = mine.origins;
+    if (o.retracted.has(id)) return o.retracted.get(id);
+    try {
+      const r = await getJSON(`/v1/events/${enc(id)}`);
+      const u = r.election === mine.election && r.entry && r.entry.event && r.entry.event.data && r.entry.event.data.unit;
+      if (!u) return "";
+      if (o.retracted.size >= 1000) o.retracted.clear();
+      o.retracted.set(id, u);
+      return u;
+    } catch (_) {
+      return "";
+    }
+  }
+
+  // checkEntries checks the entries the checkpoint added since the last
+  // one checked (the newest checkMax of them) and returns what it found.
+  async function checkEntries(mine, cp) {
+    const o = mine.origins;
+    const end = cp.size;
+    if (cryptoMissing()) return { error: cryptoMissing() };
+    if (end <= o.checkedTo) return o.last || { error: "no entries to check yet" }; // nothing new: as before
+    const start = Math.max(o.checkedTo, end - mine.checkMax);
+    const win = { start, end, skipped: start - o.checkedTo, skippedFrom: o.checkedTo,
+      checked: 0, unsigned: 0, roles: 0, sigSkip: [], roleSkip: [], signers: new Map(), subs: new Set() };
+    let entries;
+    try {
+      entries = await fetchEntries(mine, start, end);
+    } catch (err) {
+      return { error: `the entries could not be read: ${err.message}` };
+    }
+    if (st !== mine) return win;
+    if (start !== o.checkedTo) o.readFrom = start;
+    o.keyListError = "";
+    const fail = (index, kind, why) => { if (o.failures.length < 10000) o.failures.push({ index, kind, why }); };
+    // Each entry's submission, fetched a few ahead of the entry checked.
+    const shas = [];
+    for (const e of entries) {
+      try {
+        e.en = JSON.parse(utf8.decode(e.bytes));
+      } catch (err) {
+        e.problem = `it is not JSON: ${err.message}`;
+        continue;
+      }
+      const sha = e.en.submission && e.en.submission.sha256;
+      if (SHA_RE.test(String(sha)) && shas[shas.length - 1] !== sha) shas.push(sha);
+      e.at = shas.length - 1;
+    }
+    let ahead = 0;
+    for (const e of entries) {
+      if (st !== mine) return win;
+      for (; ahead < shas.length && ahead <= e.at + FETCH_AHEAD; ahead++) subFor(mine, shas[ahead]);
+      if (e.problem) {
+        fail(e.index, "sig", e.problem);
+        continue;
+      }
+      const en = e.en;
+      if (en.index !== e.index) {
+        fail(e.index, "sig", `the ledger served entry ${en.index} for entry ${e.index}`);
+        continue;
+      }
+      win.checked++;
+      const origin = await originOf(mine, e.bytes, en);
+      if (origin.ok === false) fail(e.index, "sig", origin.why);
+      else if (origin.ok === null) win.sigSkip.push({ index: e.index, why: origin.why });
+      if (en.submission && SHA_RE.test(String(en.submission.sha256))) win.subs.add(en.submission.sha256);
+      const signer = en.submission && en.submission.signer;
+      if (!signer) win.unsigned++;
+      else win.signers.set(keyName(signer), (win.signers.get(keyName(signer)) || 0) + 1);
+      const role = await checkRole(mine, e.index, en);
+      if (role) {
+        win.roles++;
+        if (role.ok === false) fail(e.index, "role", role.why);
+        else if (role.ok === null) win.roleSkip.push({ index: e.index, why: role.why });
+      }
+      learn(mine, e.index, en);
+    }
+    o.checkedTo = end;
+    o.checked += win.checked;
+    o.skipped += win.skipped;
+    while (o.subs.size > KEEP_SUBMISSIONS) o.subs.delete(o.subs.keys().next().value);
+    o.last = win;
+    return win;
+  }
+
+  const count = (n, one, many) => `${nf.format(n)} ${n === 1 ? one : many}`;
+
+  // listFailures names the failed entries, grouped by what failed.
+  function listFailures(fails) {
+    const groups = new Map();
+    for (const f of fails) {
+      if (!groups.has(f.why)) groups.set(f.why, []);
+      groups.get(f.why).push(f.index);
+    }
+    const text = [...groups].slice(0, 3).map(([why, idx]) => (idx.length === 1 ? `entry ${nf.format(idx[0])}` :
+      `entries ${idx.slice(0, 10).map((i) => nf.format(i)).join(", ")}${idx.length > 10 ? ` and ${nf.format(idx.length - 10)} more` : ""}`) + `: ${why}`);
+    return text.join("; ") + (groups.size > 3 ? `; and ${count(fails.length - [...groups.values()].slice(0, 3).reduce((n, g) => n + g.length, 0), "other failure", "other failures")}` : "");
+  }
+
+  // entryItems are the check items of the entries' signatures and roles.
+  // A failure stays shown for as long as the page is open.
+  function entryItems(mine, win) {
+    const o = mine.origins;
+    const sigFails = o.failures.filter((f) => f.kind === "sig");
+    const roleFails = o.failures.filter((f) => f.kind === "role");
+    if (win.error) {
+      return [sigFails.length ? check(false, "Entry signatures", listFailures(sigFails)) : check(null, "Entry signatures", win.error),
+        roleFails.length ? check(false, "Signer roles", listFailures(roleFails)) : check(null, "Signer roles", win.error)];
+    }
+    const range = win.end - win.start === 1 ? `entry ${nf.format(win.start)}` : `entries ${nf.format(win.start)} to ${nf.format(win.end - 1)}`;
+    const skip = win.skipped > 0
+      ? ` ${count(win.skipped, "older entry", "older entries")} (${nf.format(win.skippedFrom)} to ${nf.format(win.start - 1)}) ` +
+        `${win.skipped === 1 ? "was" : "were"} not checked: at most the newest ${nf.format(mine.checkMax)} are, per checkpoint.`
+      : "";
+    const total = ` Since this page was opened: ${count(o.checked, "entry", "entries")} checked, ${o.skipped ? nf.format(o.skipped) : "none"} skipped.`;
+    const items = [];
+    if (sigFails.length) {
+      items.push(check(false, "Entry signatures", listFailures(sigFails)));
+    } else if (win.sigSkip.length) {
+      items.push(check(null, "Entry signatures", `${win.sigSkip[0].why} (${win.sigSkip.length} of ${count(win.checked, "entry", "entries")}).${skip}${total}`));
+    } else {
+      items.push(check(true, "Entry signatures", `${range} (${count(win.subs.size, "submission", "submissions")}): ` +
+        `each entry's submission hashes to the sha256 the entry names, holds its event byte for byte, and is signed (Ed25519) by the key the entry names` +
+        (win.unsigned ? `; the ${count(win.unsigned, "entry", "entries")} naming no signer ${win.unsigned === 1 ? "is" : "are"} rejected for a bad signature` : "") +
+        `.${skip}${total}`));
+    }
+    const signers = [...win.signers].map(([name, n]) => `${name} ${nf.format(n)}`).join(", ");
+    const listed = o.listed
+      ? ` ${count(o.listed, "key", "keys")} registered before the entries read ${o.listed === 1 ? "was" : "were"} looked up in the ledger's key list, and ${o.listed === 1 ? "its registration entry" : "their registration entries"} checked.`
+      : "";
+    if (roleFails.length) {
+      items.push(check(false, "Signer roles", listFailures(roleFails)));
+    } else if (win.roleSkip.length) {
+      const f = win.roleSkip[0];
+      items.push(check(null, "Signer roles", `role not checked for ${win.roleSkip.length} of ${count(win.roles, "accepted entry", "accepted entries")} ` +
+        `(entry ${nf.format(f.index)}: ${f.why}); checked for the other ${nf.format(win.roles - win.roleSkip.length)}.${listed}`));
+    } else {
+      items.push(check(true, "Signer roles", `${range}: each accepted entry is signed by the election's authority` +
+        `${mine.authority ? ` (${keyName(mine.authority)})` : ""}, or by a reporter key registered before it by an accepted key.registered entry, not revoked, for its unit` +
+        (signers ? ` (signers: ${signers})` : "") + `.${listed}`));
+    }
+    return items;
   }
 
   // Exposed for the browser test and for anyone checking by hand.
-  window.ledgerDashboard = { verifyConsistency, parseNote, parseKey, verifyNote, b64 };
+  window.ledgerDashboard = { verifyConsistency, parseNote, parseKey, verifyNote, b64, openSubmission, checkOrigin, eventBytes, keyName };
 
   // ---- Start -------------------------------------------------------------
 
