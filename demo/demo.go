@@ -79,6 +79,7 @@ func replay(ctx context.Context, cfg Config, n *Night) (*Result, error) {
 	county := countyOf(n)
 	for i, s := range n.Steps {
 		var last ledger.Receipt
+		var offices []string // who signed the step's submissions
 		if len(s.Events) > 0 {
 			evs := s.Events
 			if m, ok := evs[0].Body.(*events.Manifest); ok {
@@ -96,6 +97,9 @@ func replay(ctx context.Context, cfg Config, n *Night) (*Result, error) {
 					return nil, fmt.Errorf("couldn't log step %q of %s: %w", s.Say, n.Election, err)
 				}
 				rs = append(rs, prs...)
+				if name := p.key.Name(); !slices.Contains(offices, name) {
+					offices = append(offices, name)
+				}
 			}
 			for _, r := range rs {
 				if r.Verdict != events.Accepted {
@@ -142,7 +146,7 @@ func replay(ctx context.Context, cfg Config, n *Night) (*Result, error) {
 			line += fmt.Sprintf("  %s %s%%, %d/%d units", leader, share, race.UnitsReported, race.UnitsTotal)
 		}
 		if len(s.Events) > 0 {
-			line += fmt.Sprintf("  [entry %d]", last.Index)
+			line += fmt.Sprintf("  [entry %d, signed by %s]", last.Index, strings.Join(offices, ", "))
 		}
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
 		if leadChanged {

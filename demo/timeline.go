@@ -147,7 +147,7 @@ func aprilNight(imp *importer.Import) (*Night, error) {
 		return out
 	}
 
-	b.step(at(19, 0), "Polls close. The election is defined: its contests, candidates, counties and vote types", imp.Manifest)
+	b.step(at(19, 0), "Polls close. The Secretary of State defines the election (contests, candidates, counties, vote types) and registers each county office's key", imp.Manifest)
 	b.step(at(19, 32), "Cobb: advance and absentee votes", report("cobb", early)...)
 	b.step(at(19, 48), "DeKalb: advance and absentee votes", report("dekalb", early)...)
 	b.step(at(20, 5), "Fulton County's results are held back; they will arrive late")
@@ -225,7 +225,7 @@ func juneNight(merged *importer.Import, n int) (*Night, error) {
 	b := &builder{election: merged.Election}
 	day := time.Date(2017, 6, 20, 0, 0, 0, 0, eastern)
 	t := day.Add(19 * time.Hour)
-	b.step(t, "Polls close. The runoff is defined: 208 precincts in 3 counties", merged.Manifest)
+	b.step(t, "Polls close. The Secretary of State defines the runoff (208 precincts in 3 counties) and registers each county office's key", merged.Manifest)
 	byCounty := map[string][]*events.CountReport{}
 	parent := map[string]string{}
 	for _, u := range merged.Manifest.Units {
@@ -263,7 +263,7 @@ func juneNight(merged *importer.Import, n int) (*Night, error) {
 	for _, r := range merged.Reports[:n] {
 		official = append(official, r)
 	}
-	b.step(t.Add(30*time.Minute), "The state's county-level results, by vote type, are logged beside the precincts' (their sums agree, see `ledger audit reconcile`)", official...)
+	b.step(t.Add(30*time.Minute), "Each county's official county-level results, by vote type, are logged beside its precincts' (their sums agree, see `ledger audit reconcile`)", official...)
 	b.step(time.Date(2017, 6, 26, 12, 0, 0, 0, eastern), "The results are certified",
 		&events.Certification{By: "Georgia Secretary of State (simulated)", Note: "certification simulated by the demo; the totals are the official ones"})
 	return &Night{Election: merged.Election, Title: "June 20, 2017: the runoff", Race: merged.Manifest.Contests[0].ID, Steps: b.steps}, nil
