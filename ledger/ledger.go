@@ -67,7 +67,7 @@ import (
 	"github.com/election-audit/ledger/store"
 )
 
-// DefaultMaxBatch is the most stream messages applied in one step (one
+// DefaultMaxBatch is the most events applied in one step (one
 // synced Pebble batch).
 const DefaultMaxBatch = 2000
 
@@ -80,7 +80,8 @@ type Config struct {
 	// manifests this ledger logs: the operator's choice. Without any, it
 	// defines no election.
 	Authorities []string
-	// MaxBatch is the most messages per step; 0 means DefaultMaxBatch.
+	// MaxBatch is the most events per step; 0 means DefaultMaxBatch. A
+	// step takes whole submissions: at least one, however large.
 	MaxBatch int
 	Logger   *slog.Logger
 	// Registerer receives the ledger's metrics; nil means none.

@@ -21,7 +21,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		messages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ledger_stream_messages_total", Help: "Stream messages applied."}),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ledger_messages_total", Help: "Stream messages by outcome: accepted, rejected, duplicate, dropped."},
+			Name: "ledger_messages_total", Help: "Events by outcome (accepted, rejected, duplicate), and stream messages dropped (dropped)."},
 			[]string{"outcome"}),
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "ledger_step_messages", Help: "Messages per step (one synced batch).",

@@ -62,6 +62,9 @@ func (e *RefusedError) Error() string {
 		b.WriteString("submission: " + e.Problem)
 		return b.String()
 	}
+	if strings.HasPrefix(e.Problem, "events[") || strings.HasPrefix(e.Problem, "line ") {
+		return e.Problem // it names the event already
+	}
 	fmt.Fprintf(&b, "event #%d", e.Item+1)
 	if e.ID != "" {
 		fmt.Fprintf(&b, " (%s)", e.ID)
@@ -176,12 +179,17 @@ func (l *Ledger) Submit(ctx context.Context, signed []byte) ([]Receipt, error) {
 		var ee *events.Error
 		if errors.As(err, &ee) {
 			re.Field = ee.Field
-			// "events[N]…" names the event at fault.
+			// "events[N]…" names the event at fault, and so does "line N"
+			// from line 5 on (the first event's).
 			if rest, ok := strings.CutPrefix(ee.Field, "events["); ok {
 				if n, _, ok := strings.Cut(rest, "]"); ok {
 					if i, err := strconv.Atoi(n); err == nil {
 						re.Item = i
 					}
+				}
+			} else if n, ok := strings.CutPrefix(ee.Field, "line "); ok {
+				if i, err := strconv.Atoi(n); err == nil && i >= 5 {
+					re.Item = i - 5
 				}
 			}
 		}

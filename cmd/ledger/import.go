@@ -270,7 +270,7 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&server, "server", client.DefaultURL, "ledger HTTP API")
-	f.StringVar(&keyFile, "key", "", "private key file of the office that signs (from `ledger keygen`; required unless --dry-run): the authority's for a new election, which it then names in its manifest, or a reporter's registered for the units the files report")
+	f.StringVar(&keyFile, "key", "", "private key file of the office that signs (made by ledger keygen; required unless --dry-run): the authority's for a new election, which it then names in its manifest, or a reporter's registered for the units the files report")
 	f.StringVar(&format, "format", "", "format of the files without a FORMAT: prefix: "+strings.Join(formats.Names, ", "))
 	f.StringVar(&election, "election", "", "election ID (required)")
 	f.BoolVar(&dryRun, "dry-run", false, "parse, check and match the files, and send nothing")

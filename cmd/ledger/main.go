@@ -72,9 +72,11 @@ a verifiable log (RFC 6962 Merkle tree, signed C2SP checkpoints), through NATS
 JetStream into Pebble, and serves current totals.
 
 Start here:
-  ledger serve                       run the ledger (embedded NATS, data in ./ledger-data)
-  ledger submit events.jsonl         report counts; prints each event's log index
-  ledger tally --election ID         current totals`,
+  ledger demo                                  replay the GA-06 2017 election nights through a real ledger
+  ledger keygen --name ga-sos -o ga-sos.key    make an election office's signing key
+  ledger serve --authority VKEY                run the ledger (embedded NATS, data in ./ledger-data)
+  ledger submit --key ga-sos.key events.jsonl  sign and report counts; prints each event's log index
+  ledger tally --election ID                   current totals`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

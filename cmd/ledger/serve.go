@@ -94,7 +94,7 @@ unless --read-token is set.`,
 	f.IntVar(&cfg.StreamReplicas, "stream-replicas", 1, "replicas of the submission stream (3 on a three-node cluster)")
 	f.StringVar(&cfg.Name, "name", node.DefaultName, "ledger name: the signing key's name and the prefix of checkpoint origins")
 	f.DurationVar(&cfg.DuplicateWindow, "duplicate-window", broker.DefaultDuplicateWindow, "JetStream duplicate window (the ledger deduplicates forever beyond it)")
-	f.IntVar(&cfg.MaxBatch, "max-batch", 0, "most stream messages per synced batch (default 2000)")
+	f.IntVar(&cfg.MaxBatch, "max-batch", 0, "most events per synced batch of the state machine (default 2000; a submission is never split, so a larger one is a step of its own)")
 	f.BoolVar(&cfg.NoFeed, "no-feed", false, "don't publish the change feed to JetStream (stream LEDGER_FEED); server-sent events still work")
 	// HTTP limits (docs/security.md, "HTTP: cannot be held hostage").
 	lim := &cfg.HTTPLimits

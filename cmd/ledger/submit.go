@@ -129,7 +129,7 @@ event was logged but rejected by the election's rules.`,
 		},
 	}
 	cmd.Flags().StringVar(&server, "server", client.DefaultURL, "ledger HTTP API")
-	cmd.Flags().StringVar(&keyFile, "key", "", "private key file of the office that signs (from `ledger keygen`; required)")
+	cmd.Flags().StringVar(&keyFile, "key", "", "private key file of the office that signs (made by ledger keygen; required)")
 	cmd.Flags().BoolVar(&assignIDs, "assign-ids", false, "give events without an \"id\" a new UUIDv7 (printed in the output)")
 	cmd.Flags().BoolVar(&claim, "claim-authority", false, "a manifest that names no authority names the signing key (which the ledger must accept: ledger serve --authority)")
 	return cmd
