@@ -160,6 +160,12 @@ type BundleInfo struct {
 	Checkpoints int       // signed checkpoints checked, the one at N included
 	Tally       []byte    // tally.json: the tally after entries [0, N)
 	TallySHA256 [sha256.Size]byte
+	// Authority is the verifier key the manifest (entry 0) names: the
+	// election office whose key the manifest, registrations, revocations,
+	// certifications and recount orders are signed with. Set by
+	// VerifyBundle, which also counts the Submissions it held entries to.
+	Authority   string
+	Submissions int
 }
 
 // bundleIndex is bundle.json: Go encoding/json of this struct, then "\n".
@@ -702,10 +708,13 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	var authority string
 	if ev, err := events.Decode(manifest); err != nil {
 		return nil, memberErr(memberManifest, "%v", err)
-	} else if _, ok := ev.Body.(*events.Manifest); !ok || ev.Election != election {
+	} else if m, ok := ev.Body.(*events.Manifest); !ok || ev.Election != election {
 		return nil, memberErr(memberManifest, "is not the election.defined event of %s", election)
+	} else {
+		authority = m.Authority
 	}
 	if err := done(); err != nil {
 		return nil, err
@@ -728,6 +737,7 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 	// last entry came in: a submission's entries are consecutive.
 	pending := map[[32]byte]*events.Submission{}
 	org := &origins{election: election}
+	submissions := 0
 	// introduced lists the submissions read before the current entries
 	// member, in order: its entries must first name each of them, in that
 	// order, and no other new one.
@@ -758,6 +768,7 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 			}
 			pending[sum] = sub
 			introduced = append(introduced, sum)
+			submissions++
 		}
 		return nil
 	}
@@ -880,7 +891,8 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 		return nil, memberErr(memberTally, "differs from the tally replayed from entries [0, %d) at byte %d: the bundle has %q, the replay gives %q",
 			n, at, excerpt(tallyDoc, at), excerpt(replayed, at))
 	}
-	return &BundleInfo{Election: election, Size: n, Root: root, Key: bundleKey, Checkpoints: len(cps), Tally: tallyDoc, TallySHA256: sha256.Sum256(tallyDoc)}, nil
+	return &BundleInfo{Election: election, Size: n, Root: root, Key: bundleKey, Checkpoints: len(cps), Tally: tallyDoc, TallySHA256: sha256.Sum256(tallyDoc),
+		Authority: authority, Submissions: submissions}, nil
 }
 
 // excerpt returns up to 40 bytes of b from at.

@@ -164,7 +164,7 @@ func writeBundleFile(path string, write func(*os.File) (*audit.BundleInfo, error
 }
 
 func newAuditVerifyBundle() *cobra.Command {
-	var key string
+	var key, authority string
 	cmd := &cobra.Command{
 		Use:   "verify-bundle FILE [--key KEY]",
 		Short: "Verify a court bundle offline: entries, Merkle root, signatures and tally",
@@ -176,10 +176,22 @@ compared with the signed checkpoints; every signature is checked; the tally is
 replayed from the entries and compared byte for byte with the bundled one; and
 each member's size and SHA-256 is compared with bundle.json.
 
---key is the verifier key you trust (a key string, or a file holding one),
-obtained from the election authority: the bundle must carry exactly this key.
-Without --key the bundle is checked against the key inside it, which proves
-only that it is consistent, not who signed it.
+Every entry is also held to the signed submission it came in (the bundle
+carries them): the submission's bytes, its signature by the key the entry
+names, and its event, byte for byte; and every verdict weighs whether that
+key could make the event (the authority the manifest names, or a reporter
+key the authority registered for the unit), from the log itself.
+
+--key is the ledger's verifier key you trust (a key string, or a file
+holding one), obtained from the election authority: the bundle must carry
+exactly this key. Without --key the bundle is checked against the key inside
+it, which proves only that it is consistent, not who signed it.
+
+--authority is the election authority's verifier key you trust (a key
+string, or a file holding one), published by the election office: the
+manifest must name exactly this key. Without it, the offices' signatures are
+checked against the authority the manifest names, which proves who signed
+only once you know that key is the office's.
 
 On success it prints the election, N, the root, the tally's SHA-256 and OK.
 On the first fault it names the member and, where an entry is at fault, its
@@ -200,6 +212,17 @@ index, and exits with status 1.`,
 			if err != nil {
 				return fmt.Errorf("verification FAILED: %s: %w", args[0], err)
 			}
+			authTrust := "named by the manifest; pass --authority to require the one you trust"
+			if authority != "" {
+				if b, err := os.ReadFile(authority); err == nil {
+					authority = string(b)
+				}
+				authority = strings.TrimSpace(authority)
+				if info.Authority != authority {
+					return fmt.Errorf("verification FAILED: %s: the manifest names authority %s, not the required %s", args[0], info.Authority, authority)
+				}
+				authTrust = "required by --authority"
+			}
 			trust := "required by --key"
 			if key == "" {
 				trust = "the bundle's own; pass --key to require the key you trust"
@@ -210,11 +233,14 @@ index, and exits with status 1.`,
 			fmt.Fprintf(w, "root         %s\n", info.Root)
 			fmt.Fprintf(w, "key          %s (%s)\n", info.Key, trust)
 			fmt.Fprintf(w, "checkpoints  %d signed, all verified\n", info.Checkpoints)
+			fmt.Fprintf(w, "authority    %s (%s)\n", info.Authority, authTrust)
+			fmt.Fprintf(w, "submissions  %d signed, every entry held to its own\n", info.Submissions)
 			fmt.Fprintf(w, "tally        sha256 %x\n", info.TallySHA256)
 			fmt.Fprintln(w, "OK")
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "the verifier key the bundle must carry, or a file holding it")
+	cmd.Flags().StringVar(&authority, "authority", "", "the election authority's verifier key the manifest must name, or a file holding it")
 	return cmd
 }

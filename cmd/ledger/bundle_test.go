@@ -110,6 +110,16 @@ func TestAuditBundleCLI(t *testing.T) {
 		t.Fatalf("verify-bundle at 3: %s%s", stdout, stderr)
 	}
 
+	// The election authority the manifest names, required or not.
+	stdout, stderr, code = ledgerCLI(t, "audit", "verify-bundle", latest, "--key", pub, "--authority", testkeys.Authority.Verifier)
+	if code != 0 || !strings.Contains(stdout, "authority    "+testkeys.Authority.Verifier+" (required by --authority)") || !strings.Contains(stdout, "submissions  ") {
+		t.Fatalf("verify-bundle --authority: %d\n%s%s", code, stdout, stderr)
+	}
+	_, stderr, code = ledgerCLI(t, "audit", "verify-bundle", latest, "--key", pub, "--authority", testkeys.New("rogue-authority").Verifier)
+	if code != exitError || !strings.Contains(stderr, "the manifest names authority "+testkeys.Authority.Verifier+", not the required rogue-authority+") {
+		t.Errorf("another authority required: %d %s", code, stderr)
+	}
+
 	// A bundle with another ledger's key is refused.
 	_, otherKey, err := note.GenerateKey(rand.Reader, "ledger.local")
 	if err != nil {
