@@ -31,9 +31,9 @@ const (
 	// at once; more get 503.
 	DefaultMaxStreams = 1024
 	// DefaultMaxBodyMemory caps the bytes of request bodies held at once
-	// by all submissions (four bodies of MaxBodySize); past it a
+	// by all submissions (32 of the largest, MaxBodySize); past it a
 	// submission gets 503.
-	DefaultMaxBodyMemory = 4 * MaxBodySize
+	DefaultMaxBodyMemory = 32 * MaxBodySize
 	// DefaultBodyGrace and DefaultMinBodyRate: after the grace period a
 	// request body must have arrived at the minimum rate on average, or it
 	// is cut off with 408, long before the read timeout: connections that
