@@ -28,6 +28,7 @@ import (
 	"github.com/election-audit/ledger/feed"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/store"
+	"github.com/election-audit/ledger/wire"
 )
 
 // Limits and defaults.
@@ -122,11 +123,7 @@ func readToken(next http.Handler, token string) http.Handler {
 }
 
 // Problem is the body of every error response.
-type Problem struct {
-	Error string `json:"error"`
-	Item  *int   `json:"item,omitempty"`  // the 0-based position of the event at fault
-	Field string `json:"field,omitempty"` // the JSON path at fault
-}
+type Problem = wire.Problem
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	// Encoded whole first, so that the answer has a Content-Length (the
@@ -150,9 +147,7 @@ func fail(w http.ResponseWriter, status int, format string, args ...any) {
 
 // SubmitResponse is the answer to a submission: a receipt for each of
 // its events, in order.
-type SubmitResponse struct {
-	Receipts []ledger.Receipt `json:"receipts"`
-}
+type SubmitResponse = wire.SubmitResponse
 
 // unsigned answers the unsigned event submissions of earlier versions.
 func (s *server) unsigned(w http.ResponseWriter, r *http.Request) {
@@ -454,11 +449,7 @@ func parseUint(s string, def uint64) (uint64, error) {
 }
 
 // EventResponse locates an event and gives its entry.
-type EventResponse struct {
-	Election string          `json:"election"`
-	Index    uint64          `json:"index"`
-	Entry    json.RawMessage `json:"entry"`
-}
+type EventResponse = wire.EventResponse
 
 func (s *server) event(w http.ResponseWriter, r *http.Request) {
 	id, err := events.ParseID(r.PathValue("id"))

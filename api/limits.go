@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/election-audit/ledger/wire"
 )
 
 // HTTP limits: what one client, or many, can hold of the server. Each is
@@ -24,7 +26,7 @@ const (
 	DefaultWriteTimeout = 60 * time.Second
 	// DefaultIdleTimeout is how long a keep-alive connection may wait for
 	// its next request.
-	DefaultIdleTimeout = 60 * time.Second
+	DefaultIdleTimeout = wire.DefaultIdleTimeout
 	// DefaultMaxConns caps the open connections (see Listener).
 	DefaultMaxConns = 4096
 	// DefaultMaxStreams caps the change streams (server-sent events) open

@@ -18,6 +18,7 @@ import (
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/ledger"
+	"github.com/election-audit/ledger/wire"
 )
 
 // Tile geometry of C2SP tlog-tiles: tiles of height 8, 256 hashes wide.
@@ -36,19 +37,10 @@ const (
 )
 
 // InclusionProof is the JSON answer of the inclusion proof route.
-type InclusionProof struct {
-	audit.InclusionProof
-	// Checkpoint is the signed checkpoint at Size, if one was signed there.
-	Checkpoint string `json:"checkpoint,omitempty"`
-}
+type InclusionProof = wire.InclusionResponse
 
 // ConsistencyProof is the JSON answer of the consistency proof route.
-type ConsistencyProof struct {
-	audit.ConsistencyProof
-	// The signed checkpoints at From and To, where one was signed.
-	FromCheckpoint string `json:"from_checkpoint,omitempty"`
-	ToCheckpoint   string `json:"to_checkpoint,omitempty"`
-}
+type ConsistencyProof = wire.ConsistencyResponse
 
 // registerLog adds the proof and C2SP tlog-tiles routes.
 func (s *server) registerLog(mux *http.ServeMux) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/store"
@@ -48,7 +49,7 @@ func (o *origins) check(index uint64, entry []byte) error {
 	}
 	if o.cur == nil || o.cur.SHA256 != ref.SHA256 {
 		data, err := o.get(ref.SHA256)
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			return &MismatchError{o.election, index, fmt.Sprintf("its submission %s (SHA-256 %x) is missing", ref.ID, ref.SHA256)}
 		}
 		if err != nil {

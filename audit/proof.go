@@ -17,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/wire"
 )
 
 // ErrProofFailed is wrapped by every error of a proof that does not verify.
@@ -25,24 +26,12 @@ var ErrProofFailed = errors.New("proof does not verify")
 // InclusionProof proves that the entry at Index, whose RFC 6962 leaf hash
 // is LeafHash, is in the tree of Size entries with root Root. Hashes is the
 // RFC 6962 §2.1.1 audit path, from the leaf's sibling up to the root's child.
-type InclusionProof struct {
-	Index    uint64      `json:"index"`
-	Size     uint64      `json:"size"`
-	LeafHash tlog.Hash   `json:"leaf_hash"`
-	Hashes   []tlog.Hash `json:"hashes"`
-	Root     tlog.Hash   `json:"root"`
-}
+type InclusionProof = wire.InclusionProof
 
 // ConsistencyProof proves that the tree of From entries (root FromRoot) is
 // a prefix of the tree of To entries (root ToRoot). Hashes is the RFC 6962
 // §2.1.2 consistency proof.
-type ConsistencyProof struct {
-	From     uint64      `json:"from"`
-	To       uint64      `json:"to"`
-	Hashes   []tlog.Hash `json:"hashes"`
-	FromRoot tlog.Hash   `json:"from_root"`
-	ToRoot   tlog.Hash   `json:"to_root"`
-}
+type ConsistencyProof = wire.ConsistencyProof
 
 // ProveInclusion builds the inclusion proof of entry index in the tree of
 // size entries from the log's stored hashes (see tlog.StoredHashIndex).

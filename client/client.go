@@ -15,10 +15,9 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 
-	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/keys"
-	"github.com/election-audit/ledger/ledger"
+	"github.com/election-audit/ledger/wire"
 )
 
 // DefaultURL is where `ledger serve` listens by default.
@@ -64,20 +63,20 @@ func New(base string, hc *http.Client) (*Client, error) {
 // defaultHTTP is http.DefaultClient's transport keeping more idle
 // connections per host than its 2: SubmitAll sends several requests at a
 // time, and with 2 kept it would dial anew for the others each round. It
-// drops an idle connection before the ledger would (api.DefaultIdleTimeout,
+// drops an idle connection before the ledger would (wire.DefaultIdleTimeout,
 // against the transport's 90 s), so as never to send a submission on a
 // connection the ledger is closing: that one would fail unanswered.
 var defaultHTTP = func() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64
-	t.IdleConnTimeout = api.DefaultIdleTimeout / 2
+	t.IdleConnTimeout = wire.DefaultIdleTimeout / 2
 	return &http.Client{Transport: t}
 }()
 
 // Error is an error response from the ledger.
 type Error struct {
 	Status  int
-	Problem api.Problem
+	Problem wire.Problem
 }
 
 func (e *Error) Error() string {
@@ -146,7 +145,7 @@ var ErrNoKey = errors.New("no signing key: the ledger takes only signed submissi
 // one submission with the client's key, sends it, and returns a receipt
 // per event. An event whose verdict is "rejected" still has its receipt,
 // with no error.
-func (c *Client) Submit(ctx context.Context, evs [][]byte) ([]ledger.Receipt, error) {
+func (c *Client) Submit(ctx context.Context, evs [][]byte) ([]wire.Receipt, error) {
 	signed, err := c.Sign(evs)
 	if err != nil {
 		return nil, err
@@ -187,7 +186,7 @@ func (c *Client) Sign(evs [][]byte) ([]byte, error) {
 
 // SubmitSigned sends one signed submission (events.OpenSubmission) and
 // returns a receipt per event.
-func (c *Client) SubmitSigned(ctx context.Context, signed []byte) ([]ledger.Receipt, error) {
+func (c *Client) SubmitSigned(ctx context.Context, signed []byte) ([]wire.Receipt, error) {
 	b, status, err := c.do(ctx, http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", signed)
 	if err != nil {
 		return nil, err
@@ -195,7 +194,7 @@ func (c *Client) SubmitSigned(ctx context.Context, signed []byte) ([]ledger.Rece
 	if status != http.StatusOK {
 		return nil, asError(status, b)
 	}
-	var r api.SubmitResponse
+	var r wire.SubmitResponse
 	// json/v2: a thousand receipts decode in a third of encoding/json's time.
 	if err := jsonv2.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("couldn't decode receipts: %w", err)
@@ -204,7 +203,7 @@ func (c *Client) SubmitSigned(ctx context.Context, signed []byte) ([]ledger.Rece
 }
 
 // SubmitOne signs and sends one event.
-func (c *Client) SubmitOne(ctx context.Context, ev []byte) (*ledger.Receipt, error) {
+func (c *Client) SubmitOne(ctx context.Context, ev []byte) (*wire.Receipt, error) {
 	rs, err := c.Submit(ctx, [][]byte{ev})
 	if err != nil {
 		return nil, err
@@ -310,13 +309,13 @@ func (c *Client) Health(ctx context.Context) error {
 }
 
 // Elections lists the ledger's elections.
-func (c *Client) Elections(ctx context.Context) ([]ledger.ElectionInfo, error) {
+func (c *Client) Elections(ctx context.Context) ([]wire.ElectionInfo, error) {
 	b, err := c.get(ctx, "/v1/elections")
 	if err != nil {
 		return nil, err
 	}
 	var r struct {
-		Elections []ledger.ElectionInfo `json:"elections"`
+		Elections []wire.ElectionInfo `json:"elections"`
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("couldn't decode the election list: %w", err)

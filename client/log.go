@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/wire"
 )
 
 func logPath(election string) string { return "/v1/elections/" + url.PathEscape(election) }
@@ -36,12 +36,12 @@ func inclusionQuery(election string, index, size uint64, format string) string {
 // InclusionProof returns the inclusion proof of entry index in the tree of
 // size entries; size 0 means the latest committed size. The proof is not
 // verified: see audit.CheckInclusion.
-func (c *Client) InclusionProof(ctx context.Context, election string, index, size uint64) (*api.InclusionProof, error) {
+func (c *Client) InclusionProof(ctx context.Context, election string, index, size uint64) (*wire.InclusionResponse, error) {
 	b, err := c.get(ctx, inclusionQuery(election, index, size, ""))
 	if err != nil {
 		return nil, err
 	}
-	var p api.InclusionProof
+	var p wire.InclusionResponse
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("couldn't decode the inclusion proof: %w", err)
 	}
@@ -59,7 +59,7 @@ func (c *Client) TLogProof(ctx context.Context, election string, index, size uin
 // ConsistencyProof returns the consistency proof between the trees of from
 // and to entries; to 0 means the latest committed size. The proof is not
 // verified: see audit.CheckConsistency.
-func (c *Client) ConsistencyProof(ctx context.Context, election string, from, to uint64) (*api.ConsistencyProof, error) {
+func (c *Client) ConsistencyProof(ctx context.Context, election string, from, to uint64) (*wire.ConsistencyResponse, error) {
 	q := url.Values{"from": {fmt.Sprint(from)}}
 	if to > 0 {
 		q.Set("to", fmt.Sprint(to))
@@ -68,7 +68,7 @@ func (c *Client) ConsistencyProof(ctx context.Context, election string, from, to
 	if err != nil {
 		return nil, err
 	}
-	var p api.ConsistencyProof
+	var p wire.ConsistencyResponse
 	if err := json.Unmarshal(b, &p); err != nil {
 		return nil, fmt.Errorf("couldn't decode the consistency proof: %w", err)
 	}
@@ -118,7 +118,7 @@ func (c *Client) Event(ctx context.Context, id uuid.UUID) (*events.Entry, error)
 	case status != http.StatusOK:
 		return nil, asError(status, b)
 	}
-	var er api.EventResponse
+	var er wire.EventResponse
 	if err := json.Unmarshal(b, &er); err != nil {
 		return nil, fmt.Errorf("couldn't decode the ledger's answer for event %s: %w", id, err)
 	}

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
-
-	"github.com/election-audit/ledger/store"
 )
 
 // Source reads stored entries through the HTTP API, in pages, for the
@@ -38,12 +37,13 @@ func (s Source) Entries(election string, start, end uint64, fn func(index uint64
 }
 
 // Submission returns the signed bytes of a submission of an election by
-// their SHA-256 (audit.SubmissionSource).
+// their SHA-256 (audit.SubmissionSource). A submission the ledger does not
+// have is an error that wraps fs.ErrNotExist.
 func (s Source) Submission(election string, sha256 [32]byte) ([]byte, error) {
 	b, err := s.Client.Submission(s.Ctx, election, sha256)
 	var ce *Error
 	if errors.As(err, &ce) && ce.Status == http.StatusNotFound {
-		return nil, fmt.Errorf("%w: %v", store.ErrNotFound, err)
+		return nil, fmt.Errorf("%w: %v", fs.ErrNotExist, err)
 	}
 	return b, err
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/election-audit/ledger/events"
-	"github.com/election-audit/ledger/ledger"
+	"github.com/election-audit/ledger/wire"
 )
 
 // SubmitOptions shape a large submission.
@@ -60,7 +60,7 @@ func (e *ChunkError) Unwrap() error { return e.Err }
 // before it (all answered: submissions go in order); submissions already
 // answered stay logged, and submitting everything again logs only what is
 // missing.
-func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions) ([]ledger.Receipt, error) {
+func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions) ([]wire.Receipt, error) {
 	if opts.Chunk <= 0 {
 		opts.Chunk = DefaultChunk
 	}
@@ -86,13 +86,13 @@ func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions
 		}
 		return end
 	}
-	out := make([]ledger.Receipt, len(evs))
+	out := make([]wire.Receipt, len(evs))
 	var mu sync.Mutex
 	var first *ChunkError
 	done := 0
 	submit := func(start, end int) bool {
 		signed, err := c.key.SignSubmission(elections[start], canonical[start:end])
-		var rs []ledger.Receipt
+		var rs []wire.Receipt
 		if err == nil {
 			rs, err = c.SubmitSigned(ctx, signed)
 		}

@@ -14,7 +14,6 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/election-audit/ledger/events"
-	"github.com/election-audit/ledger/store"
 )
 
 // Defaults of [PublisherConfig].
@@ -31,7 +30,7 @@ type PublisherConfig struct {
 	// Elections lists the ledger's elections; new ones are followed as
 	// they appear.
 	Elections func() []string
-	DB        *store.DB // where the feed's position in each log is kept
+	DB        PositionStore // where the feed's position in each log is kept
 	// Name is the ledger's name, part of every message ID, so that
 	// replicas of one ledger publishing the same feed are deduplicated.
 	Name          string
@@ -64,6 +63,13 @@ type PublisherConfig struct {
 // entry the stream holds.
 type Publisher struct {
 	cfg PublisherConfig
+}
+
+// PositionStore keeps the feed's position in each election's log:
+// *store.DB is one.
+type PositionStore interface {
+	FeedPosition(election string) (uint64, error)
+	SetFeedPosition(election string, next uint64) error
 }
 
 // NewPublisher fills in defaults.

@@ -65,6 +65,7 @@ import (
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
+	"github.com/election-audit/ledger/wire"
 )
 
 // DefaultMaxBatch is the most events applied in one step (one
@@ -296,12 +297,7 @@ func (l *Ledger) Elections() []ElectionInfo {
 }
 
 // ElectionInfo summarises one election.
-type ElectionInfo struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Size   uint64 `json:"size"`
-	Status string `json:"status"`
-}
+type ElectionInfo = wire.ElectionInfo
 
 // Tally returns an election's current totals.
 func (l *Ledger) Tally(election string) (*projections.Tally, error) {

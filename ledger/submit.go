@@ -14,28 +14,12 @@ import (
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
+	"github.com/election-audit/ledger/wire"
 )
 
 // Receipt is the answer to one submitted event, given once its entry is
-// synced to disk.
-type Receipt struct {
-	ID       uuid.UUID      `json:"id"`
-	Election string         `json:"election"`
-	Index    uint64         `json:"index"`
-	Verdict  events.Verdict `json:"verdict"`
-	Reason   string         `json:"reason,omitempty"`
-	// Duplicate is set when the event ID was logged before this submission:
-	// the receipt is the original one, and nothing was appended.
-	Duplicate  bool   `json:"duplicate"`
-	TreeSize   uint64 `json:"tree_size"`
-	Checkpoint string `json:"checkpoint"` // signed, includes the entry
-}
-
-// Conflict reports whether the event was rejected for a stale expected
-// version.
-func (r *Receipt) Conflict() bool {
-	return r.Verdict == events.Rejected && strings.HasPrefix(r.Reason, projections.ConflictPrefix)
-}
+// synced to disk (package wire, which clients share).
+type Receipt = wire.Receipt
 
 // RefusedError is a submission refused at the edge: nothing was published
 // and nothing logged.
