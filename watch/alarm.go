@@ -44,6 +44,11 @@ const (
 	// (missing, altered, another event, another signer), or its verdict is
 	// not the one the election's rules give (signer and role included).
 	KindInvalidEntry Kind = "invalid-entry"
+	// KindKeyChanged: the ledger no longer signs with the key the state
+	// was kept with (its checkpoints do not verify with it), and the
+	// caller did not name the new key (Config.AcceptNewKey). A new key can
+	// sign any history, so it is not trusted on the ledger's word.
+	KindKeyChanged Kind = "key-changed"
 )
 
 // Tree is a checkpoint's size and root, as an alarm reports them.
@@ -53,7 +58,8 @@ type Tree struct {
 }
 
 // AlarmError is returned by [Watcher.Run] when the ledger showed something
-// that an honest, append-only log never shows. Run stops at once; the
+// that an honest, append-only log never shows, or signs with a key other
+// than the one its history was accepted under. Run stops at once; the
 // state file is left as it was (the watcher raises the same alarm if run
 // again against the same ledger), and the evidence is in Evidence.
 type AlarmError struct {
@@ -166,6 +172,8 @@ func what(k Kind) string {
 		return "The entries the ledger sent do not hash to its signed checkpoint, or differ from the entries it sent before."
 	case KindInvalidEntry:
 		return "An entry under the ledger's signature is not a valid entry of this election's log, or not the signed submission it names."
+	case KindKeyChanged:
+		return "The ledger no longer signs with the key this watcher accepted its history under: a new key can sign a rewritten history."
 	}
 	return ""
 }

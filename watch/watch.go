@@ -34,8 +34,16 @@
 // verified signature, made by the office it names, and every accepted
 // checkpoint extends all the ones before it, across runs.
 //
-// A failure of any of these is an [AlarmError]. Network failures are not:
-// the watcher reconnects with backoff.
+// A failure of any of these is an [AlarmError]. So is a ledger that no
+// longer signs with the key the state was kept with ([KindKeyChanged]),
+// unless the caller names the new key (Config.AcceptNewKey): a new key can
+// sign any history, so trusting it on first use would trust a rewritten
+// one. Even then, the new key's checkpoints must extend the one accepted
+// under the old key.
+//
+// Network failures are not alarms: the watcher reconnects with backoff;
+// with Once, it gives up after Config.Timeout without progress, with an
+// error wrapping [ErrTimeout].
 //
 // Memory is bounded by the election's manifest (the current report of
 // each unit and contest, a projections.Election) and one submission (the
@@ -52,6 +60,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"sort"
 	"strconv"
@@ -64,7 +73,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/client"
@@ -77,7 +85,15 @@ import (
 const (
 	DefaultMinBackoff = 100 * time.Millisecond
 	DefaultMaxBackoff = 30 * time.Second
+	// DefaultTimeout is how long a watcher with Once waits without
+	// progress before it gives up.
+	DefaultTimeout = 30 * time.Second
 )
+
+// ErrTimeout is wrapped by the error of a watcher with Once that gave up:
+// it could not check the ledger (down, unreachable, or not answering)
+// within Config.Timeout. Nothing was verified past what it printed.
+var ErrTimeout = errors.New("could not check the ledger")
 
 // Config configures a [Watcher].
 type Config struct {
@@ -87,6 +103,13 @@ type Config struct {
 	// name is the ledger's name, the first part of the checkpoint origin.
 	// Required: the watcher verifies against this key and nothing else.
 	Key string
+	// AcceptNewKey lets Key replace another key that the state was kept
+	// with: the ledger changed its key, and the caller names the new one.
+	// The checkpoints signed with it must still extend the one accepted
+	// under the old key; once one does, the state keeps the new key.
+	// Without it, a ledger that no longer signs with the state's key raises
+	// a [KindKeyChanged] alarm.
+	AcceptNewKey bool
 	// Client is the ledger's HTTP API, for consistency proofs, entries the
 	// feed skipped, and the latest checkpoint. Required.
 	Client *client.Client
@@ -103,6 +126,12 @@ type Config struct {
 	// Once makes Run return nil once it has verified the checkpoint the
 	// ledger presented at start and printed the entries it covers.
 	Once bool
+	// Timeout, with Once: Run gives up, with an error wrapping
+	// [ErrTimeout], after this long without progress (no checkpoint, proof,
+	// entry or submission received: the ledger is down, unreachable or
+	// does not answer). Zero means DefaultTimeout; negative, never. Without
+	// Once the watcher keeps reconnecting until ctx ends.
+	Timeout time.Duration
 	// MinBackoff and MaxBackoff bound the pause before reconnecting.
 	MinBackoff, MaxBackoff time.Duration
 	Logger                 *slog.Logger
@@ -121,6 +150,11 @@ type Watcher struct {
 
 	acc       checkpoint.Checkpoint // the last accepted checkpoint
 	accSigned []byte                // nil until one is accepted
+	// The key acc was verified with, its verifier and origin: cfg.Key's,
+	// unless the state was kept with another key (see Config.AcceptNewKey).
+	accKey    string
+	accV      note.Verifier
+	accOrigin string
 	previous  uint64                // the accepted size acc was proven to extend
 	rng       *compact.Range        // leaf hashes of entries [0, next)
 	proj      *projections.Election // nil until entry 0
@@ -130,6 +164,7 @@ type Watcher struct {
 	lastSeen  string                // the last checkpoint text handled
 	target    uint64                // with Once: the size to reach
 	ready     bool                  // state loaded and entries replayed
+	stall     *time.Timer           // with Once: fires after cfg.Timeout without progress
 }
 
 // errDone ends Run when Once is set and the work is done.
@@ -168,6 +203,9 @@ func New(cfg Config) (*Watcher, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("couldn't create the state directory: %w", err)
@@ -209,10 +247,20 @@ func (w *Watcher) load(cfg Config, v note.Verifier) (_ *Watcher, err error) {
 		w.rng = w.hasher.NewEmptyRange(0)
 		return w, nil
 	}
-	if st.Key != cfg.Key || st.Election != cfg.Election || st.Origin != w.origin {
-		return nil, fmt.Errorf("the state %s was kept for %s with key %s; this run is for %s with key %s: use another state directory", w.path, st.Origin, st.Key, w.origin, cfg.Key)
+	// A state kept with another key is opened with that key: whether the
+	// ledger changed its key, and whether the caller named the new one, is
+	// decided against the ledger (start).
+	accV, accOrigin := v, w.origin
+	if st.Key != cfg.Key {
+		if accV, err = note.NewVerifier(st.Key); err != nil {
+			return nil, fmt.Errorf("the state %s names a key that is not a verifier key (%v): it was altered", w.path, err)
+		}
+		accOrigin = checkpoint.Origin(accV.Name(), cfg.Election)
 	}
-	cp, err := checkpoint.Open([]byte(st.Checkpoint), w.origin, v)
+	if st.Election != cfg.Election || st.Origin != accOrigin {
+		return nil, fmt.Errorf("the state %s was kept for %s (election %s); this run is for %s: it is not this election's state", w.path, st.Origin, st.Election, accOrigin)
+	}
+	cp, err := checkpoint.Open([]byte(st.Checkpoint), accOrigin, accV)
 	if err != nil || cp.Size != st.Size || cp.Root != st.Root {
 		return nil, fmt.Errorf("the state %s holds a checkpoint that does not verify or does not match its size and root (%v): it was altered", w.path, err)
 	}
@@ -220,6 +268,7 @@ func (w *Watcher) load(cfg Config, v note.Verifier) (_ *Watcher, err error) {
 		return nil, fmt.Errorf("the state %s holds a bad Merkle range: %w", w.path, err)
 	}
 	w.acc, w.accSigned, w.lastSeen, w.previous = cp, []byte(st.Checkpoint), st.Checkpoint, st.Previous
+	w.accKey, w.accV, w.accOrigin = st.Key, accV, accOrigin
 	return w, nil
 }
 
@@ -229,39 +278,87 @@ func (w *Watcher) Next() uint64 { return w.rng.End() }
 // Accepted returns the last accepted checkpoint (signed note), nil if none.
 func (w *Watcher) Accepted() []byte { return w.accSigned }
 
+// errStalled is the cause of the context of a watcher with Once that made
+// no progress for cfg.Timeout.
+var errStalled = errors.New("no progress")
+
 // Run follows the election until ctx ends (then it saves its state and
 // returns nil), an alarm (an *AlarmError), or an error that reconnecting
-// cannot fix. With Once, it returns nil once caught up.
+// cannot fix. With Once, it returns nil once caught up, and an error
+// wrapping ErrTimeout if it makes no progress for Config.Timeout.
 func (w *Watcher) Run(ctx context.Context) error {
+	if w.cfg.Once && w.cfg.Timeout > 0 {
+		// A deadline on progress rather than on the run: catching up with
+		// a long log may take longer than the ledger may take to answer.
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		w.stall = time.AfterFunc(w.cfg.Timeout, func() { cancel(errStalled) })
+		defer func() { w.stall.Stop(); w.stall = nil }()
+	}
 	src := client.Source{Client: w.cfg.Client, Ctx: ctx}
 	w.origins = audit.NewOriginChecker(w.cfg.Election, func(sum [32]byte) ([]byte, error) {
 		// A 404 is store.ErrNotFound: the checker reports the submission
 		// missing. Other errors are the network's: reconnect.
 		b, err := src.Submission(w.cfg.Election, sum)
 		w.fetched = b // nil after an error: no evidence rather than another submission's
+		if err == nil {
+			w.progress()
+		}
 		return b, err
 	})
 	defer func() { w.origins, w.fetched = nil, nil }()
 	backoff := w.cfg.MinBackoff
+	var last error // the last error of a round, for a watcher that gives up
 	for {
 		before := w.Next()
 		err := w.round(ctx)
 		switch {
-		case ctx.Err() != nil, errors.Is(err, errDone):
+		case errors.Is(err, errDone):
 			return w.save()
+		case ctx.Err() != nil:
+			return w.stopped(ctx, last)
 		case isFatal(err):
 			return err
 		}
+		last = err
 		if w.Next() > before {
 			backoff = w.cfg.MinBackoff
 		}
 		w.cfg.Logger.Warn("watch: following stopped; reconnecting", "election", w.cfg.Election, "next", w.Next(), "err", err, "in", backoff)
 		select {
 		case <-ctx.Done():
-			return w.save()
+			return w.stopped(ctx, last)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, w.cfg.MaxBackoff)
+	}
+}
+
+// stopped saves the state once ctx has ended; it returns the ErrTimeout
+// error if the watcher gave up, nil if it was stopped.
+func (w *Watcher) stopped(ctx context.Context, last error) error {
+	if err := w.save(); err != nil {
+		return err
+	}
+	if !errors.Is(context.Cause(ctx), errStalled) {
+		return nil
+	}
+	why := "the ledger did not answer"
+	if last != nil {
+		why = "the last error: " + last.Error()
+	}
+	done := "nothing was verified"
+	if w.accSigned != nil {
+		done = fmt.Sprintf("%d of the %d entries of the signed checkpoint accepted were checked", w.Next(), w.acc.Size)
+	}
+	return fatal(fmt.Errorf("%w: no progress with %s in %s (%s); %s", ErrTimeout, w.cfg.Election, w.cfg.Timeout, why, done))
+}
+
+// progress pushes back the deadline of a watcher with Once.
+func (w *Watcher) progress() {
+	if w.stall != nil {
+		w.stall.Reset(w.cfg.Timeout)
 	}
 }
 
@@ -298,10 +395,19 @@ func (w *Watcher) start(ctx context.Context) error {
 	latest, err := w.cfg.Client.Checkpoint(ctx, w.cfg.Election)
 	if err != nil {
 		var ce *client.Error
+		if errors.As(err, &ce) && ce.Status == http.StatusNotFound {
+			err = w.unknownElection(ctx, err)
+		}
 		if w.cfg.Once && errors.As(err, &ce) && ce.IsClientError() {
 			return fatal(err)
 		}
 		return fmt.Errorf("couldn't fetch the latest checkpoint of %s: %w", w.cfg.Election, err)
+	}
+	w.progress()
+	if w.accKey != "" && w.accKey != w.cfg.Key {
+		if err := w.keyChanged(latest); err != nil {
+			return err
+		}
 	}
 	if err := w.presented(ctx, latest); err != nil {
 		return err
@@ -394,6 +500,7 @@ func (w *Watcher) fetch(ctx context.Context, start, end uint64) error {
 	if err != nil {
 		return fmt.Errorf("couldn't fetch entries [%d, %d) of %s: %w", start, end, w.cfg.Election, err)
 	}
+	w.progress()
 	if len(es) == 0 {
 		return fmt.Errorf("couldn't fetch entry %d of %s: none returned", start, w.cfg.Election)
 	}
@@ -517,6 +624,7 @@ func (w *Watcher) apply(index uint64, data []byte) (*applied, error) {
 	if err := w.rng.Append(leaf[:], nil); err != nil {
 		return nil, fatal(err)
 	}
+	w.progress()
 	return &applied{c, en}, nil
 }
 
@@ -528,6 +636,17 @@ func (w *Watcher) presented(ctx context.Context, signed []byte) error {
 	}
 	cp, err := checkpoint.Open(signed, w.origin, w.v)
 	if err != nil {
+		if w.accSigned != nil && w.accKey == w.cfg.Key {
+			// Does the ledger sign with another key now? Then say so.
+			if k, kerr := w.cfg.Client.Key(ctx); kerr == nil && k != w.cfg.Key {
+				if nv, verr := note.NewVerifier(k); verr == nil {
+					if _, oerr := checkpoint.Open(signed, checkpoint.Origin(nv.Name(), w.cfg.Election), nv); oerr == nil {
+						return w.keyAlarm(signed, k, fmt.Sprintf("the ledger's checkpoint does not verify with %s, the key this watcher accepted size %d under; it verifies with %s, the key the ledger serves now (GET /v1/key)",
+							w.accKey, w.acc.Size, k))
+					}
+				}
+			}
+		}
 		return w.alarm(KindSignature, unverified(signed), err.Error(), evidence{"presented.checkpoint": signed})
 	}
 	switch {
@@ -540,12 +659,19 @@ func (w *Watcher) presented(ctx context.Context, signed []byte) error {
 				evidence{"presented.checkpoint": signed})
 		}
 		w.lastSeen = string(signed)
+		if w.accKey != w.cfg.Key {
+			// The accepted tree, signed with the new key: keep that.
+			w.acceptKey(cp)
+			w.acc, w.accSigned = cp, signed
+			return w.save()
+		}
 		return nil
 	case cp.Size > w.acc.Size:
 		p, err := w.cfg.Client.ConsistencyProof(ctx, w.cfg.Election, w.acc.Size, cp.Size)
 		if err != nil {
 			return fmt.Errorf("couldn't fetch the consistency proof of %s from %d to %d: %w", w.cfg.Election, w.acc.Size, cp.Size, err)
 		}
+		w.progress()
 		if err := audit.CheckConsistency(&p.ConsistencyProof, w.acc, cp); err != nil {
 			return w.alarm(KindFork, &cp, err.Error(), evidence{"presented.checkpoint": signed, "proof.json": proofJSON(p)})
 		}
@@ -566,7 +692,12 @@ func (w *Watcher) presented(ctx context.Context, signed []byte) error {
 		return nil // an older checkpoint of the same history
 	}
 	w.previous = w.acc.Size
+	if w.accSigned != nil && w.accKey != w.cfg.Key {
+		w.acceptKey(cp)
+	}
 	w.acc, w.accSigned, w.lastSeen = cp, signed, string(signed)
+	w.accKey, w.accV, w.accOrigin = w.cfg.Key, w.v, w.origin
+	w.progress()
 	if err := w.save(); err != nil {
 		return err
 	}
@@ -619,7 +750,7 @@ func (w *Watcher) save() error {
 	if w.accSigned == nil {
 		return nil
 	}
-	st := &State{V: stateVersion, Election: w.cfg.Election, Origin: w.origin, Key: w.cfg.Key,
+	st := &State{V: stateVersion, Election: w.cfg.Election, Origin: w.accOrigin, Key: w.accKey,
 		Checkpoint: string(w.accSigned), Size: w.acc.Size, Root: w.acc.Root, Previous: w.previous, Next: w.Next(), Range: w.rng.Hashes()}
 	if err := saveState(w.path, st); err != nil {
 		return fatal(err)
@@ -651,7 +782,69 @@ func (w *Watcher) alarm(kind Kind, presented *checkpoint.Checkpoint, detail stri
 	return a
 }
 
-func proofJSON(p *api.ConsistencyProof) []byte {
+// keyChanged decides a run whose key is not the one the state was kept
+// with, from the latest checkpoint: an alarm if the ledger no longer signs
+// with the state's key and the caller did not name the new key; an error
+// if it still does (the caller gave the wrong key); nil if the caller
+// named the new key (presented then holds its checkpoint to the accepted
+// one).
+func (w *Watcher) keyChanged(latest []byte) error {
+	if w.cfg.AcceptNewKey {
+		return nil
+	}
+	if _, err := checkpoint.Open(latest, w.accOrigin, w.accV); err == nil {
+		return fatal(fmt.Errorf("the state %s was kept with the key %s, and the ledger still signs with it; this run's key is %s: pass the state's key (--key), "+
+			"or, if the ledger has changed its key to this one, say so (--accept-key)", w.path, w.accKey, w.cfg.Key))
+	}
+	verifies := "and it does not verify with that key either"
+	if _, err := checkpoint.Open(latest, w.origin, w.v); err == nil {
+		verifies = "with which it verifies"
+	}
+	return w.keyAlarm(latest, w.cfg.Key, fmt.Sprintf("the ledger's checkpoint does not verify with %s, the key this watcher accepted size %d under; this run's key is %s, %s",
+		w.accKey, w.acc.Size, w.cfg.Key, verifies))
+}
+
+// keyAlarm raises the alarm of a ledger that signs with another key.
+func (w *Watcher) keyAlarm(signed []byte, newKey, detail string) error {
+	return w.alarm(KindKeyChanged, unverified(signed),
+		detail+fmt.Sprintf(". A new key can sign any history: it is trusted only if you name it (--accept-key KEY, after checking it with the ledger's operator), and its checkpoints must still extend size %d", w.acc.Size),
+		evidence{"presented.checkpoint": signed, "accepted-key.pub": []byte(w.accKey + "\n"), "new-key.pub": []byte(newKey + "\n")})
+}
+
+// acceptKey reports that the state now keeps the new key: cp, verified with
+// it, extends (or is) the checkpoint accepted under the old one.
+func (w *Watcher) acceptKey(cp checkpoint.Checkpoint) {
+	w.cfg.Logger.Warn("watch: the ledger's new key is accepted: its checkpoint extends the one accepted under the old key",
+		"election", w.cfg.Election, "old_key", w.accKey, "new_key", w.cfg.Key, "accepted_size", w.acc.Size, "size", cp.Size)
+	w.accKey, w.accV, w.accOrigin = w.cfg.Key, w.v, w.origin
+}
+
+// unknownElection adds the elections the ledger has to its 404 for the
+// election.
+func (w *Watcher) unknownElection(ctx context.Context, err error) error {
+	list, lerr := w.cfg.Client.Elections(ctx)
+	if lerr != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return fmt.Errorf("%w; the ledger has no elections yet", err)
+	}
+	names := make([]string, 0, len(list))
+	for i, e := range list {
+		if i == 50 {
+			names = append(names, fmt.Sprintf("and %d more (GET /v1/elections)", len(list)-i))
+			break
+		}
+		if e.Name != "" {
+			names = append(names, fmt.Sprintf("%s (%s)", e.ID, e.Name))
+		} else {
+			names = append(names, e.ID)
+		}
+	}
+	return fmt.Errorf("%w; the elections it has: %s", err, strings.Join(names, ", "))
+}
+
+func proofJSON(p any) []byte {
 	b, _ := json.MarshalIndent(p, "", "  ")
 	return append(b, '\n')
 }

@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -701,5 +705,264 @@ func TestWatchOrigins(t *testing.T) {
 				t.Logf("%s", r.alarm)
 			}
 		})
+	}
+}
+
+// rotated serves n's API as if its operator had changed the ledger's key:
+// the latest checkpoint signed again with a new key of the same name,
+// which GET /v1/key serves. It returns a client of it and the new key.
+func rotated(t *testing.T, n *node.Node) (*client.Client, string) {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(nil, node.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := note.NewVerifier(n.VerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/v1/key":
+			io.WriteString(w, vkey+"\n")
+		case strings.HasSuffix(r.URL.Path, "/checkpoint"):
+			rec := httptest.NewRecorder()
+			n.Handler.ServeHTTP(rec, r)
+			cp, err := note.Open(rec.Body.Bytes(), note.VerifierList(old))
+			if err != nil {
+				t.Errorf("rotated: %v", err)
+				return
+			}
+			signed, err := note.Sign(&note.Note{Text: cp.Text}, signer)
+			if err != nil {
+				t.Errorf("rotated: %v", err)
+				return
+			}
+			w.Write(signed)
+		default:
+			n.Handler.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	c, err := client.New(srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, vkey
+}
+
+// TestWatchKeyChange: a ledger that no longer signs with the key the
+// state was kept with raises the key-changed alarm, whether the run is
+// given the new key (as --trust-server-key fetches it) or still the old
+// one, and keeps both keys and both checkpoints as evidence; the state is
+// left as it was. Naming the new key (AcceptNewKey) still holds its
+// checkpoints to the accepted one: a rewritten history under a new key is
+// a fork, a rotation that extends the history is accepted, and the state
+// keeps the new key from then on.
+func TestWatchKeyChange(t *testing.T) {
+	dirA := t.TempDir()
+	a := startNode(t, dirA)
+	submit(t, a, history(t))
+	state := t.TempDir()
+	checkClean(t, watchOnce(t, a, state, nil), []string{"#0", "#1", "#2", "#3", "#4", "#5", "#6"}, "7")
+	oldKey := a.VerifierKey
+	before := entriesOf(t, state)
+
+	// Another ledger, another key, another history of the election.
+	c := startNode(t, t.TempDir())
+	submit(t, c, append(history(t), certification(t)))
+	keyAlarm := func(t *testing.T, r run, newKey string) {
+		t.Helper()
+		var alarm *watch.AlarmError
+		if !errors.As(r.err, &alarm) || alarm.Kind != watch.KindKeyChanged || alarm.Accepted.Size != 7 || alarm.Presented == nil || alarm.Presented.Size != 8 {
+			t.Fatalf("no key-changed alarm: %v\n%s%s", r.err, r.out, r.alarm)
+		}
+		if !strings.Contains(r.alarm.String(), "!! ALARM: KEY-CHANGED") || !strings.Contains(alarm.Detail, "--accept-key") ||
+			!strings.Contains(alarm.Detail, oldKey) || !strings.Contains(alarm.Detail, newKey) {
+			t.Fatalf("alarm text:\n%s", r.alarm)
+		}
+		for name, want := range map[string]string{"accepted-key.pub": oldKey + "\n", "new-key.pub": newKey + "\n"} {
+			if b, err := os.ReadFile(filepath.Join(alarm.Evidence, name)); err != nil || string(b) != want {
+				t.Errorf("evidence %s: %q, %v", name, b, err)
+			}
+		}
+		for _, name := range []string{"accepted.checkpoint", "presented.checkpoint", "alarm.json"} {
+			if _, err := os.Stat(filepath.Join(alarm.Evidence, name)); err != nil {
+				t.Error(err)
+			}
+		}
+		if got := indexes(r.out.String()); len(got) != 0 {
+			t.Errorf("printed %v", got)
+		}
+		if after := entriesOf(t, state); after != before {
+			t.Fatalf("the alarm changed the state:\n%s\n%s", before, after)
+		}
+	}
+	t.Run("new key given", func(t *testing.T) {
+		for range 2 {
+			keyAlarm(t, watchOnce(t, c, state, func(cfg *watch.Config) { cfg.Key = c.VerifierKey }), c.VerifierKey)
+		}
+	})
+	t.Run("old key given", func(t *testing.T) {
+		keyAlarm(t, watchOnce(t, c, state, nil), c.VerifierKey)
+	})
+	t.Run("new key named, history rewritten", func(t *testing.T) {
+		r := watchOnce(t, c, state, func(cfg *watch.Config) { cfg.Key, cfg.AcceptNewKey = c.VerifierKey, true })
+		var alarm *watch.AlarmError
+		if !errors.As(r.err, &alarm) || alarm.Kind != watch.KindFork || alarm.Accepted.Size != 7 || alarm.Presented.Size != 8 {
+			t.Fatalf("no fork alarm: %v\n%s%s", r.err, r.out, r.alarm)
+		}
+		if after := entriesOf(t, state); after != before {
+			t.Fatalf("the alarm changed the state")
+		}
+	})
+
+	// The operator of A changes its key; the log goes on.
+	submit(t, a, []*events.Event{certification(t)})
+	rc, newKey := rotated(t, a)
+	viaRotated := func(key string, accept bool) func(*watch.Config) {
+		return func(cfg *watch.Config) { cfg.Client, cfg.Key, cfg.AcceptNewKey = rc, key, accept }
+	}
+	t.Run("rotated, not named", func(t *testing.T) {
+		keyAlarm(t, watchOnce(t, a, state, viaRotated(newKey, false)), newKey)
+		keyAlarm(t, watchOnce(t, a, state, viaRotated(oldKey, false)), newKey)
+	})
+	t.Run("rotated, another key named", func(t *testing.T) {
+		r := watchOnce(t, a, state, viaRotated(c.VerifierKey, true))
+		var alarm *watch.AlarmError
+		if !errors.As(r.err, &alarm) || alarm.Kind != watch.KindSignature {
+			t.Fatalf("no signature alarm: %v\n%s%s", r.err, r.out, r.alarm)
+		}
+	})
+	r := watchOnce(t, a, state, viaRotated(newKey, true))
+	checkClean(t, r, []string{"#7"}, "8")
+	if st := entriesOf(t, state); !strings.Contains(st, newKey) || strings.Contains(st, oldKey) {
+		t.Fatalf("the state does not keep the new key:\n%s", st)
+	}
+	checkClean(t, watchOnce(t, a, state, viaRotated(newKey, false)), nil, "")
+	// The state's key now is the new one: the old one is a wrong key, as
+	// the ledger still signs with the state's.
+	r = watchOnce(t, a, state, viaRotated(oldKey, false))
+	var alarm *watch.AlarmError
+	if r.err == nil || errors.As(r.err, &alarm) || !strings.Contains(r.err.Error(), "the ledger still signs with it") {
+		t.Fatalf("the old key after the rotation: %v", r.err)
+	}
+}
+
+// TestWatchOnceTimeout: with Once, a ledger that is down from the start,
+// goes away after the first answer, or stops answering, ends the run with
+// ErrTimeout after Timeout without progress, instead of retrying forever.
+func TestWatchOnceTimeout(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	submit(t, n, history(t))
+
+	// A port nothing listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close()
+
+	// A server that answers the latest checkpoint, then goes away.
+	var gone atomic.Bool
+	var away *httptest.Server
+	away = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if gone.Load() {
+			panic(http.ErrAbortHandler)
+		}
+		n.Handler.ServeHTTP(w, r)
+		if strings.HasSuffix(r.URL.Path, "/checkpoint") {
+			gone.Store(true)
+			go away.Close()
+		}
+	}))
+	defer away.Close()
+
+	// A server that accepts requests and never answers.
+	stop := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer hang.Close()
+	defer close(stop)
+
+	for _, tc := range []struct {
+		name, url, want, done string
+	}{
+		{"down", down, "couldn't reach the ledger", "nothing was verified"},
+		{"going away", away.URL, "couldn't reach the ledger", "0 of the 7 entries of the signed checkpoint accepted were checked"},
+		{"not answering", hang.URL, "the ledger did not answer", "nothing was verified"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := client.New(tc.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := &syncBuffer{}
+			w, err := watch.New(watch.Config{Election: april, Key: n.VerifierKey, Client: c, StateDir: t.TempDir(), Out: out, Alarm: out,
+				Once: true, Timeout: time.Second, MaxBackoff: 200 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			err = w.Run(ctx)
+			took := time.Since(start)
+			if ctx.Err() != nil || !errors.Is(err, watch.ErrTimeout) || !strings.Contains(err.Error(), "could not check the ledger: no progress with "+april+" in 1s") ||
+				!strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.done) {
+				t.Fatalf("after %s: %v", took, err)
+			}
+			if took < time.Second || took > 10*time.Second {
+				t.Errorf("gave up after %s, want about 1s", took)
+			}
+			if got := indexes(out.String()); len(got) != 0 {
+				t.Errorf("printed %v", got)
+			}
+			t.Logf("after %s: %v", took.Round(time.Millisecond), err)
+		})
+	}
+
+	// A ledger that answers slowly but steadily is not given up on: the
+	// deadline is on progress, not on the run.
+	steady := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(250 * time.Millisecond)
+		n.Handler.ServeHTTP(w, r)
+	}))
+	defer steady.Close()
+	c, err := client.New(steady.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := watchOnce(t, n, t.TempDir(), func(cfg *watch.Config) { cfg.Client, cfg.Timeout = c, 400*time.Millisecond })
+	checkClean(t, r, []string{"#0", "#1", "#2", "#3", "#4", "#5", "#6"}, "7")
+	if took := time.Since(start); took < 400*time.Millisecond {
+		t.Errorf("the run took %s: not longer than the timeout", took)
+	}
+}
+
+// TestWatchUnknownElection: an election the ledger does not have is an
+// error that lists the ones it has.
+func TestWatchUnknownElection(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	submit(t, n, history(t)[:1])
+	r := watchOnce(t, n, t.TempDir(), func(cfg *watch.Config) { cfg.Election = "ga06-2017-4" })
+	if r.err == nil || !strings.Contains(r.err.Error(), `unknown election "ga06-2017-4"; the elections it has: ga06-2017-04 (`) {
+		t.Fatalf("unknown election: %v", r.err)
+	}
+	empty := startNode(t, t.TempDir())
+	r = watchOnce(t, empty, t.TempDir(), nil)
+	if r.err == nil || !strings.Contains(r.err.Error(), `unknown election "ga06-2017-04"; the ledger has no elections yet`) {
+		t.Fatalf("no elections: %v", r.err)
 	}
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -165,57 +167,244 @@ and the verifier key.`,
 func newProveConsistency() *cobra.Command {
 	var f proveFlags
 	var from, to uint64
+	var fromFile, toFile, proofFile string
 	cmd := &cobra.Command{
-		Use:   "consistency --election ID --from A [--to B]",
+		Use:   "consistency --election ID (--from A | --from-file FILE) [--to B | --to-file FILE] [--proof-file FILE]",
 		Short: "Prove that one signed checkpoint's tree is a prefix of another's",
 		Long: `consistency fetches the consistency proof between the trees of sizes A and B
 (by default the latest) and the checkpoints signed at both sizes; checks
 both signatures and origins, and that the proof leads from the root at A to
 the root at B: the log of size B extends the log of size A without changing
 any of its entries. A and B must be sizes at which the ledger signed a
-checkpoint.`,
+checkpoint.
+
+Saved checkpoints (such as the accepted.checkpoint and presented.checkpoint
+that ledger watch keeps as evidence of an alarm) are checked with
+--from-file and --to-file instead of --from and --to: the checkpoint is the
+file's, not the server's, and its size is the size proved. Two files are
+taken in order of size. With files, --key is required: the key you trust,
+not the one the server gives now. The proof comes from --server, or, with
+--proof-file, from a saved proof (the JSON of GET .../proof/consistency,
+such as the proof.json of ledger watch's evidence), with no server at all.
+
+What the answer proves:
+  OK            both checkpoints verify with --key and the proof leads from
+                the smaller one's root to the larger one's: one history, the
+                larger extending the smaller. This holds whoever sent the
+                proof.
+  INCONSISTENT  two checkpoints that verify with --key (the files, or one
+                the server sent with the proof) have the same size and
+                different roots: the key signed two histories (a fork).
+                Anyone with the key and the two signed notes can check it.
+  FAILED        the proof does not lead from one root to the other, or the
+                server gives none. On its own that is not proof of a fork (a
+                broken server or network fails too); but a ledger that
+                cannot connect two trees it signed no longer serves the
+                history it signed (a rollback, or a fork): keep the files,
+                and ask another copy of the log (--server).
+INCONSISTENT and FAILED exit 1.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			fl := cmd.Flags()
+			saved := fromFile != "" || toFile != "" || proofFile != ""
+			switch {
+			case fromFile != "" && fl.Changed("from"):
+				return errors.New("--from and --from-file: pass one")
+			case toFile != "" && fl.Changed("to"):
+				return errors.New("--to and --to-file: pass one")
+			case fromFile == "" && !fl.Changed("from") && proofFile == "":
+				return errors.New(`required flag(s) "from" not set: the older tree's size (--from), or a saved checkpoint (--from-file)`)
+			case saved && keyText(f.key) == "":
+				return errors.New("--from-file, --to-file and --proof-file need --key: saved checkpoints are checked against the key you trust, not the one the server gives now")
+			}
 			c, v, origin, err := f.open(ctx)
 			if err != nil {
 				return err
 			}
-			p, err := c.ConsistencyProof(ctx, f.election, from, to)
-			if err != nil {
-				return err
-			}
-			if p.From != from || (to != 0 && p.To != to) {
-				return fmt.Errorf("proof FAILED: asked for sizes %d and %d, got a proof for %d and %d", from, to, p.From, p.To)
-			}
-			var cps [2]checkpoint.Checkpoint
-			for i, s := range []struct {
-				size   uint64
-				signed string
-			}{{p.From, p.FromCheckpoint}, {p.To, p.ToCheckpoint}} {
-				if s.signed == "" {
-					return fmt.Errorf("no signed checkpoint was issued at size %d of %s, so the proof cannot be checked against signed roots: use sizes with checkpoints", s.size, f.election)
+			// The checkpoints known, each verified: the files', then the
+			// server's.
+			var known []knownCheckpoint
+			load := func(path string) (*knownCheckpoint, error) {
+				b, err := os.ReadFile(path)
+				if err != nil {
+					return nil, err
 				}
-				if cps[i], err = checkpoint.Open([]byte(s.signed), origin, v); err != nil {
-					return fmt.Errorf("proof FAILED: %w", err)
+				cp, err := checkpoint.Open(b, origin, v)
+				if err != nil {
+					return nil, fmt.Errorf("proof FAILED: %s: %w", path, err)
 				}
+				known = append(known, knownCheckpoint{path, true, cp})
+				return &known[len(known)-1], nil
 			}
-			if err := audit.CheckConsistency(&p.ConsistencyProof, cps[0], cps[1]); err != nil {
-				return fmt.Errorf("proof FAILED: %w", err)
+			var a, b *knownCheckpoint
+			if fromFile != "" {
+				if a, err = load(fromFile); err != nil {
+					return err
+				}
+				from = a.cp.Size
+			}
+			if toFile != "" {
+				if b, err = load(toFile); err != nil {
+					return err
+				}
+				to = b.cp.Size
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "origin     %s\nfrom       %d, root %s\nto         %d, root %s\n", cps[0].Origin, cps[0].Size, cps[0].Root, cps[1].Size, cps[1].Root)
+			if a != nil && b != nil {
+				if a.cp.Size > b.cp.Size {
+					a, b = b, a
+					from, to = to, from
+				}
+				if a.cp.Size == b.cp.Size {
+					// No proof needed: the same tree has one root.
+					printCheckpoints(w, a, b)
+					fmt.Fprintf(w, "signatures verified with %s\n", f.key)
+					if a.cp.Root != b.cp.Root {
+						return inconsistent(a, b)
+					}
+					fmt.Fprintf(w, "OK: both are the signed tree of size %d\n", a.cp.Size)
+					return nil
+				}
+			}
+
+			// The proof, saved or from the server, with the checkpoints
+			// the server signed at both sizes.
+			var p proofAnswer
+			source := proofFile
+			if proofFile != "" {
+				raw, err := os.ReadFile(proofFile)
+				if err != nil {
+					return err
+				}
+				if err := json.Unmarshal(raw, &p); err != nil {
+					return fmt.Errorf("%s is not a consistency proof (the JSON of GET /v1/elections/ID/proof/consistency): %w", proofFile, err)
+				}
+				if fromFile == "" && !fl.Changed("from") {
+					from = p.From
+				}
+				if toFile == "" && !fl.Changed("to") {
+					to = p.To
+				}
+				if p.From != from || p.To != to {
+					return fmt.Errorf("proof FAILED: %s is a proof from %d to %d, not from %d to %d", proofFile, p.From, p.To, from, to)
+				}
+			} else {
+				source = f.server
+				sp, err := c.ConsistencyProof(ctx, f.election, from, to)
+				var ce *client.Error
+				if saved && errors.As(err, &ce) && ce.IsClientError() {
+					toWhat := fmt.Sprint(to)
+					if to == 0 {
+						toWhat = "its latest"
+					}
+					return fmt.Errorf("proof FAILED: the ledger at %s gives no proof from %d to %s (%s): it does not show that these checkpoints are of one history", f.server, from, toWhat, ce.Problem.Error)
+				}
+				if err != nil {
+					return err
+				}
+				p.ConsistencyProof, p.FromCheckpoint, p.ToCheckpoint = sp.ConsistencyProof, sp.FromCheckpoint, sp.ToCheckpoint
+				if p.From != from || (to != 0 && p.To != to) {
+					return fmt.Errorf("proof FAILED: asked for sizes %d and %d, got a proof for %d and %d", from, to, p.From, p.To)
+				}
+			}
+			// The server's own checkpoints: those of the sides without a
+			// file, and, if they contradict a file, evidence too.
+			for _, s := range []struct {
+				size   uint64
+				signed string
+				side   **knownCheckpoint
+			}{{p.From, p.FromCheckpoint, &a}, {p.To, p.ToCheckpoint, &b}} {
+				if s.signed == "" {
+					switch {
+					case *s.side != nil:
+					case proofFile != "":
+						return fmt.Errorf("%s holds no signed checkpoint of size %d: give it with --from-file or --to-file", proofFile, s.size)
+					default:
+						return fmt.Errorf("no signed checkpoint was issued at size %d of %s, so the proof cannot be checked against signed roots: use sizes with checkpoints", s.size, f.election)
+					}
+					continue
+				}
+				label := fmt.Sprintf("the checkpoint of size %d from %s", s.size, source)
+				cp, err := checkpoint.Open([]byte(s.signed), origin, v)
+				if err != nil {
+					if *s.side == nil {
+						return fmt.Errorf("proof FAILED: %w", err)
+					}
+					continue // unsigned noise beside a file: the file is what is checked
+				}
+				if cp.Size != s.size {
+					return fmt.Errorf("proof FAILED: %s is of size %d", label, cp.Size)
+				}
+				known = append(known, knownCheckpoint{label, false, cp})
+				if *s.side == nil {
+					k := known[len(known)-1]
+					*s.side = &k
+				}
+			}
+			for i := range known {
+				for j := range i {
+					if known[i].cp.Size == known[j].cp.Size && known[i].cp.Root != known[j].cp.Root {
+						return inconsistent(&known[j], &known[i])
+					}
+				}
+			}
+			if err := audit.CheckConsistency(&p.ConsistencyProof, a.cp, b.cp); err != nil {
+				return fmt.Errorf("proof FAILED: %w (proof from %s)", err, source)
+			}
+			printCheckpoints(w, a, b)
 			printHashes(w, "proof", p.Hashes)
+			if saved {
+				fmt.Fprintf(w, "proof from %s\n", source)
+			}
 			fmt.Fprintf(w, "signatures verified with %s\n", f.key)
-			fmt.Fprintf(w, "OK: the signed tree of size %d is a prefix of the signed tree of size %d\n", cps[0].Size, cps[1].Size)
+			fmt.Fprintf(w, "OK: the signed tree of size %d is a prefix of the signed tree of size %d\n", a.cp.Size, b.cp.Size)
 			return nil
 		},
 	}
 	f.add(cmd)
-	cmd.Flags().Uint64Var(&from, "from", 0, "size of the older tree (required)")
+	cmd.Flags().Uint64Var(&from, "from", 0, "size of the older tree (required unless --from-file)")
 	cmd.Flags().Uint64Var(&to, "to", 0, "size of the newer tree (default: the latest)")
-	cmd.MarkFlagRequired("from")
+	cmd.Flags().StringVar(&fromFile, "from-file", "", "a saved signed checkpoint, instead of --from (needs --key)")
+	cmd.Flags().StringVar(&toFile, "to-file", "", "a saved signed checkpoint, instead of --to (needs --key)")
+	cmd.Flags().StringVar(&proofFile, "proof-file", "", "a saved consistency proof (JSON, as GET .../proof/consistency answers) instead of one from --server (needs --key)")
 	return cmd
+}
+
+// proofAnswer is a consistency proof as the ledger answers it: the proof
+// and the checkpoints it signed at both sizes, if it signed some.
+type proofAnswer struct {
+	audit.ConsistencyProof
+	FromCheckpoint string `json:"from_checkpoint,omitempty"`
+	ToCheckpoint   string `json:"to_checkpoint,omitempty"`
+}
+
+// knownCheckpoint is a verified checkpoint and where it came from: a
+// file's path, or a description of the server's.
+type knownCheckpoint struct {
+	label string
+	file  bool
+	cp    checkpoint.Checkpoint
+}
+
+// printCheckpoints prints the origin and the two checkpoints proved, each
+// with the file it came from.
+func printCheckpoints(w io.Writer, a, b *knownCheckpoint) {
+	fmt.Fprintf(w, "origin     %s\n", a.cp.Origin)
+	for i, k := range []*knownCheckpoint{a, b} {
+		fmt.Fprintf(w, "%-10s %d, root %s", []string{"from", "to"}[i], k.cp.Size, k.cp.Root)
+		if k.file {
+			fmt.Fprintf(w, " (%s)", k.label)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// inconsistent is the failure of two verified checkpoints of one size with
+// different roots.
+func inconsistent(a, b *knownCheckpoint) error {
+	return fmt.Errorf("INCONSISTENT: %s and %s both verify with the key and are of size %d, with roots %s and %s: the key signed two different histories (a fork); the two signed notes prove it to anyone with the key",
+		a.label, b.label, a.cp.Size, a.cp.Root, b.cp.Root)
 }
 
 // printHashes prints a labelled column of hashes, "(none)" if empty.

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,8 +17,10 @@ import (
 
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/audit"
+	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/internal/testkeys"
@@ -30,7 +33,8 @@ import (
 func TestAuditProve(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
+	dataDir := t.TempDir()
+	n, err := node.Open(ctx, node.Config{DataDir: dataDir, HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +82,11 @@ func TestAuditProve(t *testing.T) {
 		}
 	}
 	sizes := map[uint64]bool{}
-	if err := n.DB.Checkpoints(e, func(size uint64, _ []byte) error { sizes[size] = true; return nil }); err != nil {
+	signedAt := map[uint64][]byte{}
+	if err := n.DB.Checkpoints(e, func(size uint64, cp []byte) error {
+		sizes[size], signedAt[size] = true, bytes.Clone(cp)
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	noCP := uint64(0)
@@ -169,6 +177,123 @@ func TestAuditProve(t *testing.T) {
 			t.Errorf("%s: %v\n%s", c.name, err, out)
 		case !c.fail && !strings.Contains(out, c.want):
 			t.Errorf("%s: output lacks %q:\n%s", c.name, c.want, out)
+		}
+	}
+
+	// Saved checkpoints (as a watcher keeps them as evidence), checked
+	// against a live server's proof, a saved proof, or each other.
+	files := t.TempDir()
+	save := func(name string, b []byte) string {
+		path := filepath.Join(files, name)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	cp3, cp7, cp17 := save("3.checkpoint", signedAt[3]), save("7.checkpoint", signedAt[7]), save("17.checkpoint", signedAt[17])
+	signer, _, err := checkpoint.LoadOrCreateKey(dataDir, node.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forge := func(name string, size uint64) string {
+		b, err := checkpoint.Sign(signer, n.Ledger.Origin(e), size, tlog.Hash{1, 2, 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return save(name, b)
+	}
+	fork7, past := forge("fork7.checkpoint", 7), forge("20.checkpoint", 20)
+	// The true checkpoint of size 7, signed by another key.
+	otherSKey, _, err := note.GenerateKey(nil, node.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSigner, err := note.NewSigner(otherSKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v7, _ := note.NewVerifier(n.VerifierKey)
+	cp, err := checkpoint.Open(signedAt[7], n.Ledger.Origin(e), v7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b7, err := checkpoint.Sign(otherSigner, n.Ledger.Origin(e), 7, cp.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os7 := save("other7.checkpoint", b7)
+	resp, err := http.Get(srv.URL + "/v1/elections/" + e + "/proof/consistency?from=7&to=17")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("proof: %d %v", resp.StatusCode, err)
+	}
+	proof717 := save("proof.json", raw)
+	const down = "http://127.0.0.1:1" // the checks that need no server get none
+	for _, c := range []struct {
+		name string
+		args []string
+		want []string // in the output, or the first in the error if fail
+		fail bool
+	}{
+		{"files", []string{"--server", srv.URL, "--from-file", cp3, "--to-file", cp7, "--key", keyFile},
+			[]string{"from       3, root ", "(" + cp3 + ")", "to         7, root ", "proof from " + srv.URL, "OK: the signed tree of size 3 is a prefix of the signed tree of size 7"}, false},
+		{"files in either order", []string{"--server", srv.URL, "--from-file", cp17, "--to-file", cp3, "--key", keyFile},
+			[]string{"OK: the signed tree of size 3 is a prefix of the signed tree of size 17"}, false},
+		{"a file and the latest", []string{"--server", srv.URL, "--from-file", cp7, "--key", n.VerifierKey},
+			[]string{"OK: the signed tree of size 7 is a prefix of the signed tree of size 17"}, false},
+		{"a file and a size", []string{"--server", srv.URL, "--from", "3", "--to-file", cp7, "--key", n.VerifierKey},
+			[]string{"OK: the signed tree of size 3 is a prefix of the signed tree of size 7"}, false},
+		{"saved proof, no server", []string{"--server", down, "--from-file", cp7, "--to-file", cp17, "--proof-file", proof717, "--key", keyFile},
+			[]string{"proof from " + proof717, "OK: the signed tree of size 7 is a prefix of the signed tree of size 17"}, false},
+		{"saved proof and its checkpoints, no server", []string{"--server", down, "--proof-file", proof717, "--key", keyFile},
+			[]string{"OK: the signed tree of size 7 is a prefix of the signed tree of size 17"}, false},
+		{"one tree, no server", []string{"--server", down, "--from-file", cp7, "--to-file", cp7, "--key", keyFile},
+			[]string{"OK: both are the signed tree of size 7"}, false},
+
+		{"fork, no server", []string{"--server", down, "--from-file", cp7, "--to-file", fork7, "--key", keyFile},
+			[]string{"INCONSISTENT: " + cp7 + " and " + fork7 + " both verify with the key and are of size 7", "the key signed two different histories"}, true},
+		{"fork shown by the server's checkpoint", []string{"--server", srv.URL, "--from-file", fork7, "--to-file", cp17, "--key", keyFile},
+			[]string{"INCONSISTENT: " + fork7 + " and the checkpoint of size 7 from " + srv.URL + " both verify"}, true},
+		{"fork against a saved proof", []string{"--server", down, "--from-file", fork7, "--to-file", cp17, "--proof-file", proof717, "--key", keyFile},
+			[]string{"INCONSISTENT: " + fork7 + " and the checkpoint of size 7 from " + proof717}, true},
+		{"a size the ledger cannot prove", []string{"--server", srv.URL, "--from-file", cp7, "--to-file", past, "--key", keyFile},
+			[]string{"proof FAILED: the ledger at " + srv.URL + " gives no proof from 7 to 20 ("}, true},
+		{"tampered proof", []string{"--server", tamper.URL, "--from-file", cp3, "--to-file", cp17, "--key", keyFile},
+			[]string{"proof FAILED: proof does not verify", "(proof from " + tamper.URL + ")"}, true},
+		{"saved proof of other sizes", []string{"--server", down, "--from-file", cp3, "--to-file", cp17, "--proof-file", proof717, "--key", keyFile},
+			[]string{"proof FAILED: " + proof717 + " is a proof from 7 to 17, not from 3 to 17"}, true},
+		{"a file another key signed", []string{"--server", down, "--from-file", os7, "--to-file", cp17, "--key", keyFile},
+			[]string{"proof FAILED: " + os7 + ": checkpoint of ledger.local/prove-test does not verify"}, true},
+		{"files without a key", []string{"--server", srv.URL, "--from-file", cp3, "--to-file", cp7},
+			[]string{"--from-file, --to-file and --proof-file need --key"}, true},
+		{"a size and a file", []string{"--server", srv.URL, "--from", "3", "--from-file", cp3, "--key", keyFile},
+			[]string{"--from and --from-file: pass one"}, true},
+		{"neither", []string{"--server", srv.URL, "--key", keyFile},
+			[]string{`required flag(s) "from" not set`}, true},
+	} {
+		out, err := prove(append([]string{"consistency", "--election", e}, c.args...)...)
+		t.Logf("%s:\n%s%v", c.name, out, err)
+		switch {
+		case c.fail && err == nil:
+			t.Errorf("%s: succeeded:\n%s", c.name, out)
+		case c.fail:
+			for _, want := range c.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: error %q, want %q", c.name, err, want)
+				}
+			}
+		case err != nil:
+			t.Errorf("%s: %v\n%s", c.name, err, out)
+		default:
+			for _, want := range c.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("%s: output lacks %q:\n%s", c.name, want, out)
+				}
+			}
 		}
 	}
 

@@ -2,9 +2,12 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/watch"
@@ -18,8 +21,9 @@ const exitAlarm = 5
 const DefaultWatchState = "ledger-watch"
 
 func newWatch() *cobra.Command {
-	var server, natsURL, natsKey, consumer, election, key, stateDir string
+	var server, natsURL, natsKey, consumer, election, key, acceptKey, stateDir string
 	var trustServerKey, asJSON, once bool
+	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "watch --election ID --key KEY",
 		Short: "Follow an election live, print each change, verify every checkpoint; alarm on a rewritten history",
@@ -55,14 +59,22 @@ embedded NATS server admits a watcher only with the monitor key from its
 data directory (--nats-nkey DATA/nats-monitor.nk, read-only). The watcher
 resumes after the last entry it printed, reconnects with backoff when the
 connection drops, and stops on Ctrl-C with exit 0 (--once: as soon as it
-has verified the ledger's current checkpoint).
+has verified the ledger's current checkpoint; if it makes no progress for
+--timeout, because the ledger is down or does not answer, it gives up with
+exit 1 and "could not check").
 
 --key is the verifier key you trust (or a file holding it); it is never
 fetched from the server unless you pass --trust-server-key, which proves
-only that the server signed. --json prints one JSON object per line
-(docs/watch.md).
+only that the server signed. The state remembers the key: if the ledger no
+longer signs with it, watch raises a key-changed ALARM (exit 5) rather than
+trust a new key, which could sign any history. If the ledger's operator
+did change the key, check the new one with them and name it with
+--accept-key NEWKEY (instead of --key): the checkpoints signed with it must
+still extend the last one accepted under the old key. --json prints one
+JSON object per line (docs/watch.md).
 
-Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error; 5 an alarm.`,
+Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error (--once: the
+ledger could not be checked); 5 an alarm.`,
 		Example: `  ledger watch --election ga06-2017-04 --key ledger-data/ledger.pub
   ledger watch --election ga06-2017-04 --key ledger-data/ledger.pub --server http://127.0.0.1:8080 \
       --nats nats://127.0.0.1:4222 --nats-nkey ledger-data/nats-monitor.nk --json`,
@@ -76,8 +88,20 @@ Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error; 5 an alarm.`,
 			if err != nil {
 				return err
 			}
-			key = keyText(key)
+			if cmd.Flags().Changed("timeout") && !once {
+				return errors.New("--timeout applies to --once: without it, watch keeps reconnecting until stopped")
+			}
+			key, acceptKey = keyText(key), keyText(acceptKey)
 			switch {
+			case acceptKey != "" && trustServerKey:
+				return errors.New("--accept-key and --trust-server-key: a new key is accepted only if you name it; pass it with --accept-key alone")
+			case acceptKey != "" && key != "" && key != acceptKey:
+				return errors.New("--key and --accept-key name two keys: pass the new key with --accept-key alone")
+			case acceptKey != "":
+				if _, err := note.NewVerifier(acceptKey); err != nil {
+					return fmt.Errorf("--accept-key: not a verifier key (name+hash+base64) or a file holding one: %w", err)
+				}
+				key = acceptKey
 			case key != "" && trustServerKey:
 				return errors.New("--key and --trust-server-key: pass one")
 			case key == "" && !trustServerKey:
@@ -90,8 +114,12 @@ Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error; 5 an alarm.`,
 			if _, err := parseVerifier(key); err != nil {
 				return err
 			}
+			if timeout <= 0 {
+				timeout = -1 // never give up
+			}
 			cfg := watch.Config{
 				Election: election, Key: key, Client: c, StateDir: stateDir,
+				AcceptNewKey: acceptKey != "", Timeout: timeout,
 				Out: cmd.OutOrStdout(), Alarm: cmd.ErrOrStderr(), JSON: asJSON, Once: once,
 				Logger: slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 			}
@@ -108,6 +136,9 @@ Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error; 5 an alarm.`,
 			if errors.As(err, &alarm) {
 				return &exitCodeError{exitAlarm, err}
 			}
+			if errors.Is(err, watch.ErrTimeout) {
+				return fmt.Errorf("%w (--timeout %s)", err, timeout)
+			}
 			return err
 		},
 	}
@@ -117,11 +148,13 @@ Exit codes: 0 stopped (Ctrl-C, or --once caught up); 1 an error; 5 an alarm.`,
 	f.StringVar(&natsURL, "nats", "", "follow the NATS change feed at this URL instead of server-sent events")
 	f.StringVar(&natsKey, "nats-nkey", "", "NKey seed file to authenticate to NATS with (for a ledger's embedded server: its DATA/nats-monitor.nk)")
 	f.StringVar(&consumer, "consumer", "", "durable NATS consumer name (default watch-<election>)")
-	f.StringVar(&key, "key", "", "verifier key you trust, or a file holding it (required)")
+	f.StringVar(&key, "key", "", "verifier key you trust, or a file holding it (required, unless --accept-key or --trust-server-key)")
 	f.BoolVar(&trustServerKey, "trust-server-key", false, "fetch the verifier key from --server instead (proves only that the server signed)")
+	f.StringVar(&acceptKey, "accept-key", "", "instead of --key: the ledger's new verifier key, or a file holding it, when it no longer signs with the key the state was kept with (its checkpoints must still extend the last one accepted)")
 	f.StringVar(&stateDir, "state", DefaultWatchState, "directory for the watcher's state and the evidence of alarms")
 	f.BoolVar(&asJSON, "json", false, "JSON Lines: one object per change, verified checkpoint or alarm")
 	f.BoolVar(&once, "once", false, "exit once the ledger's current checkpoint is verified and its entries printed")
+	f.DurationVar(&timeout, "timeout", watch.DefaultTimeout, "with --once: give up (exit 1) after this long without progress, the ledger down or not answering; 0: never")
 	cmd.MarkFlagRequired("election")
 	return cmd
 }

@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
@@ -70,4 +74,85 @@ func TestWatchCLI(t *testing.T) {
 		t.Fatalf("evidence: %v", ev)
 	}
 	t.Logf("alarm:\n%s", stderr)
+	// The evidence, checked as docs/watch.md says: two checkpoints of one
+	// size signed by the key, with different roots. No server needed.
+	code, out, stderr = cli(t, "", "audit", "prove", "consistency", "--election", "ga06-2017-04", "--key", pub, "--server", "http://127.0.0.1:1",
+		"--from-file", ev[0], "--to-file", ev[1])
+	if code != exitError || !strings.Contains(stderr, "INCONSISTENT: ") || !strings.Contains(stderr, "are of size 6") || !strings.Contains(out, "signatures verified with") {
+		t.Errorf("the evidence: exit %d:\n%s%s", code, out, stderr)
+	}
+
+	// A ledger with another key (and another history): with the key it
+	// serves, or with the new key given, the state's key no longer
+	// verifies: an alarm, not trust on first use. Named with --accept-key,
+	// its history must still extend the accepted one: it does not.
+	dirC := t.TempDir()
+	c, err := node.Open(ctx, node.Config{DataDir: dirC, HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if code, _, stderr := cli(t, "", "submit", "--server", "http://"+c.HTTPAddr(), "--key", authority, example); code != exitOK {
+		t.Fatalf("submit: exit %d: %s", code, stderr)
+	}
+	pubC, serverC := filepath.Join(dirC, "ledger.pub"), "http://"+c.HTTPAddr()
+	before, _ := os.ReadFile(filepath.Join(state, "ga06-2017-04.state.json"))
+	for _, args := range [][]string{{"--trust-server-key"}, {"--key", pubC}} {
+		code, _, stderr = cli(t, "", append([]string{"watch", "--once", "--election", "ga06-2017-04", "--state", state, "--server", serverC}, args...)...)
+		if code != exitAlarm || !strings.Contains(stderr, "!! ALARM: KEY-CHANGED in the log of ga06-2017-04") || !strings.Contains(stderr, "--accept-key") ||
+			!strings.Contains(stderr, "new-key.pub") || strings.Contains(stderr, "another state directory") {
+			t.Errorf("%v: exit %d:\n%s", args, code, stderr)
+		}
+	}
+	code, _, stderr = cli(t, "", "watch", "--once", "--election", "ga06-2017-04", "--state", state, "--server", serverC, "--accept-key", pubC)
+	if code != exitAlarm || !strings.Contains(stderr, "!! ALARM: FORK") {
+		t.Errorf("--accept-key: exit %d:\n%s", code, stderr)
+	}
+	if after, _ := os.ReadFile(filepath.Join(state, "ga06-2017-04.state.json")); string(after) != string(before) {
+		t.Errorf("the alarms changed the state")
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--accept-key", pubC, "--trust-server-key"}, "--accept-key and --trust-server-key"},
+		{[]string{"--accept-key", pubC, "--key", pub}, "--key and --accept-key name two keys"},
+		{[]string{"--key", pub, "--timeout", "5s"}, "--timeout applies to --once"},
+	} {
+		code, _, stderr = cli(t, "", append([]string{"watch", "--election", "ga06-2017-04", "--state", state, "--server", serverC}, tc.args...)...)
+		if code != exitError || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d: %s", tc.args, code, stderr)
+		}
+	}
+
+	// An unknown election: the error lists the ledger's.
+	code, _, stderr = cli(t, "", "watch", "--once", "--election", "ga06-2017", "--key", pub, "--state", t.TempDir(), "--server", "http://"+a.HTTPAddr())
+	if code != exitError || !strings.Contains(stderr, `unknown election "ga06-2017"; the elections it has: ga06-2017-04 (`) {
+		t.Errorf("unknown election: exit %d: %s", code, stderr)
+	}
+}
+
+// TestWatchCLIServerDown: `watch --once` against a ledger that is down
+// gives up after --timeout with exit 1 and a clear error.
+func TestWatchCLIServerDown(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close()
+	_, vkey, err := note.GenerateKey(nil, "ledger.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	code, out, stderr := cli(t, "", "watch", "--once", "--timeout", "1s", "--election", "ga06-2017-04", "--key", vkey, "--state", t.TempDir(), "--server", down)
+	if code != exitError || out != "" || !strings.Contains(stderr, "ledger: could not check the ledger: no progress with ga06-2017-04 in 1s") ||
+		!strings.Contains(stderr, "connection refused") || !strings.Contains(stderr, down) || !strings.HasSuffix(stderr, "nothing was verified (--timeout 1s)\n") {
+		t.Fatalf("exit %d after %s:\n%s%s", code, time.Since(start), out, stderr)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("gave up after %s", took)
+	}
+	t.Logf("%s", stderr)
 }
