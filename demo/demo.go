@@ -57,6 +57,8 @@ func Run(ctx context.Context, cfg Config) ([]*Result, error) {
 	fmt.Fprintln(w, "The GA-06 2017 elections, replayed. The timeline is SIMULATED from the final official")
 	fmt.Fprintln(w, "results (Georgia Secretary of State exports, OpenElections precinct files): the order, the")
 	fmt.Fprintln(w, "times and the partial counts are made up; the final totals are the official ones.")
+	fmt.Fprintln(w, "Times below are the simulated night's (EDT), and so is each report's source version;")
+	fmt.Fprintln(w, "each entry's recorded time is the ledger's own clock as it logs the replay, today.")
 	var out []*Result
 	for _, n := range nights {
 		r, err := replay(ctx, cfg, n)

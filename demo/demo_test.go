@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -103,12 +104,84 @@ func TestDemo(t *testing.T) {
 	}
 	for _, r := range res {
 		checkSigners(t, n, keys, r.Election)
+		checkTimes(t, n, r.Election)
 	}
 	s := out.String()
-	for _, want := range []string{"SIMULATED", "48.12%", "51.78%", "corrects its last report", "falls below 50%", "rises above 50%", "Verified:", "— certified"} {
+	for _, want := range []string{"SIMULATED", "48.12%", "51.78%", "corrects its last report", "falls below 50%", "rises above 50%", "Verified:", "— certified",
+		"Times below are the simulated night's (EDT), and so is each report's source version",
+		"(party: none given in the manifest)", "Karen Handel    REP  134799  51.78%"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the story does not say %q", want)
 		}
+	}
+	// The tables list candidates by votes: Ossoff, Handel, Gray, in April.
+	if o, h, g := strings.Index(s, "  Jon Ossoff  92673"), strings.Index(s, "  Karen Handel  38071"), strings.Index(s, "  Bob Gray  20802"); o < 0 || !(o < h && h < g) {
+		t.Errorf("the April table is not by votes: Ossoff at %d, Handel at %d, Gray at %d", o, h, g)
+	}
+}
+
+// TestSimulatedTimes: every report and correction of the nights carries
+// its step's simulated time as its source version, the time of its event
+// ID (a UUIDv7) too; a certification's note says its day.
+func TestSimulatedTimes(t *testing.T) {
+	nights, err := demo.Nights()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := 0
+	for _, n := range nights {
+		for _, s := range n.Steps {
+			for _, ev := range s.Events {
+				if sec, nsec := ev.ID.Time().UnixTime(); !time.Unix(sec, nsec).Equal(s.Clock) {
+					t.Errorf("%s: event %s of %v has the time %v", n.Election, ev.ID, s.Clock, time.Unix(sec, nsec))
+				}
+				if c, ok := ev.Body.(*events.Certification); ok && !strings.Contains(c.Note, s.Clock.Format("January 2, 2006")) {
+					t.Errorf("%s: certification of %v: %q", n.Election, s.Clock, c.Note)
+				}
+				r := ev.Counts()
+				if r == nil {
+					continue
+				}
+				reports++
+				v, err := time.Parse(time.RFC3339, r.Source.Version)
+				if err != nil || !v.Equal(s.Clock) || v.Year() != 2017 || !strings.Contains(r.Source.Operator, "simulated") {
+					t.Errorf("%s: a report of %v has the source %+v (%v)", n.Election, s.Clock, r.Source, err)
+				}
+			}
+		}
+	}
+	if reports < 400 {
+		t.Errorf("%d reports", reports)
+	}
+}
+
+// checkTimes checks what the log keeps of time: each report's source
+// version is the simulated 2017 time, its entry's recorded time the
+// ledger's own, when the replay logged it.
+func checkTimes(t *testing.T, n *node.Node, election string) {
+	t.Helper()
+	size, _, _, err := n.Ledger.Committed(election)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now().Add(-time.Hour)
+	err = n.Ledger.Entries(election, 0, size, func(i uint64, data []byte) error {
+		en, err := events.DecodeEntry(data)
+		if err != nil {
+			return err
+		}
+		if en.Recorded.Before(started) {
+			return fmt.Errorf("entry %d recorded at %v, not when it was logged", i, en.Recorded)
+		}
+		if r := en.Event.Counts(); r != nil {
+			if v, err := time.Parse(time.RFC3339, r.Source.Version); err != nil || v.Year() != 2017 {
+				return fmt.Errorf("entry %d: source version %q", i, r.Source.Version)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("%s: %v", election, err)
 	}
 }
 

@@ -93,10 +93,44 @@ func (b *builder) event(at time.Time, body events.Body) *events.Event {
 func (b *builder) step(at time.Time, say string, bodies ...events.Body) []*events.Event {
 	s := Step{Election: b.election, Clock: at, Say: say}
 	for _, body := range bodies {
-		s.Events = append(s.Events, b.event(at, body))
+		s.Events = append(s.Events, b.event(at, stamped(body, at)))
 	}
 	b.steps = append(b.steps, s)
 	return s.Events
+}
+
+// sourceVersion is the source version of the demo's reports made at a
+// simulated time: the time, RFC 3339 with the election's offset
+// ("2017-04-18T19:32:00-04:00"). Each entry's recorded time is the
+// ledger's own, when the replay logged it; the simulated night is in its
+// report's source version (and in its event ID, a UUIDv7 of that time).
+func sourceVersion(at time.Time) string { return at.Format(time.RFC3339) }
+
+// simulatedOperator marks the reports of the official files (the runoff's)
+// whose times the demo made up: their file and SHA-256 are the official
+// file's, the version is simulated.
+const simulatedOperator = "demo replay, simulated time"
+
+// stamped returns a copy of a count report or correction whose source
+// version is the simulated time of its step; other bodies as they are.
+func stamped(body events.Body, at time.Time) events.Body {
+	stamp := func(s *events.Source) {
+		s.Version = sourceVersion(at)
+		if s.Operator == "" {
+			s.Operator = simulatedOperator
+		}
+	}
+	switch r := body.(type) {
+	case *events.CountReport:
+		c := *r
+		stamp(&c.Source)
+		return &c
+	case *events.Correction:
+		c := *r
+		stamp(&c.Source)
+		return &c
+	}
+	return body
 }
 
 // scaled returns a copy of the report with each vote type's counts set to
@@ -167,8 +201,8 @@ func aprilNight(imp *importer.Import) (*Night, error) {
 	for k := int64(1); k <= 4; k++ {
 		b.step(at(23, 55).Add(time.Duration(k)*20*time.Minute), fmt.Sprintf("Fulton: election-day votes, %d%% counted", 25*k), report("fulton", withDay(k))...)
 	}
-	b.step(time.Date(2017, 4, 28, 12, 0, 0, 0, eastern), "The results are certified",
-		&events.Certification{By: "Georgia Secretary of State (simulated)", Note: "certification simulated by the demo; the totals are the official ones"})
+	certified := time.Date(2017, 4, 28, 12, 0, 0, 0, eastern)
+	b.step(certified, "The results are certified", certification(certified))
 	return &Night{Election: imp.Election, Title: "April 18, 2017: special election, Georgia's 6th district", Race: imp.Manifest.Contests[0].ID, Steps: b.steps}, nil
 }
 
@@ -264,7 +298,14 @@ func juneNight(merged *importer.Import, n int) (*Night, error) {
 		official = append(official, r)
 	}
 	b.step(t.Add(30*time.Minute), "Each county's official county-level results, by vote type, are logged beside its precincts' (their sums agree, see `ledger audit reconcile`)", official...)
-	b.step(time.Date(2017, 6, 26, 12, 0, 0, 0, eastern), "The results are certified",
-		&events.Certification{By: "Georgia Secretary of State (simulated)", Note: "certification simulated by the demo; the totals are the official ones"})
+	certified := time.Date(2017, 6, 26, 12, 0, 0, 0, eastern)
+	b.step(certified, "The results are certified", certification(certified))
 	return &Night{Election: merged.Election, Title: "June 20, 2017: the runoff", Race: merged.Manifest.Contests[0].ID, Steps: b.steps}, nil
+}
+
+// certification is the simulated certification of a given day: the event
+// has no time of its own, so its note says which.
+func certification(at time.Time) *events.Certification {
+	return &events.Certification{By: "Georgia Secretary of State (simulated)",
+		Note: "certification simulated by the demo, dated " + at.Format("January 2, 2006") + "; the totals are the official ones"}
 }

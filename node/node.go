@@ -22,8 +22,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -99,23 +101,143 @@ type Node struct {
 
 // prepareDataDir creates the data directory (mode 0700) or checks the one
 // there: a directory that others may write to is refused, since whoever
-// can write there can replace the log, the key or the stream.
-func prepareDataDir(dir string) error {
+// can write there can replace the log, the key or the stream. It returns
+// the topmost directory it created ("" if dir was there), which a failed
+// Open removes.
+func prepareDataDir(dir string) (created string, err error) {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		created = d
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("couldn't create data directory: %w", err)
+		return "", fmt.Errorf("couldn't create data directory: %w", err)
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("couldn't check data directory: %w", err)
+		return created, fmt.Errorf("couldn't check data directory: %w", err)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("data directory %s is not a directory", dir)
+		return created, fmt.Errorf("data directory %s is not a directory", dir)
 	}
 	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return fmt.Errorf("data directory %s is writable by group or others (mode %v): whoever can write there can replace the log or the signing key; run chmod go-w %s (or chmod 700 %s)", dir, perm, dir, dir)
+		return created, fmt.Errorf("data directory %s is writable by group or others (mode %v): whoever can write there can replace the log or the signing key; run chmod go-w %s (or chmod 700 %s)", dir, perm, dir, dir)
+	}
+	return created, nil
+}
+
+// checkConfig checks, before anything is created, what can be checked
+// without the data directory: the HTTP listen address, the authorities'
+// keys given, and the form of the NATS URLs and credentials file. A
+// mistyped flag then leaves no new data directory or key behind.
+func checkConfig(ctx context.Context, cfg Config) error {
+	if cfg.HTTP != "-" {
+		host, port, err := net.SplitHostPort(cfg.HTTP)
+		if err == nil {
+			_, err = net.DefaultResolver.LookupPort(ctx, "tcp", port)
+		}
+		if err == nil && host != "" && net.ParseIP(host) == nil {
+			_, err = net.DefaultResolver.LookupHost(ctx, host)
+		}
+		if err != nil {
+			return fmt.Errorf("HTTP listen address %q: %w (use --http HOST:PORT, for example 127.0.0.1:8080, or port 0 for any free port)", cfg.HTTP, err)
+		}
+	}
+	for _, k := range cfg.Authorities {
+		if _, err := events.ParseKey(strings.TrimSpace(k)); err != nil {
+			return fmt.Errorf("authority (--authority) %q: %w", k, err)
+		}
+	}
+	if cfg.NATSURL != "" {
+		if err := checkNATSURLs(cfg.NATSURL); err != nil {
+			return err
+		}
+	}
+	if cfg.NATSCreds != "" {
+		if cfg.NATSURL == "" {
+			return errors.New("NATS credentials (--nats-creds) are for an external NATS: give its URL with --nats, or leave them out to start the embedded server")
+		}
+		f, err := os.Open(cfg.NATSCreds)
+		if err != nil {
+			return fmt.Errorf("NATS credentials (--nats-creds): %w", err)
+		}
+		f.Close()
 	}
 	return nil
 }
+
+// checkNATSURLs checks the form of a NATS URL or comma-separated list of
+// them, as the NATS client reads them: [scheme://][user[:password]@]host[:port],
+// the scheme nats, tls, ws or wss (websocket and plain not mixed).
+func checkNATSURLs(urls string) error {
+	ws := -1
+	n := 0
+	for _, s := range strings.Split(urls, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		n++
+		full := s
+		if !strings.Contains(full, "://") {
+			full = "nats://" + full
+		}
+		bad := func(why string) error {
+			return fmt.Errorf("NATS URL %q (--nats): %s (for example nats://nats1:4222, or a comma-separated list)", broker.Redacted(s), why)
+		}
+		u, err := url.Parse(full)
+		if err != nil {
+			// url's message repeats the URL, password included.
+			return bad("not a URL")
+		}
+		isWS := 0
+		switch u.Scheme {
+		case "nats", "tls":
+		case "ws", "wss":
+			isWS = 1
+		default:
+			return bad("the scheme must be nats, tls, ws or wss")
+		}
+		if ws >= 0 && ws != isWS {
+			return bad("websocket (ws, wss) and plain (nats, tls) URLs cannot be mixed")
+		}
+		ws = isWS
+		if u.Hostname() == "" {
+			return bad("no host")
+		}
+		if p := u.Port(); p != "" {
+			if v, err := strconv.Atoi(p); err != nil || v < 1 || v > 65535 {
+				return bad("the port must be from 1 to 65535")
+			}
+		}
+		if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+			return bad("a NATS URL has no path or query")
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("NATS URL %q (--nats): no URL", urls)
+	}
+	return nil
+}
+
+// DataInUseError is returned by Open when another process (a ledger
+// serve, rebuild, …), or another node of this one, has the data
+// directory's database open. It wraps store's error, which matches
+// [store.ErrInUse].
+type DataInUseError struct {
+	Dir string // the data directory
+	Err error
+}
+
+func (e *DataInUseError) Error() string {
+	return fmt.Sprintf("another ledger process (serve, rebuild, …) is using %s: stop it, or use another --data", e.Dir)
+}
+
+func (e *DataInUseError) Unwrap() error { return e.Err }
 
 // Loopback reports whether an HTTP listen address is on this machine only
 // (127.0.0.0/8, ::1, localhost).
@@ -146,7 +268,22 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := prepareDataDir(cfg.DataDir); err != nil {
+	if err := checkConfig(ctx, cfg); err != nil {
+		return nil, err
+	}
+	created, err := prepareDataDir(cfg.DataDir)
+	if created != "" {
+		// Runs after the deferred Close below: a failed Open leaves
+		// nothing of a data directory it made (key, database, stream).
+		defer func() {
+			if err != nil {
+				if rerr := os.RemoveAll(created); rerr != nil {
+					cfg.Logger.Warn("couldn't remove the data directory this failed start created", "dir", created, "err", rerr)
+				}
+			}
+		}()
+	}
+	if err != nil {
 		return nil, err
 	}
 	if !Loopback(cfg.HTTP) && cfg.HTTP != "-" {
@@ -173,6 +310,9 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		cfg.Logger.Warn("no election authority is accepted, so no election can be defined: name one with --authority VKEY (or in " + filepath.Join(cfg.DataDir, AuthoritiesFile) + ")")
 	}
 	if n.DB, err = store.Open(filepath.Join(cfg.DataDir, "pebble")); err != nil {
+		if errors.Is(err, store.ErrInUse) {
+			return nil, &DataInUseError{Dir: cfg.DataDir, Err: err}
+		}
 		return nil, err
 	}
 	n.Broker, err = broker.Open(ctx, broker.Config{

@@ -1,9 +1,11 @@
 package projections
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math/bits"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -156,7 +158,12 @@ func (t *Tally) Encode() ([]byte, error) {
 	return append(t.appendJSON(nil), '\n'), nil
 }
 
-// WriteTable writes the tally as a readable table.
+// WriteTable writes the tally as a readable table. A race's choices are
+// listed by votes, most first (ties by name; the canonical document keeps
+// the manifest's order); a turnout contest's in the manifest's order. The
+// party column is shown when the manifest gives a party to a choice of
+// the contest, with "—" for a choice without one; when it gives none, a
+// line says so instead of an empty column.
 func (t *Tally) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%s (%s) — %s, %d entries\n", t.Name, t.Election, t.Status, t.Entries)
@@ -168,9 +175,26 @@ func (t *Tally) WriteTable(w io.Writer) error {
 			}
 		} else {
 			fmt.Fprintf(tw, "\n%s — %d of %d units reported, %d votes\n", c.Name, c.UnitsReported, c.UnitsTotal, c.TotalVotes)
-			fmt.Fprintf(tw, "choice\tparty\tvotes\tshare\t\n")
-			for _, ch := range c.Choices {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s%%\t\n", ch.Name, ch.Party, ch.Votes, ch.Share)
+			byVotes := slices.Clone(c.Choices)
+			slices.SortStableFunc(byVotes, func(a, b ChoiceTally) int {
+				return cmp.Or(cmp.Compare(b.Votes, a.Votes), cmp.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+			})
+			parties := slices.ContainsFunc(byVotes, func(ch ChoiceTally) bool { return ch.Party != "" })
+			if parties {
+				fmt.Fprintf(tw, "choice\tparty\tvotes\tshare\t\n")
+			} else {
+				fmt.Fprintf(tw, "choice\tvotes\tshare\t\n")
+			}
+			for _, ch := range byVotes {
+				if parties {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s%%\t\n", ch.Name, cmp.Or(ch.Party, "—"), ch.Votes, ch.Share)
+				} else {
+					fmt.Fprintf(tw, "%s\t%d\t%s%%\t\n", ch.Name, ch.Votes, ch.Share)
+				}
+			}
+			if !parties {
+				// Not a cell: tabwriter would widen the first column to it.
+				fmt.Fprintf(tw, "  (party: none given in the manifest)\n")
 			}
 		}
 		var top []string

@@ -23,6 +23,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
+	"strings"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -55,6 +58,24 @@ const (
 
 // ErrNotFound is returned when a key is absent.
 var ErrNotFound = errors.New("not found")
+
+// ErrInUse is returned (wrapped) by Open when another process, or another
+// Open in this one, has the database open: Pebble holds a lock on its LOCK
+// file while it is open.
+var ErrInUse = errors.New("another process has it open (a ledger serve, rebuild or audit of the same data directory?)")
+
+// lockHeld reports whether pebble.Open failed because the database's lock
+// is held: by another process, the lock call's own error (EAGAIN or EACCES
+// from fcntl, not a path error of creating the file); by this one, Pebble's
+// own message.
+func lockHeld(err error) bool {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return false
+	}
+	return errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) ||
+		strings.Contains(err.Error(), "lock held by current process")
+}
 
 // DB is an open ledger database. Its methods are safe for concurrent use;
 // reads see the last committed batch.
@@ -117,6 +138,9 @@ func OpenWith(dir string, opts Options) (*DB, error) {
 	}
 	pdb, err := pebble.Open(dir, po)
 	if err != nil {
+		if lockHeld(err) {
+			return nil, fmt.Errorf("couldn't open Pebble database in %s: %w (its lock: %w)", dir, ErrInUse, err)
+		}
 		return nil, fmt.Errorf("couldn't open Pebble database in %s: %w", dir, err)
 	}
 	return &DB{pdb: pdb, space: sp}, nil

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"fmt"
+	"math"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/election-audit/ledger/bench"
+	"github.com/election-audit/ledger/events"
 )
 
 func newBench() *cobra.Command {
@@ -69,6 +73,9 @@ is paced instead (for example --rate 2000, an election night's pace): the
 delays are then the feed's at that rate.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkBenchFlags(cmd.Flags()); err != nil {
+				return err
+			}
 			if monitorsMode {
 				mcfg.Out = cmd.OutOrStdout()
 				mcfg.Dir, mcfg.Chunk, mcfg.Submitters, mcfg.CPUProfile = cfg.Dir, cfg.Chunk, cfg.Submitters, cfg.CPUProfile
@@ -118,4 +125,56 @@ delays are then the feed's at that rate.`,
 	f.IntVar(&mcfg.Rate, "rate", 0, "with --monitors: pace the second ingest at this many events/s, to see the feed's delay at that rate (0: as fast as it goes)")
 	cmd.MarkFlagsMutuallyExclusive("audit", "import", "monitors")
 	return cmd
+}
+
+// benchRanges are the values each integer flag of bench may take: a size
+// of 0 or less has nothing to measure (and made the benchmarks divide by
+// it), and --chunk is the events of one submission.
+var benchRanges = []struct {
+	flag     string
+	min, max int
+	zero     string // what 0 means, when min is 0
+}{
+	{"events", 1, math.MaxInt, ""},
+	{"submitters", 1, math.MaxInt, ""},
+	{"chunk", 1, events.MaxSubmissionEvents, ""},
+	{"latency", 1, math.MaxInt, ""},
+	{"publishers", 0, math.MaxInt, "as many as --submitters"},
+	{"entries", 1, math.MaxInt, ""},
+	{"asof-points", 1, math.MaxInt, ""},
+	{"proofs", 1, math.MaxInt, ""},
+	{"counties", 1, math.MaxInt, ""},
+	{"precincts", 1, math.MaxInt, ""},
+	{"sse", 0, math.MaxInt, "none"},
+	{"nats-subs", 0, math.MaxInt, "none"},
+	{"stuck", 0, math.MaxInt, "none"},
+	{"rate", 0, math.MaxInt, "as fast as it goes"},
+}
+
+// checkBenchFlags refuses, before anything starts, a size out of its range,
+// naming the flag and the range.
+func checkBenchFlags(f *pflag.FlagSet) error {
+	for _, r := range benchRanges {
+		v, err := f.GetInt(r.flag)
+		if err != nil {
+			return err
+		}
+		if v >= r.min && v <= r.max {
+			continue
+		}
+		switch {
+		case r.max != math.MaxInt:
+			return fmt.Errorf("--%s %d: must be from %d to %d", r.flag, v, r.min, r.max)
+		case r.min == 0:
+			return fmt.Errorf("--%s %d: must be 0 (%s) or more", r.flag, v, r.zero)
+		default:
+			return fmt.Errorf("--%s %d: must be %d or more", r.flag, v, r.min)
+		}
+	}
+	if d, err := f.GetDuration("asof-budget"); err != nil {
+		return err
+	} else if d <= 0 {
+		return fmt.Errorf("--asof-budget %v: must be more than 0 (for example 2m)", d)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,10 @@ checkpoint, and the result of verifying each log; then it keeps serving
 the HTTP API until Ctrl-C (--once exits instead).
 
 The timeline is simulated from the final official results: the order, times
-and partial counts are made up, the final totals are official.
+and partial counts are made up, the final totals are official. The times
+printed are the simulated night's, as is each report's source version (and
+its event ID, a UUIDv7 of that time); each entry's recorded time is the
+ledger's own clock as the replay logs it.
 
 By default the data directory is a new temporary one, removed on exit; with
 --data it must be empty or not exist, and is kept.`,
@@ -97,11 +101,7 @@ By default the data directory is a new temporary one, removed on exit; with
 			if once {
 				return nil
 			}
-			fmt.Fprintf(out, "\nServing http://%s until Ctrl-C. Open http://%s/ for the dashboard, or try:\n", n.HTTPAddr(), n.HTTPAddr())
-			fmt.Fprintf(out, "  ledger tally --server http://%s --election ga06-2017-04 --format table\n", n.HTTPAddr())
-			fmt.Fprintf(out, "  ledger tally --server http://%s --election ga06-2017-04 --as-of 13\n", n.HTTPAddr())
-			fmt.Fprintf(out, "  ledger audit verify --server http://%s --election ga06-2017-06\n", n.HTTPAddr())
-			fmt.Fprintf(out, "  ledger watch --server http://%s --election ga06-2017-04 --trust-server-key --once\n", n.HTTPAddr())
+			suggest(out, n.HTTPAddr(), cfg.DataDir)
 			select {
 			case <-ctx.Done():
 				fmt.Fprintln(cmd.ErrOrStderr(), "shutting down")
@@ -119,4 +119,28 @@ By default the data directory is a new temporary one, removed on exit; with
 	f.BoolVar(&once, "once", false, "exit after the summary instead of serving")
 	f.DurationVar(&pace, "pace", 300*time.Millisecond, "pause after each printed step (0: full speed)")
 	return cmd
+}
+
+// shellQuote quotes a path for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:,=@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// suggest prints what to try while the demo serves at addr. The watcher's
+// state is this demo's, in its data directory: the next demo (a new
+// ledger key, a new log) does not meet this one's, and nothing is left in
+// the directory the command is run from.
+func suggest(out io.Writer, addr, dataDir string) {
+	watchState := filepath.Join(dataDir, "watch")
+	if abs, err := filepath.Abs(watchState); err == nil {
+		watchState = abs
+	}
+	fmt.Fprintf(out, "\nServing http://%s until Ctrl-C. Open http://%s/ for the dashboard, or try:\n", addr, addr)
+	fmt.Fprintf(out, "  ledger tally --server http://%s --election ga06-2017-04 --format table\n", addr)
+	fmt.Fprintf(out, "  ledger tally --server http://%s --election ga06-2017-04 --as-of 13\n", addr)
+	fmt.Fprintf(out, "  ledger audit verify --server http://%s --election ga06-2017-06\n", addr)
+	fmt.Fprintf(out, "  ledger watch --server http://%s --election ga06-2017-04 --trust-server-key --once --state %s\n", addr, shellQuote(watchState))
 }

@@ -5,7 +5,8 @@
 // refused by the ledger (nothing was logged); 3 a submission logged but
 // rejected by the election's rules (the reason is printed); 4 reconciliation
 // findings (`ledger audit reconcile`); 5 a watcher's alarm: the ledger
-// showed a history that is not an extension of what it saw (`ledger watch`).
+// showed a history that is not an extension of what it saw, an entry that
+// does not verify, or another key than the one accepted (`ledger watch`).
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -51,6 +53,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	strictCompletion(root) // after SetOut: the scripts go where it was then
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
@@ -82,4 +85,28 @@ Start here:
 	}
 	root.AddCommand(newDemo(), newServe(), newSubmit(), newImport(), newTally(), newCheckpoint(), newRebuild(), newAudit(), newBench(), newWatch(), newKeygen())
 	return root
+}
+
+// strictCompletion makes `ledger completion SHELL` refuse a shell it has no
+// script for (cobra's own shows its help and exits 0, so that a script
+// that installs completions would go on with nothing installed).
+func strictCompletion(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	comp, _, err := root.Find([]string{"completion"})
+	if err != nil || comp == root {
+		return
+	}
+	var shells []string
+	for _, sub := range comp.Commands() {
+		if sub.Name() != "help" {
+			shells = append(shells, sub.Name())
+		}
+	}
+	comp.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("completion %q: no completion script for this shell; the shells supported are %s", args[0], strings.Join(shells, ", "))
+		}
+		return nil
+	}
+	comp.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }

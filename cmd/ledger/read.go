@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -17,6 +16,7 @@ import (
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/ledger"
+	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/store"
 )
 
@@ -55,6 +55,9 @@ numbers are tied to the checkpoint; a mismatch exits 1.`,
 			if format != "json" && format != "table" && format != "nist" {
 				return fmt.Errorf("--format %q: use json, table or nist", format)
 			}
+			if cmd.Flags().Changed("as-of") && asOf == 0 {
+				return errors.New("--as-of 0: a log of 0 entries has no manifest, so no tally; the smallest --as-of is 1 (leave --as-of out for the current tally)")
+			}
 			c, err := newClient(server)
 			if err != nil {
 				return err
@@ -82,7 +85,7 @@ numbers are tied to the checkpoint; a mismatch exits 1.`,
 				b, err = c.Tally(cmd.Context(), election, format == "table")
 			}
 			if err != nil {
-				return err
+				return withKnownElections(cmd.Context(), c, election, err)
 			}
 			if cpFile != "" && format == "json" {
 				if err := checkAsOfRoot(b, held); err != nil {
@@ -98,7 +101,7 @@ numbers are tied to the checkpoint; a mismatch exits 1.`,
 	cmd.Flags().StringVar(&cpFile, "checkpoint", "", "the tally at this signed checkpoint (a file), its root checked")
 	cmd.Flags().StringVar(&key, "key", "", "with --checkpoint: verifier key to check it with (default: fetched from the server)")
 	cmd.Flags().StringVar(&format, "format", "json", "json, table or nist (NIST SP 1500-100 v2 ElectionReport)")
-	cmd.Flags().Uint64Var(&asOf, "as-of", 0, "the tally after the first N entries of the log")
+	cmd.Flags().Uint64Var(&asOf, "as-of", 0, "the tally after the first N entries of the log (N from 1)")
 	cmd.Flags().StringVar(&at, "at", "", "the tally as the log stood at this time (RFC 3339)")
 	cmd.MarkFlagsMutuallyExclusive("as-of", "at")
 	cmd.MarkFlagRequired("election")
@@ -123,7 +126,7 @@ fetched from the same server, which proves only that the server signed it.`,
 			ctx := cmd.Context()
 			cp, err := c.Checkpoint(ctx, election)
 			if err != nil {
-				return err
+				return withKnownElections(ctx, c, election, err)
 			}
 			if key = keyText(key); key == "" {
 				if key, err = c.Key(ctx); err != nil {
@@ -175,8 +178,8 @@ func rebuild(out io.Writer, dataDir, only string) error {
 	}
 	db, err := store.Open(filepath.Join(dataDir, "pebble"))
 	if err != nil {
-		if strings.Contains(err.Error(), "lock") {
-			return fmt.Errorf("%w (stop `ledger serve` on this data directory first)", err)
+		if errors.Is(err, store.ErrInUse) {
+			return &node.DataInUseError{Dir: dataDir, Err: err}
 		}
 		return err
 	}
