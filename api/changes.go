@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -29,7 +30,10 @@ const (
 // entry ("event: <type>", "id: <index>", data: a feed.Change), and
 // "event: checkpoint" (data: a feed.Checkpoint) after each batch. It starts
 // after the Last-Event-ID header's index, or at ?from=N, or at 0; ?types=
-// narrows the entries to a comma-separated list of event types.
+// narrows the entries to a comma-separated list of event types, and
+// ?all_from=N narrows only those before index N: from N on, every entry is
+// sent. So one stream can carry a log's past corrections and then all of
+// its changes, as the dashboard's page reads it.
 func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 	election := r.PathValue("election")
 	from := uint64(0)
@@ -53,6 +57,22 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		fail(w, http.StatusBadRequest, "types: %v", err)
 		return
+	}
+	// With ?all_from=N the hub hands on every entry, and the entries
+	// before N are narrowed to the types here.
+	var allFrom uint64
+	narrowed := func(*feed.Frame) bool { return false }
+	if v := r.URL.Query().Get("all_from"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			fail(w, http.StatusBadRequest, "all_from=%q is not an entry index", v)
+			return
+		}
+		allFrom = n
+		if only := types; len(only) > 0 {
+			types = nil
+			narrowed = func(f *feed.Frame) bool { return f.Index < allFrom && !slices.Contains(only, f.Type) }
+		}
 	}
 	if _, _, _, err := s.Ledger.Committed(election); errors.Is(err, ledger.ErrUnknownElection) {
 		fail(w, http.StatusNotFound, "%v", err)
@@ -101,7 +121,12 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = s.hub.Subscribe(r.Context(), election, from, feed.Options{Types: types},
-		func(f *feed.Frame) error { return put(f.SSE) },
+		func(f *feed.Frame) error {
+			if narrowed(f) {
+				return nil
+			}
+			return put(f.SSE)
+		},
 		func(c *feed.CheckpointFrame) error { return put(c.SSE) },
 		func(keepAlive bool) error {
 			if keepAlive {

@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"image/png"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,12 +16,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/demo"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/node"
@@ -50,34 +55,52 @@ func artifactDir(t *testing.T) string {
 type pageState struct {
 	Total       string `json:"total"`       // the race's total votes, as shown
 	Status      string `json:"status"`      // the election's status line
+	Entries     string `json:"entries"`     // the log size shown
+	Connection  string `json:"connection"`  // the live updates line
 	Corrections string `json:"corrections"` // the corrections feed's text
+	Changes     string `json:"changes"`     // the feed's tables of what changed, old → new
 	Checks      string `json:"checks"`      // the checkpoint checks' text
 	Crossings   string `json:"crossings"`   // the chart's caption on the 50% line
+	Leads       string `json:"leads"`       // the chart's caption on the lead
 	Alarm       bool   `json:"alarm"`       // the checkpoint alarm is shown
+	Takeover    string `json:"takeover"`    // the warning that takes over the page, if shown
 	Marker      string `json:"marker"`      // set by the test after loading: gone if the page reloaded
 }
 
+const race = "us-representative-district-6"
+
 const readPage = `(() => {
   const text = (sel) => { const el = document.querySelector(sel); return el ? el.innerText : ""; };
+  const all = (sel) => [...document.querySelectorAll(sel)].map((el) => el.innerText).join("\n");
+  const takeover = document.getElementById("takeover");
   return {
     total: text("#contest-us-representative-district-6 .total-votes"),
     status: text("#election-status"),
+    entries: text("#election-entries"),
+    connection: text("#connection"),
     corrections: text("#corrections-list"),
+    changes: all("#corrections-list .change-table"),
     checks: text("#cp-checks"),
     crossings: text("#contest-us-representative-district-6 .crossings"),
+    leads: text("#contest-us-representative-district-6 .leads"),
     alarm: !document.getElementById("checkpoint-alarm").hidden,
+    takeover: takeover && !takeover.hidden ? takeover.innerText : "",
     marker: window.testMarker || "",
   };
 })()`
 
 // TestDashboardInBrowser opens the dashboard in headless Chromium during
 // the GA-06 demo and checks, in the DOM, that the totals change without a
-// reload, that the correction appears in the feed with the office that
-// made it, that checkpoints and their entries' signatures and signers'
-// roles verify in the browser, and that the chart shows the leader
-// crossing the 50% line twice; that the entry checks fail, naming the
-// entry, when a submission or the key list is altered; then it saves
-// screenshots, desktop and phone.
+// reload; that the correction appears in the feed with the office that
+// made it and what it changed, old → new, by candidate; that checkpoints
+// and their entries' signatures and signers' roles verify in the browser;
+// that the chart's x axis is the entries' recorded time and its caption
+// names the entries where the 50% line was crossed; that the entry checks
+// fail, naming the entry, when a submission or the key list is altered;
+// that four tabs load at once; that a fork and a rollback take over the
+// page; that an unknown election is named, not polled; then it saves
+// screenshots: desktop, forced colours (whose chart lines must show),
+// phone.
 func TestDashboardInBrowser(t *testing.T) {
 	if _, err := os.Stat(Chromium); err != nil {
 		t.Skipf("skipping the browser test: %s is not installed (.ci/run installs it with apt-get install chromium, which failed or was not run): %v", Chromium, err)
@@ -87,7 +110,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
+	dataDir := t.TempDir()
+	n, err := node.Open(ctx, node.Config{DataDir: dataDir, HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
 		Authorities: []string{keys.Authority.Verifier}})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +155,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		}
 	}()
 
-	url := "http://" + n.HTTPAddr() + "/?election=ga06-2017-04"
+	url := "http://" + n.HTTPAddr() + "/?election=" + april
 	if err := chromedp.Do(bctx, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("couldn't load %s: %v", url, err)
 	}
@@ -163,7 +187,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		if m := crossingsRE.FindStringSubmatch(st.Crossings); m != nil {
 			crossed, _ = strconv.Atoi(m[1])
 		}
-		if len(totals) >= 3 && strings.Contains(st.Corrections, "data entry error") &&
+		if len(totals) >= 3 && strings.Contains(st.Corrections, "data entry error") && st.Changes != "" &&
 			st.Total == "192,569" && strings.Contains(st.Status, "Certified") && crossed >= 2 &&
 			strings.Contains(st.Checks, "Consistency: ✔ verified") && strings.Contains(st.Checks, "Signer roles: ") {
 			break
@@ -177,7 +201,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Error("the correction was in the feed at the first look: it did not appear while the page was open")
 	}
 	t.Logf("totals changed %d times; corrections feed:\n%s", len(totals)-1, st.Corrections)
-	t.Logf("chart: %s", st.Crossings)
+	t.Logf("chart: %s %s", st.Leads, st.Crossings)
 	t.Logf("checkpoint checks:\n%s", st.Checks)
 	// The correction was made by DeKalb's office, whose key signed it.
 	for _, want := range []string{"Correction (accepted)", "Reason given: data entry error", "By: " + keys.Counties["dekalb"].Name()} {
@@ -190,16 +214,22 @@ func TestDashboardInBrowser(t *testing.T) {
 			t.Errorf("checkpoint checks do not say %q: %q", want, st.Checks)
 		}
 	}
-	if st.Alarm || strings.Contains(st.Checks, "FAILED") || strings.Contains(st.Checks, "not checked") {
-		t.Errorf("checkpoint checks: %q, alarm %v", st.Checks, st.Alarm)
+	if st.Alarm || st.Takeover != "" || strings.Contains(st.Checks, "FAILED") || strings.Contains(st.Checks, "not checked") {
+		t.Errorf("checkpoint checks: %q, alarm %v, warning %q", st.Checks, st.Alarm, st.Takeover)
 	}
+	stopDemo() // April is over; June is not looked at
 
+	checkCorrectionShown(t, n, st)
+	checkTimeAxis(t, bctx, n, st)
 	checkVerifiers(t, bctx)
 	checkOrigins(t, bctx)
 	checkEntryChecks(t, bctx, n, keys)
+	checkFourTabs(t, bctx, n)
+	checkForkAndRollback(t, bctx, n, dataDir, keys)
+	checkUnknownElection(t, bctx, n)
 
 	dir := artifactDir(t)
-	shot := func(name string) {
+	shot := func(name string) []byte {
 		t.Helper()
 		// Give the chart time to redraw at the new width.
 		if err := chromedp.Do(bctx, chromedp.Sleep(500*time.Millisecond)); err != nil {
@@ -209,31 +239,649 @@ func TestDashboardInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot: %s", path)
+		save(t, dir, name, png)
+		return png
 	}
 	shot("dashboard-desktop.png")
+	checkForcedColors(t, bctx, dir)
 
-	// A phone: 375 CSS pixels wide, nothing wider than the screen.
-	if err := chromedp.Do(bctx, chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateScale(2))); err != nil {
+	// A phone: 390 CSS pixels wide, nothing wider than the screen, and
+	// the election picker's choice shown whole.
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateScale(2))); err != nil {
 		t.Fatal(err)
 	}
 	shot("dashboard-phone.png")
+	checkPhone(t, bctx, 390)
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateScale(2))); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Sleep(300*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	checkPhone(t, bctx, 375)
+}
+
+const april = "ga06-2017-04"
+
+func save(t *testing.T, dir, name string, png []byte) {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// commas writes n as the page does (en-US).
+func commas(n int64) string {
+	if n < 0 {
+		return "−" + commas(-n)
+	}
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// logEntries decodes an election's committed log.
+func logEntries(t *testing.T, n *node.Node, election string) []*events.Entry {
+	t.Helper()
+	_, size, err := n.Ledger.Checkpoint(election)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*events.Entry
+	err = n.Ledger.Entries(election, 0, size, func(_ uint64, data []byte) error {
+		en, err := events.DecodeEntry(data)
+		out = append(out, en)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// checkCorrectionShown checks that the feed shows what the correction
+// changed as the ledger has it: for each candidate whose votes changed, by
+// name, the old and new totals and the difference, and the vote type.
+func checkCorrectionShown(t *testing.T, n *node.Node, st pageState) {
+	t.Helper()
+	log := logEntries(t, n, april)
+	m := log[0].Event.Body.(*events.Manifest)
+	names := map[string]string{}
+	for _, c := range m.Contests {
+		for _, ch := range c.Choices {
+			names[ch.ID] = ch.Name
+		}
+	}
+	voteTypes := map[string]string{}
+	for _, vt := range m.VoteTypes {
+		voteTypes[vt.ID] = vt.Name
+	}
+	var corr *events.Correction
+	byID := map[string]*events.CountReport{}
+	for _, en := range log {
+		switch b := en.Event.Body.(type) {
+		case *events.CountReport:
+			byID[en.Event.ID.String()] = b
+		case *events.Correction:
+			corr = b
+		}
+	}
+	if corr == nil || byID[corr.Corrects.String()] == nil {
+		t.Fatal("no correction of a report in the log")
+	}
+	sum := func(cs []events.Count) map[string]int64 {
+		out := map[string]int64{}
+		for _, c := range cs {
+			out[c.Choice] += c.Votes
+		}
+		return out
+	}
+	old, now := sum(byID[corr.Corrects.String()].Counts), sum(corr.Counts)
+	var want []string
+	for id, o := range old {
+		if now[id] != o {
+			delta := "+" + commas(now[id]-o)
+			if now[id] < o {
+				delta = commas(now[id] - o)
+			}
+			want = append(want, fmt.Sprintf("%s\t%s\t%s\t%s", names[id], commas(o), commas(now[id]), delta))
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the correction changes no candidate's total")
+	}
+	changes := regexp.MustCompile(`[ \t]*\n[ \t]*`).ReplaceAllString(st.Changes, "\n")
+	for _, w := range want {
+		f := strings.Split(w, "\t")
+		row := regexp.MustCompile(regexp.QuoteMeta(f[0]) + `\n.*\n?\s*` + regexp.QuoteMeta(f[1]) + `\s+` + regexp.QuoteMeta(f[2]) + `\s+` + regexp.QuoteMeta(f[3]))
+		if !row.MatchString(changes) {
+			t.Errorf("the feed does not show %s: %s → %s (%s):\n%s", f[0], f[1], f[2], f[3], st.Changes)
+		}
+	}
+	for _, c := range corr.Counts {
+		if id := c.Choice; strings.Contains(changes, id) && names[id] != id {
+			t.Errorf("the feed names candidate ID %s, not the name %s", id, names[id])
+		}
+	}
+	if !strings.Contains(st.Changes, "What it changed, votes old → new") || !strings.Contains(st.Changes, voteTypes["election-day"]+" ") {
+		t.Errorf("the feed's change table: %q", st.Changes)
+	}
+	t.Logf("the feed shows what the correction changed:\n%s", st.Changes)
+}
+
+// checkTimeAxis checks the chart against the log: its x axis is the time
+// each entry was recorded (each turn's mark is where its entry's time
+// falls between the axis ticks), and its caption names the entries where
+// Ossoff's share crossed the 50% line, found from the as-of tally at
+// every size, the first one included.
+func checkTimeAxis(t *testing.T, bctx context.Context, n *node.Node, st pageState) {
+	t.Helper()
+	log := logEntries(t, n, april)
+	var sizes []uint64
+	for s := uint64(1); s <= uint64(len(log)); s++ {
+		sizes = append(sizes, s)
+	}
+	pts, err := audit.Series(n.Ledger, april, sizes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	var at []uint64
+	above := false
+	for _, p := range pts {
+		for _, c := range p.Contests {
+			if c.ID != race {
+				continue
+			}
+			for _, ch := range c.Choices {
+				if ch.ID != "jon-ossoff" {
+					continue
+				}
+				if now := c.TotalVotes > 0 && 2*ch.Votes > c.TotalVotes; now != above {
+					verb := "fell below"
+					if now {
+						verb = "rose above"
+					}
+					i := p.TreeSize - 1
+					want = append(want, fmt.Sprintf("Ossoff %s it at entry %d (%s UTC)", verb, i, log[i].Recorded.UTC().Format("15:04:05")))
+					at = append(at, i)
+					above = now
+				}
+			}
+		}
+	}
+	if len(want) < 3 {
+		t.Fatalf("the as-of tallies cross the 50%% line %d times", len(want))
+	}
+	if !strings.Contains(st.Crossings, fmt.Sprintf("The 50%% line was crossed %d times", len(want))) {
+		t.Errorf("the caption: %q; want %d crossings", st.Crossings, len(want))
+	}
+	for _, w := range want {
+		if !strings.Contains(st.Crossings, w) {
+			t.Errorf("the caption does not say %q: %q", w, st.Crossings)
+		}
+	}
+	if !strings.Contains(st.Leads, fmt.Sprintf("Ossoff led first, at entry %d", at[0])) {
+		t.Errorf("the caption on the lead: %q", st.Leads)
+	}
+
+	type tick struct {
+		X     float64 `json:"x"`
+		Label string  `json:"label"`
+	}
+	type mark struct {
+		X     float64 `json:"x"`
+		Title string  `json:"title"`
+	}
+	type axisInfo struct {
+		Title string `json:"title"`
+		Ticks []tick `json:"ticks"`
+		Marks []mark `json:"marks"`
+	}
+	axis, err := chromedp.Run(bctx, chromedp.Evaluate[axisInfo](`(() => {
+	  const svg = document.querySelector("#contest-us-representative-district-6 .chart-box svg");
+	  return {
+	    title: svg.querySelector("text.axis-title").textContent,
+	    ticks: [...svg.querySelectorAll("text.tick")].map((el) => ({ x: +el.getAttribute("x"), label: el.textContent })),
+	    marks: [...svg.querySelectorAll("circle.crossing")].map((el) => ({ x: +el.getAttribute("cx"), title: el.querySelector("title").textContent })),
+	  };
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := log[len(log)-1].Recorded.UTC().Format("2006-01-02")
+	if axis.Title != "time recorded (UTC, "+day+")" || len(axis.Ticks) < 2 {
+		t.Fatalf("the x axis: %q, ticks %v", axis.Title, axis.Ticks)
+	}
+	// The ticks are times of day, in order; two of them give the scale.
+	tickTime := func(tk tick) time.Time {
+		tm, err := time.Parse("2006-01-02 15:04:05", day+" "+tk.Label)
+		if err != nil {
+			t.Fatalf("tick %q is not a time of day: %v", tk.Label, err)
+		}
+		return tm
+	}
+	a, b := axis.Ticks[0], axis.Ticks[len(axis.Ticks)-1]
+	ta, tb := tickTime(a), tickTime(b)
+	if !tb.After(ta) || b.X <= a.X {
+		t.Fatalf("ticks out of order: %v", axis.Ticks)
+	}
+	pxPerMs := (b.X - a.X) / float64(tb.Sub(ta).Milliseconds())
+	first, last := log[1].Recorded, log[len(log)-1].Recorded
+	for _, tk := range axis.Ticks {
+		if tm := tickTime(tk); tm.Before(first.Truncate(time.Second)) || tm.After(last) {
+			t.Errorf("tick %s is outside the night's entries, %s to %s", tk.Label, first, last)
+		}
+	}
+	if len(axis.Marks) != len(want) {
+		t.Errorf("%d crossings circled, want %d", len(axis.Marks), len(want))
+	}
+	entryRE := regexp.MustCompile(`at entry (\d+)`)
+	for _, mk := range axis.Marks {
+		m := entryRE.FindStringSubmatch(mk.Title)
+		if m == nil {
+			t.Errorf("circle %q names no entry", mk.Title)
+			continue
+		}
+		i, _ := strconv.Atoi(m[1])
+		wantX := a.X + float64(log[i].Recorded.Sub(ta).Milliseconds())*pxPerMs
+		if math.Abs(wantX-mk.X) > 2 {
+			t.Errorf("the circle of entry %d is at x %.1f; its time, %s, is at x %.1f on the axis", i, mk.X, log[i].Recorded.Format(time.RFC3339Nano), wantX)
+		}
+	}
+	t.Logf("the x axis is the entries' time (%s, ticks %v); the crossings are at their entries' times: %s", axis.Title, axis.Ticks, strings.Join(want, "; "))
+}
+
+// newTab opens url in a new tab and waits until done says so of the page.
+func newTab(t *testing.T, bctx context.Context, url string, within time.Duration, done func(st pageState) bool) (context.Context, context.CancelFunc, pageState) {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(bctx)
+	if err := chromedp.Do(tab, chromedp.Navigate(url)); err != nil {
+		cancel()
+		t.Fatalf("couldn't load %s: %v", url, err)
+	}
+	return tab, cancel, waitPage(t, tab, url, within, done)
+}
+
+func waitPage(t *testing.T, tab context.Context, url string, within time.Duration, done func(st pageState) bool) pageState {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st, err := chromedp.Run(tab, chromedp.Evaluate[pageState](readPage))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: timed out; page state %+v", url, st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkFourTabs opens three more tabs on the page beside the first, in the
+// same browser: each loads, streams and checks, since each page holds one
+// stream and a browser opens at most six connections to a host over
+// HTTP/1.1.
+func checkFourTabs(t *testing.T, bctx context.Context, n *node.Node) {
+	t.Helper()
+	url := "http://" + n.HTTPAddr() + "/?election=" + april
+	ready := func(st pageState) bool {
+		return st.Total == "192,569" && strings.HasPrefix(st.Connection, "connected") && st.Changes != "" &&
+			strings.Contains(st.Checks, "Entry signatures: ✔ verified")
+	}
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("connection").innerText.startsWith("connected")`)); err != nil {
+		t.Fatal(err)
+	}
+	var tabs []context.Context
+	for i := 2; i <= 4; i++ {
+		tab, cancel, _ := newTab(t, bctx, url, 20*time.Second, ready)
+		defer cancel()
+		tabs = append(tabs, tab)
+		t.Logf("tab %d loaded, streams and checks", i)
+	}
+	// All four still live: one more entry shows in each.
+	for i, tab := range append([]context.Context{bctx}, tabs...) {
+		streams, err := chromedp.Run(tab, chromedp.Evaluate[int](`performance.getEntriesByType("resource").filter((e) => e.name.includes("/changes")).length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if streams > 1 {
+			t.Errorf("tab %d opened %d change streams", i+1, streams)
+		}
+		st := waitPage(t, tab, url, 5*time.Second, ready)
+		if !strings.HasPrefix(st.Connection, "connected") {
+			t.Errorf("tab %d: %q", i+1, st.Connection)
+		}
+	}
+}
+
+// proxy serves whichever ledger it is switched to, on one origin: the page
+// does not know it is talking to another one.
+type proxy struct {
+	srv *httptest.Server
+	to  atomic.Pointer[http.Handler]
+}
+
+func newProxy(t *testing.T, h http.Handler) *proxy {
+	p := &proxy{}
+	p.to.Store(&h)
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*p.to.Load()).ServeHTTP(w, r) }))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// switchTo serves h from now on, and drops the connections open, so that
+// the page's stream reconnects to it.
+func (p *proxy) switchTo(h http.Handler) {
+	p.to.Store(&h)
+	p.srv.CloseClientConnections()
+}
+
+// otherLedger starts a ledger with the checkpoint key of the one in dir,
+// and logs into it the first k of the election's submissions in n (all if
+// k < 0): another history of the same election, signed by the same key.
+func otherLedger(t *testing.T, n *node.Node, dir string, keys *demo.Keys, k int) *node.Node {
+	t.Helper()
+	other := t.TempDir()
+	key, err := os.ReadFile(filepath.Join(dir, "ledger.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "ledger.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	b, err := node.Open(ctx, node.Config{DataDir: other, HTTP: "-", NATSListen: "-", Authorities: []string{keys.Authority.Verifier}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close(ctx) })
+	if b.VerifierKey != n.VerifierKey {
+		t.Fatal("the other ledger has another key")
+	}
+	var subs []string
+	for _, en := range logEntries(t, n, april) {
+		sha := hex.EncodeToString(en.Submission.SHA256[:])
+		if len(subs) == 0 || subs[len(subs)-1] != sha {
+			subs = append(subs, sha)
+		}
+	}
+	if k >= 0 {
+		subs = subs[:k]
+	}
+	for _, sha := range subs {
+		rec := httptest.NewRecorder()
+		n.Handler.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/elections/"+april+"/submissions/"+sha, nil))
+		if rec.Code != 200 {
+			t.Fatalf("submission %s: HTTP %d", sha, rec.Code)
+		}
+		if _, err := b.Ledger.Submit(ctx, rec.Body.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
+}
+
+// checkForkAndRollback opens the page on a ledger that is then replaced,
+// under the same key and address, by another history of the election: the
+// same size with other entries (a fork), and a shorter one (a rollback).
+// The warning takes over the page, every number is marked unverified, and
+// after the rollback the log size shown is the new one.
+func checkForkAndRollback(t *testing.T, bctx context.Context, n *node.Node, dir string, keys *demo.Keys) {
+	t.Helper()
+	_, size, err := n.Ledger.Checkpoint(april)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fork := otherLedger(t, n, dir, keys, -1)
+	rollback := otherLedger(t, n, dir, keys, 6)
+	_, forkSize, _ := fork.Ledger.Checkpoint(april)
+	_, shortSize, _ := rollback.Ledger.Checkpoint(april)
+	if forkSize != size || shortSize >= size {
+		t.Fatalf("sizes: honest %d, fork %d, rolled back %d", size, forkSize, shortSize)
+	}
+	checked := func(st pageState) bool {
+		return strings.Contains(st.Checks, "Entry signatures: ✔ verified") && st.Total == "192,569" && st.Changes != ""
+	}
+	px1, px2 := newProxy(t, n.Handler), newProxy(t, n.Handler)
+	tab1, cancel1, _ := newTab(t, bctx, px1.srv.URL+"/?election="+april, 20*time.Second, checked)
+	defer cancel1()
+	tab2, cancel2, _ := newTab(t, bctx, px2.srv.URL+"/?election="+april, 20*time.Second, checked)
+	defer cancel2()
+	px1.switchTo(fork.Handler)
+	px2.switchTo(rollback.Handler)
+	taken := func(st pageState) bool { return st.Takeover != "" }
+
+	dir2 := artifactDir(t)
+	for _, c := range []struct {
+		name string
+		tab  context.Context
+		want []string
+	}{
+		{"fork", tab1, []string{"Warning: the log's history was rewritten (a fork). Every number on this page is unverified.",
+			fmt.Sprintf("For the same size, %d entries, the ledger now signs root", size)}},
+		{"rollback", tab2, []string{"Warning: the log was rolled back. Every number on this page is unverified.",
+			fmt.Sprintf("fewer than the %d of the checkpoint this page verified", size)}},
+	} {
+		st := waitPage(t, c.tab, c.name, 20*time.Second, taken)
+		for _, w := range c.want {
+			if !strings.Contains(st.Takeover, w) {
+				t.Errorf("%s: the warning does not say %q:\n%s", c.name, w, st.Takeover)
+			}
+		}
+		if !st.Alarm || !strings.Contains(st.Checks, "Consistency: ✘ FAILED") || !strings.Contains(st.Connection, "unverified") {
+			t.Errorf("%s: alarm %v, checks %q, connection %q", c.name, st.Alarm, st.Checks, st.Connection)
+		}
+		// The warning is the first thing on the page, and every number of
+		// the totals, the chart's table and the feed is marked.
+		type layout struct {
+			Top, Height, Viewport float64
+			First                 string
+			Numbers, Marked       int
+			Mark                  string
+			Unmarked              []string
+		}
+		lay, err := chromedp.Run(c.tab, chromedp.Evaluate[layout](`(() => {
+		  const el = document.getElementById("takeover");
+		  const r = el.getBoundingClientRect();
+		  const cells = [...document.querySelectorAll("#contests td.num:not(.rank), #corrections-list td.num, #election-entries, #election-recorded, .total-votes")];
+		  const unmarked = cells.filter((c) => !(c.classList.contains("v") || c.querySelector(".v")));
+		  const first = [...document.body.children].find((x) => !x.hidden && x.getBoundingClientRect().height > 0 && !x.classList.contains("skip"));
+		  const v = document.querySelector("#contests .v");
+		  return { Top: r.top + window.scrollY, Height: r.height, Viewport: window.innerHeight, First: first ? first.id : "",
+		    Numbers: cells.length, Marked: document.querySelectorAll(".v").length,
+		    Mark: v ? getComputedStyle(v, "::after").content : "", Unmarked: unmarked.slice(0, 5).map((c) => c.outerHTML) };
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lay.First != "takeover" || lay.Top > 20 || lay.Height < 100 {
+			t.Errorf("%s: the warning is not on top of the page: %+v", c.name, lay)
+		}
+		if lay.Numbers < 20 || len(lay.Unmarked) > 0 || !strings.Contains(lay.Mark, "unverified") {
+			t.Errorf("%s: %d numbers, not all marked unverified (mark %q): %v", c.name, lay.Numbers, lay.Mark, lay.Unmarked)
+		}
+		if c.name == "rollback" {
+			// Not the size the page had: the one the ledger serves now.
+			st = waitPage(t, c.tab, c.name, 10*time.Second, func(st pageState) bool {
+				return strings.HasPrefix(st.Entries, commas(int64(shortSize))) && st.Total != "192,569"
+			})
+			if !strings.Contains(st.Entries, fmt.Sprintf("down from %d: rolled back", size)) {
+				t.Errorf("rollback: the log size shown is %q", st.Entries)
+			}
+			last, err := chromedp.Run(c.tab, chromedp.Evaluate[string](`document.getElementById("election-recorded").innerText`))
+			if err != nil || !strings.Contains(last, fmt.Sprintf("(entry %d)", shortSize-1)) {
+				t.Errorf("rollback: the last entry shown is %q (%v), want entry %d", last, err, shortSize-1)
+			}
+			// The correction, entry 13, is gone with the entries after 6.
+			if !strings.Contains(st.Corrections, fmt.Sprintf("No longer in the log: the ledger's log now ends at entry %d", shortSize-1)) {
+				t.Errorf("rollback: the corrections feed:\n%s", st.Corrections)
+			}
+		}
+		t.Logf("%s: the page says %q; entries %q; connection %q", c.name, strings.SplitN(st.Takeover, "\n", 2)[0], st.Entries, st.Connection)
+		png, err := chromedp.Run(c.tab, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		save(t, dir2, "dashboard-"+c.name+".png", png)
+	}
+}
+
+// checkUnknownElection opens the page on an election the ledger does not
+// have: it says so and lists the ones it has, and asks for that election
+// once, not every second.
+func checkUnknownElection(t *testing.T, bctx context.Context, n *node.Node) {
+	t.Helper()
+	url := "http://" + n.HTTPAddr() + "/?election=nowhere"
+	tab, cancel, _ := newTab(t, bctx, url, 10*time.Second, func(st pageState) bool { return strings.HasPrefix(st.Connection, "not following") })
+	defer cancel()
+	if err := chromedp.Do(tab, chromedp.Sleep(3*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		Text  string `json:"text"`
+		Asked int    `json:"asked"`
+		Links int    `json:"links"`
+	}
+	res, err := chromedp.Run(tab, chromedp.Evaluate[result](`({
+	  text: document.getElementById("contests").innerText,
+	  asked: performance.getEntriesByType("resource").filter((e) => e.name.includes("/elections/nowhere/")).length,
+	  links: document.querySelectorAll("#unknown-election a[data-election]").length,
+	})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Text, "This ledger has no election “nowhere”") || !strings.Contains(res.Text, april) || res.Links < 1 {
+		t.Errorf("an unknown election: %+v", res)
+	}
+	if res.Asked != 1 {
+		t.Errorf("an unknown election was asked for %d times in 3 s", res.Asked)
+	}
+	t.Logf("an unknown election: asked once; the page says:\n%s", res.Text)
+}
+
+// checkForcedColors shows the page in forced colours, dark, and checks
+// that the chart's lines and labels are drawn in the system's text colour,
+// which differs from its background, and that the screenshot of the chart
+// has pixels of the lines' colour.
+func checkForcedColors(t *testing.T, bctx context.Context, dir string) {
+	t.Helper()
+	set := func(features ...*emulation.MediaFeature) {
+		if _, err := chromedp.Call(bctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: features}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(&emulation.MediaFeature{Name: "forced-colors", Value: "active"}, &emulation.MediaFeature{Name: "prefers-color-scheme", Value: "dark"})
+	defer set()
+	if err := chromedp.Do(bctx, chromedp.Sleep(500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	type colours struct {
+		Forced     bool   `json:"forced"`
+		Background string `json:"background"`
+		Stroke     string `json:"stroke"`
+		Label      string `json:"label"`
+		Halo       string `json:"halo"`
+	}
+	c, err := chromedp.Run(bctx, chromedp.Evaluate[colours](`(() => {
+	  const svg = document.querySelector("#contest-us-representative-district-6 .chart-box svg");
+	  const cs = (sel, p) => getComputedStyle(svg.querySelector(sel))[p];
+	  return { forced: matchMedia("(forced-colors: active)").matches, background: getComputedStyle(document.documentElement).backgroundColor,
+	    stroke: cs("path.series", "stroke"), label: cs("text.label", "fill"), halo: cs("text.halo", "stroke") };
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg, stroke, label, halo := parseRGB(t, c.Background), parseRGB(t, c.Stroke), parseRGB(t, c.Label), parseRGB(t, c.Halo)
+	if !c.Forced || dist(stroke, bg) < 200 || dist(label, bg) < 200 || dist(halo, bg) > 0 {
+		t.Errorf("forced colours: %+v: the lines and labels must stand out from the background, and the halo be the background", c)
+	}
+	full, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	save(t, dir, "dashboard-forced-colors.png", full)
+	shot, err := chromedp.Run(bctx, chromedp.Screenshot(chromedp.CSS("#contest-us-representative-district-6 .chart-box svg")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	save(t, dir, "dashboard-forced-colors-chart.png", shot)
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, back := 0, 0
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+			r, g, b, _ := img.At(x, y).RGBA()
+			px := [3]int{int(r >> 8), int(g >> 8), int(b >> 8)}
+			switch {
+			case dist(px, stroke) < 60:
+				lines++
+			case dist(px, bg) < 60:
+				back++
+			}
+		}
+	}
+	total := img.Bounds().Dx() * img.Bounds().Dy()
+	if lines < 1500 || back < total/2 {
+		t.Errorf("forced colours: the chart (%d pixels) has %d pixels of the lines' colour %v and %d of the background %v", total, lines, stroke, back, bg)
+	}
+	t.Logf("forced colours: background %s, lines %s, labels %s; the chart has %d pixels of the lines' colour of %d", c.Background, c.Stroke, c.Label, lines, total)
+}
+
+func parseRGB(t *testing.T, s string) [3]int {
+	t.Helper()
+	var c [3]int
+	if _, err := fmt.Sscanf(s, "rgb(%d, %d, %d)", &c[0], &c[1], &c[2]); err != nil {
+		t.Fatalf("colour %q: %v", s, err)
+	}
+	return c
+}
+
+func dist(a, b [3]int) int {
+	d := 0
+	for i := range a {
+		d += max(a[i]-b[i], b[i]-a[i])
+	}
+	return d
+}
+
+// checkPhone checks that the page does not scroll sideways at the
+// viewport's width, and that the election picker shows its choice whole.
+func checkPhone(t *testing.T, bctx context.Context, width int) {
+	t.Helper()
 	overflow, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(() => {
 	  const w = document.documentElement.clientWidth;
-	  if (document.documentElement.scrollWidth <= w) return "";
-	  const wide = [...document.querySelectorAll("body *")].filter((el) => el.getBoundingClientRect().right > w + 1);
-	  return "the page scrolls sideways: " + wide.slice(0, 5).map((el) =>
-	    el.tagName + "." + el.getAttribute("class") + " to " + Math.round(el.getBoundingClientRect().right) + " px").join(", ");
+	  const out = [];
+	  if (document.documentElement.scrollWidth > w) {
+	    const wide = [...document.querySelectorAll("body *")].filter((el) => el.getBoundingClientRect().right > w + 1);
+	    out.push("the page scrolls sideways: " + wide.slice(0, 5).map((el) =>
+	      el.tagName + "." + el.getAttribute("class") + " to " + Math.round(el.getBoundingClientRect().right) + " px").join(", "));
+	  }
+	  const sel = document.getElementById("election");
+	  const r = sel.getBoundingClientRect(), cs = getComputedStyle(sel);
+	  const ctx = document.createElement("canvas").getContext("2d");
+	  ctx.font = cs.font;
+	  const text = sel.options[sel.selectedIndex].text;
+	  // The text, the padding, and about 24 px for the arrow.
+	  const need = ctx.measureText(text).width + parseFloat(cs.paddingLeft) + parseFloat(cs.paddingRight) + 24;
+	  if (r.right > w || r.left < 0) out.push("the picker is " + Math.round(r.left) + " to " + Math.round(r.right) + " px");
+	  if (need > sel.clientWidth) out.push("the picker cuts off “" + text + "”: it needs " + Math.round(need) + " px, has " + sel.clientWidth);
+	  return out.join("; ");
 	})()`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if overflow != "" {
-		t.Errorf("at 375 px wide, %s", overflow)
+		t.Errorf("at %d px wide, %s", width, overflow)
 	}
 }
 

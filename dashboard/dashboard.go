@@ -1,8 +1,10 @@
 // Package dashboard is the ledger's web page for people following a count:
 // per contest, the live totals, shares, reporting progress and status; a
-// feed of corrections and retractions; a chart of each choice's share over
-// the log; and the latest signed checkpoint with what the browser itself
-// verified of it. docs/dashboard.md describes the page.
+// feed of corrections and retractions with what each changed; a chart of
+// each choice's share over time, with the entries where the lead changed
+// and where a share crossed the 50% line ([Turn]); and the latest signed
+// checkpoint with what the browser itself verified of it. A failed check
+// takes over the page. docs/dashboard.md describes the page.
 //
 // For most uses, mount [Handler] at "GET /{$}" and "GET /dashboard/", and
 // [Series] at "GET /v1/elections/{election}/series", as package api does.

@@ -116,8 +116,11 @@ func TestRoutes(t *testing.T) {
 	if want := "0.00 75.00 40.00 45.45"; strings.Join(shares, " ") != want {
 		t.Errorf("yes shares %v, want %s", shares, want)
 	}
+	// One point after 2: the last, and the one after entry 2, where "no"
+	// took the lead and more than half of the votes.
 	_, _, body = get("GET", "/v1/elections/"+election+"/series?after=2&points=1")
-	if err := json.Unmarshal([]byte(body), &s); err != nil || len(s.Points) != 1 || s.Points[0].TreeSize != 4 {
+	if err := json.Unmarshal([]byte(body), &s); err != nil || len(s.Points) != 2 || s.Points[0].TreeSize != 3 || s.Points[1].TreeSize != 4 ||
+		len(s.Turns) != 3 || s.Turns[0].Index != 2 || s.Turns[0].Kind != "lead" || s.Turns[0].Choice != "no" {
 		t.Errorf("series after 2, one point: %s", body)
 	}
 	_, _, body = get("GET", "/v1/elections/"+election+"/series?after=4")

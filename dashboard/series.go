@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/election-audit/ledger/audit"
@@ -20,18 +21,23 @@ const (
 
 // SeriesResponse is the answer of the series route: the race totals at up
 // to ?points= log sizes in (?after=, TreeSize], evenly spaced and ending
-// at TreeSize, the committed size when the request was read.
+// at TreeSize, the committed size when the request was read, and at the
+// sizes before and after each turn; and the turns of entries [?after=,
+// TreeSize): where a race's lead changed or a share crossed the 50% line,
+// computed from every entry.
 type SeriesResponse struct {
 	Election string              `json:"election"`
 	TreeSize uint64              `json:"tree_size"`
 	Points   []audit.SeriesPoint `json:"points"`
+	Turns    []Turn              `json:"turns"`
 }
 
 // Series serves GET /v1/elections/{election}/series?points=N&after=A: the
 // share series the dashboard's chart is drawn from ([audit.Series]), each
-// point the as-of tally at its size without the units. Errors have the
-// API's error body, {"error": "..."}.
+// point the as-of tally at its size without the units, and the races'
+// turns ([Turns]). Errors have the API's error body, {"error": "..."}.
 func Series(l *ledger.Ledger) http.Handler {
+	turns := NewTurns(l)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		election, q := r.PathValue("election"), r.URL.Query()
 		points := DefaultSeriesPoints
@@ -64,13 +70,42 @@ func Series(l *ledger.Ledger) http.Handler {
 			fail(w, http.StatusNotFound, "%s's log is empty", election)
 			return
 		}
-		pts, err := audit.Series(l, election, audit.SeriesSizes(after, size, points))
+		var ts []Turn
+		if after < size {
+			if ts, err = turns.Since(election, after, size); err != nil {
+				fail(w, http.StatusInternalServerError, "%v", err)
+				return
+			}
+		}
+		pts, err := audit.Series(l, election, seriesSizes(after, size, points, ts))
 		if err != nil {
 			fail(w, http.StatusInternalServerError, "%v", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, SeriesResponse{Election: election, TreeSize: size, Points: pts})
+		if ts == nil {
+			ts = []Turn{}
+		}
+		writeJSON(w, http.StatusOK, SeriesResponse{Election: election, TreeSize: size, Points: pts, Turns: ts})
 	})
+}
+
+// seriesSizes is [audit.SeriesSizes] and, for each turn, the sizes just
+// before and just after its entry, so that the chart's line passes through
+// every turn.
+func seriesSizes(after, size uint64, points int, turns []Turn) []uint64 {
+	sizes := audit.SeriesSizes(after, size, points)
+	if len(turns) == 0 {
+		return sizes
+	}
+	for _, t := range turns {
+		for _, n := range []uint64{t.Index, t.Index + 1} {
+			if n > after && n <= size && n >= 1 {
+				sizes = append(sizes, n)
+			}
+		}
+	}
+	slices.Sort(sizes)
+	return slices.Compact(sizes)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

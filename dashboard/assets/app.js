@@ -6,7 +6,7 @@
 (() => {
   const SVG = "http://www.w3.org/2000/svg"; // a namespace name, not a URL that is fetched
   const ENTRY_TYPES = ["election.defined", "count.reported", "count.corrected", "count.retracted",
-    "election.certified", "recount.ordered"];
+    "election.certified", "recount.ordered", "key.registered", "key.revoked"];
   const CORRECTION_TYPES = ["count.corrected", "count.retracted"];
   const COUNT_TYPES = ["count.reported", "count.corrected", "count.retracted"];
   const CHECK_ENTRIES = 1000;   // at most this many entries' signatures are checked per checkpoint, the newest
@@ -14,11 +14,16 @@
   const KEEP_SUBMISSIONS = 64;  // opened submissions kept between checkpoints
   const SUBMISSION_DOMAIN = "election-audit/ledger/submission/v1";
   const REFRESH_MS = 300;       // at most one totals refresh per this long
-  const WAIT_MS = 1000;         // retry period while the election is not there yet
+  const WAIT_FIRST_MS = 2000;   // while the election is not in the ledger: first wait,
+  const WAIT_MAX_MS = 60000;    // doubled up to this
   const ELECTIONS_MS = 10000;   // how often the election list is refreshed
+  const RECONNECT_MS = 5000;    // wait before reopening a stream the ledger refused
   const SERIES_POINTS = 40;     // points asked for at each series request
   const MAX_POINTS = 600;       // the chart thins its points past this many
   const CHART_LINES = 4;        // choices drawn on the chart, by votes
+  const LIST_TURNS = 12;        // turns named in a chart's caption; the table has them all
+  const CORRECTION_FETCHES = 2; // reports replaced by corrections fetched at once
+  const SHOW_CHANGES = 50;      // past corrections shown with their changes at once, the newest; the others on demand
   const DASHES = ["", "9 4", "2 3", "10 3 2 3"]; // one dash pattern per line
   const STATUS = {
     "pre-election": "Before results: nothing reported yet",
@@ -60,6 +65,10 @@
     return el;
   }
 
+  // v wraps a number the ledger served: when a check fails, the page marks
+  // every one of them as unverified (class "v", style.css).
+  const v = (text, cls) => h("span", { class: cls ? `v ${cls}` : "v" }, text);
+
   async function getJSON(path) {
     const r = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
     if (!r.ok) {
@@ -85,7 +94,15 @@
     return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z").replace("Z", " UTC");
   }
 
+  // clock is the UTC time of day of an ISO time, to the second.
+  function clock(iso) {
+    const d = new Date(iso);
+    return isNaN(d) ? String(iso || "–") : d.toISOString().slice(11, 19) + " UTC";
+  }
+
   const enc = (p) => encodeURIComponent(p);
+  const count = (n, one, many) => `${nf.format(n)} ${n === 1 ? one : many}`;
+  const signed = (n) => (n > 0 ? `+${nf.format(n)}` : n < 0 ? `−${nf.format(-n)}` : "±0");
 
   // ---- State -------------------------------------------------------------
 
@@ -95,12 +112,15 @@
   function fresh(election) {
     return {
       election, gen: ++gen,
-      tally: null, points: [], contests: new Map(),
-      streams: [], timers: [],
+      tally: null, points: [], turns: [], turnKeys: new Set(), contests: new Map(),
+      streams: [], timers: [], wait: WAIT_FIRST_MS,
+      lastIndex: -1, allFrom: 0,
       refreshing: false, pending: false, lastRefresh: 0,
-      corrections: new Map(), units: new Map(), parents: new Map(), authority: "",
+      corrections: new Map(), jobs: [], running: 0, pastDone: false, pastShown: 0,
+      units: new Map(), parents: new Map(), authority: "", races: new Map(), voteTypes: new Map(),
       key: null, prevCp: null, cpNext: null, cpBusy: false, cpChecked: 0, cpFirst: null,
       origins: newOrigins(), checkMax: checkMax(),
+      failed: null, // { title, text, size, shrankFrom }: a check failed; it stays so
     };
   }
 
@@ -120,6 +140,13 @@
 
   // ---- Election picker ---------------------------------------------------
 
+  // label names an election in the picker: its name, with its ID when
+  // another election has the same name. Short, so that a phone shows it
+  // whole; the option's title has both.
+  function label(e, all) {
+    return all.filter((x) => x.name === e.name).length > 1 ? `${e.name} (${e.id})` : e.name || e.id;
+  }
+
   async function loadElections() {
     try {
       const { elections } = await getJSON("/v1/elections");
@@ -127,18 +154,19 @@
       const want = st ? st.election : "";
       const ids = elections.map((e) => e.id);
       if (want && !ids.includes(want)) ids.unshift(want);
-      const have = [...sel.options].map((o) => o.value);
-      if (have.join("\n") !== ids.join("\n")) {
-        sel.replaceChildren(...ids.map((id) => {
-          const e = elections.find((x) => x.id === id);
-          return h("option", { value: id }, e ? `${e.name} (${id})` : `${id} (not in the ledger yet)`);
-        }));
+      const texts = ids.map((id) => {
+        const e = elections.find((x) => x.id === id);
+        return e ? [label(e, elections), `${e.name} (${id})`] : [`${id} (not in this ledger)`, id];
+      });
+      const have = [...sel.options].map((o) => `${o.value}\n${o.textContent}`);
+      if (have.join("\n") !== ids.map((id, i) => `${id}\n${texts[i][0]}`).join("\n")) {
+        sel.replaceChildren(...ids.map((id, i) => h("option", { value: id, title: texts[i][1] }, texts[i][0])));
       }
       sel.value = want;
       return elections;
     } catch (err) {
       setConnection(`cannot list elections: ${err.message}`);
-      return [];
+      return null;
     }
   }
 
@@ -162,7 +190,10 @@
     $("corrections-empty").textContent = "None so far.";
     $("corrections-count").textContent = "none so far";
     $("checkpoint-summary").textContent = "none seen yet";
+    $("election-entries").textContent = "–";
+    $("election-recorded").textContent = "–";
     resetCheckpoint();
+    clearTakeover();
     document.title = `${election}: live count`;
     await loadElections();
     if (st !== mine) return;
@@ -170,7 +201,8 @@
   }
 
   // first loads the tally, the chart's series and the key, then opens the
-  // change streams; while the election is not in the ledger it retries.
+  // change stream. An election the ledger does not have is not asked for
+  // again until the election list names it.
   async function first(mine) {
     let tally;
     try {
@@ -178,29 +210,62 @@
     } catch (err) {
       if (st !== mine) return;
       if (err.status === 404) {
-        $("contests").replaceChildren(h("p", { class: "notice" },
-          `Waiting for election ${mine.election} to be defined in the ledger (retrying every second).`));
-        setConnection("waiting for the election");
-      } else {
-        setConnection(`cannot read the tally: ${err.message}; retrying`);
+        unknown(mine);
+        return;
       }
-      later(() => first(mine), WAIT_MS);
+      setConnection(`cannot read the tally: ${err.message}; retrying in ${Math.round(mine.wait / 1000)} s`);
+      later(() => first(mine), backoff(mine));
       return;
     }
     if (st !== mine) return;
+    mine.wait = WAIT_FIRST_MS;
     $("contests").replaceChildren();
     render(tally);
     loadKey(mine);
     await loadUnits(mine);
     await loadSeries(mine);
     if (st !== mine) return;
-    follow(mine, tally.entries);
-    followCorrections(mine);
+    mine.allFrom = tally.entries;
+    follow(mine);
   }
 
-  // loadUnits reads the manifest, entry 0: the reporting units' names
-  // and parents, and the election's authority, whose key signs the
-  // manifest and registers the reporter keys.
+  // backoff returns how long to wait before the next try, and doubles it.
+  function backoff(mine) {
+    const w = mine.wait;
+    mine.wait = Math.min(WAIT_MAX_MS, mine.wait * 2);
+    return w;
+  }
+
+  // unknown says that the ledger has no such election, names those it has,
+  // and watches the election list (not the election: that would be a 404
+  // each time) until it lists it, less and less often.
+  async function unknown(mine) {
+    const list = await loadElections();
+    if (st !== mine) return;
+    if (list && list.some((e) => e.id === mine.election)) {
+      // Listed, but its tally was not there yet (an empty log): try again.
+      later(() => first(mine), backoff(mine));
+      return;
+    }
+    const wait = backoff(mine);
+    const others = (list || []).map((e) => h("li", {},
+      h("a", { href: `?election=${enc(e.id)}`, "data-election": e.id }, e.name || e.id), ` (${e.id}, ${count(e.size, "entry", "entries")}, ${statusText(e.status)})`));
+    $("contests").replaceChildren(h("div", { class: "notice", id: "unknown-election" },
+      h("h2", {}, `This ledger has no election “${mine.election}”`),
+      list === null ? h("p", {}, "The list of elections could not be read either.")
+        : others.length ? h("p", {}, "The elections it has:") : h("p", {}, "It has no election yet."),
+      others.length ? h("ul", {}, ...others) : null,
+      h("p", { class: "small" }, `If “${mine.election}” is about to be defined, this page will open it once the ledger lists it: ` +
+        `it looks at the list again in ${Math.round(wait / 1000)} s, then less and less often (at most every ${WAIT_MAX_MS / 1000} s).`)));
+    setConnection(`not following: no election “${mine.election}” in this ledger`);
+    $("election-status").textContent = "unknown election";
+    later(() => unknown(mine), wait);
+  }
+
+  // loadUnits reads the manifest, entry 0: the reporting units' names and
+  // parents, the races' choices and the vote types by name, and the
+  // election's authority, whose key signs the manifest and registers the
+  // reporter keys.
   async function loadUnits(mine) {
     try {
       const entry = await getJSON(`/v1/elections/${enc(mine.election)}/entries/0`);
@@ -209,20 +274,40 @@
         mine.units.set(u.id, u.name || u.id);
         if (u.parent) mine.parents.set(u.id, u.parent);
       }
+      for (const c of data.contests || []) {
+        mine.races.set(c.id, { name: c.name || c.id, choices: (c.choices || []).map((ch) => ({ id: ch.id, name: ch.name || ch.id })) });
+      }
+      for (const vt of data.vote_types || []) mine.voteTypes.set(vt.id, vt.name || vt.id);
       mine.authority = typeof data.authority === "string" ? data.authority : "";
     } catch (err) {
       console.warn("no manifest:", err.message); // the IDs are shown instead, and roles are not checked
     }
   }
 
-  // ---- Change streams ----------------------------------------------------
+  // ---- The change stream -------------------------------------------------
+  //
+  // One stream per page (a browser opens at most six connections to a
+  // host over HTTP/1.1): the corrections and retractions before the size
+  // of the tally the page loaded, for the feed, then every entry
+  // (?all_from=), and the checkpoints.
 
-  function follow(mine, from) {
-    const es = new EventSource(`/v1/elections/${enc(mine.election)}/changes?from=${from}`);
+  function follow(mine) {
+    const url = `/v1/elections/${enc(mine.election)}/changes?from=${mine.lastIndex + 1}` +
+      `&types=${CORRECTION_TYPES.join(",")}&all_from=${mine.allFrom}`;
+    const es = new EventSource(url);
     mine.streams.push(es);
-    es.onopen = () => setConnection("connected: totals follow the log");
-    for (const t of ENTRY_TYPES) es.addEventListener(t, () => refreshSoon(mine));
+    es.onopen = () => setConnection(liveText(mine));
+    const onEntry = (e) => {
+      let change;
+      try { change = JSON.parse(e.data); } catch (_) { return; }
+      mine.lastIndex = Math.max(mine.lastIndex, change.index);
+      if (change.index >= mine.allFrom) pastDone(mine);
+      if (CORRECTION_TYPES.includes(change.type)) addCorrection(mine, change);
+      if (change.index >= mine.allFrom) refreshSoon(mine);
+    };
+    for (const t of ENTRY_TYPES) es.addEventListener(t, onEntry);
     es.addEventListener("checkpoint", (e) => {
+      pastDone(mine);
       refreshSoon(mine);
       // While a checkpoint is being checked, only the newest one that
       // arrives meanwhile waits: checking is bounded however fast the
@@ -233,25 +318,17 @@
     es.addEventListener("error", (e) => {
       if (e.data) setConnection(`the ledger stopped the stream: ${e.data}`);
       else if (es.readyState === EventSource.CLOSED) {
-        setConnection("disconnected; reconnecting in 5 s");
+        setConnection(`disconnected; reconnecting in ${RECONNECT_MS / 1000} s`);
+        es.close();
         mine.streams = mine.streams.filter((x) => x !== es);
-        later(() => follow(mine, mine.tally ? mine.tally.entries : from), 5000);
+        later(() => follow(mine), RECONNECT_MS);
       } else setConnection("reconnecting…");
     });
   }
 
-  function followCorrections(mine) {
-    const es = new EventSource(`/v1/elections/${enc(mine.election)}/changes?types=${CORRECTION_TYPES.join(",")}`);
-    mine.streams.push(es);
-    for (const t of CORRECTION_TYPES) {
-      es.addEventListener(t, (e) => addCorrection(mine, JSON.parse(e.data)));
-    }
-    es.addEventListener("error", () => {
-      if (es.readyState === EventSource.CLOSED) {
-        mine.streams = mine.streams.filter((x) => x !== es);
-        later(() => followCorrections(mine), 5000);
-      }
-    });
+  function liveText(mine) {
+    return mine.failed ? "connected, but this ledger FAILED a check: every number shown is unverified"
+      : "connected: totals follow the log";
   }
 
   async function checkCheckpoints(mine) {
@@ -301,8 +378,8 @@
   function render(tally) {
     st.tally = tally;
     $("election-name").textContent = tally.name || tally.election;
-    $("election-status").textContent = statusText(tally.status);
-    $("election-entries").textContent = nf.format(tally.entries);
+    $("election-status").replaceChildren(v(statusText(tally.status)));
+    renderEntries(st);
     const keep = new Set();
     for (const c of tally.contests) {
       keep.add(c.id);
@@ -314,38 +391,50 @@
       }
       updateContest(view, c, tally);
     }
-    for (const [id, v] of st.contests) {
-      if (!keep.has(id)) { v.root.remove(); st.contests.delete(id); }
+    for (const [id, x] of st.contests) {
+      if (!keep.has(id)) { x.root.remove(); st.contests.delete(id); }
     }
+  }
+
+  // renderEntries shows the log's size: the tally's, or a failed
+  // checkpoint's when it is newer (after a rollback, the smaller size).
+  function renderEntries(mine) {
+    let n = mine.tally ? mine.tally.entries : null;
+    const f = mine.failed;
+    // A tally read before the rollback still counts the entries gone.
+    if (f && f.shrankFrom && (n === null || n >= f.shrankFrom)) n = f.size;
+    if (n === null) return;
+    $("election-entries").replaceChildren(v(nf.format(n)),
+      f && f.shrankFrom ? ` (down from ${nf.format(f.shrankFrom)}: rolled back)` : "");
   }
 
   function contestView(c) {
     const id = `contest-${c.id}`;
-    const v = {};
-    v.turnout = c.kind === "turnout";
-    v.progressText = h("span", { id: `${id}-progress` });
-    v.progress = h("progress", { max: 1, value: 0, "aria-labelledby": `${id}-progress` });
-    v.status = h("p", { class: "status-line" });
-    v.caption = h("caption", {});
-    v.tbody = h("tbody", {});
-    const head = v.turnout
+    const x = {};
+    x.turnout = c.kind === "turnout";
+    x.progressText = h("span", { id: `${id}-progress` });
+    x.progress = h("progress", { max: 1, value: 0, "aria-labelledby": `${id}-progress` });
+    x.status = h("p", { class: "status-line" });
+    x.caption = h("caption", {});
+    x.tbody = h("tbody", {});
+    const head = x.turnout
       ? h("tr", {}, h("th", { scope: "col" }, "Measure"), h("th", { scope: "col", class: "num" }, "Count"))
-      : h("tr", {}, h("th", { scope: "col", class: "num" }, "#"), h("th", { scope: "col" }, "Choice"),
+      : h("tr", {}, h("th", { scope: "col", class: "num rank" }, "#"), h("th", { scope: "col" }, "Choice"),
         h("th", { scope: "col", class: "num" }, "Votes"), h("th", { scope: "col", class: "num" }, "Share"));
-    v.table = h("table", { class: "totals" }, v.caption, h("thead", {}, head), v.tbody);
-    v.root = h("section", { class: "contest", id, "aria-labelledby": `${id}-h` },
-      h("h2", { id: `${id}-h` }, c.name + (v.turnout ? " (turnout)" : "")),
-      h("div", { class: "reporting" }, v.progressText, v.progress),
-      v.status, v.table);
-    if (!v.turnout) {
-      v.chartBox = h("div", { class: "chart-box" });
-      v.chartCaption = h("figcaption", { id: `${id}-chart-caption` });
-      v.chartTable = h("div", { class: "table-wrap" });
-      v.root.append(h("figure", { class: "chart", "aria-labelledby": `${id}-chart-caption` },
-        v.chartBox, v.chartCaption,
-        h("details", {}, h("summary", {}, "The chart's data as a table"), v.chartTable)));
+    x.table = h("table", { class: "totals" }, x.caption, h("thead", {}, head), x.tbody);
+    x.root = h("section", { class: "contest", id, "aria-labelledby": `${id}-h` },
+      h("h2", { id: `${id}-h` }, c.name + (x.turnout ? " (turnout)" : "")),
+      h("div", { class: "reporting" }, x.progressText, x.progress),
+      x.status, x.table);
+    if (!x.turnout) {
+      x.chartBox = h("div", { class: "chart-box" });
+      x.chartCaption = h("figcaption", { id: `${id}-chart-caption` });
+      x.chartTable = h("div", { class: "table-wrap" });
+      x.root.append(h("figure", { class: "chart", "aria-labelledby": `${id}-chart-caption` },
+        x.chartBox, x.chartCaption,
+        h("details", {}, h("summary", {}, "The chart's data as a table"), x.chartTable)));
     }
-    return v;
+    return x;
   }
 
   function ranked(c) {
@@ -353,45 +442,45 @@
       .sort((a, b) => b.votes - a.votes || a.order - b.order);
   }
 
-  function updateContest(v, c, tally) {
-    v.contest = c;
+  function updateContest(x, c, tally) {
+    x.contest = c;
     const pct = c.units_total > 0 ? Math.round((100 * c.units_reported) / c.units_total) : 0;
-    v.progressText.textContent = `Units reported: ${nf.format(c.units_reported)} of ${nf.format(c.units_total)} (${pct}%)`;
-    v.progress.max = Math.max(1, c.units_total);
-    v.progress.value = c.units_reported;
+    x.progressText.replaceChildren("Units reported: ", v(`${nf.format(c.units_reported)} of ${nf.format(c.units_total)} (${pct}%)`));
+    x.progress.max = Math.max(1, c.units_total);
+    x.progress.value = c.units_reported;
 
     const state = c.units_total > 0 && c.units_reported >= c.units_total ? "all units reported" : "partial";
     const parts = [h("strong", {}, "Status: "), `${statusText(tally.status)}; ${state}.`];
-    if (v.turnout) {
-      v.status.replaceChildren(...parts);
-      v.caption.textContent = "Turnout";
-      v.tbody.replaceChildren(...c.choices.map((ch) =>
-        h("tr", {}, h("th", { scope: "row" }, ch.name), h("td", { class: "num" }, nf.format(ch.votes)))));
+    if (x.turnout) {
+      x.status.replaceChildren(...parts);
+      x.caption.textContent = "Turnout";
+      x.tbody.replaceChildren(...c.choices.map((ch) =>
+        h("tr", {}, h("th", { scope: "row" }, ch.name), h("td", { class: "num" }, v(nf.format(ch.votes))))));
       return;
     }
     const rows = ranked(c);
     const lead = rows[0];
     if (c.total_votes > 0 && lead && (rows.length < 2 || lead.votes > rows[1].votes)) {
       const majority = 2 * lead.votes > c.total_votes;
-      parts.push(" Leading: ", h("strong", { class: "leader-name" }, lead.name), ` with ${lead.share}%: `,
+      parts.push(" Leading: ", h("strong", { class: "leader-name" }, lead.name), " with ", v(`${lead.share}%`), ": ",
         majority ? "more than half of the votes (above the 50% line)." : "not more than half of the votes (below the 50% line).");
     } else if (c.total_votes > 0) {
       parts.push(" Tied for the lead.");
     } else {
       parts.push(" No votes counted yet.");
     }
-    v.status.replaceChildren(...parts);
-    v.caption.replaceChildren("Total votes: ", h("span", { class: "total-votes" }, nf.format(c.total_votes)));
-    v.tbody.replaceChildren(...rows.map((ch, i) => {
+    x.status.replaceChildren(...parts);
+    x.caption.replaceChildren("Total votes: ", v(nf.format(c.total_votes), "total-votes"));
+    x.tbody.replaceChildren(...rows.map((ch, i) => {
       const leader = i === 0 && c.total_votes > 0 && (rows.length < 2 || ch.votes > rows[1].votes);
       const bar = h("span", { class: "sharebar", "aria-hidden": "true" }, h("span", {}));
       bar.firstChild.style.width = `${Math.min(100, parseFloat(ch.share) || 0)}%`;
       return h("tr", { class: leader ? "leader" : null },
-        h("td", { class: "num" }, i + 1),
+        h("td", { class: "num rank" }, i + 1),
         h("th", { scope: "row" }, ch.name, ch.party ? h("span", { class: "party" }, ` (${ch.party})`) : null,
           leader ? h("span", { class: "tag" }, "leading") : null),
-        h("td", { class: "num" }, nf.format(ch.votes)),
-        h("td", { class: "num" }, `${ch.share}%`, bar));
+        h("td", { class: "num" }, v(nf.format(ch.votes))),
+        h("td", { class: "num" }, v(`${ch.share}%`), bar));
     }));
   }
 
@@ -407,52 +496,89 @@
       return;
     }
     if (st !== mine) return;
+    if (res.tree_size < after) {
+      // The log is shorter than the points the page has: rolled back.
+      // Start the chart again from what the ledger serves now.
+      resetSeries(mine);
+      await loadSeries(mine);
+      return;
+    }
     const last = mine.points.length ? mine.points[mine.points.length - 1].tree_size : 0;
     for (const p of res.points) if (p.tree_size > last) mine.points.push(p);
-    while (mine.points.length > MAX_POINTS) {
-      // Keep the first and the last; drop every other one in between.
-      mine.points = mine.points.filter((p, i, a) => i === 0 || i === a.length - 1 || i % 2 === 0);
+    for (const t of res.turns || []) {
+      const k = `${t.contest}\n${t.index}\n${t.kind}\n${t.choice || ""}`;
+      if (!mine.turnKeys.has(k)) { mine.turnKeys.add(k); mine.turns.push(t); }
+    }
+    if (mine.points.length > MAX_POINTS) {
+      // Keep the first, the last, and those around each turn; drop every
+      // other one of the rest.
+      const keep = new Set();
+      for (const t of mine.turns) { keep.add(t.index); keep.add(t.index + 1); }
+      let k = 0;
+      mine.points = mine.points.filter((p, i, a) => i === 0 || i === a.length - 1 || keep.has(p.tree_size) || k++ % 2 === 0);
     }
     const lp = mine.points[mine.points.length - 1];
-    if (lp) $("election-recorded").textContent = `${when(lp.last_recorded)} (entry ${nf.format(lp.tree_size - 1)})`;
-    for (const v of mine.contests.values()) if (!v.turnout) drawChart(v, mine.points);
+    if (lp) $("election-recorded").replaceChildren(v(when(lp.last_recorded)), ` (entry ${nf.format(lp.tree_size - 1)})`);
+    for (const x of mine.contests.values()) if (!x.turnout) drawChart(x, mine);
   }
 
-  // crossings returns where a choice's share crossed the 50% line over
-  // the points: the first point at which it had more than half of the
-  // votes after one at which it had not, or the reverse. Only the choices
-  // in ids are followed.
-  function crossings(points, contestID, ids) {
+  function resetSeries(mine) {
+    mine.points = [];
+    mine.turns = [];
+    mine.turnKeys = new Set();
+  }
+
+  // The steps of a time axis, in milliseconds.
+  const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800]
+    .map((x) => x * 1000);
+
+  // timeTicks returns the tick times of a time axis from t0 to t1, at most
+  // about n of them, on whole steps of UTC time.
+  function timeTicks(t0, t1, n) {
+    const span = Math.max(1, t1 - t0);
+    const step = TIME_STEPS.find((x) => span / x <= n) || TIME_STEPS[TIME_STEPS.length - 1];
     const out = [];
-    const prev = new Map();
-    for (const p of points) {
-      const c = p.contests.find((x) => x.id === contestID);
-      if (!c || c.total_votes <= 0) continue;
-      for (const ch of c.choices) {
-        if (!ids.includes(ch.id)) continue;
-        const over = 2 * ch.votes > c.total_votes;
-        if (prev.has(ch.id) && prev.get(ch.id) !== over) out.push({ size: p.tree_size, up: over, choice: ch.id });
-        prev.set(ch.id, over);
-      }
+    for (let t = Math.ceil(t0 / step) * step; t <= t1; t += step) out.push(t);
+    return { step, ticks: out };
+  }
+
+  function tickLabel(t, step) {
+    const iso = new Date(t).toISOString();
+    return step >= 86400000 ? iso.slice(5, 10) : step < 60000 ? iso.slice(11, 19) : iso.slice(11, 16);
+  }
+
+  // turnText says what a turn did, in words.
+  function turnText(t, names, first) {
+    const who = (id) => shortName(names.get(id) || id);
+    const at = `at entry ${nf.format(t.index)} (${clock(t.recorded)})`;
+    switch (t.kind) {
+      case "lead":
+        return t.from ? `${who(t.choice)} took the lead from ${who(t.from)} ${at}`
+          : first ? `${who(t.choice)} led first, ${at}` : `${who(t.choice)} took the lead ${at}`;
+      case "tie": return `the lead was tied ${at}`;
+      case "none": return `no votes were counted any more ${at}`;
+      case "above": return `${who(t.choice)} rose above it ${at}`;
+      case "below": return `${who(t.choice)} fell below it ${at}`;
     }
-    return out;
+    return `${t.kind} ${at}`;
   }
 
-  function niceStep(span, n) {
-    const raw = span / n;
-    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-    for (const m of [1, 2, 5, 10]) if (raw <= m * mag) return m * mag;
-    return 10 * mag;
+  function listed(items) {
+    const shown = items.slice(0, LIST_TURNS);
+    return shown.join(", ") + (items.length > shown.length ? `, and ${nf.format(items.length - shown.length)} more (in the table below)` : "");
   }
 
-  function drawChart(v, points) {
-    const c = v.contest;
-    const data = points.map((p) => ({ size: p.tree_size, at: p.last_recorded, c: p.contests.find((x) => x.id === c.id) }))
-      .filter((p) => p.c && p.c.total_votes > 0);
+  function drawChart(x, mine) {
+    const c = x.contest;
+    const points = mine.points;
+    const data = points.map((p) => ({ size: p.tree_size, at: p.last_recorded, t: Date.parse(p.last_recorded), c: p.contests.find((q) => q.id === c.id) }))
+      .filter((p) => p.c && p.c.total_votes > 0 && !isNaN(p.t));
     const names = new Map(c.choices.map((ch) => [ch.id, ch.name]));
     const shown = ranked(c).slice(0, CHART_LINES).map((ch) => ch.id);
-    const cross = crossings(points, c.id, shown);
-    const width = Math.max(300, Math.round(v.chartBox.clientWidth || 600));
+    const turns = mine.turns.filter((t) => t.contest === c.id).sort((a, b) => a.index - b.index);
+    const leads = turns.filter((t) => t.kind === "lead" || t.kind === "tie" || t.kind === "none");
+    const cross = turns.filter((t) => t.kind === "above" || t.kind === "below");
+    const width = Math.max(300, Math.round(x.chartBox.clientWidth || 600));
     const narrow = width < 520;
     // Wide: each line is named at its end. Narrow: in a key under the
     // chart, so that the plot keeps the width.
@@ -460,28 +586,31 @@
     const m = { l: 40, r: narrow ? 12 : 150, t: 12, b: 38 + (keyRows ? 10 + 18 * keyRows : 0) };
     const height = (narrow ? 220 : 300) + (m.b - 38);
     const pw = width - m.l - m.r, ph = height - m.t - m.b;
+    const failed = !!mine.failed;
 
     const svg = s("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img",
-      "aria-labelledby": `${v.root.id}-svg-title ${v.root.id}-svg-desc` });
-    svg.append(s("title", { id: `${v.root.id}-svg-title` }, `Share of the votes over the log: ${c.name}`));
-    const desc = s("desc", { id: `${v.root.id}-svg-desc` });
+      "aria-labelledby": `${x.root.id}-svg-title ${x.root.id}-svg-desc` });
+    svg.append(s("title", { id: `${x.root.id}-svg-title` }, `${failed ? "UNVERIFIED: " : ""}Share of the votes over time: ${c.name}`));
+    const desc = s("desc", { id: `${x.root.id}-svg-desc` });
     svg.append(desc);
 
     if (data.length === 0) {
       svg.append(s("text", { x: m.l, y: m.t + 20 }, "No votes counted yet."));
       desc.textContent = "No votes counted yet.";
-      v.chartBox.replaceChildren(svg);
-      v.chartCaption.textContent = "Each choice's share of the votes, by log size: waiting for the first votes.";
-      v.chartTable.replaceChildren();
+      x.chartBox.replaceChildren(svg);
+      x.chartCaption.textContent = "Each choice's share of the votes over time: waiting for the first votes.";
+      x.chartTable.replaceChildren();
       return;
     }
-    const x0 = Math.max(1, data[0].size - 1), x1 = Math.max(x0 + 1, data[data.length - 1].size);
+    let x0 = data[0].t, x1 = data[data.length - 1].t;
+    for (const p of data) { x0 = Math.min(x0, p.t); x1 = Math.max(x1, p.t); }
+    if (x1 - x0 < 1000) { x0 -= 500; x1 += 500; }
     let ymax = 60;
     for (const p of data) for (const ch of p.c.choices) {
       if (shown.includes(ch.id)) ymax = Math.max(ymax, Math.ceil((parseFloat(ch.share) + 5) / 10) * 10);
     }
     ymax = Math.min(100, ymax);
-    const X = (n) => m.l + ((n - x0) / (x1 - x0)) * pw;
+    const X = (t) => m.l + ((t - x0) / (x1 - x0)) * pw;
     const Y = (pct) => m.t + ph - (pct / ymax) * ph;
 
     // The band above 50% and the 50% line itself, labelled in words.
@@ -493,24 +622,28 @@
     svg.append(s("line", { class: "majority", x1: m.l, x2: m.l + pw, y1: Y(50), y2: Y(50) }));
     svg.append(s("text", { class: "halo", x: m.l + 4, y: Y(ymax) + 14, "font-weight": "700" },
       narrow ? "Shaded: above 50%" : "Shaded: above the 50% line, a majority"));
-    const step = niceStep(x1 - x0, narrow ? 4 : 7);
-    for (let n = Math.ceil(x0 / step) * step; n <= x1; n += step) {
-      svg.append(s("line", { class: "axis", x1: X(n), x2: X(n), y1: m.t + ph, y2: m.t + ph + 4 }));
-      svg.append(s("text", { x: X(n), y: m.t + ph + 16, "text-anchor": "middle" }, nf.format(n)));
+    // The time axis: the stream's time of the entries, in UTC.
+    const { step, ticks } = timeTicks(x0, x1, narrow ? 4 : 7);
+    for (const t of ticks) {
+      svg.append(s("line", { class: "axis", x1: X(t), x2: X(t), y1: m.t + ph, y2: m.t + ph + 4 }));
+      svg.append(s("text", { class: "tick", x: X(t), y: m.t + ph + 16, "text-anchor": "middle" }, tickLabel(t, step)));
     }
     svg.append(s("line", { class: "axis", x1: m.l, x2: m.l + pw, y1: m.t + ph, y2: m.t + ph }));
     svg.append(s("line", { class: "axis", x1: m.l, x2: m.l, y1: m.t, y2: m.t + ph }));
-    svg.append(s("text", { x: m.l + pw / 2, y: m.t + ph + 32, "text-anchor": "middle" }, "log size (entries)"));
+    const d0 = new Date(x0).toISOString().slice(0, 10), d1 = new Date(x1).toISOString().slice(0, 10);
+    svg.append(s("text", { class: "axis-title", x: m.l + pw / 2, y: m.t + ph + 32, "text-anchor": "middle" },
+      `time recorded (UTC, ${d0 === d1 ? d0 : `${d0} to ${d1}`})`));
 
     // One line per choice, each with its own dash pattern and a label at
     // its end naming it: nothing depends on telling colours apart.
     const labels = [];
     shown.forEach((id, k) => {
       const pts = data.map((p) => {
-        const ch = p.c.choices.find((x) => x.id === id);
-        return [X(p.size), Y(ch ? parseFloat(ch.share) : 0), ch];
+        const ch = p.c.choices.find((q) => q.id === id);
+        return [X(p.t), Y(ch ? parseFloat(ch.share) : 0), ch];
       });
-      const d = pts.map(([x, y], i) => `${i ? "L" : "M"}${x.toFixed(1)},${y.toFixed(1)}`).join(" ");
+      // Steps: a share stands from the entry that made it until the next.
+      const d = pts.map(([px, py], i) => (i ? `H${px.toFixed(1)} V${py.toFixed(1)}` : `M${px.toFixed(1)},${py.toFixed(1)}`)).join(" ");
       svg.append(s("path", { class: "series", d, "stroke-dasharray": DASHES[k % DASHES.length] },
         s("title", {}, names.get(id))));
       const [lx, ly, ch] = pts[pts.length - 1];
@@ -523,38 +656,64 @@
     labels.forEach((lb, i) => { if (keyRows) lb.y = m.t + ph + 58 + 18 * i; });
     for (const lb of labels) {
       const lx = keyRows ? m.l : m.l + pw + 4;
-      svg.append(s("line", { class: "series", x1: lx, x2: lx + 18, y1: lb.y - 4, y2: lb.y - 4,
+      svg.append(s("line", { class: "series key", x1: lx, x2: lx + 18, y1: lb.y - 4, y2: lb.y - 4,
         "stroke-dasharray": DASHES[lb.k % DASHES.length] }));
-      svg.append(s("text", { class: "halo", x: lx + 22, y: lb.y }, lb.text));
+      svg.append(s("text", { class: "label", x: lx + 22, y: lb.y }, lb.text));
     }
-    for (const cr of cross) {
-      const p = data.find((q) => q.size === cr.size);
-      const ch = p && p.c.choices.find((x) => x.id === cr.choice);
-      if (!ch) continue;
-      svg.append(s("circle", { class: "crossing", cx: X(cr.size), cy: Y(parseFloat(ch.share)), r: 5 },
-        s("title", {}, `${names.get(cr.choice)} ${cr.up ? "rises above" : "falls below"} 50% at log size ${cr.size}`)));
+    // The turns, where the entries put them: crossings of the 50% line
+    // circled, changes of the lead marked with a diamond.
+    const inside = (t) => !isNaN(t) && t >= x0 && t <= x1;
+    for (const t of cross) {
+      const at = Date.parse(t.recorded);
+      if (!inside(at)) continue;
+      svg.append(s("circle", { class: "crossing", cx: X(at), cy: Y(parseFloat(t.share)), r: 5 },
+        s("title", {}, turnText(t, names, false))));
+    }
+    leads.forEach((t, i) => {
+      const at = Date.parse(t.recorded);
+      if (t.kind !== "lead" || !inside(at)) return;
+      const cx = X(at), cy = Y(parseFloat(t.share));
+      svg.append(s("path", { class: "lead-mark", d: `M${cx.toFixed(1)},${(cy - 6).toFixed(1)} l6,6 l-6,6 l-6,-6 z` },
+        s("title", {}, turnText(t, names, i === 0))));
+    });
+    if (failed) {
+      svg.append(s("text", { class: "unverified-mark", x: m.l + pw / 2, y: m.t + ph / 2, "text-anchor": "middle" }, "UNVERIFIED"));
     }
 
     const last = data[data.length - 1];
+    const changes = leads.length - (leads.length && leads[0].kind === "lead" && !leads[0].from ? 1 : 0);
+    const leadText = leads.length === 0 ? "Nobody has led yet."
+      : changes === 0 ? `The lead has not changed: ${turnText(leads[0], names, true)}.`
+        : `The lead changed ${count(changes, "time", "times")} (marked ◆): ` + listed(leads.map((t, i) => turnText(t, names, i === 0))) + ".";
     const crossText = cross.length === 0
-      ? "No share shown has crossed the 50% line."
-      : `The 50% line was crossed ${cross.length} time${cross.length === 1 ? "" : "s"} (circled): ` +
-        cross.map((cr) => `${shortName(names.get(cr.choice))} ${cr.up ? "rose above" : "fell below"} it at log size ${nf.format(cr.size)}`).join(", ") + ".";
-    desc.textContent = `Shares of ${shown.map((id) => names.get(id)).join(", ")} from log size ${x0} to ${last.size}. ${crossText}`;
-    v.chartBox.replaceChildren(svg);
-    v.chartCaption.replaceChildren(
-      `Each choice's share of the votes as it stood after each log size (as-of tallies, ${data.length} points), ` +
+      ? "No choice has crossed the 50% line."
+      : `The 50% line was crossed ${count(cross.length, "time", "times")} (circled): ` + listed(cross.map((t) => turnText(t, names, false))) + ".";
+    desc.textContent = `${failed ? "UNVERIFIED. " : ""}Shares of ${shown.map((id) => names.get(id)).join(", ")} from ${when(data[0].at)} to ${when(last.at)}. ${leadText} ${crossText}`;
+    x.chartBox.replaceChildren(svg);
+    x.chartCaption.replaceChildren(
+      failed ? h("strong", { class: "unverified-note" }, "Unverified: this ledger failed a check. ") : "",
+      `Each choice's share of the votes over time, by the time each entry was recorded (as-of tallies, ${data.length} points), ` +
       `for the ${shown.length} leading choice${shown.length === 1 ? "" : "s"}; ` +
-      (keyRows ? "the key under the chart names each line style. " : "each line is named at its end. "),
+      (keyRows ? "the key under the chart names each line style. " : "each line is named at its end. ") +
+      "Found from every entry of the log: ",
+      h("span", { class: "leads" }, leadText), " ",
       h("span", { class: "crossings" }, crossText));
-    v.chartTable.replaceChildren(h("table", {},
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Log size"), h("th", { scope: "col" }, "Last recorded"),
-        ...shown.map((id) => h("th", { scope: "col" }, names.get(id))))),
-      h("tbody", {}, ...data.map((p) => h("tr", {}, h("td", {}, nf.format(p.size)), h("td", {}, when(p.at)),
-        ...shown.map((id) => {
-          const ch = p.c.choices.find((x) => x.id === id);
-          return h("td", {}, ch ? `${ch.share}%` : "–");
-        }))))));
+    x.chartTable.replaceChildren(
+      turns.length ? h("table", { class: "turns" },
+        h("caption", {}, "Turns: every change of the lead and every crossing of the 50% line, by entry"),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Entry"), h("th", { scope: "col" }, "Recorded"), h("th", { scope: "col" }, "What happened"))),
+        h("tbody", {}, ...turns.map((t) => h("tr", {}, h("td", {}, nf.format(t.index)), h("td", {}, when(t.recorded)),
+          h("td", {}, (t.kind === "above" || t.kind === "below" ? "the 50% line: " : "the lead: ") +
+            turnText(t, names, t === leads[0]).replace(/ at entry .*$/, "") + (t.share ? ` (${t.share}%)` : "")))))) : "",
+      h("table", {},
+        h("caption", {}, "Shares at each point of the chart"),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Log size"), h("th", { scope: "col" }, "Last recorded"),
+          ...shown.map((id) => h("th", { scope: "col" }, names.get(id))))),
+        h("tbody", {}, ...data.map((p) => h("tr", {}, h("td", {}, nf.format(p.size)), h("td", {}, when(p.at)),
+          ...shown.map((id) => {
+            const ch = p.c.choices.find((q) => q.id === id);
+            return h("td", {}, ch ? v(`${ch.share}%`) : "–");
+          }))))));
   }
 
   function shortName(name) {
@@ -569,11 +728,16 @@
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => {
       if (!st) return;
-      for (const v of st.contests.values()) if (!v.turnout && v.contest) drawChart(v, st.points);
+      for (const x of st.contests.values()) if (!x.turnout && x.contest) drawChart(x, st);
     }, 150);
   });
 
   // ---- Corrections -------------------------------------------------------
+  //
+  // Each correction and retraction of the log, newest first: what it
+  // changed (each choice's votes, old → new, from the report it replaced,
+  // fetched by its event ID), the unit and contest, the reason given, and
+  // the office that made it.
 
   function addCorrection(mine, change) {
     if (st !== mine || mine.corrections.has(change.index)) return;
@@ -582,13 +746,15 @@
     const ev = entry.event || {};
     const data = ev.data || {};
     const corrected = change.type === "count.corrected";
-    const contest = mine.tally && mine.tally.contests.find((c) => c.id === data.contest);
-    const li = h("li", { class: change.verdict === "rejected" ? "rejected" : null, "data-index": change.index },
+    const rejected = change.verdict === "rejected";
+    const where = h("span", { class: "where" }, corrected && data.unit ? `: ${unitName(mine, data.unit)}, ${raceName(mine, data.contest)}` : "");
+    const changes = h("div", { class: "changes" }, h("p", { class: "small" }, "Reading what it changed…"));
+    const li = h("li", { class: rejected ? "rejected" : null, "data-index": change.index },
       h("p", {}, h("span", { class: "what" }, corrected ? "Correction" : "Retraction"),
-        change.verdict === "rejected" ? ` (REJECTED: ${entry.reason || "no reason given"})` : " (accepted)",
-        corrected && data.unit ? `: ${mine.units.get(data.unit) || data.unit}, ${contest ? contest.name : data.contest}` : ""),
+        rejected ? ` (REJECTED: ${entry.reason || "no reason given"})` : " (accepted)", where),
       h("p", { class: "reason" }, "Reason given: ", data.reason || "–"),
       officeLine(mine, entry),
+      changes,
       h("p", { class: "meta" }, `Log entry ${nf.format(change.index)}, recorded ${when(entry.recorded)}; ` +
         `${corrected ? "corrects" : "withdraws"} event ${corrected ? data.corrects : data.retracts}`));
     // Newest first, by log index.
@@ -596,8 +762,146 @@
     const after = [...list.children].find((x) => Number(x.dataset.index) < change.index);
     list.insertBefore(li, after || null);
     $("corrections-empty").hidden = true;
-    const latest = Math.max(...mine.corrections.keys());
-    $("corrections-count").textContent = `${mine.corrections.size} (latest: entry ${nf.format(latest)})`;
+    correctionCount(mine);
+    enqueue(mine, { index: change.index, past: change.index < mine.allFrom, box: changes, run: () => showChanges(mine, change, where, changes) });
+  }
+
+  function correctionCount(mine) {
+    const gone = $("corrections-list").querySelectorAll("li.gone").length;
+    const n = mine.corrections.size;
+    $("corrections-count").textContent = (n ? `${n} (latest: entry ${nf.format(Math.max(...mine.corrections.keys()))})` : "none in the log") +
+      (gone ? `; ${gone} no longer in the log (rolled back)` : "");
+  }
+
+  // markGone marks the corrections at or after size, which a rolled back
+  // log no longer has.
+  function markGone(mine, size) {
+    for (const li of $("corrections-list").children) {
+      const i = Number(li.dataset.index);
+      if (i < size || li.classList.contains("gone")) continue;
+      li.classList.add("gone");
+      li.prepend(h("p", { class: "gone-note" }, `No longer in the log: the ledger's log now ends at entry ${nf.format(size - 1)}, before this one (rolled back).`));
+      mine.corrections.delete(i);
+    }
+    correctionCount(mine);
+  }
+
+  // The fetches of replaced reports, a few at a time, newest first. Of the
+  // corrections logged before the page opened, which the stream sends
+  // first, the newest SHOW_CHANGES are shown with what they changed, the
+  // others on demand: a long night's corrections cost no burst of fetches.
+  function enqueue(mine, job) {
+    mine.jobs.push(job);
+    pump(mine);
+  }
+
+  // pastDone: the stream has sent the corrections logged before the page
+  // opened.
+  function pastDone(mine) {
+    if (mine.pastDone) return;
+    mine.pastDone = true;
+    pump(mine);
+  }
+
+  function pump(mine) {
+    if (st !== mine) return;
+    mine.jobs.sort((a, b) => b.index - a.index);
+    while (mine.running < CORRECTION_FETCHES && mine.jobs.length) {
+      if (mine.jobs[0].past && !mine.pastDone) return; // wait for them all, to take the newest
+      const job = mine.jobs.shift();
+      if (job.past && mine.pastShown >= SHOW_CHANGES) {
+        job.box.replaceChildren(h("button", { type: "button", class: "show-changes" }, "Show what it changed"));
+        job.box.firstChild.addEventListener("click", () => {
+          job.box.replaceChildren(h("p", { class: "small" }, "Reading what it changed…"));
+          enqueue(mine, { ...job, past: false });
+        }, { once: true });
+        continue;
+      }
+      if (job.past) mine.pastShown++;
+      mine.running++;
+      job.run().catch((err) => console.warn(err)).finally(() => { mine.running--; pump(mine); });
+    }
+  }
+
+  function unitName(mine, id) { return mine.units.get(id) || id; }
+
+  function raceName(mine, id) {
+    const r = mine.races.get(id);
+    if (r) return r.name;
+    const c = mine.tally && mine.tally.contests.find((x) => x.id === id);
+    return c ? c.name : id;
+  }
+
+  // choiceNames returns a contest's choices, in the manifest's order, by
+  // ID: their names.
+  function choiceNames(mine, contest) {
+    const r = mine.races.get(contest);
+    if (r) return new Map(r.choices.map((ch) => [ch.id, ch.name]));
+    const c = mine.tally && mine.tally.contests.find((x) => x.id === contest);
+    return new Map(c ? c.choices.map((ch) => [ch.id, ch.name]) : []);
+  }
+
+  // showChanges fetches the report a correction or retraction replaces
+  // and shows, for each choice whose votes changed, old → new: its total,
+  // and each vote type that changed. A pair a report leaves out counts 0.
+  async function showChanges(mine, change, where, box) {
+    const entry = change.entry || {};
+    const data = (entry.event || {}).data || {};
+    const corrected = change.type === "count.corrected";
+    const rejected = change.verdict === "rejected";
+    const ref = corrected ? data.corrects : data.retracts;
+    let old;
+    try {
+      const r = await getJSON(`/v1/events/${enc(ref)}`);
+      if (r.election !== mine.election || !r.entry || !r.entry.event) throw new Error("not an event of this election");
+      old = { index: r.entry.index, data: r.entry.event.data || {} };
+    } catch (err) {
+      if (st !== mine) return;
+      box.replaceChildren(h("p", { class: "small" }, `The report it replaces (event ${ref}) could not be read (${err.message}), so the numbers it changed are not shown.`));
+      return;
+    }
+    if (st !== mine) return;
+    const unit = corrected ? data.unit : old.data.unit;
+    const contest = corrected ? data.contest : old.data.contest;
+    if (!corrected && unit) where.textContent = `: ${unitName(mine, unit)}, ${raceName(mine, contest)}`;
+    const names = choiceNames(mine, contest);
+    const byChoice = (counts) => {
+      const out = new Map();
+      for (const c of counts || []) {
+        if (!out.has(c.choice)) out.set(c.choice, { total: 0, types: new Map() });
+        const x = out.get(c.choice);
+        x.total += c.votes;
+        x.types.set(c.vote_type, (x.types.get(c.vote_type) || 0) + c.votes);
+      }
+      return out;
+    };
+    const before = byChoice(old.data.counts), after = byChoice(corrected ? data.counts : []);
+    const ids = [...names.keys()];
+    for (const id of [...before.keys(), ...after.keys()]) if (!ids.includes(id)) ids.push(id);
+    const rows = [];
+    for (const id of ids) {
+      const b = before.get(id) || { total: 0, types: new Map() }, a = after.get(id) || { total: 0, types: new Map() };
+      const types = [];
+      for (const vt of new Set([...b.types.keys(), ...a.types.keys()])) {
+        const ob = b.types.get(vt) || 0, na = a.types.get(vt) || 0;
+        if (ob !== na) types.push(`${mine.voteTypes.get(vt) || vt} ${nf.format(ob)} → ${nf.format(na)}`);
+      }
+      if (types.length === 0) continue;
+      rows.push(h("tr", {},
+        h("th", { scope: "row" }, names.get(id) || id, h("span", { class: "vote-types" }, types.join("; "))),
+        h("td", { class: "num" }, v(nf.format(b.total))),
+        h("td", { class: "num" }, v(nf.format(a.total))),
+        h("td", { class: "num" }, v(signed(a.total - b.total)))));
+    }
+    const whose = `the report it ${corrected ? "replaces" : "withdraws"}, entry ${nf.format(old.index)}`;
+    const caption = rejected
+      ? `What it asked to change (not applied: the ledger rejected it), against ${whose}`
+      : `What it changed, votes old → new (from ${whose})`;
+    box.replaceChildren(rows.length === 0 ? h("p", { class: "small" }, `${caption}: no count.`)
+      : h("table", { class: "change-table" }, h("caption", {}, caption),
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Choice"), h("th", { scope: "col", class: "num" }, "Old"),
+          h("th", { scope: "col", class: "num" }, "New"), h("th", { scope: "col", class: "num" }, "Change"))),
+        h("tbody", {}, ...rows)));
   }
 
   // officeLine names the office that made a change: the name of the key
@@ -613,6 +917,57 @@
       h("span", { class: "small" }, ` (key ${keyLabel(signer)})`));
   }
 
+  // ---- A failed check takes over the page ---------------------------------
+  //
+  // When a checkpoint or an entry fails a check (a fork, a rollback, a
+  // signature that does not verify), the warning goes to the top of the
+  // page and every number the ledger served is marked unverified, for as
+  // long as the page is open.
+
+  function clearTakeover() {
+    document.body.classList.remove("unverified");
+    const el = $("takeover");
+    el.hidden = true;
+    el.replaceChildren();
+  }
+
+  function takeover(mine, f) {
+    if (st !== mine) return;
+    const firstTime = !mine.failed;
+    if (mine.failed && mine.failed.shrankFrom && !f.shrankFrom) f.shrankFrom = mine.failed.shrankFrom;
+    mine.failed = f;
+    document.body.classList.add("unverified");
+    const prev = mine.prevCp;
+    const el = $("takeover");
+    el.replaceChildren(
+      h("h2", { id: "takeover-h" }, `Warning: ${f.title}. Every number on this page is unverified.`),
+      h("p", {}, f.text),
+      h("p", {}, "Do not rely on the totals, shares, chart or corrections shown here: they are what this ledger serves now, " +
+        "and they no longer follow a history this page could check. Compare them with the election office's own results " +
+        "and with other copies of the ledger; `ledger watch` raises the same alarm and keeps the evidence."),
+      h("p", { class: "small" }, prev ? `The last checkpoint this page verified: size ${nf.format(prev.size)}, root ${prev.rootB64}.`
+        : "This page verified no checkpoint before.", " ", h("a", { href: "#checkpoint" }, "What was checked")));
+    el.hidden = false;
+    setConnection(liveText(mine));
+    renderEntries(mine);
+    if (f.shrankFrom && f.size !== undefined) {
+      markGone(mine, f.size);
+      if (mine.lastIndex >= f.size) {
+        // Follow the log the ledger serves now, from its end: the entries
+        // it adds are new ones.
+        mine.lastIndex = f.size - 1;
+        mine.allFrom = f.size;
+        for (const es of mine.streams) es.close();
+        mine.streams = [];
+        follow(mine);
+      }
+    }
+    for (const x of mine.contests.values()) if (!x.turnout && x.contest) drawChart(x, mine);
+    if (firstTime) {
+      el.focus({ preventScroll: true });
+      window.scrollTo(0, 0);
+    }
+  }
   // ---- Checkpoints -------------------------------------------------------
 
   function b64(str) {
@@ -769,6 +1124,7 @@
       cp = parseNote(note);
     } catch (err) {
       alarm(`a checkpoint could not be read: ${err.message}`);
+      takeover(mine, { title: "a checkpoint could not be read", text: `The ledger sent a checkpoint that is not a signed tree head: ${err.message}.` });
       return;
     }
     $("cp-size").textContent = nf.format(cp.size);
@@ -777,6 +1133,8 @@
     const key = mine.key;
     const items = [];
     let good = true;
+    let failure = null; // what the warning that takes over the page says
+    const failing = (f) => { failure = failure || f; };
 
     // The signature, and that it is this election's log.
     if (key.error) {
@@ -789,9 +1147,13 @@
       } else if (!sigOK) {
         good = false;
         items.push(check(false, "Signature", `no valid Ed25519 signature by ${key.name}`));
+        failing({ title: "a checkpoint's signature does not verify",
+          text: `The ledger sent a checkpoint of size ${nf.format(cp.size)} that has no valid Ed25519 signature by ${keyLabel(key.text)}, the key it serves at /v1/key.` });
       } else if (cp.origin !== wantOrigin) {
         good = false;
         items.push(check(false, "Signature", `signed, but for origin ${cp.origin}, not ${wantOrigin}`));
+        failing({ title: "a checkpoint is of another log",
+          text: `The ledger sent a checkpoint signed for origin ${cp.origin}, not for this election's log, ${wantOrigin}.` });
       } else {
         items.push(check(true, "Signature", `Ed25519, by the key from /v1/key, for origin ${cp.origin}`));
       }
@@ -806,10 +1168,18 @@
     } else if (cp.size < prev.size) {
       good = false;
       items.push(check(false, "Consistency", `the log shrank from ${prev.size} to ${cp.size} entries`));
+      failing({ title: "the log was rolled back", size: cp.size, shrankFrom: prev.size,
+        text: `The ledger now signs a log of ${count(cp.size, "entry", "entries")}, fewer than the ${nf.format(prev.size)} of the checkpoint this page verified: ` +
+          `entries it saw are gone. The log is append-only: a shorter one is another history.` });
     } else if (cp.size === prev.size) {
       const same = eq(cp.root, prev.root);
       good = good && same;
       items.push(check(same, "Consistency", same ? `same tree as before (size ${cp.size})` : `two different roots for size ${cp.size}`));
+      if (!same) {
+        failing({ title: "the log's history was rewritten (a fork)", size: cp.size,
+          text: `For the same size, ${nf.format(cp.size)} entries, the ledger now signs root ${cp.rootB64}, not root ${prev.rootB64}, which this page verified: ` +
+            "the same entries cannot hash to both, so the ledger signed two different histories." });
+      }
     } else {
       try {
         const p = await getJSON(`/v1/elections/${enc(mine.election)}/proof/consistency?from=${prev.size}&to=${cp.size}`);
@@ -818,6 +1188,11 @@
         items.push(check(ok, "Consistency", ok
           ? `the tree of size ${nf.format(prev.size)} (the previous checkpoint seen) is a prefix of this one: proof of ${p.hashes.length} hashes recomputed with SHA-256`
           : `the proof from size ${prev.size} does not lead to this root: the history this page saw was changed`));
+        if (!ok) {
+          failing({ title: "the log's history was rewritten (a fork)", size: cp.size,
+            text: `The ledger's proof that its log of ${nf.format(prev.size)} entries, which this page verified, is the start of its new log of ${nf.format(cp.size)} entries does not verify: ` +
+              "entries this page saw were changed or removed." });
+        }
       } catch (err) {
         items.push(check(null, "Consistency", `could not fetch the proof: ${err.message}`));
       }
@@ -827,6 +1202,11 @@
       $("cp-checks").replaceChildren(...items, ...entryItems(mine, { error: "the checkpoint failed a check, so its entries are not read" }));
       alarm(`the checkpoint of size ${cp.size} failed a check; the last good one stays the reference (size ${prev ? prev.size : "none"}).`);
       $("checkpoint-summary").textContent = `size ${nf.format(cp.size)}: FAILED a check`;
+      takeover(mine, failure || { title: "a checkpoint failed a check", text: `The checkpoint of size ${nf.format(cp.size)} failed a check.` });
+      // Show what the ledger serves now, marked unverified: the totals,
+      // and the chart from its start.
+      resetSeries(mine);
+      refreshSoon(mine);
       return;
     }
     mine.prevCp = cp;
@@ -851,6 +1231,9 @@
       const f = o.failures[0];
       alarm(`entry ${f.index} failed its ${f.kind === "sig" ? "signature" : "signer's role"} check: ${f.why}` +
         (o.failures.length > 1 ? ` (and ${o.failures.length - 1} more failures, listed below)` : ""));
+      takeover(mine, { title: `entry ${nf.format(f.index)} failed its ${f.kind === "sig" ? "signature" : "signer's role"} check`,
+        text: `Entry ${nf.format(f.index)}: ${f.why}` + (o.failures.length > 1 ? ` (and ${count(o.failures.length - 1, "more failure", "more failures")}, listed under “Latest signed checkpoint”).` : ".") +
+          " The totals count entries whose origin this page could not confirm." });
     }
   }
 
@@ -1298,7 +1681,6 @@
     return win;
   }
 
-  const count = (n, one, many) => `${nf.format(n)} ${n === 1 ? one : many}`;
 
   // listFailures names the failed entries, grouped by what failed.
   function listFailures(fails) {
@@ -1365,17 +1747,24 @@
   async function start() {
     $("election").addEventListener("change", (e) => pick(e.target.value, true));
     $("picker").addEventListener("submit", (e) => { e.preventDefault(); pick($("election").value, true); });
+    // The links to known elections (shown for an unknown one) switch in place.
+    $("contests").addEventListener("click", (e) => {
+      const a = e.target.closest && e.target.closest("a[data-election]");
+      if (!a) return;
+      e.preventDefault();
+      pick(a.dataset.election, true);
+    });
     window.addEventListener("popstate", () => {
       const e = new URL(location.href).searchParams.get("election");
       if (e) open(e);
     });
     setInterval(loadElections, ELECTIONS_MS);
     let election = new URL(location.href).searchParams.get("election");
-    while (!election) {
+    for (let wait = WAIT_FIRST_MS; !election; wait = Math.min(WAIT_MAX_MS, wait * 2)) {
       const list = await loadElections();
-      if (list.length) { election = list[0].id; break; }
-      $("contests").replaceChildren(h("p", { class: "notice" }, "No election in the ledger yet: waiting for one."));
-      await new Promise((r) => setTimeout(r, WAIT_MS));
+      if (list && list.length) { election = list[0].id; break; }
+      $("contests").replaceChildren(h("p", { class: "notice" }, `No election in the ledger yet: looking again in ${Math.round(wait / 1000)} s.`));
+      await new Promise((r) => setTimeout(r, wait));
     }
     pick(election, false);
   }

@@ -1,0 +1,38 @@
+package dashboard
+
+import "github.com/election-audit/ledger/events"
+
+// FoldTotals folds entries [0, size) of an election's log with the turn
+// folder and returns each race's totals by choice ID, for the tests to
+// hold against the as-of tallies.
+func FoldTotals(src EntrySource, election string, size uint64) (map[string]map[string]int64, error) {
+	var f *turnFolder
+	err := src.Entries(election, 0, size, func(i uint64, data []byte) error {
+		en, err := events.DecodeEntry(data)
+		if err != nil {
+			return err
+		}
+		if i == 0 {
+			f, err = newTurnFolder(en.Event.Body.(*events.Manifest))
+			return err
+		}
+		return f.apply(en)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]int64{}
+	for id, r := range f.races {
+		m := map[string]int64{}
+		votes := r.total(0)
+		for i, ch := range r.choices {
+			if votes != nil {
+				m[ch] = votes[i]
+			} else {
+				m[ch] = 0
+			}
+		}
+		out[id] = m
+	}
+	return out, nil
+}
