@@ -25,9 +25,11 @@ import (
 // ([Snapshots]), else from entry 0.
 //
 // Each entry is checked as it is folded: a gap, an entry that does not
-// decode or names another index or election, an entry 0 that is not the
-// accepted manifest, or a verdict the election's rules would not give comes
-// back as a *[MismatchError] naming the entry.
+// decode or names another index or election, one whose fields around its
+// event are not in their canonical encoding, one whose event ID an entry
+// folded before it has (from the snapshot on, when it starts from one), an
+// entry 0 that is not the accepted manifest, or a verdict the election's
+// rules would not give comes back as a *[MismatchError] naming the entry.
 func ProjectionAt(src Source, election string, n uint64) (*projections.Election, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("couldn't compute the projection of %s at size 0: a log starts with its manifest", election)
@@ -229,15 +231,19 @@ func (f entriesFunc) Entries(election string, start, end uint64, fn func(index u
 type folder struct {
 	election string
 	proj     *projections.Election
+	start    uint64 // the index of the first entry folded
 	next     uint64 // the index the next entry must have
+	ids      idSet  // the event IDs of entries [start, next)
 }
 
 // apply checks the entry stored at index, decoded as en (or failing with
-// decodeErr), and folds it in. Past entry 0 it
-// also re-decides the verdict by the election's rules (projections'
-// Check): an accepted entry the rules reject, or a rejected one they accept,
-// is a fault. The reason text is not compared: it is for people.
-func (f *folder) apply(index uint64, en *events.Entry, decodeErr error, before func(*events.Entry) error) error {
+// decodeErr, which also says when the entry is not in canonical form), and
+// folds it in. Its event ID, whose hash f.ids.prepare gave as idHash, must
+// not be that of an entry folded before it. Past entry 0 it also
+// re-decides the verdict by the election's rules (projections' Decide): an
+// accepted entry the rules reject, or a rejected one they accept, is a
+// fault. The reason text is not compared: it is for people.
+func (f *folder) apply(index uint64, en *events.Entry, idHash uint64, decodeErr error, before func(*events.Entry) error) error {
 	if index != f.next {
 		return &MismatchError{f.election, f.next, "entry is missing"}
 	}
@@ -250,6 +256,12 @@ func (f *folder) apply(index uint64, en *events.Entry, decodeErr error, before f
 	}
 	if en.Event.Election != f.election {
 		return &MismatchError{f.election, index, fmt.Sprintf("entry is for election %q", en.Event.Election)}
+	}
+	switch first, err := f.ids.add(en.Event.ID, idHash); {
+	case err != nil:
+		return &MismatchError{f.election, index, err.Error()}
+	case first >= 0:
+		return &MismatchError{f.election, index, fmt.Sprintf("its event ID %s is logged a second time (entry %d has it): an event ID appears once in a log", en.Event.ID, f.start+uint64(first))}
 	}
 	if f.proj == nil {
 		m, ok := en.Event.Body.(*events.Manifest)

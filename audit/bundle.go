@@ -580,7 +580,8 @@ func (t *tarWriter) close() error {
 // VerifyBundle reads a bundle from r and checks all of it with nothing
 // else: the archive's framing and fixed member order, bundle.json, the
 // signature of every checkpoint, every entry (it decodes, its index is its
-// line, its verdict follows the election's rules), the Merkle root of
+// line, it is in its canonical encoding, its event ID is in no earlier
+// entry, its verdict follows the election's rules), the Merkle root of
 // entries [0, s) at every signed size s, the manifest, the tally (replayed
 // from the entries, byte for byte), and each member's size and SHA-256
 // against bundle.json. If key is not empty the bundle must carry exactly
@@ -588,8 +589,10 @@ func (t *tarWriter) close() error {
 // key it carries, which proves only that it is consistent.
 //
 // The first fault comes back as a *[BundleError] naming the member and,
-// where an entry is at fault, its index. Memory holds one entry, the
-// tally, and 40 bytes per signed checkpoint.
+// where an entry is at fault, its index. Memory holds a few batches of
+// entries, the tally, the submissions of the current entries member, 40
+// bytes per signed checkpoint, and each entry's event ID, to find one
+// logged twice: about 27 to 38 bytes an entry.
 func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 	t := &tarReader{r: bufio.NewReaderSize(r, 1<<16)}
 	if _, err := t.small(memberReadme, maxReadme); err != nil {

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,8 +29,12 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/checkpoint"
+	"github.com/election-audit/ledger/demo"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
+	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/importer/formats"
+	"github.com/election-audit/ledger/internal/statewide"
 	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/keys"
 	"github.com/election-audit/ledger/node"
@@ -191,6 +196,11 @@ func TestPyVerifier(t *testing.T) {
 			pyWant: fmt.Sprintf("entry %d:", f.index),
 			index:  f.index,
 		})
+	}
+	// An entry logged twice, and entries not in their canonical form
+	// (logFormCases): the Python verifier names the entry too.
+	for _, c := range logFormCases(t, lg, ms) {
+		cases = append(cases, tamper{name: c.name + ", checkpoints re-signed", bundle: c.bundle, index: c.index, pyWant: fmt.Sprintf("entry %d:", c.index)})
 	}
 	for _, tc := range cases {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
@@ -362,6 +372,9 @@ func pySignedLog(t *testing.T) *pyLog {
 	// Names the tally encodes with escapes (<, >, &) or raw (non-ASCII).
 	man.Name = "Special Election <GA-6> & Senate 32 — Géorgie"
 	man.Contests[0].Choices[0].Name = "David Abroms & «Independents»"
+	// IDs are case-sensitive: a verifier must not fold them to lower case.
+	man.Contests = append(man.Contests, events.Contest{ID: "Measure-A", Name: "Measure A", VoteFor: 1,
+		Choices: []events.Choice{{ID: "Yes", Name: "Yes"}, {ID: "No", Name: "No"}}, Units: []string{"cobb"}})
 	if err := evs[0].Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -788,5 +801,133 @@ func TestPyVerifierChunks(t *testing.T) {
 	}
 	if _, err := audit.VerifyBundle(bytes.NewReader(misplaced), key); err == nil || !strings.Contains(err.Error(), "not where the bundle must have it") {
 		t.Errorf("VerifyBundle on a misplaced submission: %v", err)
+	}
+}
+
+// TestPyVerifierImported runs the Python verifier of docs/bundle.md on
+// bundles of what the ledger's own tools log: both elections of the demo
+// (April's race; June's runoff, which has a turnout contest), replayed by
+// demo.Run with its county offices' keys, and a statewide election
+// imported from a generated OpenElections precinct file as `ledger import`
+// does it (turnout figures, write-ins, district contests). It must print
+// the OK line with the tally's SHA-256 that audit.VerifyBundle gives.
+func TestPyVerifierImported(t *testing.T) {
+	prog := pyVerifierProgram(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dk, err := demo.NewKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	n, err := node.Open(ctx, node.Config{DataDir: dir, HTTP: "-", NATSListen: "-",
+		Authorities: append([]string{dk.Authority.Verifier}, testkeys.Authorities...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if n != nil {
+			n.Close(context.Background())
+		}
+	}()
+	v, err := note.NewVerifier(n.VerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: dk, Out: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type election struct{ id, authority string }
+	var elections []election
+	for _, r := range res {
+		elections = append(elections, election{r.Election, dk.Authority.Verifier})
+	}
+
+	// The statewide import, signed by the test authority: the manifest
+	// alone, then the reports in submissions of 1,000.
+	const statewideElection = "statewide-2026"
+	data, _ := statewide.Generate(statewide.Layouts[0], 4, 3)
+	file := filepath.Join(t.TempDir(), "20261103__ga__general__precinct.csv")
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	files, err := formats.ReadFiles([]string{file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err := formats.Parse(formats.OpenElections, files, statewideElection, formats.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp.Manifest.Authority = testkeys.Authority.Verifier
+	evs, err := imp.EventsFor(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := importer.Encode(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := [][][]byte{raw[:1]}
+	for rest := raw[1:]; len(rest) > 0; {
+		k := min(len(rest), 1000)
+		parts, rest = append(parts, rest[:k]), rest[k:]
+	}
+	for _, part := range parts {
+		signed, err := testkeys.Authority.SignSubmission(statewideElection, part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs, err := n.Ledger.Submit(ctx, signed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Duplicate || r.Verdict != events.Accepted {
+				t.Fatalf("import: %+v", r)
+			}
+		}
+	}
+	elections = append(elections, election{statewideElection, testkeys.Authority.Verifier})
+	key := n.VerifierKey
+	err = n.Close(context.Background())
+	n = nil
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	db, err := store.Open(filepath.Join(dir, "pebble"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, e := range elections {
+		size, _, err := db.TreeSize(e.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := audit.WriteBundle(&buf, db, e.id, size, key); err != nil {
+			t.Fatalf("WriteBundle of %s at %d: %v", e.id, size, err)
+		}
+		info, err := audit.VerifyBundle(bytes.NewReader(buf.Bytes()), key)
+		if err != nil {
+			t.Fatalf("VerifyBundle of %s: %v", e.id, err)
+		}
+		if e.id != res[0].Election && !bytes.Contains(info.Tally, []byte(`"kind":"turnout"`)) {
+			t.Errorf("the tally of %s has no turnout contest", e.id)
+		}
+		path := filepath.Join(t.TempDir(), e.id+".bundle")
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, stderr, err := runPy(prog, path, key, e.authority)
+		want := fmt.Sprintf("%s: %d entries, root %s, tally sha256 %x: OK\n", e.id, size, info.Root, info.TallySHA256)
+		if err != nil || out != want {
+			t.Errorf("python3 verifier on %s: %v\nstdout: %s\nstderr: %s\nwant stdout: %s", e.id, err, out, stderr, want)
+			continue
+		}
+		t.Logf("python3 %s: %s", filepath.Base(path), strings.TrimSpace(out))
 	}
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -26,8 +27,10 @@ var _ Source = (*store.DB)(nil)
 
 // Replay folds entries [0, size) of an election's log into a fresh
 // projection, re-reading and decoding every stored entry: the projection
-// is a pure function of the log. progress, if not nil, is called with the
-// number of entries done.
+// is a pure function of the log. Each entry is checked as [ProjectionAt]
+// checks it; its memory holds every event ID, to find one logged twice
+// (about 27 to 38 bytes an entry). progress, if not nil, is called with
+// the number of entries done.
 func Replay(src Source, election string, size uint64, progress func(done uint64)) (*projections.Election, error) {
 	var proj *projections.Election
 	err := fold(src, election, 0, size, &proj, func(en *events.Entry) error {
@@ -82,7 +85,7 @@ func ReplayEach(src Source, election string, size uint64, each func(p *projectio
 // order. A decode error is reported only when the fold reaches that entry,
 // so the first fault in log order is the one named.
 func fold(src Source, election string, start, end uint64, proj **projections.Election, before func(*events.Entry) error) error {
-	f := folder{election: election, proj: *proj, next: start}
+	f := folder{election: election, proj: *proj, start: start, next: start}
 	live := func(en *events.Entry) error {
 		*proj = f.proj // callers look at the projection as it goes
 		if before != nil {
@@ -97,9 +100,10 @@ func fold(src Source, election string, start, end uint64, proj **projections.Ele
 		if err != nil {
 			continue // drain, so that the producer and decoders stop
 		}
+		f.ids.prepare(b.items)
 		for i := range b.items {
 			it := &b.items[i]
-			if err = f.apply(it.index, it.en, it.err, live); err != nil {
+			if err = f.apply(it.index, it.en, it.idHash, it.err, live); err != nil {
 				p.cancel()
 				break
 			}
@@ -142,12 +146,22 @@ func (b *entryBatch) entry(i int) []byte {
 	return b.raw[from:b.ends[i]]
 }
 
-// decodeWorker decodes the entries of each batch into its items.
+// decodeWorker decodes the entries of each batch into its items, and
+// checks that each is in canonical form around its event (envelopeFault):
+// a decoded entry that is not comes with an error.
 func decodeWorker() func(*entryBatch) {
 	var d events.Decoder
+	var plain plainStrings
 	return func(b *entryBatch) {
 		for i := range b.items {
-			b.items[i].en, b.items[i].err = d.DecodeEntry(b.entry(i))
+			it := &b.items[i]
+			data := b.entry(i)
+			if it.en, it.err = d.DecodeEntry(data); it.err != nil {
+				continue
+			}
+			if fault := envelopeFault(data, it.en, &plain); fault != "" {
+				it.en, it.err = nil, errors.New(fault)
+			}
 		}
 	}
 }
@@ -164,9 +178,10 @@ func leafWorker() func(*entryBatch) {
 }
 
 type decoded struct {
-	index uint64
-	en    *events.Entry
-	err   error
+	index  uint64
+	en     *events.Entry
+	err    error
+	idHash uint64 // of en's event ID, for the fold's idSet (prepare)
 }
 
 // pipeline reads entries in batches (one goroutine, as sources want) and

@@ -7,13 +7,16 @@
 //
 // # Guarantees
 //
-// Verify never trusts a stored root or re-encodes an entry: every hash it
-// compares is computed from stored entry bytes. It also looks past the
-// stored tree size: an entry, a Merkle hash or a signed checkpoint stored
-// beyond it means the size was rewritten (or entries lost). It reports the
-// first mismatch as a *[MismatchError] naming the election and the index.
-// Its memory does not grow with the log (a compact range holds the tree's
-// right edge).
+// Verify never trusts a stored root, and never hashes anything but stored
+// entry bytes: every hash it compares is computed from them. (It encodes
+// an entry only to check that its bytes are its canonical encoding.) It
+// also looks past the stored tree size: an entry, a Merkle hash or a
+// signed checkpoint stored beyond it means the size was rewritten (or
+// entries lost). It reports the first mismatch as a *[MismatchError]
+// naming the election and the index. A compact range holds the tree's
+// right edge; the one thing its memory holds per entry is the event ID,
+// to find one logged twice: about 27 to 38 bytes an entry while the
+// replay runs (270 to 380 MB for 10,000,000 entries).
 package audit
 
 import (
@@ -61,9 +64,10 @@ type Result struct {
 // log; nothing (no entry, no Merkle hash, no checkpoint) is stored past the
 // tree size, so a rewritten size is caught; every entry is the event of
 // the signed submission it names, signed as it says (VerifyOrigins); the
-// replay re-decides every verdict, the signer's right to make each event
-// included; and the stored projection, and every projection snapshot,
-// equal a fresh replay at their sizes.
+// replay holds every entry to its canonical encoding and refuses an event
+// ID logged twice, and re-decides every verdict, the signer's right to
+// make each event included; and the stored projection, and every
+// projection snapshot, equal a fresh replay at their sizes.
 func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
 	size, err := treeSize(db, election)
 	if err != nil {

@@ -241,15 +241,16 @@ func EntryOrigin(data []byte) (*SubmissionRef, []byte, error) {
 		return nil, nil, fmt.Errorf("couldn't read entry %d: not an object", en.Index)
 	}
 	for dec.PeekKind() == '"' {
-		name, err := dec.ReadToken()
+		tok, err := dec.ReadToken()
 		if err != nil {
 			return nil, nil, fmt.Errorf("couldn't read entry %d: %w", en.Index, err)
 		}
+		name := tok.String() // the token is valid only until the next read
 		start := dec.InputOffset()
 		if _, err := dec.ReadValue(); err != nil {
 			return nil, nil, fmt.Errorf("couldn't read entry %d: %w", en.Index, err)
 		}
-		if name.String() == "event" {
+		if name == "event" {
 			end := dec.InputOffset()
 			return en.Submission, bytes.TrimLeft(data[start:end], " \t\r\n:"), nil
 		}

@@ -143,3 +143,32 @@ func FuzzOpenSubmission(f *testing.F) {
 		}
 	})
 }
+
+// EntryOrigin reads an entry not in the ledger's exact form the strict way,
+// without a panic: a verifier must refuse or read it, never crash.
+func TestEntryOriginOtherForms(t *testing.T) {
+	golden, err := os.ReadFile(filepath.Join(goldenDir, "entry.accepted.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, ev, err := events.EntryOrigin(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spaced := bytes.Replace(golden, []byte(`"submission":{`), []byte(`"submission": {`), 1)
+	ref, ev2, err := events.EntryOrigin(spaced)
+	if err != nil {
+		t.Fatalf("a spaced entry: %v", err)
+	}
+	if *ref != *fast || !bytes.Equal(ev2, ev) {
+		t.Errorf("a spaced entry reads as %+v %q, want %+v %q", ref, ev2, fast, ev)
+	}
+	for _, broken := range [][]byte{
+		bytes.Replace(golden, []byte(`"sha256":"`), []byte(`"sha256":"zz`), 1),
+		bytes.Replace(spaced, []byte(`"sha256":"`), []byte(`"sha256":"zz`), 1),
+	} {
+		if _, _, err := events.EntryOrigin(broken); err == nil {
+			t.Errorf("a broken entry read: %.80s…", broken)
+		}
+	}
+}

@@ -34,8 +34,10 @@ func newAuditVerify() *cobra.Command {
 		Long: `verify reads a ledger's data directory (or a copy of one) with the server
 stopped, and for each election (or --election): re-reads and re-hashes every
 stored entry, checks every stored Merkle hash, checks every signed checkpoint
-(signature, size, root), and checks the stored tally equals a replay of the
-log. The first mismatch is printed with the election and the index, and the
+(signature, size, root), holds every entry to its signed submission, and
+checks the stored tally equals a replay of the log, in which every entry must
+be in its canonical encoding and hold an event ID no earlier entry of the log
+has. The first mismatch is printed with the election and the index, and the
 exit code is 1.
 
 --key is the verifier key you trust (a key string, or a file holding one);
@@ -44,9 +46,10 @@ the key stored beside it.
 
 With --server URL it verifies a running ledger from the outside instead:
 it fetches every entry over HTTP, re-hashes them, checks the root against
-the latest signed checkpoint, and checks the served tally equals a replay
-of the entries. Stored hashes and older checkpoints are checked only
-offline.`,
+the latest signed checkpoint, holds every entry to its signed submission,
+and checks the served tally equals a replay of the entries (with the same
+rules on canonical form and event IDs). Stored hashes and older checkpoints
+are checked only offline.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if server != "" {

@@ -170,8 +170,10 @@ func newAuditVerifyBundle() *cobra.Command {
 		Short: "Verify a court bundle offline: entries, Merkle root, signatures and tally",
 		Long: `verify-bundle checks a court bundle (made by ` + "`ledger audit bundle`" + `) with no
 network and no data directory: the archive is read strictly; every entry is
-re-hashed, decoded and checked to carry its index, with its verdict re-decided
-by the election's rules; the Merkle root at every signed size is rebuilt and
+re-hashed, decoded and checked to carry its index, to be in its canonical
+encoding and to hold an event ID no earlier entry has, with its verdict
+re-decided by the election's rules; the Merkle root at every signed size is
+rebuilt and
 compared with the signed checkpoints; every signature is checked; the tally is
 replayed from the entries and compared byte for byte with the bundled one; and
 each member's size and SHA-256 is compared with bundle.json.
