@@ -13,7 +13,7 @@ func FoldTotals(src EntrySource, election string, size uint64) (map[string]map[s
 			return err
 		}
 		if i == 0 {
-			f, err = newTurnFolder(en.Event.Body.(*events.Manifest))
+			f, err = newTurnFolder(election, en)
 			return err
 		}
 		return f.apply(en)
@@ -24,13 +24,9 @@ func FoldTotals(src EntrySource, election string, size uint64) (map[string]map[s
 	out := map[string]map[string]int64{}
 	for id, r := range f.races {
 		m := map[string]int64{}
-		votes := r.total(0)
+		votes := f.proj.Totals(id)
 		for i, ch := range r.choices {
-			if votes != nil {
-				m[ch] = votes[i]
-			} else {
-				m[ch] = 0
-			}
+			m[ch] = votes[i]
 		}
 		out[id] = m
 	}

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/projections"
 )
@@ -36,165 +34,82 @@ type Turn struct {
 	Share string `json:"share,omitempty"`
 }
 
-// turnFolder folds an election's log, entry by entry, into the totals of
-// its races (the rollup rules of docs/events.md: a unit's total is its own
-// current report, or else the sum of its children's totals; a race's total
-// is the root unit's), and records each turn. It reads only accepted
-// entries' counts, as the projection does, and costs per entry what the
-// entry's unit is deep, never what the election is large.
+// turnFolder folds an election's log, entry by entry, into the
+// election's projection (package projections: the rollup rules of
+// docs/events.md, as the ledger keeps them) and records each turn of its
+// races. It reads the logged verdicts, as a replay does, and costs per
+// entry what the projection's Apply does.
 type turnFolder struct {
-	size     uint64 // entries folded
-	manifest *events.Manifest
-	parent   []int          // unit index → parent index (-1 for the root)
-	unitIx   map[string]int // unit ID → index
-	races    map[string]*race
-	current  map[uuid.UUID]reportRef // current report ID → where it stands
-	turns    []Turn
+	proj  *projections.Election
+	races map[string]*race
+	turns []Turn
 }
 
-type reportRef struct {
-	race *race
-	unit int
-}
-
+// race is what a race's totals were after the last entry that changed
+// them.
 type race struct {
 	id      string
-	choices []string        // manifest order
-	choice  map[string]int  // choice ID → index
-	own     map[int][]int64 // unit → its current report, per choice; absent if none
-	reports map[int]uuid.UUID
-	sum     map[int][]int64 // unit → the sum of its children's totals
-	// What the totals were after the last entry that changed them.
-	leader int // -1: nobody (no votes or a tie)
-	tied   bool
-	above  []bool
+	choices []string // manifest order
+	leader  int      // -1: nobody (no votes or a tie)
+	tied    bool
+	above   []bool
 }
 
-func newTurnFolder(m *events.Manifest) (*turnFolder, error) {
-	f := &turnFolder{manifest: m, size: 1, unitIx: make(map[string]int, len(m.Units)),
-		parent: make([]int, len(m.Units)), races: map[string]*race{}, current: map[uuid.UUID]reportRef{}}
-	for i, u := range m.Units {
-		f.parent[i] = -1
-		if u.Parent != "" {
-			p, ok := f.unitIx[u.Parent]
-			if !ok {
-				return nil, fmt.Errorf("unit %q has unknown parent %q", u.ID, u.Parent)
-			}
-			f.parent[i] = p
-		}
-		f.unitIx[u.ID] = i
+// newTurnFolder starts from an election's entry 0, its manifest.
+func newTurnFolder(election string, en *events.Entry) (*turnFolder, error) {
+	m, ok := en.Event.Body.(*events.Manifest)
+	if !ok || en.Verdict != events.Accepted {
+		return nil, errors.New("entry 0 is not an accepted manifest")
 	}
+	proj, err := projections.New(election, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := proj.Apply(en); err != nil {
+		return nil, err
+	}
+	f := &turnFolder{proj: proj, races: map[string]*race{}}
 	for _, c := range m.Contests {
 		if c.Kind == events.KindTurnout {
 			continue
 		}
-		r := &race{id: c.ID, choice: map[string]int{}, own: map[int][]int64{}, reports: map[int]uuid.UUID{},
-			sum: map[int][]int64{}, leader: -1, above: make([]bool, len(c.Choices))}
-		for i, ch := range c.Choices {
+		r := &race{id: c.ID, leader: -1, above: make([]bool, len(c.Choices))}
+		for _, ch := range c.Choices {
 			r.choices = append(r.choices, ch.ID)
-			r.choice[ch.ID] = i
 		}
 		f.races[c.ID] = r
 	}
 	return f, nil
 }
 
-// total is a unit's total: its own report, or its children's sum.
-func (r *race) total(u int) []int64 {
-	if own, ok := r.own[u]; ok {
-		return own
-	}
-	return r.sum[u]
-}
-
-// set replaces a unit's own report (nil: none) and rolls the change of its
-// total up to the root, as far as a unit with its own report, whose total
-// the change leaves as it is.
-func (f *turnFolder) set(r *race, u int, own []int64, id uuid.UUID) {
-	before := r.total(u)
-	delta := make([]int64, len(r.choices))
-	for i := range delta {
-		if before != nil {
-			delta[i] -= before[i]
-		}
-	}
-	if old, ok := r.reports[u]; ok {
-		delete(f.current, old)
-		delete(r.reports, u)
-	}
-	if own == nil {
-		delete(r.own, u)
-	} else {
-		r.own[u] = own
-		r.reports[u] = id
-		f.current[id] = reportRef{r, u}
-	}
-	if after := r.total(u); after != nil {
-		for i := range delta {
-			delta[i] += after[i]
-		}
-	}
-	for p := f.parent[u]; p >= 0; p = f.parent[p] {
-		s := r.sum[p]
-		if s == nil {
-			s = make([]int64, len(r.choices))
-			r.sum[p] = s
-		}
-		for i, d := range delta {
-			s[i] += d
-		}
-		if _, ok := r.own[p]; ok {
-			break // p's own report stands: its total did not change
-		}
-	}
-}
+// size is the number of entries folded.
+func (f *turnFolder) size() uint64 { return f.proj.Size() }
 
 // apply folds the next entry in.
 func (f *turnFolder) apply(en *events.Entry) error {
-	if en.Index != f.size {
-		return fmt.Errorf("entry %d folded at size %d", en.Index, f.size)
-	}
-	f.size++
-	if en.Verdict != events.Accepted {
-		return nil
-	}
-	var r *race
-	switch b := en.Event.Body.(type) {
-	case *events.CountReport:
-		r = f.report(en.Event.ID, b)
-	case *events.Correction:
-		r = f.report(en.Event.ID, &b.CountReport)
-	case *events.Retraction:
-		if ref, ok := f.current[b.Retracts]; ok {
-			r = ref.race
-			f.set(r, ref.unit, nil, uuid.Nil)
+	contest := "" // the race an accepted count change changes
+	if en.Verdict == events.Accepted {
+		switch b := en.Event.Body.(type) {
+		case *events.CountReport:
+			contest = b.Contest
+		case *events.Correction:
+			contest = b.Contest
+		case *events.Retraction:
+			_, contest, _ = f.proj.ReportOf(b.Retracts) // before it is applied
 		}
 	}
-	if r != nil {
+	if err := f.proj.Apply(en); err != nil {
+		return err
+	}
+	if r := f.races[contest]; r != nil {
 		f.turn(r, en)
 	}
 	return nil
 }
 
-func (f *turnFolder) report(id uuid.UUID, b *events.CountReport) *race {
-	r, ok := f.races[b.Contest]
-	u, ok2 := f.unitIx[b.Unit]
-	if !ok || !ok2 {
-		return nil // a turnout contest, or not one the ledger would accept
-	}
-	own := make([]int64, len(r.choices))
-	for _, c := range b.Counts {
-		if i, ok := r.choice[c.Choice]; ok {
-			own[i] += c.Votes
-		}
-	}
-	f.set(r, u, own, id)
-	return r
-}
-
 // turn records what entry en did to the lead and the 50% line of race r.
 func (f *turnFolder) turn(r *race, en *events.Entry) {
-	votes := r.total(0)
+	votes := f.proj.Totals(r.id)
 	var total int64
 	for _, v := range votes {
 		total += v
@@ -237,10 +152,7 @@ func (f *turnFolder) turn(r *race, en *events.Entry) {
 	}
 	r.leader, r.tied = leader, tied
 	for i := range r.choices {
-		var v int64
-		if votes != nil {
-			v = votes[i]
-		}
+		v := votes[i]
 		above := total > 0 && 2*v > total
 		if above != r.above[i] {
 			kind := "below"
@@ -292,32 +204,22 @@ func (t *Turns) Since(election string, after, size uint64) ([]Turn, error) {
 	tf.mu.Lock()
 	defer tf.mu.Unlock()
 	if tf.f == nil && size > 0 {
-		var m *events.Manifest
 		err := t.src.Entries(election, 0, 1, func(_ uint64, data []byte) error {
 			en, err := events.DecodeEntry(data)
-			if err != nil {
-				return err
+			if err == nil {
+				tf.f, err = newTurnFolder(election, en)
 			}
-			if b, ok := en.Event.Body.(*events.Manifest); ok && en.Verdict == events.Accepted {
-				m = b
-			}
-			return nil
+			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("couldn't read the manifest of %s: %w", election, err)
-		}
-		if m == nil {
-			return nil, errors.New("entry 0 is not an accepted manifest")
-		}
-		if tf.f, err = newTurnFolder(m); err != nil {
-			return nil, fmt.Errorf("manifest of %s: %w", election, err)
 		}
 	}
 	if tf.f == nil {
 		return nil, nil
 	}
-	if tf.f.size < size {
-		err := t.src.Entries(election, tf.f.size, size, func(i uint64, data []byte) error {
+	if tf.f.size() < size {
+		err := t.src.Entries(election, tf.f.size(), size, func(i uint64, data []byte) error {
 			en, err := events.DecodeEntry(data)
 			if err != nil {
 				return fmt.Errorf("entry %d: %w", i, err)

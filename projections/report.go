@@ -48,3 +48,23 @@ func (e *Election) ReportOf(id uuid.UUID) (unit, contest string, ok bool) {
 	}
 	return e.units[ref.unit].id, e.contests[ref.contest].def.ID, true
 }
+
+// Totals returns a contest's totals for the whole election (its root
+// unit's, as the Tally's choices have them): each choice's votes over all
+// vote types, in manifest order; nil for an unknown contest. It costs what
+// the contest's choices are, not what the election is.
+func (e *Election) Totals(contest string) []int64 {
+	ci, ok := e.contestIx[contest]
+	if !ok {
+		return nil
+	}
+	c := e.contests[ci]
+	out := make([]int64, len(c.def.Choices))
+	if n := c.nodes[0]; n != nil {
+		nv := len(e.voteTypes)
+		for _, x := range n.total() {
+			out[x.at/nv] += x.votes
+		}
+	}
+	return out
+}
