@@ -167,21 +167,32 @@ func (c *Client) Sign(evs [][]byte) ([]byte, error) {
 	if len(evs) == 0 {
 		return nil, errors.New("no events to submit")
 	}
-	canonical := make([][]byte, len(evs))
-	election := ""
+	canonical, decoded, _, err := canonicalize(evs)
+	if err != nil {
+		return nil, err
+	}
+	election := decoded[0].Election
+	for i, ev := range decoded {
+		if ev.Election != election {
+			return nil, fmt.Errorf("event #%d (%s) is for election %q, event #1 for %q: a submission is for one election", i+1, ev.ID, ev.Election, election)
+		}
+	}
+	return c.key.SignSubmission(election, canonical)
+}
+
+// canonicalize decodes encoded events and puts each in its canonical
+// encoding, which is what a signature covers. An event that does not
+// decode is an error naming it, from 1, and bad is its index.
+func canonicalize(evs [][]byte) (canonical [][]byte, decoded []*events.Event, bad int, err error) {
+	canonical, decoded = make([][]byte, len(evs)), make([]*events.Event, len(evs))
 	for i, e := range evs {
 		ev, enc, err := events.DecodeCanonical(bytes.TrimSpace(e))
 		if err != nil {
-			return nil, fmt.Errorf("event #%d: %w", i+1, err)
+			return nil, nil, i, fmt.Errorf("event #%d: %w", i+1, err)
 		}
-		if i == 0 {
-			election = ev.Election
-		} else if ev.Election != election {
-			return nil, fmt.Errorf("event #%d (%s) is for election %q, event #1 for %q: a submission is for one election", i+1, ev.ID, ev.Election, election)
-		}
-		canonical[i] = enc
+		canonical[i], decoded[i] = enc, ev
 	}
-	return c.key.SignSubmission(election, canonical)
+	return canonical, decoded, -1, nil
 }
 
 // SubmitSigned sends one signed submission (events.OpenSubmission) and

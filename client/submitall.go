@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,19 +67,14 @@ func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions
 		return nil, ErrNoKey
 	}
 	opts.Parallel = max(opts.Parallel, 1)
-	canonical := make([][]byte, len(evs))
-	elections := make([]string, len(evs))
-	for i, e := range evs {
-		ev, enc, err := events.DecodeCanonical(bytes.TrimSpace(e))
-		if err != nil {
-			return nil, &ChunkError{i, i + 1, fmt.Errorf("event #%d: %w", i+1, err)}
-		}
-		canonical[i], elections[i] = enc, ev.Election
+	canonical, decoded, bad, err := canonicalize(evs)
+	if err != nil {
+		return nil, &ChunkError{bad, bad + 1, err}
 	}
 	// where the submissions end
 	next := func(start, most int) int {
 		end, n := start+1, len(canonical[start])+1
-		for end < len(evs) && end-start < most && elections[end] == elections[start] && n+len(canonical[end])+1 <= MaxChunkBytes {
+		for end < len(evs) && end-start < most && decoded[end].Election == decoded[start].Election && n+len(canonical[end])+1 <= MaxChunkBytes {
 			n += len(canonical[end]) + 1
 			end++
 		}
@@ -91,7 +85,7 @@ func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions
 	var first *ChunkError
 	done := 0
 	submit := func(start, end int) bool {
-		signed, err := c.key.SignSubmission(elections[start], canonical[start:end])
+		signed, err := c.key.SignSubmission(decoded[start].Election, canonical[start:end])
 		var rs []wire.Receipt
 		if err == nil {
 			rs, err = c.SubmitSigned(ctx, signed)
