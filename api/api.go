@@ -37,7 +37,7 @@ const (
 	MaxEntriesPage = 1000
 	// MaxEntriesPageBytes ends a page of entries early, after the entry that
 	// reaches it (a page holds at least one entry): a page of a thousand
-	// 1 MiB entries would otherwise be a gigabyte in memory per request.
+	// 64 KiB entries would otherwise be 64 MiB in memory per request.
 	// Clients page on by the entries they got.
 	MaxEntriesPageBytes = 4 << 20
 	DefaultWaitTime     = 60 * time.Second // longest a submission waits for its entry
@@ -46,7 +46,7 @@ const (
 // Config configures the HTTP API.
 type Config struct {
 	Ledger      *ledger.Ledger
-	VerifierKey string // the checkpoint verifier key, served at /v1/key
+	VerifierKey string // the ledger key, served at /v1/key
 	Gatherer    prometheus.Gatherer
 	Logger      *slog.Logger
 	// Limits bound what clients can take (docs/security.md); zero fields
@@ -87,6 +87,7 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /v1/elections/{election}/entries/{index}", s.entry)
 	mux.HandleFunc("GET /v1/elections/{election}/keys", s.keys())
 	mux.HandleFunc("GET /v1/elections/{election}/changes", s.changes)
+	mux.HandleFunc("GET /v1/elections/{election}/key", s.logKey)
 	mux.HandleFunc("GET /v1/key", s.key)
 	s.registerLog(mux)
 	mux.HandleFunc("GET /healthz", s.health)
@@ -301,6 +302,10 @@ func (s *server) tallyAsOf(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	doc, err := audit.TallyDocument(s.Ledger, election, n)
+	if errors.Is(err, audit.ErrInsideManifest) {
+		fail(w, http.StatusUnprocessableEntity, "%v", err)
+		return
+	}
 	if err != nil {
 		fail(w, http.StatusInternalServerError, "%v", err)
 		return
@@ -325,6 +330,10 @@ func (s *server) tallyNIST(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := audit.NISTReport(s.Ledger, election, n, s.Ledger.Name())
+	if errors.Is(err, audit.ErrInsideManifest) {
+		fail(w, http.StatusUnprocessableEntity, "%v", err)
+		return
+	}
 	if err != nil {
 		fail(w, http.StatusInternalServerError, "%v", err)
 		return
@@ -479,6 +488,18 @@ func (s *server) event(w http.ResponseWriter, r *http.Request) {
 func (s *server) key(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	io.WriteString(w, s.VerifierKey+"\n")
+}
+
+// logKey serves the verifier key of an election's log: the ledger's key
+// named by the log's origin, the key name of its checkpoints.
+func (s *server) logKey(w http.ResponseWriter, r *http.Request) {
+	k, err := s.Ledger.LogKey(r.PathValue("election"))
+	if err != nil {
+		s.lookupFailed(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, k+"\n")
 }
 
 // health answers 200 when submissions can be committed and 503 with the

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
@@ -51,7 +49,7 @@ func TestTallyAsOf(t *testing.T) {
 		recorded = append(recorded, e.Recorded)
 		time.Sleep(2 * time.Millisecond) // distinct stream times
 	}
-	v, _ := note.NewVerifier(n.VerifierKey)
+	v, _, _ := checkpoint.LogVerifier(n.VerifierKey, "ga06-2017-04")
 	get := func(q string) (int, []byte) {
 		resp, err := http.Get(srv.URL + "/v1/elections/ga06-2017-04/tally?" + q)
 		if err != nil {

@@ -50,7 +50,7 @@ type logNode struct {
 	n   *node.Node
 	srv *httptest.Server
 	c   *client.Client
-	v   note.Verifier
+	v   note.Verifier // logElection's log key
 	// entries are the stored entries, as /v1/elections/{e}/entries gives them.
 	entries [][]byte
 	// checkpoints maps each size with a signed checkpoint to it, opened.
@@ -66,13 +66,14 @@ func TestLog(t *testing.T) {
 		name string
 		fn   func(*testing.T, *logNode)
 	}{
+		{"LogKey", testLogKey},
 		{"CheckpointAtSize", testCheckpointAtSize},
 		{"InclusionProofsVerifyIndependently", testInclusionProofsVerifyIndependently},
 		{"ConsistencyProofsVerifyIndependently", testConsistencyProofsVerifyIndependently},
 		{"TilesWithTorchwood", testTilesWithTorchwood},
 		{"Tiles", testTiles},
 		{"BadRequests", testLogBadRequests},
-		{"BundleEntryTooBig", testBundleEntryTooBig},
+		{"BigManifestInBundles", testBigManifestInBundles},
 		{"EntriesPageBytes", testEntriesPageBytes},
 		{"ProofsWhileGrowing", testProofsWhileGrowing},
 	} {
@@ -104,7 +105,7 @@ func startLogNode(t *testing.T) *logNode {
 		t.Fatal(err)
 	}
 	ln.c = ln.c.WithKey(testkeys.Authority)
-	if ln.v, err = note.NewVerifier(n.VerifierKey); err != nil {
+	if ln.v, _, err = checkpoint.LogVerifier(n.VerifierKey, logElection); err != nil {
 		t.Fatal(err)
 	}
 	evs := []*events.Event{mkEvent(t, logElection, manifest(5))}
@@ -154,6 +155,61 @@ func startLogNode(t *testing.T) *logNode {
 		t.Fatalf("only %d checkpoints", len(ln.checkpoints))
 	}
 	return ln
+}
+
+// testLogKey: GET /v1/elections/{election}/key serves the election's log
+// key, the ledger key named by the log's origin; the checkpoint the ledger
+// serves verifies with it, and its one signature line names the origin
+// (C2SP tlog-checkpoint), not the ledger name.
+func testLogKey(t *testing.T, ln *logNode) {
+	origin := ln.n.Ledger.Origin(logElection)
+	status, hdr, b := ln.get("/v1/elections/" + logElection + "/key")
+	want, err := checkpoint.LogKey(ln.n.VerifierKey, logElection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != http.StatusOK || hdr.Get("Content-Type") != "text/plain; charset=utf-8" || string(b) != want+"\n" {
+		t.Fatalf("GET .../key: HTTP %d, %s, %q; want %q", status, hdr.Get("Content-Type"), b, want+"\n")
+	}
+	if !strings.HasPrefix(want, origin+"+") {
+		t.Fatalf("the log key %s is not named by the origin %s", want, origin)
+	}
+	if got := ln.getOK("/v1/key"); string(got) != ln.n.VerifierKey+"\n" || !strings.HasPrefix(string(got), ln.n.Ledger.Name()+"+") {
+		t.Errorf("GET /v1/key = %q, want the ledger key %s", got, ln.n.VerifierKey)
+	}
+
+	signed := ln.getOK("/v1/elections/" + logElection + "/checkpoint")
+	v, err := note.NewVerifier(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := checkpoint.Open(signed, v.Name(), v)
+	if err != nil || cp.Origin != origin || cp.Size != logSize {
+		t.Fatalf("the served checkpoint with the served log key: %+v, %v", cp, err)
+	}
+	_, sigs, _ := strings.Cut(string(signed), "\n\n")
+	if !strings.HasPrefix(sigs, "— "+origin+" ") || strings.Count(sigs, "\n") != 1 {
+		t.Errorf("the checkpoint's signature lines: %q, want one by %s", sigs, origin)
+	}
+	// The ledger key itself, under the ledger name, does not verify it;
+	// the log key derived from it does.
+	lv, err := note.NewVerifier(ln.n.VerifierKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := checkpoint.Open(signed, origin, lv); err == nil {
+		t.Error("the checkpoint verifies with the ledger key under the ledger name")
+	}
+	if _, err := checkpoint.Open(signed, origin, ln.v); err != nil {
+		t.Errorf("the checkpoint with the log key derived from the ledger key: %v", err)
+	}
+
+	// An election the ledger does not have: 404, as the other routes.
+	status, hdr, b = ln.get("/v1/elections/nope/key")
+	var p api.Problem
+	if status != http.StatusNotFound || hdr.Get("Content-Type") != "application/json" || json.Unmarshal(b, &p) != nil || !strings.Contains(p.Error, "unknown election") {
+		t.Errorf("GET /v1/elections/nope/key: HTTP %d, %s", status, b)
+	}
 }
 
 func (ln *logNode) size() uint64 {
@@ -592,26 +648,45 @@ func testTiles(t *testing.T, ln *logNode) {
 	}
 }
 
-// TestBundleEntryTooBig: an entry longer than a bundle's 2-byte length
-// prefix can say gets a clear error, not a corrupt bundle.
-func testBundleEntryTooBig(t *testing.T, ln *logNode) {
+// testBigManifestInBundles: a manifest too large for one event goes in
+// parts, each entry within a bundle's 2-byte length prefix, so the entry
+// bundle of a statewide manifest is served whole and each of its entries
+// is the logged one, byte for byte.
+func testBigManifestInBundles(t *testing.T, ln *logNode) {
 	const big = "ga06-big"
-	ln.submit(mkEvent(t, big, manifest(1000)))
-	e, err := ln.n.Ledger.Entry(big, 0)
+	m := manifest(1000)
+	m.Authority = testkeys.Authority.Verifier
+	parts, err := events.SplitManifest(mkEvent(t, big, m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(e) <= api.MaxBundleEntrySize {
-		t.Fatalf("entry 0 is only %d bytes", len(e))
+	if len(parts) < 2 {
+		t.Fatalf("a manifest of 1,000 precincts is in %d event", len(parts))
 	}
-	status, _, b := ln.get("/v1/elections/" + big + "/tlog/tile/entries/000.p/1")
-	if status != http.StatusUnprocessableEntity || !strings.Contains(string(b), "entry 0 is") || !strings.Contains(string(b), "65535") {
-		t.Errorf("bundle with a %d-byte entry: HTTP %d: %s", len(e), status, b)
+	ln.submit(parts...)
+	status, _, b := ln.get(fmt.Sprintf("/v1/elections/%s/tlog/tile/entries/000.p/%d", big, len(parts)))
+	if status != http.StatusOK {
+		t.Fatalf("bundle of the manifest's %d entries: HTTP %d: %s", len(parts), status, b)
 	}
-	// Its hash tile and proofs are fine.
-	status, _, b = ln.get("/v1/elections/" + big + "/tlog/tile/0/000.p/1")
-	if status != http.StatusOK || !bytes.Equal(b, leafHash(e)) {
-		t.Errorf("hash tile: HTTP %d: %x", status, b)
+	for i := range parts {
+		e, err := ln.n.Ledger.Entry(big, uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) < 2 {
+			t.Fatalf("bundle ends before entry %d", i)
+		}
+		n := int(b[0])<<8 | int(b[1])
+		if len(b) < 2+n {
+			t.Fatalf("bundle ends inside entry %d", i)
+		}
+		if !bytes.Equal(b[2:2+n], e) {
+			t.Errorf("entry %d of the bundle is not the logged entry", i)
+		}
+		b = b[2+n:]
+	}
+	if len(b) != 0 {
+		t.Errorf("%d bytes after the entries", len(b))
 	}
 }
 
@@ -623,16 +698,16 @@ func testEntriesPageBytes(t *testing.T, ln *logNode) {
 	m := manifest(1)
 	c := events.Contest{ID: "wide", Name: "Wide", VoteFor: 1}
 	var vts []events.VoteType
-	for i := range 9 { // with manifest's own, 10 vote types: 10,000 cells, the limit
-		vts = append(vts, events.VoteType{ID: fmt.Sprintf("type-with-a-long-name-%d", i), Name: fmt.Sprintf("Type %d", i)})
+	for i := range 9 { // with manifest's own, 10 vote types: 600 cells, the limit
+		vts = append(vts, events.VoteType{ID: fmt.Sprintf("type-%d", i), Name: fmt.Sprintf("Type %d", i)})
 	}
-	for i := range 1000 {
-		c.Choices = append(c.Choices, events.Choice{ID: fmt.Sprintf("choice-with-a-long-identifier-%04d", i), Name: fmt.Sprintf("Choice %d", i)})
+	for i := range 60 {
+		c.Choices = append(c.Choices, events.Choice{ID: fmt.Sprintf("choice-%04d", i), Name: fmt.Sprintf("Choice %d", i)})
 	}
 	m.VoteTypes = append(m.VoteTypes, vts...)
 	m.Contests = append(m.Contests, c)
 	evs := []*events.Event{mkEvent(t, wide, m)}
-	for n := range 12 {
+	for n := range 200 {
 		r := &events.CountReport{Unit: "p-0", Contest: "wide", Source: events.Source{Operator: "clerk"}}
 		for _, ch := range c.Choices {
 			for _, vt := range vts {
@@ -641,10 +716,10 @@ func testEntriesPageBytes(t *testing.T, ln *logNode) {
 		}
 		evs = append(evs, mkEvent(t, wide, r))
 	}
-	// Each report is about 800 KB: in submissions of up to 7 events, to
-	// stay under events.MaxSubmissionSize.
-	for i := 0; i < len(evs); i += 7 {
-		ln.submit(evs[i:min(i+7, len(evs))]...)
+	// Each report is about 36 KB (as large as a report gets: a whole
+	// contest of the largest): 200 of them pass a page's bytes.
+	for i := 0; i < len(evs); i += 100 {
+		ln.submit(evs[i:min(i+100, len(evs))]...)
 	}
 	ctx := context.Background()
 	page, err := ln.c.Entries(ctx, wide, 0, 1000)
@@ -770,7 +845,10 @@ func testProofsWhileGrowing(t *testing.T, ln *logNode) {
 			}
 		}
 	}()
-	origin := ln.n.Ledger.Origin(grow)
+	gv, origin, err := checkpoint.LogVerifier(ln.n.VerifierKey, grow)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for {
 		select {
 		case <-done:
@@ -781,7 +859,7 @@ func testProofsWhileGrowing(t *testing.T, ln *logNode) {
 		if err := json.Unmarshal(ln.getOK("/v1/elections/"+grow+"/proof/inclusion?index=0"), &p); err != nil {
 			t.Fatal(err)
 		}
-		cp, err := checkpoint.Open([]byte(p.Checkpoint), origin, ln.v)
+		cp, err := checkpoint.Open([]byte(p.Checkpoint), origin, gv)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,7 +40,7 @@ func TestReadToken(t *testing.T) {
 	if err != nil || len(rs) != 1 || rs[0].Verdict != events.Accepted {
 		t.Fatalf("a signed submission without the read token: %v %+v", err, rs)
 	}
-	for _, path := range []string{"/v1/elections", "/v1/elections/" + election + "/tally", "/v1/elections/" + election + "/entries", "/v1/key"} {
+	for _, path := range []string{"/v1/elections", "/v1/elections/" + election + "/tally", "/v1/elections/" + election + "/entries", "/v1/elections/" + election + "/key", "/v1/key"} {
 		for _, auth := range []string{"", "Bearer wrong", "Bearer " + token} {
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
 			if auth != "" {

@@ -160,35 +160,55 @@ type cachedManifest struct {
 const maxCachedManifests = 16
 
 // manifestOf returns the manifest of an election, checked as fold checks
-// entry 0. The result is shared: callers must not modify it.
+// the entries that hold it (entry 0, and its parts when it is in several).
+// The result is shared: callers must not modify it.
 func manifestOf(src Source, election string) (*events.Manifest, error) {
-	var raw []byte
-	if err := src.Entries(election, 0, 1, func(_ uint64, data []byte) error {
-		raw = append([]byte(nil), data...)
-		return nil
-	}); err != nil {
+	var raw [][]byte
+	read := func(start, end uint64) error {
+		return src.Entries(election, start, end, func(_ uint64, data []byte) error {
+			raw = append(raw, append([]byte(nil), data...))
+			return nil
+		})
+	}
+	if err := read(0, 1); err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(raw)
+	if len(raw) == 1 {
+		// A manifest in N parts is in entries [0, N): read the others.
+		if en, err := events.DecodeEntry(raw[0]); err == nil {
+			if m, ok := en.Event.Body.(*events.Manifest); ok && events.ManifestEvents(m) > 1 {
+				if err := read(1, uint64(events.ManifestEvents(m))); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	h := sha256.New()
+	for _, r := range raw {
+		leaf := tlog.RecordHash(r)
+		h.Write(leaf[:])
+	}
+	var sum [32]byte
+	h.Sum(sum[:0])
 	manifests.Lock()
 	c, ok := manifests.m[election]
 	manifests.Unlock()
 	if ok && c.sum == sum {
 		return c.m, nil
 	}
-	var m *events.Manifest
-	one := entriesFunc(func(_ string, start, end uint64, fn func(uint64, []byte) error) error {
-		if raw == nil || start > 0 || end < 1 {
-			return nil
+	some := entriesFunc(func(_ string, start, end uint64, fn func(uint64, []byte) error) error {
+		for i := start; i < end && i < uint64(len(raw)); i++ {
+			if err := fn(i, raw[i]); err != nil {
+				return err
+			}
 		}
-		return fn(0, raw)
-	})
-	if err := fold(one, election, 0, 1, new(*projections.Election), func(en *events.Entry) error {
-		m = en.Event.Body.(*events.Manifest) // fold checked it is the accepted manifest
 		return nil
-	}); err != nil {
+	})
+	var proj *projections.Election
+	if err := fold(some, election, 0, max(uint64(len(raw)), 1), &proj, nil); err != nil {
 		return nil, err
 	}
+	m := proj.Manifest()
 	manifests.Lock()
 	if len(manifests.m) >= maxCachedManifests {
 		clear(manifests.m)
@@ -234,6 +254,9 @@ type folder struct {
 	start    uint64 // the index of the first entry folded
 	next     uint64 // the index the next entry must have
 	ids      idSet  // the event IDs of entries [start, next)
+	// head holds the entries of a manifest in parts until its last: the
+	// projection is made from the whole manifest.
+	head []*events.Entry
 }
 
 // apply checks the entry stored at index, decoded as en (or failing with
@@ -250,7 +273,6 @@ func (f *folder) apply(index uint64, en *events.Entry, idHash uint64, decodeErr 
 	if decodeErr != nil {
 		return &MismatchError{f.election, index, decodeErr.Error()}
 	}
-	var err error
 	if en.Index != index {
 		return &MismatchError{f.election, index, fmt.Sprintf("entry says it is entry %d", en.Index)}
 	}
@@ -264,23 +286,13 @@ func (f *folder) apply(index uint64, en *events.Entry, idHash uint64, decodeErr 
 		return &MismatchError{f.election, index, fmt.Sprintf("its event ID %s is logged a second time (entry %d has it): an event ID appears once in a log", en.Event.ID, f.start+uint64(first))}
 	}
 	if f.proj == nil {
-		m, ok := en.Event.Body.(*events.Manifest)
-		if !ok || en.Verdict != events.Accepted {
-			return &MismatchError{f.election, index, "entry 0 is not the election's accepted manifest"}
-		}
-		if err := projections.CheckManifestEntry(m, en.Submission.Signer); err != nil {
-			return &MismatchError{f.election, index, err.Error()}
-		}
-		if f.proj, err = projections.New(f.election, m); err != nil {
-			return &MismatchError{f.election, index, err.Error()}
-		}
-	} else {
-		switch rj := f.proj.Decide(en.Event, en.Submission.Signer); {
-		case rj == nil && en.Verdict != events.Accepted:
-			return &MismatchError{f.election, index, "entry is rejected but the election's rules accept it"}
-		case rj != nil && en.Verdict == events.Accepted:
-			return &MismatchError{f.election, index, fmt.Sprintf("entry is accepted but the election's rules reject it: %s", rj.Reason)}
-		}
+		return f.manifest(index, en, before)
+	}
+	switch rj := f.proj.Decide(en.Event, en.Submission.Signer); {
+	case rj == nil && en.Verdict != events.Accepted:
+		return &MismatchError{f.election, index, "entry is rejected but the election's rules accept it"}
+	case rj != nil && en.Verdict == events.Accepted:
+		return &MismatchError{f.election, index, fmt.Sprintf("entry is accepted but the election's rules reject it: %s", rj.Reason)}
 	}
 	if before != nil {
 		if err := before(en); err != nil {
@@ -291,6 +303,53 @@ func (f *folder) apply(index uint64, en *events.Entry, idHash uint64, decodeErr 
 		return &MismatchError{f.election, index, err.Error()}
 	}
 	f.next++
+	return nil
+}
+
+// manifest takes the entries that hold the manifest: entry 0, its
+// election.defined event, and when the manifest is in N parts the N-1
+// entries after it, which must be accepted and be the next items of entry
+// 0's submission. Once it has them all it makes the projection from the
+// whole manifest and folds them in.
+func (f *folder) manifest(index uint64, en *events.Entry, before func(*events.Entry) error) error {
+	if len(f.head) == 0 {
+		m, ok := en.Event.Body.(*events.Manifest)
+		if !ok || en.Verdict != events.Accepted {
+			return &MismatchError{f.election, index, "entry 0 is not the election's accepted manifest"}
+		}
+		if err := projections.CheckManifestEntry(m, en.Submission.Signer); err != nil {
+			return &MismatchError{f.election, index, err.Error()}
+		}
+	} else if first := f.head[0].Submission; en.Verdict != events.Accepted || en.Submission.ID != first.ID || en.Submission.Item != first.Item+len(f.head) {
+		return &MismatchError{f.election, index, fmt.Sprintf("entry is not part %d of the manifest (the manifest of entry 0 is in %d parts: accepted entries of its submission, in order)", len(f.head), events.ManifestEvents(f.head[0].Event.Body.(*events.Manifest)))}
+	}
+	f.head = append(f.head, en)
+	f.next++
+	if len(f.head) < events.ManifestEvents(f.head[0].Event.Body.(*events.Manifest)) {
+		return nil
+	}
+	evs := make([]*events.Event, len(f.head))
+	for i, h := range f.head {
+		evs[i] = h.Event
+	}
+	m, err := events.AssembleManifest(evs)
+	if err != nil {
+		return &MismatchError{f.election, index, err.Error()}
+	}
+	if f.proj, err = projections.New(f.election, m); err != nil {
+		return &MismatchError{f.election, index, err.Error()}
+	}
+	for _, h := range f.head {
+		if before != nil {
+			if err := before(h); err != nil {
+				return err
+			}
+		}
+		if err := f.proj.Apply(h); err != nil {
+			return &MismatchError{f.election, h.Index, err.Error()}
+		}
+	}
+	f.head = nil
 	return nil
 }
 

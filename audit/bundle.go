@@ -18,7 +18,6 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/checkpoint"
@@ -34,7 +33,7 @@ import (
 // specification; the constants below are persisted names.
 const (
 	BundleFormat         = "election-audit-bundle" // bundle.json "format"
-	BundleVersion        = 2                       // bundle.json "version"; 2 added the signed submissions
+	BundleVersion        = 3                       // bundle.json "version"; 2 added the signed submissions, 3 the log keys and manifests in parts
 	BundleEntriesPerFile = 4096                    // entries per entries/ member
 )
 
@@ -80,7 +79,7 @@ const (
 	maxKeySize     = 4 << 10
 	maxNoteSize    = 64 << 10
 	maxTallySize   = 1 << 30
-	MaxBundleEntry = 2 << 20 // an entry's bytes: an event of at most events.MaxEventSize and its envelope
+	MaxBundleEntry = events.MaxEntrySize // an entry's bytes: what a tlog-tiles entry bundle can hold
 )
 
 // ustar limits: an 11-digit octal size, a 100-byte name.
@@ -156,7 +155,7 @@ type BundleInfo struct {
 	Election    string
 	Size        uint64    // N: the bundle holds entries [0, N)
 	Root        tlog.Hash // of entries [0, N), as signed
-	Key         string    // the verifier key in the bundle
+	Key         string    // the verifier key in the bundle: the log key of the election
 	Checkpoints int       // signed checkpoints checked, the one at N included
 	Tally       []byte    // tally.json: the tally after entries [0, N)
 	TallySHA256 [sha256.Size]byte
@@ -188,7 +187,9 @@ type bundleMember struct {
 var fixedMembers = []string{memberReadme, memberKey, memberCheckpoint, memberEarlier, memberManifest, memberTally}
 
 // WriteBundle writes to w the court bundle of entries [0, n) of an
-// election's log in db, for the ledger whose verifier key is key. n must be
+// election's log in db, for the ledger whose verifier key is key: the
+// ledger key or the election's log key (checkpoint.LogVerifier); key.txt
+// holds the log key. n must be
 // a size at which the ledger signed a checkpoint (else a
 // *[NoCheckpointError]). WriteBundle re-reads and re-hashes every entry and
 // refuses to write a bundle whose entries do not give the signed root. The
@@ -197,10 +198,13 @@ var fixedMembers = []string{memberReadme, memberKey, memberCheckpoint, memberEar
 // It reads the entries twice (sizes and hashes first, since bundle.json
 // comes before them) and holds one entry at a time in memory.
 func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key string) (*BundleInfo, error) {
-	key = strings.TrimSpace(key)
-	v, err := note.NewVerifier(key)
+	key, err := checkpoint.LogKey(key, election)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't bundle %s: %q is not a verifier key: %w", election, key, err)
+		return nil, fmt.Errorf("couldn't bundle %s: %w", election, err)
+	}
+	v, origin, err := checkpoint.LogVerifier(key, election)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't bundle %s: %w", election, err)
 	}
 	size, err := treeSize(db, election)
 	if err != nil {
@@ -212,7 +216,6 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 	if n > size {
 		return nil, fmt.Errorf("couldn't bundle %s at size %d: %w (the log has %d entries)", election, n, ErrPastEnd, size)
 	}
-	origin := checkpoint.Origin(v.Name(), election)
 	signed, err := db.Checkpoint(election, n)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nearestCheckpoints(db, election, n)
@@ -252,6 +255,7 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 	var chunk hash.Hash
 	var chunkSize int64
 	var manifest []byte
+	manifestEvents := uint64(1)
 	rf := compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
 	tree := rf.NewEmptyRange(0)
 	closeChunk := func(first uint64) {
@@ -270,12 +274,23 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 			if len(data) > MaxBundleEntry || bytes.IndexByte(data, '\n') >= 0 {
 				return &MismatchError{election, i, "entry is longer than a bundle allows or holds a newline byte"}
 			}
-			if i == 0 {
+			if i < manifestEvents {
+				// The manifest's events, one a line: entry 0's, and its
+				// parts' when it is in several.
 				ev, err := eventOf(data)
 				if err != nil {
 					return &MismatchError{election, i, err.Error()}
 				}
-				manifest = bytes.Clone(ev) // data is the database's buffer
+				if i == 0 {
+					if e, err := events.Decode(ev); err == nil {
+						if m, ok := e.Body.(*events.Manifest); ok {
+							manifestEvents = uint64(events.ManifestEvents(m))
+						}
+					}
+				} else {
+					manifest = append(manifest, '\n')
+				}
+				manifest = append(manifest, ev...) // data is the database's buffer
 			}
 			if i%BundleEntriesPerFile == 0 {
 				if i > 0 {
@@ -451,10 +466,11 @@ This file is a POSIX ustar archive: "tar -xf FILE" extracts it. Its members:
 
   README.txt               this note
   bundle.json              format, version, election, N, and each other member's size and SHA-256
-  key.txt                  the verifier key of the ledger that signed the checkpoints
+  key.txt                  the verifier key of this election's log, named by its origin
   checkpoint.txt           the signed checkpoint at size N (C2SP tlog-checkpoint in a C2SP signed note)
   earlier-checkpoints.txt  the ledger's earlier signed checkpoints, "<size> <base64 of the note>" per line
-  manifest.json            the election manifest: the event of entry 0, byte for byte
+  manifest.json            the election manifest: the event of entry 0, byte for byte (a manifest
+                           in N parts: the events of entries 0 to N-1, one a line)
   tally.json               the tally after entries [0, N)
   submissions/<sha256>.txt each signed submission the entries came in, as its office signed it,
                            just before the entries file of its first entry
@@ -463,10 +479,13 @@ This file is a POSIX ustar archive: "tar -xf FILE" extracts it. Its members:
 To verify it by hand:
 
 1. Key. Get the ledger's verifier key from the election authority, not from this file, and check that
-   key.txt holds the same: <name>+<key hash>+<base64 of 0x01 and a 32-byte Ed25519 public key>.
+   key.txt holds the same Ed25519 public key under the name "<ledger name>/%s", this log's
+   origin: <name>+<key hash>+<base64 of 0x01 and a 32-byte Ed25519 public key>, the key hash being
+   the first 4 bytes of SHA-256(name, a newline, 0x01, the public key).
 2. Signature. The body of checkpoint.txt is its first three lines (origin, N, root), each with its
    newline. Its signature line "— <name> <base64>" decodes to the 4-byte key hash and a 64-byte
-   Ed25519 signature of the body. The origin must be "<name>/%s" and N must be %d.
+   Ed25519 signature of the body. The origin must be the key's name, "<ledger name>/%s", and N must
+   be %d.
 3. Entries. Concatenate entries/*.jsonl in name order. Line i, without its newline, is entry i and
    says "index":i. Hash the bytes as they are: never parse and re-encode an entry.
 4. Merkle root (RFC 6962, SHA-256): leaf = SHA-256(0x00 || entry bytes), node = SHA-256(0x01 || left
@@ -489,7 +508,7 @@ To verify it by hand:
 
 With the ledger's software: ledger audit verify-bundle FILE --key '<verifier key>'
 The format is specified in the ledger's docs/bundle.md.
-`, election, n-1, n, root, key, BundleEntriesPerFile, election, n)
+`, election, n-1, n, root, key, BundleEntriesPerFile, election, election, n)
 }
 
 // tarWriter writes the ustar framing of a bundle; the first error sticks.
@@ -584,8 +603,11 @@ func (t *tarWriter) close() error {
 // entry, its verdict follows the election's rules), the Merkle root of
 // entries [0, s) at every signed size s, the manifest, the tally (replayed
 // from the entries, byte for byte), and each member's size and SHA-256
-// against bundle.json. If key is not empty the bundle must carry exactly
-// that verifier key (else ErrWrongKey); otherwise it is checked against the
+// against bundle.json. The bundle carries the election's log key, named by
+// the log's origin, and every checkpoint must be signed under that name.
+// If key is not empty (the ledger key or the election's log key:
+// checkpoint.LogVerifier) the bundle must carry exactly the log key
+// derived from it (else ErrWrongKey); otherwise it is checked against the
 // key it carries, which proves only that it is consistent.
 //
 // The first fault comes back as a *[BundleError] naming the member and,
@@ -631,17 +653,32 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 	if !ok || strings.ContainsAny(bundleKey, "\n\r\t ") {
 		return nil, memberErr(memberKey, "is not one line holding a verifier key")
 	}
-	if key = strings.TrimSpace(key); key != "" && key != bundleKey {
-		return nil, &BundleError{Member: memberKey, What: fmt.Sprintf("the bundle's key is %s, the required key is %s", bundleKey, key), Err: ErrWrongKey}
+	if key = strings.TrimSpace(key); key != "" {
+		want, err := checkpoint.LogKey(key, election)
+		if err != nil {
+			return nil, &BundleError{Member: memberKey, What: fmt.Sprintf("the required key: %v", err), Err: ErrWrongKey}
+		}
+		if want != bundleKey {
+			required := key
+			if want != key {
+				required = fmt.Sprintf("%s (the log key of %s, from %s)", want, election, key)
+			}
+			return nil, &BundleError{Member: memberKey, What: fmt.Sprintf("the bundle's key is %s, the required key is %s", bundleKey, required), Err: ErrWrongKey}
+		}
 	}
-	v, err := events.ParseKey(bundleKey)
-	if err != nil {
+	if _, err := events.ParseKey(bundleKey); err != nil {
 		return nil, memberErr(memberKey, "is not a verifier key: %v", err)
+	}
+	if !checkpoint.IsLogKey(bundleKey) {
+		return nil, memberErr(memberKey, "holds %s, a key named by a ledger name, not the log key of %s, named by the log's origin <ledger name>/%s (a bundle of a version of the ledger before log keys)", bundleKey, election, election)
+	}
+	v, origin, err := checkpoint.LogVerifier(bundleKey, election)
+	if err != nil {
+		return nil, memberErr(memberKey, "%v", err)
 	}
 	if err := done(); err != nil {
 		return nil, err
 	}
-	origin := checkpoint.Origin(v.Name(), election)
 	cpDoc, err := t.small(memberCheckpoint, maxNoteSize)
 	if err != nil {
 		return nil, err
@@ -707,15 +744,24 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 	}
 	cps = append(cps, signedRoot{n, cp.Root})
 
-	manifest, err := t.small(memberManifest, events.MaxEventSize)
+	manifest, err := t.small(memberManifest, events.MaxSubmissionSize)
 	if err != nil {
 		return nil, err
 	}
+	// The manifest's events, one a line.
+	manifestLines := bytes.Split(manifest, []byte("\n"))
+	manifestEvs := make([]*events.Event, len(manifestLines))
+	for i, line := range manifestLines {
+		if manifestEvs[i], err = events.Decode(line); err != nil {
+			return nil, memberErr(memberManifest, "line %d: %v", i+1, err)
+		}
+		if manifestEvs[i].Election != election {
+			return nil, memberErr(memberManifest, "line %d is an event of election %q, not %s", i+1, manifestEvs[i].Election, election)
+		}
+	}
 	var authority string
-	if ev, err := events.Decode(manifest); err != nil {
-		return nil, memberErr(memberManifest, "%v", err)
-	} else if m, ok := ev.Body.(*events.Manifest); !ok || ev.Election != election {
-		return nil, memberErr(memberManifest, "is not the election.defined event of %s", election)
+	if m, err := events.AssembleManifest(manifestEvs); err != nil {
+		return nil, memberErr(memberManifest, "is not the election.defined event of %s and its parts: %v", election, err)
 	} else {
 		authority = m.Authority
 	}
@@ -820,9 +866,9 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 				if err := org.match(ref, ev); err != nil {
 					return entryErr(i, "%v", err)
 				}
-				if i == 0 {
-					if ev, err := eventOf(line); err != nil || !bytes.Equal(ev, manifest) {
-						return memberErr(memberManifest, "is not the event of entry 0 byte for byte")
+				if i < uint64(len(manifestLines)) {
+					if ev, err := eventOf(line); err != nil || !bytes.Equal(ev, manifestLines[i]) {
+						return memberErr(memberManifest, "line %d is not the event of entry %d byte for byte", i+1, i)
 					}
 				}
 				leaf := tlog.RecordHash(line)

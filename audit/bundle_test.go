@@ -4,8 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -416,17 +416,26 @@ func TestBundle(t *testing.T) {
 	first, replica, size := exampleLedgers(t)
 	db, rdb := first.open(t), replica.open(t)
 
-	// Every size has a checkpoint: each verifies, with and without the key.
+	// Every size has a checkpoint: each verifies, without the key, with
+	// the ledger key, and with the election's log key (named by its
+	// origin), which the bundle carries.
+	logKey, err := checkpoint.LogKey(first.key, ga06)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(logKey, "ledger.local/"+ga06+"+") {
+		t.Fatalf("log key %s", logKey)
+	}
 	bundles := map[uint64][]byte{}
 	for n := uint64(1); n <= size; n++ {
 		b, w := writeBundle(t, db, ga06, n, first.key)
 		bundles[n] = b
-		for _, key := range []string{"", first.key} {
+		for _, key := range []string{"", first.key, logKey} {
 			info, err := verifyFile(t, b, key)
 			if err != nil {
-				t.Fatalf("bundle at %d: %v", n, err)
+				t.Fatalf("bundle at %d, key %q: %v", n, key, err)
 			}
-			if info.Election != ga06 || info.Size != n || info.Root != w.Root || info.Key != first.key ||
+			if info.Election != ga06 || info.Size != n || info.Root != w.Root || info.Key != logKey ||
 				info.Checkpoints != int(n) || info.TallySHA256 != w.TallySHA256 || !bytes.Equal(info.Tally, w.Tally) {
 				t.Fatalf("bundle at %d: verified %+v, written %+v", n, info, w)
 			}
@@ -507,12 +516,16 @@ func TestBundle(t *testing.T) {
 		}
 		leaves[i] = tlog.RecordHash(stored)
 	}
-	cp, err := checkpoint.Open(find(t, ms, "checkpoint.txt").data, "ledger.local/"+ga06, mustVerifier(t, first.key))
+	cp, err := checkpoint.Open(find(t, ms, "checkpoint.txt").data, "ledger.local/"+ga06, mustVerifier(t, logKey))
 	if err != nil || cp.Root != mth(leaves) {
 		t.Errorf("checkpoint root %s, entries give %s (%v)", cp.Root, mth(leaves), err)
 	}
-	if got := string(find(t, ms, "key.txt").data); got != first.key+"\n" {
-		t.Errorf("key.txt = %q", got)
+	// The checkpoint's one signature line names the log key: its origin.
+	if _, sigs, _ := bytes.Cut(find(t, ms, "checkpoint.txt").data, []byte("\n\n")); !bytes.HasPrefix(sigs, []byte("— ledger.local/"+ga06+" ")) || bytes.Count(sigs, []byte("\n")) != 1 {
+		t.Errorf("checkpoint.txt signature lines %q", sigs)
+	}
+	if got := string(find(t, ms, "key.txt").data); got != logKey+"\n" {
+		t.Errorf("key.txt = %q, want the log key %s", got, logKey)
 	}
 	if !bytes.HasSuffix(es[0], append(append([]byte(`,"event":`), find(t, ms, "manifest.json").data...), '}', '\n')) {
 		t.Error("manifest.json is not the event of entry 0")
@@ -538,11 +551,16 @@ func TestBundle(t *testing.T) {
 		}
 	}
 
-	// Deterministic: the same log and N give the same bytes.
+	// Deterministic: the same log and N give the same bytes, whichever
+	// form of the key it is written with.
 	for _, n := range []uint64{1, 4, size} {
 		again, _ := writeBundle(t, db, ga06, n, first.key)
 		if !bytes.Equal(again, bundles[n]) {
 			t.Errorf("two bundles at %d differ", n)
+		}
+		again, _ = writeBundle(t, db, ga06, n, logKey)
+		if !bytes.Equal(again, bundles[n]) {
+			t.Errorf("the bundle at %d written with the log key differs", n)
 		}
 	}
 
@@ -574,6 +592,62 @@ func TestBundle(t *testing.T) {
 		t.Errorf("replica's bundle with the first ledger's key: %v", err)
 	}
 	wantFault(t, err, "key.txt", -1)
+
+	// Another election's log key, of the same ledger, is refused: it is
+	// not the key of this log.
+	otherLog, err := checkpoint.LogKey(first.key, "demo-2026")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = verifyFile(t, bundles[size], otherLog)
+	if !errors.Is(err, audit.ErrWrongKey) || !strings.Contains(err.Error(), "is the key of log ledger.local/demo-2026, not of ledger.local/"+ga06) {
+		t.Errorf("the bundle with another election's log key: %v", err)
+	}
+	wantFault(t, err, "key.txt", -1)
+	if _, err := audit.WriteBundle(io.Discard, db, ga06, size, otherLog); err == nil {
+		t.Error("a bundle written with another election's log key")
+	}
+
+	// A bundle as versions before log keys wrote it: key.txt the ledger
+	// key, every checkpoint signed under the ledger name. Refused, saying
+	// so, with and without a key.
+	old := unpack(t, bundles[size])
+	k, err := checkpoint.LoadOrCreateKey(first.dir, "ledger.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resign := func(signed []byte) []byte {
+		c, err := checkpoint.Open(signed, "ledger.local/"+ga06, mustVerifier(t, logKey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := checkpoint.SignWith(k.LedgerSigner(), c.Origin, c.Size, c.Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	find(t, old, "key.txt").data = []byte(first.key + "\n")
+	find(t, old, "checkpoint.txt").data = resign(find(t, old, "checkpoint.txt").data)
+	var earlier bytes.Buffer
+	for _, line := range lines(find(t, old, "earlier-checkpoints.txt").data) {
+		s, b64, _ := strings.Cut(strings.TrimSuffix(string(line), "\n"), " ")
+		signed, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&earlier, "%s %s\n", s, base64.StdEncoding.EncodeToString(resign(signed)))
+	}
+	find(t, old, "earlier-checkpoints.txt").data = earlier.Bytes()
+	reindex(t, old)
+	_, err = verifyFile(t, pack(old), "")
+	if err == nil || !strings.Contains(err.Error(), "a key named by a ledger name, not the log key of "+ga06) {
+		t.Errorf("a bundle of an earlier version: %v", err)
+	}
+	wantFault(t, err, "key.txt", -1)
+	if _, err = verifyFile(t, pack(old), first.key); !errors.Is(err, audit.ErrWrongKey) {
+		t.Errorf("a bundle of an earlier version, with the ledger key: %v", err)
+	}
 
 	// Bad requests.
 	var buf bytes.Buffer
@@ -771,21 +845,21 @@ func testTamper(t *testing.T, good []byte, key string, size uint64) {
 		}
 	})
 	t.Run("a key of another ledger and checkpoints it signed", func(t *testing.T) {
-		skey, vkey, err := note.GenerateKey(rand.Reader, "ledger.local")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := note.NewSigner(skey)
+		other, err := checkpoint.LoadOrCreateKey(t.TempDir(), "ledger.local")
 		if err != nil {
 			t.Fatal(err)
 		}
 		b := edit(func(ms []member) {
-			find(t, ms, "key.txt").data = []byte(vkey + "\n")
-			cp, err := checkpoint.Open(find(t, ms, "checkpoint.txt").data, "ledger.local/"+ga06, mustVerifier(t, key))
+			find(t, ms, "key.txt").data = []byte(other.LogKey(ga06) + "\n")
+			lv, origin, err := checkpoint.LogVerifier(key, ga06)
 			if err != nil {
 				t.Fatal(err)
 			}
-			find(t, ms, "checkpoint.txt").data, err = checkpoint.Sign(s, cp.Origin, cp.Size, cp.Root)
+			cp, err := checkpoint.Open(find(t, ms, "checkpoint.txt").data, origin, lv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			find(t, ms, "checkpoint.txt").data, err = checkpoint.Sign(other, cp.Origin, cp.Size, cp.Root)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -876,14 +950,11 @@ func testTamper(t *testing.T, good []byte, key string, size uint64) {
 func syntheticLedger(t testing.TB, cpSizes ...uint64) (*store.DB, string) {
 	t.Helper()
 	evs := exampleEvents(t)
-	skey, vkey, err := note.GenerateKey(rand.Reader, "synthetic.local")
+	s, err := checkpoint.LoadOrCreateKey(t.TempDir(), "synthetic.local")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vkey := s.VerifierKey()
 	db, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -249,7 +249,7 @@ func TestVerifyLogForm(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			signed, err := checkpoint.Sign(signer, checkpoint.Origin(signer.Name(), e), s, root)
+			signed, err := checkpoint.Sign(signer, signer.Origin(e), s, root)
 			if err != nil {
 				t.Fatal(err)
 			}

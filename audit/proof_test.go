@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -63,25 +62,21 @@ func (l *memLog) sized(n uint64) tlog.HashReader {
 }
 
 type testSigner struct {
-	s note.Signer
-	v note.Verifier
+	k *checkpoint.Key
+	v note.Verifier // of log "<name>/e"
 }
 
 func newTestSigner(t testing.TB, name string) testSigner {
 	t.Helper()
-	skey, vkey, err := note.GenerateKey(rand.Reader, name)
+	k, err := checkpoint.LoadOrCreateKey(t.TempDir(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := note.NewSigner(skey)
+	v, _, err := checkpoint.LogVerifier(k.VerifierKey(), "e")
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := note.NewVerifier(vkey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testSigner{s, v}
+	return testSigner{k, v}
 }
 
 // checkpointAt signs and opens the checkpoint of l at size n.
@@ -91,7 +86,7 @@ func (ts testSigner) checkpointAt(t testing.TB, l *memLog, n uint64) ([]byte, ch
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed, err := checkpoint.Sign(ts.s, "test/e", n, root)
+	signed, err := checkpoint.Sign(ts.k, "test/e", n, root)
 	if err != nil {
 		t.Fatal(err)
 	}

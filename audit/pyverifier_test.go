@@ -99,6 +99,23 @@ func TestPyVerifier(t *testing.T) {
 			}
 			full = buf.Bytes()
 			t.Logf("python3 %s: %s", filepath.Base(path), strings.TrimSpace(out))
+			// The same bundle, with the election's log key required instead
+			// of the ledger key; and with another election's log key,
+			// which the verifier refuses.
+			logKey, err := checkpoint.LogKey(lg.key, examples.GA06AprilElection)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out, stderr, err := runPy(prog, path, logKey, testkeys.Authority.Verifier); err != nil || out != want {
+				t.Errorf("python3 verifier with the log key: %v\nstdout: %s\nstderr: %s", err, out, stderr)
+			}
+			otherLog, err := checkpoint.LogKey(lg.key, "ga06-2017-06")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out, stderr, err := runPy(prog, path, otherLog, testkeys.Authority.Verifier); err == nil || !strings.Contains(stderr, "FAILED: not the required key") {
+				t.Errorf("python3 verifier with another election's log key: %v\nstdout: %s\nstderr: %s", err, out, stderr)
+			}
 			// The same bundle, with another authority required.
 			if out, stderr, err := runPy(prog, path, lg.key, lg.state.Verifier); err == nil || !strings.Contains(stderr, "FAILED: the manifest does not name the required authority") {
 				t.Errorf("python3 verifier requiring another authority: %v\nstdout: %s\nstderr: %s", err, out, stderr)
@@ -461,7 +478,7 @@ func pyFlipSignature(signed []byte) []byte {
 
 // pyLedgerSigner is the checkpoint signing key of a ledger's data
 // directory.
-func pyLedgerSigner(t *testing.T, dir string) note.Signer {
+func pyLedgerSigner(t *testing.T, dir string) *checkpoint.Key {
 	t.Helper()
 	skey, err := os.ReadFile(filepath.Join(dir, checkpoint.PrivateKeyFile))
 	if err != nil {
@@ -471,7 +488,11 @@ func pyLedgerSigner(t *testing.T, dir string) note.Signer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	k, err := checkpoint.LoadOrCreateKey(dir, s.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // The archive helpers below follow docs/bundle.md.
@@ -633,7 +654,7 @@ func pyReindex(t *testing.T, ms []pyMember) []pyMember {
 // pyForge re-signs every checkpoint of a bundle over its entries as they
 // are, with the ledger's own key, and rewrites bundle.json: what the
 // ledger's operator could do to its own bundles.
-func pyForge(t *testing.T, s note.Signer, ms []pyMember) []pyMember {
+func pyForge(t *testing.T, s *checkpoint.Key, ms []pyMember) []pyMember {
 	t.Helper()
 	var idx pyIndex
 	if err := json.Unmarshal(ms[1].data, &idx); err != nil {
@@ -663,7 +684,7 @@ func pyForge(t *testing.T, s note.Signer, ms []pyMember) []pyMember {
 	sign := func(size uint64) []byte {
 		var root tlog.Hash
 		copy(root[:], mth(leaves[:size]))
-		b, err := checkpoint.Sign(s, checkpoint.Origin(s.Name(), idx.Election), size, root)
+		b, err := checkpoint.Sign(s, s.Origin(idx.Election), size, root)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -804,6 +825,11 @@ func TestPyVerifierChunks(t *testing.T) {
 	}
 }
 
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
 // TestPyVerifierImported runs the Python verifier of docs/bundle.md on
 // bundles of what the ledger's own tools log: both elections of the demo
 // (April's race; June's runoff, which has a turnout contest), replayed by
@@ -830,11 +856,7 @@ func TestPyVerifierImported(t *testing.T) {
 			n.Close(context.Background())
 		}
 	}()
-	v, err := note.NewVerifier(n.VerifierKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: dk, Out: io.Discard})
+	res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Key: n.VerifierKey, Keys: dk, Out: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -844,52 +866,70 @@ func TestPyVerifierImported(t *testing.T) {
 		elections = append(elections, election{r.Election, dk.Authority.Verifier})
 	}
 
-	// The statewide import, signed by the test authority: the manifest
-	// alone, then the reports in submissions of 1,000.
-	const statewideElection = "statewide-2026"
-	data, _ := statewide.Generate(statewide.Layouts[0], 4, 3)
+	// Imports, signed by the test authority as `ledger import` signs: the
+	// manifest alone (in parts when it is too large for one event), then
+	// the reports in submissions of 1,000.
+	importFile := func(id, file string, wantParts int) {
+		t.Helper()
+		files, err := formats.ReadFiles([]string{file})
+		if err != nil {
+			t.Fatal(err)
+		}
+		imp, err := formats.Parse(formats.OpenElections, files, id, formats.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		imp.Manifest.Authority = testkeys.Authority.Verifier
+		evs, err := imp.EventsFor(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := importer.Encode(evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := events.ManifestEvents(evs[0].Body.(*events.Manifest))
+		if head < wantParts {
+			t.Fatalf("the manifest of %s is in %d events; the test wants at least %d", id, head, wantParts)
+		}
+		parts := [][][]byte{raw[:head]}
+		for rest := raw[head:]; len(rest) > 0; {
+			k := min(len(rest), 1000)
+			parts, rest = append(parts, rest[:k]), rest[k:]
+		}
+		for _, part := range parts {
+			signed, err := testkeys.Authority.SignSubmission(id, part)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs, err := n.Ledger.Submit(ctx, signed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				if r.Duplicate || r.Verdict != events.Accepted {
+					t.Fatalf("import: %+v", r)
+				}
+			}
+		}
+		elections = append(elections, election{id, testkeys.Authority.Verifier})
+	}
+	// A generated statewide file with turnout figures, write-ins and
+	// district contests: 441 units, a manifest in parts.
+	data, _ := statewide.Generate(statewide.Layouts[0], 20, 20)
 	file := filepath.Join(t.TempDir(), "20261103__ga__general__precinct.csv")
 	if err := os.WriteFile(file, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	files, err := formats.ReadFiles([]string{file})
-	if err != nil {
-		t.Fatal(err)
+	importFile("statewide-2026", file, 2)
+	// A real one as published, if the wild corpus is here: South
+	// Carolina's 2020 general by precinct, 2,446 units and 179 contests,
+	// whose manifest is in 8 events.
+	if sc := "../../shared/data/wild/sc/20201103__sc__general__precinct.csv"; fileExists(sc) {
+		importFile("sc-2020", sc, 8)
+	} else {
+		t.Logf("the wild corpus is not here: %s is not checked", sc)
 	}
-	imp, err := formats.Parse(formats.OpenElections, files, statewideElection, formats.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	imp.Manifest.Authority = testkeys.Authority.Verifier
-	evs, err := imp.EventsFor(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := importer.Encode(evs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := [][][]byte{raw[:1]}
-	for rest := raw[1:]; len(rest) > 0; {
-		k := min(len(rest), 1000)
-		parts, rest = append(parts, rest[:k]), rest[k:]
-	}
-	for _, part := range parts {
-		signed, err := testkeys.Authority.SignSubmission(statewideElection, part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs, err := n.Ledger.Submit(ctx, signed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range rs {
-			if r.Duplicate || r.Verdict != events.Accepted {
-				t.Fatalf("import: %+v", r)
-			}
-		}
-	}
-	elections = append(elections, election{statewideElection, testkeys.Authority.Verifier})
 	key := n.VerifierKey
 	err = n.Close(context.Background())
 	n = nil
@@ -915,7 +955,7 @@ func TestPyVerifierImported(t *testing.T) {
 		if err != nil {
 			t.Fatalf("VerifyBundle of %s: %v", e.id, err)
 		}
-		if e.id != res[0].Election && !bytes.Contains(info.Tally, []byte(`"kind":"turnout"`)) {
+		if e.id != res[0].Election && e.id != "sc-2020" && !bytes.Contains(info.Tally, []byte(`"kind":"turnout"`)) {
 			t.Errorf("the tally of %s has no turnout contest", e.id)
 		}
 		path := filepath.Join(t.TempDir(), e.id+".bundle")

@@ -121,8 +121,16 @@ func fold(src Source, election string, start, end uint64, proj **projections.Ele
 	if f.next != end {
 		return &MismatchError{election, f.next, fmt.Sprintf("the log ends at size %d, want %d", f.next, end)}
 	}
+	if len(f.head) > 0 {
+		n := events.ManifestEvents(f.head[0].Event.Body.(*events.Manifest))
+		return fmt.Errorf("%w: size %d of %s, whose manifest is in entries 0 to %d: the election is defined at size %d", ErrInsideManifest, end, election, n-1, n)
+	}
 	return nil
 }
+
+// ErrInsideManifest is the error for a tally or replay asked for at a size
+// that ends inside a manifest in parts, before the election is defined.
+var ErrInsideManifest = errors.New("the size ends inside the election's manifest")
 
 // batchEntries is how many entries a batch holds.
 const batchEntries = 512

@@ -57,6 +57,26 @@ func Series(src Source, election string, sizes []uint64) ([]SeriesPoint, error) 
 			return nil, fmt.Errorf("couldn't compute the series of %s: sizes %d and %d are not increasing", election, sizes[i-1], sizes[i])
 		}
 	}
+	if len(sizes) > 0 && sizes[0] < events.MaxManifestParts {
+		// A size inside a manifest in parts has no tally: the first point
+		// is where the election is defined.
+		m, err := manifestOf(src, election)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't compute the series of %s: %w", election, err)
+		}
+		if k := uint64(events.ManifestEvents(m)); sizes[0] < k {
+			i := 0
+			for i < len(sizes) && sizes[i] < k {
+				i++
+			}
+			if i == len(sizes) || sizes[i] != k {
+				i--
+				sizes = slices.Clone(sizes)
+				sizes[i] = k
+			}
+			sizes = sizes[i:]
+		}
+	}
 	ss, snapshots := src.(Snapshots)
 	var proj *projections.Election
 	var pos uint64 // proj stands after entries [0, pos)

@@ -27,7 +27,6 @@ import (
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/checkpoint"
@@ -58,8 +57,9 @@ type Result struct {
 
 // Verify checks one election's log in db: each entry decodes and carries
 // its index; each stored Merkle hash equals the one recomputed from the
-// entries; every stored checkpoint is signed by v for the election's origin
-// and its root equals the recomputed root at its size (so all checkpoints
+// entries; every stored checkpoint is signed by the election's log key,
+// under its origin (key is the ledger key or that log key:
+// checkpoint.LogVerifier), and its root equals the recomputed root at its size (so all checkpoints
 // are consistent with each other); the latest checkpoint covers the whole
 // log; nothing (no entry, no Merkle hash, no checkpoint) is stored past the
 // tree size, so a rewritten size is caught; every entry is the event of
@@ -68,7 +68,7 @@ type Result struct {
 // ID logged twice, and re-decides every verdict, the signer's right to
 // make each event included; and the stored projection, and every
 // projection snapshot, equal a fresh replay at their sizes.
-func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
+func Verify(db *store.DB, election string, key string) (*Result, error) {
 	size, err := treeSize(db, election)
 	if err != nil {
 		return nil, err
@@ -91,7 +91,7 @@ func Verify(db *store.DB, election string, v note.Verifier) (*Result, error) {
 		}
 		return h[0], nil
 	}
-	res, err := VerifyLog(db, election, size, cps, v, stored)
+	res, err := VerifyLog(db, election, size, cps, key, stored)
 	if err != nil {
 		return nil, err
 	}
@@ -115,13 +115,17 @@ type Checkpoint struct {
 
 // VerifyLog checks entries [0, size) from src against signed checkpoints
 // (in increasing size, each at most size): every checkpoint must be signed
-// by v for the election's origin, and its root must equal the root
+// by the election's log key for its origin (key is the ledger key or that
+// log key: checkpoint.LogVerifier), and its root must equal the root
 // recomputed from the entry bytes at its size, and entries must be dense
 // from 0. It hashes the bytes without decoding them: decoding, with each
 // entry's index and verdict, is Replay's check. If stored is not nil, every Merkle hash the ledger
 // stored (by tlog storage index) must also equal the recomputed one.
-func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, v note.Verifier, stored func(idx int64) (tlog.Hash, error)) (*Result, error) {
-	origin := checkpoint.Origin(v.Name(), election)
+func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, key string, stored func(idx int64) (tlog.Hash, error)) (*Result, error) {
+	v, origin, kerr := checkpoint.LogVerifier(key, election)
+	if kerr != nil {
+		return nil, kerr
+	}
 	type cp struct {
 		size uint64
 		root tlog.Hash

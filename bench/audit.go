@@ -15,7 +15,6 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/audit"
@@ -92,12 +91,12 @@ const auditLedgerName = "bench.local"
 
 // auditLog is a generated log in an open database.
 type auditLog struct {
-	db       *store.DB
-	verifier note.Verifier
-	size     uint64
-	bytes    uint64
-	cps      int
-	snaps    int
+	db    *store.DB
+	key   string // the ledger key
+	size  uint64
+	bytes uint64
+	cps   int
+	snaps int
 }
 
 // levelCache is a tlog.HashReader over the newest stored hash of each tree
@@ -138,11 +137,7 @@ func generateAuditLog(dir string, cfg AuditConfig, progress io.Writer) (*auditLo
 	if cfg.Entries < 1 {
 		return nil, fmt.Errorf("a log needs at least 1 entry (the manifest), not %d", cfg.Entries)
 	}
-	signer, vkey, err := checkpoint.LoadOrCreateKey(dir, auditLedgerName)
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := note.NewVerifier(vkey)
+	key, err := checkpoint.LoadOrCreateKey(dir, auditLedgerName)
 	if err != nil {
 		return nil, err
 	}
@@ -150,8 +145,8 @@ func generateAuditLog(dir string, cfg AuditConfig, progress io.Writer) (*auditLo
 	if err != nil {
 		return nil, err
 	}
-	lg := &auditLog{db: db, verifier: verifier}
-	if err := lg.fill(signer, cfg, progress); err != nil {
+	lg := &auditLog{db: db, key: key.VerifierKey()}
+	if err := lg.fill(key, cfg, progress); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -162,9 +157,9 @@ func generateAuditLog(dir string, cfg AuditConfig, progress io.Writer) (*auditLo
 // carries.
 const auditSubmission = 1000
 
-func (lg *auditLog) fill(signer note.Signer, cfg AuditConfig, progress io.Writer) (err error) {
+func (lg *auditLog) fill(signer *checkpoint.Key, cfg AuditConfig, progress io.Writer) (err error) {
 	election := auditElection
-	origin := checkpoint.Origin(auditLedgerName, election)
+	origin := signer.Origin(election)
 	g := newGenerator(election)
 	base := time.Date(2026, 11, 3, 19, 0, 0, 0, time.UTC)
 	var proj *projections.Election
@@ -176,13 +171,22 @@ func (lg *auditLog) fill(signer note.Signer, cfg AuditConfig, progress io.Writer
 	b := lg.db.NewBatch()
 	defer func() { b.Close() }()
 	// Entries come in signed submissions of auditSubmission events, as a
-	// reporter sends them: the manifest alone, then the reports.
+	// reporter sends them: the manifest alone (in k parts), then the
+	// reports.
+	head, err := g.manifestEvents()
+	if err != nil {
+		return err
+	}
+	k := len(head)
+	if n < k {
+		return fmt.Errorf("a log of %d entries is shorter than its manifest's %d", n, k)
+	}
 	var sub *events.Submission
 	for i := range n {
-		if i == 0 || (i-1)%auditSubmission == 0 {
-			evs := []*events.Event{g.manifestEvent()}
+		if i == 0 || i >= k && (i-k)%auditSubmission == 0 {
+			evs := head
 			if i > 0 {
-				evs = evs[:0]
+				evs = nil
 				for range min(auditSubmission, n-i) {
 					evs = append(evs, g.report())
 				}
@@ -200,20 +204,22 @@ func (lg *auditLog) fill(signer note.Signer, cfg AuditConfig, progress io.Writer
 			}
 			b.PutSubmission(election, sub.SHA256, signed)
 		}
-		item := 0
-		if i > 0 {
-			item = (i - 1) % auditSubmission
+		item := i
+		if i >= k {
+			item = (i - k) % auditSubmission
 		}
 		ev, evb := sub.Events[item], sub.Canonical[item]
 		// Recorded times increase by 1 ms per entry.
 		en := &events.Entry{Index: uint64(i), Recorded: base.Add(time.Duration(i) * time.Millisecond), Verdict: events.Accepted,
 			Submission: &events.SubmissionRef{ID: sub.ID, SHA256: sub.SHA256, Item: item, Signer: sub.Signer}, Event: ev}
 		if i == 0 {
-			if proj, err = projections.New(election, ev.Body.(*events.Manifest)); err != nil {
+			if proj, err = projections.New(election, sub.Manifest); err != nil {
 				return err
 			}
-		} else if rj := proj.Decide(ev, sub.Signer); rj != nil {
-			return fmt.Errorf("generated entry %d would be rejected: %s", i, rj.Reason)
+		} else if i >= k {
+			if rj := proj.Decide(ev, sub.Signer); rj != nil {
+				return fmt.Errorf("generated entry %d would be rejected: %s", i, rj.Reason)
+			}
 		}
 		if err := proj.Apply(en); err != nil {
 			return err
@@ -342,7 +348,7 @@ func RunAudit(cfg AuditConfig) (*AuditReport, error) {
 	}
 	fmt.Fprintln(w, "measuring: audit.VerifyLog…")
 	t0 = time.Now()
-	if _, err := audit.VerifyLog(db, election, size, cps, lg.verifier, nil); err != nil {
+	if _, err := audit.VerifyLog(db, election, size, cps, lg.key, nil); err != nil {
 		return nil, fmt.Errorf("VerifyLog: %w", err)
 	}
 	r.VerifyLog = rate(time.Since(t0))
@@ -355,7 +361,7 @@ func RunAudit(cfg AuditConfig) (*AuditReport, error) {
 
 	fmt.Fprintln(w, "measuring: audit.Verify…")
 	t0 = time.Now()
-	if _, err := audit.Verify(db, election, lg.verifier); err != nil {
+	if _, err := audit.Verify(db, election, lg.key); err != nil {
 		return nil, fmt.Errorf("audit.Verify of the generated log: %w", err)
 	}
 	r.Verify = rate(time.Since(t0))

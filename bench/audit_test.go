@@ -21,7 +21,7 @@ func TestAuditLog(t *testing.T) {
 	}
 	defer lg.db.Close()
 	t.Logf("generated in %s", time.Since(t0))
-	res, err := audit.Verify(lg.db, auditElection, lg.verifier)
+	res, err := audit.Verify(lg.db, auditElection, lg.key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -223,7 +223,11 @@ func benchNode(ctx context.Context, cfg Config, name string, noFeed bool) (*node
 	if err != nil {
 		return nil, err
 	}
-	if _, err := submit(ctx, n.Ledger, []*events.Event{newGenerator("bench").manifestEvent()}); err != nil {
+	head, err := newGenerator("bench").manifestEvents()
+	if err == nil {
+		_, err = submit(ctx, n.Ledger, head)
+	}
+	if err != nil {
 		n.Close(context.Background())
 		return nil, fmt.Errorf("couldn't define the bench election: %w", err)
 	}

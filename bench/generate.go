@@ -46,10 +46,13 @@ func (g *generator) manifest() *events.Manifest {
 	return m
 }
 
-func (g *generator) manifestEvent() *events.Event {
+// manifestEvents returns the events that carry the election's manifest,
+// signed by the bench key: in parts, since it is too large for one
+// (events.SplitManifest).
+func (g *generator) manifestEvents() ([]*events.Event, error) {
 	m := g.manifest()
 	m.Authority = benchKey().Verifier
-	return &events.Event{ID: uuid.Must(uuid.NewV7()), Election: g.election, Body: m}
+	return events.SplitManifest(&events.Event{ID: uuid.Must(uuid.NewV7()), Election: g.election, Body: m})
 }
 
 func (g *generator) report() *events.Event {

@@ -190,7 +190,11 @@ func RunMonitors(ctx context.Context, cfg MonitorsConfig) (*MonitorsReport, erro
 	defer cancel()
 
 	gen := newGenerator(monitorsElection)
-	if _, err := submit(ctx, n.Ledger, []*events.Event{gen.manifestEvent()}); err != nil {
+	head, err := gen.manifestEvents()
+	if err == nil {
+		_, err = submit(ctx, n.Ledger, head)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("couldn't define the bench election: %w", err)
 	}
 	alone, with := make([]*events.Event, cfg.Events), make([]*events.Event, cfg.Events)

@@ -51,9 +51,11 @@ func (e *ChunkError) Unwrap() error { return e.Err }
 
 // SubmitAll signs encoded events into submissions of up to opts.Chunk
 // events of one election each, sends them, and returns the receipts in the
-// events' order. The first submission goes alone, so that a manifest at
+// events' order. A manifest in parts (events.SplitManifest) goes whole in
+// one submission. The first submission goes alone, so that a manifest at
 // the head is logged before the reports that need it: with opts.Parallel
-// above 1 it is the first event alone, and the others follow up to
+// above 1 it is the first event alone (with its parts), and the others
+// follow up to
 // opts.Parallel at a time. On an error it stops sending and returns the
 // first failed submission as a *ChunkError, with the receipts of the events
 // before it (all answered: submissions go in order); submissions already
@@ -71,10 +73,22 @@ func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions
 	if err != nil {
 		return nil, &ChunkError{bad, bad + 1, err}
 	}
-	// where the submissions end
+	// run is how many events from i a submission must carry together: a
+	// manifest in parts (events.SplitManifest) and its parts, else 1.
+	run := func(i int) int {
+		if m, ok := decoded[i].Body.(*events.Manifest); ok {
+			return min(events.ManifestEvents(m), len(evs)-i)
+		}
+		return 1
+	}
+	// where the submissions end: a manifest in parts is never cut, and
+	// starts a submission of its own
 	next := func(start, most int) int {
-		end, n := start+1, len(canonical[start])+1
-		for end < len(evs) && end-start < most && decoded[end].Election == decoded[start].Election && n+len(canonical[end])+1 <= MaxChunkBytes {
+		end, n := start, 0
+		for k := run(start); end < start+k; end++ {
+			n += len(canonical[end]) + 1
+		}
+		for end < len(evs) && end-start < most && decoded[end].Election == decoded[start].Election && n+len(canonical[end])+1 <= MaxChunkBytes && run(end) == 1 {
 			n += len(canonical[end]) + 1
 			end++
 		}
@@ -112,10 +126,11 @@ func (c *Client) SubmitAll(ctx context.Context, evs [][]byte, opts SubmitOptions
 		return out, nil
 	}
 	// The first request: a whole chunk when they go one at a time, else
-	// the first event alone, so that the others start as soon as it is in.
+	// the first event alone (a manifest with its parts), so that the
+	// others start as soon as it is in.
 	head := next(0, opts.Chunk)
 	if opts.Parallel > 1 {
-		head = 1
+		head = run(0)
 	}
 	if !submit(0, head) {
 		return out[:first.Start], first

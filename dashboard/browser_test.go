@@ -22,7 +22,6 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/demo"
@@ -117,10 +116,6 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close(ctx) })
-	v, err := note.NewVerifier(n.VerifierKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(Chromium),
@@ -145,7 +140,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	demoCtx, stopDemo := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		_, err := demo.Run(demoCtx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: keys, Out: io.Discard, Pace: 250 * time.Millisecond})
+		_, err := demo.Run(demoCtx, demo.Config{Ledger: n.Ledger, DB: n.DB, Key: n.VerifierKey, Keys: keys, Out: io.Discard, Pace: 250 * time.Millisecond})
 		done <- err
 	}()
 	defer func() {
@@ -896,12 +891,19 @@ func checkVerifiers(t *testing.T, bctx context.Context) {
 		Failures []string `json:"failures"`
 		SigOK    bool     `json:"sig_ok"`
 		SigForge bool     `json:"sig_forged"`
+		// The ledger key itself, not named by the origin, and the log key
+		// the page derived, against the one the ledger serves.
+		SigLedger bool   `json:"sig_ledger_name"`
+		LogKey    string `json:"log_key"`
+		Served    string `json:"served_log_key"`
+		Other     string `json:"other_election"`
 	}
 	res, err := chromedp.Run(bctx, chromedp.Evaluate[result](`(async () => {
 	  const d = window.ledgerDashboard, e = "ga06-2017-04";
 	  const get = async (p) => { const r = await fetch(p); if (!r.ok) throw new Error(p + ": " + r.status); return r; };
 	  const cp = d.parseNote(await (await get("/v1/elections/" + e + "/checkpoint")).text());
-	  const key = await d.parseKey(await (await get("/v1/key")).text());
+	  const ledgerKey = await d.parseKey(await (await get("/v1/key")).text());
+	  const key = await d.logKey(ledgerKey, e);
 	  const out = { size: cp.size, good: 0, failures: [] };
 	  for (let from = 1; from <= cp.size; from++) {
 	    const p = await (await get("/v1/elections/" + e + "/proof/consistency?from=" + from + "&to=" + cp.size)).json();
@@ -918,6 +920,11 @@ func checkVerifiers(t *testing.T, bctx context.Context) {
 	  }
 	  out.sig_ok = await d.verifyNote(cp, key);
 	  out.sig_forged = await d.verifyNote({ ...cp, text: cp.text.replace("\n" + cp.size + "\n", "\n" + (cp.size + 1) + "\n") }, key);
+	  out.sig_ledger_name = await d.verifyNote(cp, ledgerKey);
+	  out.log_key = key.text;
+	  out.served_log_key = (await (await get("/v1/elections/" + e + "/key")).text()).trim();
+	  try { await d.logKey(await d.parseKey(out.served_log_key), "ga06-2017-06"); out.other_election = "taken"; }
+	  catch (err) { out.other_election = err.message; }
 	  return out;
 	})()`, chromedp.EvalAwaitPromise))
 	if err != nil {
@@ -926,6 +933,10 @@ func checkVerifiers(t *testing.T, bctx context.Context) {
 	if res.Good != res.Size || len(res.Failures) > 0 || !res.SigOK || res.SigForge {
 		t.Fatalf("the page's verifiers: %d of %d real proofs verify; failures %v; signature %v, forged signature %v",
 			res.Good, res.Size, res.Failures, res.SigOK, res.SigForge)
+	}
+	if res.SigLedger || res.LogKey != res.Served || !strings.HasPrefix(res.LogKey, "ledger.local/ga06-2017-04+") ||
+		!strings.Contains(res.Other, "is the key of log ledger.local/ga06-2017-04, not of this election") {
+		t.Fatalf("the page's log key: %s (served %s); the ledger key itself verifies: %v; another election's log key: %s", res.LogKey, res.Served, res.SigLedger, res.Other)
 	}
 	t.Logf("the page's verifiers accept all %d consistency proofs into the tree of size %d, reject every tampered one, and check the Ed25519 signature", res.Good, res.Size)
 }

@@ -55,18 +55,31 @@ type race struct {
 	above   []bool
 }
 
-// newTurnFolder starts from an election's entry 0, its manifest.
-func newTurnFolder(election string, en *events.Entry) (*turnFolder, error) {
-	m, ok := en.Event.Body.(*events.Manifest)
-	if !ok || en.Verdict != events.Accepted {
+// newTurnFolder starts from the entries of an election's manifest: entry
+// 0, and its parts when it is in several.
+func newTurnFolder(election string, ens []*events.Entry) (*turnFolder, error) {
+	evs := make([]*events.Event, len(ens))
+	for i, en := range ens {
+		if en.Verdict != events.Accepted {
+			return nil, fmt.Errorf("entry %d of the manifest is not accepted", i)
+		}
+		evs[i] = en.Event
+	}
+	if _, ok := evs[0].Body.(*events.Manifest); !ok {
 		return nil, errors.New("entry 0 is not an accepted manifest")
+	}
+	m, err := events.AssembleManifest(evs)
+	if err != nil {
+		return nil, err
 	}
 	proj, err := projections.New(election, m)
 	if err != nil {
 		return nil, err
 	}
-	if err := proj.Apply(en); err != nil {
-		return nil, err
+	for _, en := range ens {
+		if err := proj.Apply(en); err != nil {
+			return nil, err
+		}
 	}
 	f := &turnFolder{proj: proj, races: map[string]*race{}}
 	for _, c := range m.Contests {
@@ -204,13 +217,30 @@ func (t *Turns) Since(election string, after, size uint64) ([]Turn, error) {
 	tf.mu.Lock()
 	defer tf.mu.Unlock()
 	if tf.f == nil && size > 0 {
-		err := t.src.Entries(election, 0, 1, func(_ uint64, data []byte) error {
+		// The manifest: entry 0, and the parts that follow it when it
+		// is in several.
+		var head []*events.Entry
+		read := func(_ uint64, data []byte) error {
 			en, err := events.DecodeEntry(data)
 			if err == nil {
-				tf.f, err = newTurnFolder(election, en)
+				head = append(head, en)
 			}
 			return err
-		})
+		}
+		err := t.src.Entries(election, 0, 1, read)
+		if err == nil {
+			m, ok := head[0].Event.Body.(*events.Manifest)
+			switch n := uint64(events.ManifestEvents(m)); {
+			case !ok:
+			case n > size:
+				return nil, nil // not yet all logged
+			case n > 1:
+				err = t.src.Entries(election, 1, n, read)
+			}
+		}
+		if err == nil {
+			tf.f, err = newTurnFolder(election, head)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("couldn't read the manifest of %s: %w", election, err)
 		}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/dashboard"
@@ -316,16 +315,55 @@ func TestTurnsDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close(ctx) })
-	v, err := note.NewVerifier(n.VerifierKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: keys, Out: io.Discard})
+	res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Key: n.VerifierKey, Keys: keys, Out: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range res {
 		_, want := checkTurns(t, n, r.Election)
 		t.Logf("%s: %d turns: %s", r.Election, len(want), strings.Join(want, "; "))
+	}
+}
+
+// TestTurnsManifestInParts: the turns of an election whose manifest is in
+// parts fold from the whole manifest (its entries 0 to N-1), and agree
+// with the as-of tallies from there on.
+func TestTurnsManifestInParts(t *testing.T) {
+	ctx := context.Background()
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(ctx) })
+	const election = "parts-2026"
+	m := &events.Manifest{Name: "Parts", Date: "2026-11-03", Authority: testkeys.Authority.Verifier,
+		VoteTypes: []events.VoteType{{ID: "day", Name: "Election Day"}},
+		Units:     []events.Unit{{ID: "st", Name: "State", Kind: "state"}}}
+	for i := range 1500 {
+		m.Units = append(m.Units, events.Unit{ID: fmt.Sprintf("p%04d", i), Name: fmt.Sprintf("Precinct number %d of the state", i), Kind: "precinct", Parent: "st"})
+	}
+	// The race is in the last part.
+	m.Contests = []events.Contest{{ID: "gov", Name: "Governor", VoteFor: 1, Choices: []events.Choice{{ID: "x", Name: "X"}, {ID: "y", Name: "Y"}}}}
+	evs, err := events.SplitManifest(&events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) < 2 {
+		t.Fatalf("the manifest is in %d event", len(evs))
+	}
+	for i, votes := range [][2]int64{{10, 5}, {0, 30}} {
+		evs = append(evs, &events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: &events.CountReport{
+			Unit: fmt.Sprintf("p%04d", i), Contest: "gov", Source: events.Source{Operator: "test"},
+			Counts: []events.Count{{Choice: "x", VoteType: "day", Votes: votes[0]}, {Choice: "y", VoteType: "day", Votes: votes[1]}}}})
+	}
+	if _, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, evs...)); err != nil {
+		t.Fatal(err)
+	}
+	_, want := checkTurns(t, n, election)
+	k := len(evs) - 2 // the manifest's entries
+	for _, w := range []string{fmt.Sprintf("%d gov lead x", k), fmt.Sprintf("%d gov lead y", k+1)} {
+		if !slices.Contains(want, w) {
+			t.Errorf("no turn %q: %v", w, want)
+		}
 	}
 }

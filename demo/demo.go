@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
@@ -22,9 +20,9 @@ import (
 
 // Config is what a replay needs: a running ledger and its database.
 type Config struct {
-	Ledger   *ledger.Ledger
-	DB       *store.DB     // the ledger's database, verified at the end
-	Verifier note.Verifier // the ledger's checkpoint key
+	Ledger *ledger.Ledger
+	DB     *store.DB // the ledger's database, verified at the end
+	Key    string    // the ledger key, from which each log's key derives (checkpoint.LogVerifier)
 	// Keys sign the submissions: the authority's must be one the ledger
 	// accepts (ledger.Config.Authorities).
 	Keys *Keys
@@ -194,7 +192,7 @@ func replay(ctx context.Context, cfg Config, n *Night) (*Result, error) {
 	}
 	res.Checkpoint = cp
 	fmt.Fprintf(w, "Signed checkpoint:\n\n%s\n", indent(string(cp)))
-	if res.Verified, err = audit.Verify(cfg.DB, n.Election, cfg.Verifier); err != nil {
+	if res.Verified, err = audit.Verify(cfg.DB, n.Election, cfg.Key); err != nil {
 		fmt.Fprintf(w, "Verification FAILED: %v\n", err)
 		return res, fmt.Errorf("verification of %s failed: %w", n.Election, err)
 	}

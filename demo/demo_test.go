@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/election-audit/ledger/demo"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/node"
@@ -32,12 +30,8 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close(ctx)
-	v, err := note.NewVerifier(n.VerifierKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out bytes.Buffer
-	res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: keys, Out: &out})
+	res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Key: n.VerifierKey, Keys: keys, Out: &out})
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)

@@ -16,9 +16,22 @@ import (
 	"github.com/google/uuid"
 )
 
-// MaxEventSize is the largest encoded event accepted, in bytes. It matches
-// NATS's default maximum payload, so any event fits in one message.
-const MaxEventSize = 1 << 20
+// Sizes of events and entries, in bytes.
+const (
+	// MaxEntrySize is the most bytes of an entry: the C2SP tlog-tiles entry
+	// bundle gives each entry a 16-bit length, so every entry must fit in
+	// 65,535 bytes for standard clients to read it.
+	MaxEntrySize = 65_535
+	// MaxEventSize is the largest canonical encoding of an event accepted:
+	// an entry adds at most MaxEntryEnvelope to it. A manifest larger than
+	// this is split into several events (SplitManifest).
+	MaxEventSize = MaxEntrySize - MaxEntryEnvelope
+	// MaxEntryEnvelope bounds what an entry holds besides its event: the
+	// fields around it, a signer key of at most MaxNameLength bytes of
+	// name, and a reason of at most MaxEntryReason bytes, each of them
+	// escaped as \u00XX in the worst case.
+	MaxEntryEnvelope = 8 << 10
+)
 
 // Error is a refused event: which field, and what is wrong with it.
 type Error struct {
@@ -107,14 +120,22 @@ func DecodeCanonical(data []byte) (*Event, []byte, error) {
 		return nil, nil, err
 	}
 	if len(enc) > MaxEventSize {
-		return nil, nil, &Error{Msg: fmt.Sprintf("event's canonical encoding is %d bytes, more than the limit of %d", len(enc), MaxEventSize)}
+		return nil, nil, &Error{Msg: fmt.Sprintf("event's canonical encoding is %d bytes, more than the limit of %d%s", len(enc), MaxEventSize, manifestHint(enc))}
 	}
 	return ev, enc, nil
 }
 
+// manifestHint is what to do about a manifest too large for one event.
+func manifestHint(data []byte) string {
+	if bytes.Contains(data[:min(len(data), 256)], []byte(`"election.defined"`)) {
+		return ": a manifest this large goes in parts (docs/events.md, Manifests in parts; events.SplitManifest, which `ledger import` uses)"
+	}
+	return ""
+}
+
 func decode(data []byte) (*Event, error) {
 	if len(data) > MaxEventSize {
-		return nil, &Error{Msg: fmt.Sprintf("event is %d bytes, more than the limit of %d", len(data), MaxEventSize)}
+		return nil, &Error{Msg: fmt.Sprintf("event is %d bytes, more than the limit of %d%s", len(data), MaxEventSize, manifestHint(data))}
 	}
 	if !utf8.Valid(data) {
 		// encoding/json would silently replace the bad bytes with U+FFFD.

@@ -93,7 +93,7 @@ func TestDecodeBad(t *testing.T) {
 		{"trailing object", validReport + `{}`, "", "unexpected data after the JSON object"},
 		{"trailing garbage", validReport + ` x`, "", "unexpected data after the JSON object"},
 		{"two events", validReport + "\n" + validReport, "", "unexpected data after the JSON object"},
-		{"oversized", oversized(events.MaxEventSize + 1), "", "1048577 bytes, more than the limit of 1048576"},
+		{"oversized", oversized(events.MaxEventSize + 1), "", "57344 bytes, more than the limit of 57343"},
 
 		// The envelope.
 		{"unknown top-level field", sub(validReport, id, id+`,"signature":"x"`), "signature", "unknown field"},
@@ -153,7 +153,7 @@ func TestDecodeBad(t *testing.T) {
 		{"short sha256", sub(validReport, sha256, sha256[:len(sha256)-2]+`"`), "data.source.sha256", "is not a lowercase hex SHA-256"},
 		{"sha256 without file", sub(validReport, source, `"source":{"operator":"dekalb-elections",`+sha256+`}`), "data.source.file", "a sha256 needs the file"},
 		{"control character in operator", sub(validReport, source, `"source":{"operator":"dekalb\u0007elections"}`), "data.source.operator", "contains control characters"},
-		{"too many counts", sub(validReport, firstCount, manyCounts(events.MaxCountRows)), "data.counts", "10001 counts, more than the limit of 10000"},
+		{"too many counts", sub(validReport, firstCount, manyCounts(events.MaxCountRows)), "data.counts", "601 counts, more than the limit of 600"},
 
 		// A manifest.
 		{"manifest name with a newline", sub(validManifest, `"name":"April 18, 2017 - Special Election"`, `"name":"April 18, 2017\n- Special Election"`), "data.name", "contains control characters"},
@@ -537,19 +537,19 @@ func TestDecodeCanonicalSizeLimit(t *testing.T) {
 		return sub(validManifest, `{"id":"ossoff","name":"Jon Ossoff"}`,
 			`{"id":"ossoff","name":"Jon Ossoff","aliases":[`+strings.Repeat(alias+",", n-1)+alias+`]}`)
 	}
-	in := withAliases(700)
+	in := withAliases(45)
 	if len(in) > events.MaxEventSize/4 {
 		t.Fatalf("input is %d bytes; the test wants it well under the limit", len(in))
 	}
 	_, err := events.Decode([]byte(in))
 	var e *events.Error
-	if !errors.As(err, &e) || e.Field != "" || !strings.Contains(e.Msg, "canonical encoding is") || !strings.Contains(e.Msg, "more than the limit of 1048576") {
-		t.Fatalf("Decode of an event that encodes to over 1 MiB: %v", err)
+	if !errors.As(err, &e) || e.Field != "" || !strings.Contains(e.Msg, "canonical encoding is") || !strings.Contains(e.Msg, "more than the limit of 57343") {
+		t.Fatalf("Decode of an event whose encoding is over the limit: %v", err)
 	}
 
 	// Just under the limit, the canonical encoding is accepted and reads
 	// back.
-	ev := mustDecode(t, withAliases(600))
+	ev := mustDecode(t, withAliases(33))
 	enc := mustEncode(t, ev)
 	if len(enc) > events.MaxEventSize || len(enc) < events.MaxEventSize*8/10 {
 		t.Fatalf("canonical encoding is %d bytes; the test wants it just under the limit", len(enc))

@@ -40,6 +40,24 @@ type Entry struct {
 	Event      *Event
 }
 
+// MaxEntryReason is the most bytes of an entry's reason: the state machine
+// clips a longer one (ClipReason), so that every entry fits MaxEntrySize.
+const MaxEntryReason = 1024
+
+// ClipReason returns a rejection's reason as an entry holds it: at most
+// MaxEntryReason bytes, cut at a character boundary and ended with "…"
+// when cut.
+func ClipReason(s string) string {
+	if len(s) <= MaxEntryReason {
+		return s
+	}
+	i := MaxEntryReason - len("…")
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
 // EntryVersion is the format version of entries, the entry's "v". Version
 // 1, from before submissions were signed, had no submission, and is no
 // longer read.

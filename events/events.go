@@ -43,13 +43,16 @@ const (
 	TypeRecountOrdered    Type = "recount.ordered"
 	TypeKeyRegistered     Type = "key.registered"
 	TypeKeyRevoked        Type = "key.revoked"
+	// TypeManifestPart continues a manifest too large for one event: it
+	// follows its election.defined in the same submission (Manifest.Parts).
+	TypeManifestPart Type = "manifest.part"
 )
 
 // Types lists every event type in a fixed order.
 var Types = []Type{
 	TypeElectionDefined, TypeCountReported, TypeCountCorrected,
 	TypeCountRetracted, TypeElectionCertified, TypeRecountOrdered,
-	TypeKeyRegistered, TypeKeyRevoked,
+	TypeKeyRegistered, TypeKeyRevoked, TypeManifestPart,
 }
 
 // Event is one submission: who it is for, its identity and its body.
@@ -72,7 +75,7 @@ func (e *Event) Type() Type {
 
 // Body is the type-specific part of an event: one of *Manifest,
 // *CountReport, *Correction, *Retraction, *Certification, *RecountOrder,
-// *KeyRegistration, *KeyRevocation.
+// *KeyRegistration, *KeyRevocation, *ManifestPart.
 type Body interface {
 	Type() Type
 	validate(v *validator)
@@ -89,12 +92,27 @@ type Manifest struct {
 	// signs this manifest, registers and revokes reporter keys, certifies
 	// and orders recounts. A ledger logs a manifest only with one, signed
 	// by it.
-	Authority string     `json:"authority,omitempty"`
+	Authority string `json:"authority,omitempty"`
+	// Parts is how many events carry the manifest: 0 (left out) or 1 for
+	// this event alone; N > 1 when this event holds its first units and
+	// contests and N-1 manifest.part events follow it, in order, in the
+	// same submission, with the rest (SplitManifest, AssembleManifest).
+	Parts     int        `json:"parts,omitempty"`
 	VoteTypes []VoteType `json:"vote_types"`
 	// Units is the reporting hierarchy, parents before children; exactly one
 	// unit, the first, has no parent.
 	Units    []Unit    `json:"units"`
 	Contests []Contest `json:"contests"`
+}
+
+// ManifestPart is the body of [TypeManifestPart]: more units and contests
+// of the manifest whose election.defined event precedes it. Part is its
+// place, from 1; the manifest is the election.defined event's units then
+// each part's, and its contests then each part's.
+type ManifestPart struct {
+	Part     int       `json:"part"`
+	Units    []Unit    `json:"units,omitempty"`
+	Contests []Contest `json:"contests,omitempty"`
 }
 
 // VoteType is one way of casting a ballot ("election-day", "absentee-by-mail").
@@ -216,6 +234,7 @@ func (*Certification) Type() Type   { return TypeElectionCertified }
 func (*RecountOrder) Type() Type    { return TypeRecountOrdered }
 func (*KeyRegistration) Type() Type { return TypeKeyRegistered }
 func (*KeyRevocation) Type() Type   { return TypeKeyRevoked }
+func (*ManifestPart) Type() Type    { return TypeManifestPart }
 
 // newBody returns an empty body for a type name, or nil for an unknown one.
 func newBody(t Type) Body {
@@ -236,6 +255,8 @@ func newBody(t Type) Body {
 		return new(KeyRegistration)
 	case TypeKeyRevoked:
 		return new(KeyRevocation)
+	case TypeManifestPart:
+		return new(ManifestPart)
 	}
 	return nil
 }

@@ -186,6 +186,15 @@ func goldenEvents() []goldenEvent {
 		{"key.revoked", &events.Event{ID: idRevoke, Election: election, Body: &events.KeyRevocation{
 			Key: keyCobb.Verifier, Reason: "the key's laptop was reported stolen at 00:10; Cobb reports with its new key from now on",
 		}}},
+		// Hypothetical: the April manifest is small enough for one event.
+		// Were it split, its second event would hold more units (a Fulton
+		// precinct) and contests (turnout) like this.
+		{"manifest.part", &events.Event{ID: events.ManifestPartID(idManifest, 1), Election: election, Body: &events.ManifestPart{
+			Part:  1,
+			Units: []events.Unit{{ID: "fulton-ss01", Name: "Sandy Springs 01", Kind: "precinct", Parent: "fulton"}},
+			Contests: []events.Contest{{ID: "turnout", Name: "Turnout", Kind: events.KindTurnout,
+				Choices: []events.Choice{{ID: "registered", Name: "Registered voters"}, {ID: "ballots-cast", Name: "Ballots cast"}}}},
+		}}},
 	}
 }
 

@@ -50,32 +50,48 @@ func limitsEvent(m *events.Manifest) *events.Event {
 	return &events.Event{ID: uuid.MustParse("015b582a-0300-75b3-abf2-579a5eb66403"), Election: "limits", Body: m}
 }
 
+// longChoices returns n choices whose IDs are long bytes, but for the
+// first extra ones, one byte longer.
+func longChoices(n, long, extra int) []events.Choice {
+	out := make([]events.Choice, n)
+	for i := range out {
+		id := fmt.Sprintf("ch%0*d", long-2, i)
+		if i < extra {
+			id += "x"
+		}
+		out[i] = events.Choice{ID: id, Name: "Choice"}
+	}
+	return out
+}
+
 // tallyFill adds contests voted in one precinct (p1, so each shows 2 units)
 // whose tally numbers add up to exactly n, n ≥ 33, with one vote type: a
-// contest of k choices adds k + 2 × (k + 4) = 3k + 8.
+// contest of k choices adds k + 2 × (k + 4) = 3k + 8. It uses as few
+// contests as keep each at most 400 choices.
 func tallyFill(m *events.Manifest, n int) {
-	var ks []int
-	switch n % 3 {
-	case 2: // 3k + 8
-		ks = []int{(n - 8) / 3}
-	case 1: // 3(a+b) + 16
-		a := (n - 16) / 3
-		ks = []int{a / 2, a - a/2}
-	case 0: // 3(a+b+c) + 24
-		a := (n - 24) / 3
-		ks = []int{a / 3, a / 3, a - 2*(a/3)}
+	c := 1
+	for (n-8*c)%3 != 0 || (n-8*c)/3 > 400*c {
+		c++
+	}
+	total := (n - 8*c) / 3
+	ks := make([]int, c)
+	for i := range ks {
+		ks[i] = total / c
+		if i < total%c {
+			ks[i]++
+		}
 	}
 	for i, k := range ks {
 		m.Contests = append(m.Contests, events.Contest{ID: fmt.Sprintf("fill%d", i), Name: "Contest", VoteFor: 1, Units: []string{"p1"}, Choices: limitsChoices(k)})
 	}
 }
 
-// tallyManifest has a tally of exactly n numbers (one vote type): a
-// contest of 995 choices voted in all 1,999 units gives 995 + 1,999 ×
-// 999 = 1,997,996, and tallyFill the rest.
+// tallyManifest has a tally of exactly n numbers (one vote type): two
+// contests of 495 choices voted in all 1,999 units give 2 × (495 + 1,999
+// × 499) = 1,995,992, and tallyFill the rest.
 func tallyManifest(n int) *events.Manifest {
-	m := limitsManifest(1999, 1, 1, 995)
-	tallyFill(m, n-1_997_996)
+	m := limitsManifest(1999, 1, 2, 495)
+	tallyFill(m, n-1_995_992)
 	return m
 }
 
@@ -112,7 +128,7 @@ func TestManifestLimits(t *testing.T) {
 			name:  "choices",
 			at:    func() *events.Manifest { return limitsManifest(2, 1, 1, events.MaxChoices) },
 			over:  func() *events.Manifest { return limitsManifest(2, 1, 1, events.MaxChoices+1) },
-			field: "data.contests[0].choices", msg: "1001 choices, more than the limit of 1000 per contest",
+			field: "data.contests[0].choices", msg: "501 choices, more than the limit of 500 per contest",
 		},
 		{
 			name:  "vote types",
@@ -122,15 +138,31 @@ func TestManifestLimits(t *testing.T) {
 		},
 		{
 			name:  "cells of a contest",
-			at:    func() *events.Manifest { return limitsManifest(2, 16, 1, 625) }, // 10,000 cells
-			over:  func() *events.Manifest { return limitsManifest(2, 16, 1, 626) },
-			field: "data.contests[0].choices", msg: "626 choices × 16 vote types = 10016 cells, more than the limit of 10000 cells per contest",
+			at:    func() *events.Manifest { return limitsManifest(2, 15, 1, 40) }, // 600 cells
+			over:  func() *events.Manifest { return limitsManifest(2, 15, 1, 41) },
+			field: "data.contests[0].choices", msg: "41 choices × 15 vote types = 615 cells, more than the limit of 600 cells per contest",
+		},
+		{
+			name: "bytes of a contest's report",
+			at: func() *events.Manifest { // 40,959 bytes of counts: 400 cells of 102 bytes, and 159 more
+				m := limitsManifest(2, 1, 1, 0)
+				m.VoteTypes[0].ID = strings.Repeat("v", 27)
+				m.Contests[0].Choices = longChoices(400, 27, 159)
+				return m
+			},
+			over: func() *events.Manifest {
+				m := limitsManifest(2, 1, 1, 0)
+				m.VoteTypes[0].ID = strings.Repeat("v", 27)
+				m.Contests[0].Choices = longChoices(400, 27, 160)
+				return m
+			},
+			field: "data.contests[0].choices", msg: "a report of this contest's 400 cells (400 choices × 1 vote types) needs 40960 bytes of counts, more than the 40959 that fit in one event: shorten its choice and vote type IDs, or split the contest",
 		},
 		{
 			name:  "tally numbers",
 			at:    func() *events.Manifest { return tallyManifest(events.MaxTallyNumbers) },
 			over:  func() *events.Manifest { return tallyManifest(events.MaxTallyNumbers + 1) },
-			field: "data.contests[2]", msg: "the tally would hold 2000001 numbers (choices × vote types + units shown × (choices + 4), summed over contests), more than the limit of 2000000", substring: true,
+			field: "data.contests[6]", msg: "the tally would hold 2000001 numbers (choices × vote types + units shown × (choices + 4), summed over contests), more than the limit of 2000000", substring: true,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,7 +220,9 @@ func TestTallyNumbersOfScopedContests(t *testing.T) {
 
 // TestWidthBomb decodes the manifests of issue 12 (a 7,000 × 7,000 contest
 // and variants, a few hundred kilobytes each): each is refused, naming the
-// limit, before anything is derived from it.
+// limit, before anything is derived from it; those larger than an event
+// for their size. (A contest larger than an event cannot be split into
+// manifest parts either: SplitManifest does not cut a contest.)
 func TestWidthBomb(t *testing.T) {
 	bomb := func(choices, vts int) []byte {
 		var b strings.Builder
@@ -209,18 +243,24 @@ func TestWidthBomb(t *testing.T) {
 		b.WriteString(`]}]}}`)
 		return []byte(b.String())
 	}
+	const hint = ": a manifest this large goes in parts (docs/events.md, Manifests in parts; events.SplitManifest, which `ledger import` uses)"
 	for _, tc := range []struct {
 		choices, vts int
 		field, msg   string
 	}{
-		{7000, 7000, "data.vote_types", "7000 vote types, more than the limit of 64"},
-		{12000, 12000, "data.vote_types", "12000 vote types, more than the limit of 64"},
-		{7000, 1, "data.contests[0].choices", "7000 choices, more than the limit of 1000 per contest"},
-		{1000, 64, "data.contests[0].choices", "1000 choices × 64 vote types = 64000 cells, more than the limit of 10000 cells per contest"},
+		{7000, 7000, "", "event is 362082 bytes, more than the limit of 57343" + hint},
+		{12000, 12000, "", "event is 626082 bytes, more than the limit of 57343" + hint},
+		{7000, 1, "", "event is 181215 bytes, more than the limit of 57343" + hint},
+		{1000, 64, "data.contests[0].choices", "1000 choices, more than the limit of 500 per contest"},
+		{500, 64, "data.contests[0].choices", "500 choices × 64 vote types = 32000 cells, more than the limit of 600 cells per contest"},
+		{500, 1, "", ""},
 	} {
 		data := bomb(tc.choices, tc.vts)
-		if len(data) > events.MaxEventSize {
-			t.Fatalf("%d × %d: %d bytes, more than an event", tc.choices, tc.vts, len(data))
+		if tc.msg == "" {
+			if _, err := events.Decode(data); err != nil {
+				t.Errorf("%d choices × %d vote types (%d bytes): %v", tc.choices, tc.vts, len(data), err)
+			}
+			continue
 		}
 		_, err := events.Decode(data)
 		var e *events.Error

@@ -58,6 +58,10 @@ type Submission struct {
 	// SignatureErr is why the signature is not Signer's valid signature
 	// of the text; nil when it is.
 	SignatureErr error
+	// Manifest is the whole manifest when the first event is an
+	// election.defined: its body, or the manifest assembled from it and
+	// the manifest.part events that follow it (AssembleManifest).
+	Manifest *Manifest
 }
 
 // SignatureError is why a submission's signature does not verify.
@@ -73,6 +77,9 @@ func ParseKey(vkey string) (note.Verifier, error) {
 	v, err := note.NewVerifier(vkey)
 	if err != nil {
 		return nil, fmt.Errorf("%q is not an Ed25519 verifier key (name+hash+base64, as `ledger keygen` prints)", clip(vkey))
+	}
+	if len(v.Name()) > MaxNameLength {
+		return nil, fmt.Errorf("verifier key %q has a name of %d bytes, more than the limit of %d", clip(vkey), len(v.Name()), MaxNameLength)
 	}
 	_, rest, _ := strings.Cut(vkey, "+")
 	_, b64, _ := strings.Cut(rest, "+")
@@ -244,6 +251,9 @@ func OpenSubmission(data []byte) (*Submission, error) {
 	}
 	if len(sub.Events) == 0 {
 		return fail("no events: a submission carries at least one")
+	}
+	if err := sub.assembleManifests(); err != nil {
+		return nil, err
 	}
 	sub.SignatureErr = checkSignature(text, sigs, verifier)
 	return sub, nil

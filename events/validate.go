@@ -15,7 +15,7 @@ import (
 // Limits of a valid event.
 const (
 	MaxVotes        = 1_000_000_000 // per count: sums over 10,000 counts × 175,000 units stay below int64's limit
-	MaxCountRows    = 10_000        // counts in one report
+	MaxCountRows    = 600           // counts in one report: as many as a contest has cells (MaxContestCells)
 	MaxNameLength   = 256           // names, labels and operators, in bytes
 	MaxReasonLength = 2048
 	MaxIDLength     = 128
@@ -37,7 +37,8 @@ const (
 const (
 	// MaxUnits is the most reporting units: a state's ~10,000 precincts
 	// five times over. A national manifest (~175,000 precincts) would not
-	// fit MaxEventSize anyway; a nation is a manifest per state.
+	// fit one submission (MaxSubmissionSize) anyway; a nation is a
+	// manifest per state.
 	MaxUnits = 50_000
 	// MaxUnitDepth is the most levels of the unit tree, the root being
 	// level 1 (state ⊃ county ⊃ precinct is 3). Each report rolls up
@@ -46,13 +47,16 @@ const (
 	// MaxContests is the most contests: a statewide ballot with every
 	// local race, several times over.
 	MaxContests = 10_000
-	// MaxChoices is the most choices of one contest; few have 200.
-	MaxChoices = 1_000
+	// MaxChoices is the most choices of one contest; few have 100 (135
+	// ran in California's 2003 recall).
+	MaxChoices = 500
 	// MaxVoteTypes is the most vote types; few elections have 20.
 	MaxVoteTypes = 64
 	// MaxContestCells is the most cells (choices × vote types) of one
-	// contest: as many as one report may count (MaxCountRows), so a single
-	// report can always carry a whole contest. With MaxVotes and MaxUnits
+	// contest: as many as one report may count (MaxCountRows). A contest
+	// must also fit MaxReportCounts, which with IDs of a few bytes allows
+	// about 750 cells, so that a single report can always carry a whole
+	// contest. With MaxVotes and MaxUnits
 	// it keeps every sum of a tally below int64's limit (10⁹ × 5·10⁴ ×
 	// 10⁴ = 5·10¹⁷ < 9.2·10¹⁸).
 	MaxContestCells = MaxCountRows
@@ -66,7 +70,16 @@ const (
 	MaxTallyNumbers = 2_000_000
 	// MaxScopeUnits is the most units a reporter key's registration
 	// names; each covers its sub-units too, so a county office names one.
-	MaxScopeUnits = 1_000
+	// 256 of the longest IDs fit one event.
+	MaxScopeUnits = 256
+	// MaxManifestParts is the most events one manifest may be split into
+	// (Manifest.Parts): as many as fit one submission (MaxSubmissionSize).
+	MaxManifestParts = 128
+	// MaxReportCounts is the most bytes the counts of a report of every
+	// cell of a contest may take, each count at MaxVotes: what an event
+	// holds (MaxEventSize) less 16 KiB for the rest of a correction (IDs,
+	// source, reason).
+	MaxReportCounts = MaxEventSize - 16<<10
 )
 
 // ValidElectionID reports whether s can name an election: 1–64 characters of
@@ -211,6 +224,25 @@ func (v *validator) uniq(field string, seen map[string]bool, id string) {
 }
 
 func (m *Manifest) validate(v *validator) {
+	m.validateHead(v)
+	switch {
+	case v.err != nil:
+		return
+	case m.Parts == 1:
+		v.fail("parts", "is 1: leave it out for a manifest in one event")
+	case m.Parts < 0 || m.Parts > MaxManifestParts:
+		v.fail("parts", "%d is not between 2 and %d", m.Parts, MaxManifestParts)
+	case m.Parts > 1:
+		// The first of several parts: each unit and contest on its own.
+		// AssembleManifest checks the whole.
+		validateItems(v, m.Units, m.Contests, true)
+	default:
+		m.validateWhole(v)
+	}
+}
+
+// validateHead checks what only the first event of a manifest holds.
+func (m *Manifest) validateHead(v *validator) {
 	v.text("name", m.Name, true, MaxNameLength)
 	if _, err := time.Parse(time.DateOnly, m.Date); err != nil {
 		v.fail("date", "%q is not a date in the form YYYY-MM-DD", clip(m.Date))
@@ -223,7 +255,6 @@ func (m *Manifest) validate(v *validator) {
 		v.fail("vote_types", "at least one vote type is needed")
 	case len(m.VoteTypes) > MaxVoteTypes:
 		v.fail("vote_types", "%d vote types, more than the limit of %d", len(m.VoteTypes), MaxVoteTypes)
-		return
 	}
 	seen := map[string]bool{}
 	for i, t := range m.VoteTypes {
@@ -233,6 +264,11 @@ func (m *Manifest) validate(v *validator) {
 		v.uniq("id", seen, t.ID)
 		v.pop()
 	}
+}
+
+// validateWhole checks a whole manifest, all of its units and contests
+// together: one event's, or the one AssembleManifest made of several.
+func (m *Manifest) validateWhole(v *validator) {
 	switch {
 	case len(m.Units) == 0:
 		v.fail("units", "at least one reporting unit is needed")
@@ -244,9 +280,7 @@ func (m *Manifest) validate(v *validator) {
 	depth := make([]int, len(m.Units))          // the root is at 1
 	for i, u := range m.Units {
 		v.pushIndex("units", i)
-		v.id("id", u.ID)
-		v.text("name", u.Name, true, MaxNameLength)
-		v.text("kind", u.Kind, true, MaxNameLength)
+		unitFields(v, u)
 		p, known := units[u.Parent]
 		switch {
 		case i == 0 && u.Parent != "":
@@ -277,60 +311,120 @@ func (m *Manifest) validate(v *validator) {
 		return
 	}
 	contests := map[string]bool{}
+	typeIDs := 0
+	for _, t := range m.VoteTypes {
+		typeIDs += len(t.ID)
+	}
 	for i, c := range m.Contests {
 		v.pushIndex("contests", i)
-		v.id("id", c.ID)
-		v.text("name", c.Name, true, MaxNameLength)
-		v.uniq("id", contests, c.ID)
-		switch c.Kind {
-		case "":
-			if c.VoteFor < 1 || c.VoteFor > MaxVoteFor {
-				v.fail("vote_for", "%d is not between 1 and %d", c.VoteFor, MaxVoteFor)
-			}
-		case KindTurnout:
-			if c.VoteFor != 0 {
-				v.fail("vote_for", "is %d; a turnout contest has no vote_for, so it must be 0", c.VoteFor)
-			}
-		default:
-			v.fail("kind", "%q is not a contest kind (leave it out for a race, or use %q)", clip(c.Kind), KindTurnout)
-		}
-		switch n := len(c.Choices); {
-		case n == 0:
-			v.fail("choices", "at least one choice is needed")
-		case n > MaxChoices:
-			v.fail("choices", "%d choices, more than the limit of %d per contest", n, MaxChoices)
-		case n*len(m.VoteTypes) > MaxContestCells:
-			v.fail("choices", "%d choices × %d vote types = %d cells, more than the limit of %d cells per contest",
-				n, len(m.VoteTypes), n*len(m.VoteTypes), MaxContestCells)
-		}
-		if v.err != nil {
+		if !contestFields(v, c) {
 			v.pop()
 			return
 		}
-		choices := map[string]bool{}
-		for j, ch := range c.Choices {
-			v.pushIndex("choices", j)
-			v.id("id", ch.ID)
-			v.text("name", ch.Name, true, MaxNameLength)
-			v.text("party", ch.Party, false, MaxNameLength)
-			for k, a := range ch.Aliases {
-				v.text(fmt.Sprintf("aliases[%d]", k), a, true, MaxNameLength)
-			}
-			v.uniq("id", choices, ch.ID)
-			v.pop()
+		v.uniq("id", contests, c.ID)
+		n, types := len(c.Choices), len(m.VoteTypes)
+		if n*types > MaxContestCells {
+			v.fail("choices", "%d choices × %d vote types = %d cells, more than the limit of %d cells per contest",
+				n, types, n*types, MaxContestCells)
 		}
-		scope := map[string]bool{}
+		// The counts of a report of every cell, each at MaxVotes: a row
+		// is {"choice":"…","vote_type":"…","votes":1000000000}, and a
+		// comma, 48 bytes besides the two IDs.
+		choiceIDs := 0
+		for _, ch := range c.Choices {
+			choiceIDs += len(ch.ID)
+		}
+		if b := n*types*48 + choiceIDs*types + typeIDs*n; b > MaxReportCounts {
+			v.fail("choices", "a report of this contest's %d cells (%d choices × %d vote types) needs %d bytes of counts, more than the %d that fit in one event: shorten its choice and vote type IDs, or split the contest",
+				n*types, n, types, b, MaxReportCounts)
+		}
 		for j, u := range c.Units {
 			if _, ok := units[u]; !ok {
 				v.fail(fmt.Sprintf("units[%d]", j), "%q is not a unit of this election", clip(u))
 			}
-			v.uniq(fmt.Sprintf("units[%d]", j), scope, u)
 		}
 		v.pop()
 	}
 	if v.err == nil {
 		m.checkTallySize(v, units, depth)
 	}
+}
+
+// validateItems checks the units and contests of one part of a manifest
+// in several (the first when first is set) on their own: the parents and
+// scopes they name may be in other parts.
+func validateItems(v *validator, units []Unit, contests []Contest, first bool) {
+	for i, u := range units {
+		v.pushIndex("units", i)
+		unitFields(v, u)
+		switch root := first && i == 0; {
+		case root && u.Parent != "":
+			v.fail("parent", "the first unit is the root and has no parent")
+		case !root && u.Parent == "":
+			v.fail("parent", "missing: only the first unit of the manifest is a root")
+		case !root:
+			v.id("parent", u.Parent)
+		}
+		v.pop()
+	}
+	for i, c := range contests {
+		v.pushIndex("contests", i)
+		contestFields(v, c)
+		for j, u := range c.Units {
+			v.id(fmt.Sprintf("units[%d]", j), u)
+		}
+		v.pop()
+	}
+}
+
+func unitFields(v *validator, u Unit) {
+	v.id("id", u.ID)
+	v.text("name", u.Name, true, MaxNameLength)
+	v.text("kind", u.Kind, true, MaxNameLength)
+}
+
+// contestFields checks a contest on its own: what it says of itself and
+// its choices, and that its scope names no unit twice. It returns false
+// when the contest has too many choices to look further.
+func contestFields(v *validator, c Contest) bool {
+	v.id("id", c.ID)
+	v.text("name", c.Name, true, MaxNameLength)
+	switch c.Kind {
+	case "":
+		if c.VoteFor < 1 || c.VoteFor > MaxVoteFor {
+			v.fail("vote_for", "%d is not between 1 and %d", c.VoteFor, MaxVoteFor)
+		}
+	case KindTurnout:
+		if c.VoteFor != 0 {
+			v.fail("vote_for", "is %d; a turnout contest has no vote_for, so it must be 0", c.VoteFor)
+		}
+	default:
+		v.fail("kind", "%q is not a contest kind (leave it out for a race, or use %q)", clip(c.Kind), KindTurnout)
+	}
+	switch n := len(c.Choices); {
+	case n == 0:
+		v.fail("choices", "at least one choice is needed")
+	case n > MaxChoices:
+		v.fail("choices", "%d choices, more than the limit of %d per contest", n, MaxChoices)
+		return false
+	}
+	choices := map[string]bool{}
+	for j, ch := range c.Choices {
+		v.pushIndex("choices", j)
+		v.id("id", ch.ID)
+		v.text("name", ch.Name, true, MaxNameLength)
+		v.text("party", ch.Party, false, MaxNameLength)
+		for k, a := range ch.Aliases {
+			v.text(fmt.Sprintf("aliases[%d]", k), a, true, MaxNameLength)
+		}
+		v.uniq("id", choices, ch.ID)
+		v.pop()
+	}
+	scope := map[string]bool{}
+	for j, u := range c.Units {
+		v.uniq(fmt.Sprintf("units[%d]", j), scope, u)
+	}
+	return true
 }
 
 // checkTallySize refuses a manifest whose tally would hold more than
@@ -526,4 +620,18 @@ func (v *validator) key(field, s string) {
 	if _, err := ParseKey(s); err != nil {
 		v.fail(field, "%v", err)
 	}
+}
+
+func (p *ManifestPart) validate(v *validator) {
+	if p.Part < 1 || p.Part >= MaxManifestParts {
+		v.fail("part", "%d is not between 1 and %d", p.Part, MaxManifestParts-1)
+	}
+	if len(p.Units) == 0 && len(p.Contests) == 0 {
+		v.fail("", "a manifest part holds at least one unit or contest")
+	}
+	if len(p.Units) > MaxUnits || len(p.Contests) > MaxContests {
+		v.fail("", "%d units and %d contests, more than the limits of %d and %d", len(p.Units), len(p.Contests), MaxUnits, MaxContests)
+		return
+	}
+	validateItems(v, p.Units, p.Contests, false)
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/demo"
@@ -39,13 +38,9 @@ func runDemo(t *testing.T) (*node.Node, chan error) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close(ctx) })
-	v, err := note.NewVerifier(n.VerifierKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: keys, Out: io.Discard, Pace: 15 * time.Millisecond})
+		_, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Key: n.VerifierKey, Keys: keys, Out: io.Discard, Pace: 15 * time.Millisecond})
 		done <- err
 	}()
 	return n, done

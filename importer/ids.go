@@ -17,7 +17,8 @@ import (
 )
 
 // Events returns the import as events ready to submit: the manifest first
-// (unless withManifest is false, when the election already has one), then
+// (unless withManifest is false, when the election already has one), in
+// several events when it is too large for one (events.SplitManifest), then
 // the reports in order.
 //
 // Event IDs are deterministic UUIDv7s, so that submitting the same import
@@ -54,7 +55,13 @@ func (imp *Import) Events(withManifest bool) ([]*events.Event, error) {
 		if err != nil {
 			return nil, fmt.Errorf("couldn't encode the manifest of %s: %w", imp.Election, err)
 		}
-		out = append(out, &events.Event{ID: derivedID(importDomain, ms, imp.Election, "manifest", string(enc)), Election: imp.Election, Body: imp.Manifest})
+		// A manifest too large for one event goes in parts, which the
+		// client submits together.
+		parts, err := events.SplitManifest(&events.Event{ID: derivedID(importDomain, ms, imp.Election, "manifest", string(enc)), Election: imp.Election, Body: imp.Manifest})
+		if err != nil {
+			return nil, fmt.Errorf("couldn't split the manifest of %s into events: %w", imp.Election, err)
+		}
+		out = append(out, parts...)
 	}
 	ids := reportIDs(ms, imp.Election, imp.Reports)
 	seen := make(map[uuid.UUID]int, len(imp.Reports)) // ID → report index

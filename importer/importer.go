@@ -148,6 +148,13 @@ func Check(file string, imp *Import) error {
 		if err := ev.Validate(); err != nil {
 			return fmt.Errorf("couldn't import %s: %s is not a valid event: %w", file, what(i), err)
 		}
+		if i == 0 {
+			// A manifest too large for one event is split into several.
+			if _, err := events.SplitManifest(ev); err != nil {
+				return &Error{File: file, Msg: err.Error()}
+			}
+			continue
+		}
 		if r, ok := body.(*events.CountReport); ok && reportBound(r)+envelope <= events.MaxEventSize {
 			continue // fits, without encoding it to see
 		}

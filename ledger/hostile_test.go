@@ -57,7 +57,7 @@ func (r *hostileRig) open() {
 	if r.db, err = store.Open(filepath.Join(r.dir, "pebble")); err != nil {
 		r.t.Fatal(err)
 	}
-	signer, _, err := checkpoint.LoadOrCreateKey(r.dir, "hostile.local")
+	signer, err := checkpoint.LoadOrCreateKey(r.dir, "hostile.local")
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -137,6 +137,87 @@ func manyContests(election string, n int) []byte {
 	}
 	b.WriteString(`]}}`)
 	return []byte(b.String())
+}
+
+// partsJSON is a manifest of election in parts, written without checks:
+// the first event has vts vote types, "parts" and the first items, each
+// part the next; items are the units, then the contests (JSON objects),
+// at most per an event.
+func partsJSON(election string, vts int, units, contests []string, per int) [][]byte {
+	type item struct {
+		contest bool
+		json    string
+	}
+	var items []item
+	for _, u := range units {
+		items = append(items, item{false, u})
+	}
+	for _, c := range contests {
+		items = append(items, item{true, c})
+	}
+	n := (len(items) + per - 1) / per
+	id := uuid.Must(uuid.NewV7())
+	var out [][]byte
+	for k := range n {
+		var us, cs []string
+		for _, it := range items[k*per : min(len(items), (k+1)*per)] {
+			if it.contest {
+				cs = append(cs, it.json)
+			} else {
+				us = append(us, it.json)
+			}
+		}
+		var b strings.Builder
+		if k == 0 {
+			fmt.Fprintf(&b, `{"v":1,"type":"election.defined","id":%q,"election":%q,"data":{"name":"M","date":"2026-11-03","authority":%q,"parts":%d,"vote_types":[`, id, election, testkeys.Authority.Verifier, n)
+			for i := range vts {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, `{"id":"v%d","name":"v"}`, i)
+			}
+			fmt.Fprintf(&b, `],"units":[%s],"contests":[%s]}}`, strings.Join(us, ","), strings.Join(cs, ","))
+		} else {
+			fmt.Fprintf(&b, `{"v":1,"type":"manifest.part","id":%q,"election":%q,"data":{"part":%d`, events.ManifestPartID(id, k), election, k)
+			if len(us) > 0 {
+				fmt.Fprintf(&b, `,"units":[%s]`, strings.Join(us, ","))
+			}
+			if len(cs) > 0 {
+				fmt.Fprintf(&b, `,"contests":[%s]`, strings.Join(cs, ","))
+			}
+			b.WriteString(`}}`)
+		}
+		out = append(out, []byte(b.String()))
+	}
+	return out
+}
+
+// tallyBomb is a manifest in parts whose tally would hold more than
+// events.MaxTallyNumbers numbers: 2,000 precincts and two contests of
+// events.MaxChoices choices voted everywhere.
+func tallyBomb(election string) [][]byte {
+	units := []string{`{"id":"r","name":"r","kind":"r"}`}
+	for i := range 2000 {
+		units = append(units, fmt.Sprintf(`{"id":"p%d","name":"p","kind":"p","parent":"r"}`, i))
+	}
+	var contests []string
+	for c := range 2 {
+		var ch []string
+		for i := range events.MaxChoices {
+			ch = append(ch, fmt.Sprintf(`{"id":"c%d","name":"c"}`, i))
+		}
+		contests = append(contests, fmt.Sprintf(`{"id":"k%d","name":"k","vote_for":1,"choices":[%s]}`, c, strings.Join(ch, ",")))
+	}
+	return partsJSON(election, 1, units, contests, 800)
+}
+
+// contestsBomb is a manifest in parts of n contests.
+func contestsBomb(election string, n int) [][]byte {
+	var contests []string
+	for i := range n {
+		contests = append(contests, fmt.Sprintf(`{"id":"k%d","name":"k","vote_for":1,"choices":[{"id":"c","name":"c"}]}`, i))
+	}
+	return partsJSON(election, 1, []string{`{"id":"r","name":"r","kind":"r"}`}, contests, 700)
 }
 
 // Ways to spoil a signed submission's signature, keeping its text readable.
@@ -247,19 +328,22 @@ func TestHostileMessages(t *testing.T) {
 		{"junk", r.msg("x", []byte("\x00\xffnot an event")), want{unreadable, "not a signed submission"}},
 		{"empty", r.msg("x", nil), want{unreadable, "not a signed submission"}},
 		{"an unsigned event", r.msg("ok", goodJSON), want{unreadable, "not a signed submission"}},
-		{"width bomb, 7,000 × 7,000", r.msg("bomb", signLines(t, auth, "bomb", manifestJSON("bomb", 1, 7000, 7000, 0))), want{unreadable, "7000 vote types, more than the limit of 64"}},
-		{"width bomb, 12,000 choices", r.msg("bomb2", signLines(t, auth, "bomb2", manifestJSON("bomb2", 1, 1, 12000, 0))), want{unreadable, "12000 choices, more than the limit of 1000 per contest"}},
-		{"cells", r.msg("cells", signLines(t, auth, "cells", manifestJSON("cells", 1, 20, 1000, 0))), want{unreadable, "more than the limit of 10000 cells per contest"}},
-		{"tally", r.msg("tally", signLines(t, auth, "tally", manifestJSON("tally", 2000, 1, 1000, 0))), want{unreadable, "more than the limit of 2000000"}},
+		{"width bomb, 7,000 × 7,000", r.msg("bomb", signLines(t, auth, "bomb", manifestJSON("bomb", 1, 7000, 7000, 0))), want{unreadable, "more than the limit of 57343"}},
+		{"width bomb, 12,000 choices", r.msg("bomb2", signLines(t, auth, "bomb2", manifestJSON("bomb2", 1, 1, 12000, 0))), want{unreadable, "more than the limit of 57343"}},
+		{"cells", r.msg("cells", signLines(t, auth, "cells", manifestJSON("cells", 1, 20, events.MaxChoices, 0))), want{unreadable, "10000 cells, more than the limit of 600 cells per contest"}},
+		{"tally", r.msg("tally", signLines(t, auth, "tally", tallyBomb("tally")...)), want{unreadable, "more than the limit of 2000000"}},
 		{"depth", r.msg("deep", signLines(t, auth, "deep", manifestJSON("deep", 1, 1, 2, events.MaxUnitDepth))), want{unreadable, "more than the limit of 16"}},
-		{"contests", r.msg("many", signLines(t, auth, "many", manyContests("many", events.MaxContests+1))), want{unreadable, "10001 contests, more than the limit of 10000"}},
+		{"contests", r.msg("many", signLines(t, auth, "many", contestsBomb("many", events.MaxContests+1)...)), want{unreadable, "10001 contests, more than the limit of 10000"}},
+		{"contests in one event", r.msg("many1", signLines(t, auth, "many1", manyContests("many1", events.MaxContests+1))), want{unreadable, "more than the limit of 57343"}},
+		{"a manifest's part alone", r.msg("alone", signLines(t, auth, "alone", contestsBomb("alone", 1000)[1])), want{unreadable, "does not follow its election.defined event"}},
+		{"a manifest without its last part", r.msg("short", signLines(t, auth, "short", contestsBomb("short", 1000)[:1]...)), want{unreadable, "is a manifest in 2 parts, but only 0 events follow it"}},
 		{"report before its election", r.msg("ok", goodReport), want{"dropped: election \"ok\" is not defined", ""}},
 		{"manifest", r.msg("ok", r.sub(auth, "ok", okManifest)), want{"logged 1", ""}},
 		{"report", r.msg("ok", r.sub(auth, "ok", report("p2", "local", events.Count{Choice: "x", VoteType: "ed", Votes: 3}))), want{"logged 1", ""}},
 		{"report out of scope", r.msg("ok", r.sub(auth, "ok", report("p1", "local", events.Count{Choice: "x", VoteType: "ed", Votes: 3}))), want{"logged 1", ""}},
-		{"too many counts", r.msg("ok", signLines(t, auth, "ok", bigReportJSON)), want{unreadable, "10001 counts, more than the limit of 10000"}},
+		{"too many counts", r.msg("ok", signLines(t, auth, "ok", bigReportJSON)), want{unreadable, "601 counts, more than the limit of 600"}},
 		{"too many votes", r.msg("ok", signLines(t, auth, "ok", replaceOnce(t, bytes.Clone(goodJSON), `"votes":7`, `"votes":1000000000000`))), want{unreadable, "more than the limit of 1000000000"}},
-		{"width bomb for a defined election", r.msg("ok", signLines(t, auth, "ok", manifestJSON("ok", 1, 7000, 7000, 0))), want{unreadable, "7000 vote types"}},
+		{"width bomb for a defined election", r.msg("ok", signLines(t, auth, "ok", manifestJSON("ok", 1, 7000, 7000, 0))), want{unreadable, "more than the limit of 57343"}},
 		{"second manifest", r.msg("ok", r.sub(auth, "ok", okManifest)), want{"logged 1", ""}},
 		{"wrong subject", r.msg("other", wrongSubject), want{"dropped: published on", ""}},
 		{"an event of another election", r.msg("ok", otherElection), want{unreadable, `is for election "other", the submission for "ok"`}},

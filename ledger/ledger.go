@@ -56,7 +56,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/audit"
@@ -76,7 +75,10 @@ const DefaultMaxBatch = 2000
 type Config struct {
 	DB     *store.DB
 	Broker *broker.Broker
-	Signer note.Signer // signs checkpoints; its name is the ledger name
+	// Signer is the ledger's key: it signs each election's checkpoints
+	// under the log's own key name, its origin "<ledger name>/<election>"
+	// (checkpoint.Key.LogSigner); its name is the ledger name.
+	Signer *checkpoint.Key
 	// Authorities are the verifier keys of the election authorities whose
 	// manifests this ledger logs: the operator's choice. Without any, it
 	// defines no election.
@@ -221,11 +223,22 @@ func (l *Ledger) loadElection(id string, size uint64, rebuild bool) (*election, 
 	return el, nil
 }
 
-// Name is the ledger's name: its key name and checkpoint origin prefix.
+// Name is the ledger's name: the name of its ledger key, and the prefix of
+// checkpoint origins.
 func (l *Ledger) Name() string { return l.name }
 
-// Origin returns the checkpoint origin of an election's log.
+// Origin returns the checkpoint origin of an election's log: also the name
+// of the log's key.
 func (l *Ledger) Origin(election string) string { return checkpoint.Origin(l.name, election) }
+
+// LogKey returns the verifier key of an election's log, named by its
+// origin (checkpoint.Key.LogKey), for an election the ledger has.
+func (l *Ledger) LogKey(election string) (string, error) {
+	if _, err := l.size(election); err != nil {
+		return "", err
+	}
+	return l.cfg.Signer.LogKey(election), nil
+}
 
 // Position returns the last stream sequence applied.
 func (l *Ledger) Position() uint64 {

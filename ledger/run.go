@@ -566,16 +566,18 @@ func (l *Ledger) apply(st *stepState, m message) error {
 			l.drop(st, seq, sub.ID, reason)
 			return nil
 		}
-		id := sub.Events[0].ID
-		_, dup := st.logged[id]
-		if !dup {
-			if dup, err = st.loggedBefore(l.db, id); err != nil {
-				return fmt.Errorf("couldn't look up event %s: %w", id, err)
+		// The manifest's events must all be logged, as its first entries.
+		for _, ev := range sub.Events[:events.ManifestEvents(sub.Manifest)] {
+			_, dup := st.logged[ev.ID]
+			if !dup {
+				if dup, err = st.loggedBefore(l.db, ev.ID); err != nil {
+					return fmt.Errorf("couldn't look up event %s: %w", ev.ID, err)
+				}
 			}
-		}
-		if dup {
-			l.drop(st, seq, sub.ID, fmt.Sprintf("the manifest of election %q has event ID %s, which is logged already", sub.Election, id))
-			return nil
+			if dup {
+				l.drop(st, seq, sub.ID, fmt.Sprintf("the manifest of election %q has event ID %s, which is logged already", sub.Election, ev.ID))
+				return nil
+			}
 		}
 		el = &election{proj: proj}
 		st.created[sub.Election] = el
@@ -599,8 +601,9 @@ func (l *Ledger) apply(st *stepState, m message) error {
 		}
 		verdict, reason := events.Accepted, ""
 		switch {
-		case defining && i == 0:
-			// The manifest that defines the election: define checked it.
+		case defining && i < events.ManifestEvents(sub.Manifest):
+			// The manifest that defines the election, and its parts:
+			// define checked the whole.
 		case signer == "":
 			verdict, reason = events.Rejected, projections.SignaturePrefix+" "+sub.SignatureErr.Error()
 		default:
@@ -633,9 +636,9 @@ func (l *Ledger) apply(st *stepState, m message) error {
 // accepts (Config.Authorities). It returns the new projection, or why the
 // submission is dropped.
 func (l *Ledger) define(sub *events.Submission) (*projections.Election, string) {
-	m, ok := sub.Events[0].Body.(*events.Manifest)
+	m := sub.Manifest // whole, when it comes in parts
 	switch {
-	case !ok:
+	case m == nil:
 		return nil, fmt.Sprintf("election %q is not defined", sub.Election)
 	case m.Authority == "":
 		return nil, fmt.Sprintf("the manifest of election %q names no authority", sub.Election)
@@ -658,7 +661,7 @@ func (l *Ledger) appendEntry(st *stepState, el *election, ev *events.Event, cano
 	if !slices.Contains(st.touched, ev.Election) {
 		st.touched = append(st.touched, ev.Election)
 	}
-	en := &events.Entry{Index: el.size, Recorded: ts.UTC(), Verdict: verdict, Reason: reason, Submission: ref, Event: ev}
+	en := &events.Entry{Index: el.size, Recorded: ts.UTC(), Verdict: verdict, Reason: events.ClipReason(reason), Submission: ref, Event: ev}
 	b, err := en.EncodeWith(canonical)
 	if err != nil {
 		return fmt.Errorf("couldn't encode entry %d of %s: %w", en.Index, ev.Election, err)

@@ -126,9 +126,30 @@ func (l *Ledger) checkStored(id string, size uint64) error {
 		return err
 	}
 	if !bytes.Equal(again, signed) {
+		// Signed by this key, but under the ledger name, as versions before
+		// log keys signed: not a tampered log, an older data directory.
+		if old, err := checkpoint.SignWith(l.cfg.Signer.LedgerSigner(), l.Origin(id), cpSize, cpRoot); err == nil && bytes.Equal(old, signed) {
+			return &EarlierKeyNameError{Election: id, KeyName: l.name, Origin: l.Origin(id)}
+		}
 		return storageAlarm(id, cpSize, "the checkpoint stored at size %d is not the one this ledger's key signs for that root", cpSize)
 	}
 	return nil
+}
+
+// EarlierKeyNameError is returned by Open for a data directory written by
+// an earlier version of the ledger, which signed every election's
+// checkpoints under the ledger name: this version signs each log under its
+// origin (checkpoint.Key.LogSigner), and does not go on signing a log
+// whose checkpoints carry another key name.
+type EarlierKeyNameError struct {
+	Election string
+	KeyName  string // the key name of the stored checkpoints: the ledger name
+	Origin   string // the key name this version signs the log under
+}
+
+func (e *EarlierKeyNameError) Error() string {
+	return fmt.Sprintf("the data directory was written by an earlier version of the ledger, whose checkpoints carry the key name %s (the checkpoint of %s is signed as \"— %s …\"); this version names each log's key by its origin (\"— %s …\", C2SP tlog-checkpoint) and does not sign on under another name: start with a new data directory",
+		e.KeyName, e.Election, e.KeyName, e.Origin)
 }
 
 // checkNothingPast checks that no entry, Merkle hash or checkpoint is

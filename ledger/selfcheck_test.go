@@ -37,20 +37,21 @@ const (
 
 type scFixture struct {
 	brk    *broker.Broker
-	signer note.Signer
-	v      note.Verifier
-	dir    string // the pristine database
+	signer *checkpoint.Key
+	key    string        // the ledger key
+	v      note.Verifier // the log key of scElection
+	dir    string        // the pristine database
 	size   uint64
 }
 
 func newSCFixture(t *testing.T) *scFixture {
 	t.Helper()
 	dir := t.TempDir()
-	signer, vkey, err := checkpoint.LoadOrCreateKey(dir, "selfcheck.local")
+	signer, err := checkpoint.LoadOrCreateKey(dir, "selfcheck.local")
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := note.NewVerifier(vkey)
+	v, _, err := checkpoint.LogVerifier(signer.VerifierKey(), scElection)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func newSCFixture(t *testing.T) *scFixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { brk.Close() })
-	f := &scFixture{brk: brk, signer: signer, v: v, dir: filepath.Join(dir, "pebble")}
+	f := &scFixture{brk: brk, signer: signer, key: signer.VerifierKey(), v: v, dir: filepath.Join(dir, "pebble")}
 	l, db := f.open(t, f.dir)
 	defer db.Close()
 	if err := f.step(l, scManifest()); err != nil {
@@ -238,7 +239,7 @@ func (f *scFixture) wantMismatch(t *testing.T, dir string, index uint64, want st
 		t.Fatal(err)
 	}
 	defer db.Close()
-	_, err = audit.Verify(db, scElection, f.v)
+	_, err = audit.Verify(db, scElection, f.key)
 	var me *audit.MismatchError
 	if !errors.As(err, &me) || me.Election != scElection || me.Index != index || !strings.Contains(err.Error(), want) {
 		t.Fatalf("audit.Verify: got %v, want a mismatch at index %d saying %q", err, index, want)
@@ -281,7 +282,7 @@ func TestSelfCheckAtStart(t *testing.T) {
 			db.Delete(scKey('c', n), pebble.Sync)
 		}, n - 1, "entries [8, 9) were never signed", n, "no signed checkpoint covers the whole log"},
 		{"the latest checkpoint replaced by one of another key", func(t *testing.T, db *pebble.DB) {
-			other, _, err := checkpoint.LoadOrCreateKey(t.TempDir(), "selfcheck.local")
+			other, err := checkpoint.LoadOrCreateKey(t.TempDir(), "selfcheck.local")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -346,7 +347,7 @@ func TestSelfCheckAtStart(t *testing.T) {
 		if err := f.step(l, scReport(9)); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := audit.Verify(db, scElection, f.v); err != nil {
+		if _, err := audit.Verify(db, scElection, f.key); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -388,6 +389,55 @@ func TestSelfCheckAtStart(t *testing.T) {
 		}
 		db.Close()
 		f.wantMismatch(t, dir, 3, "index 3")
+	})
+
+	// A data directory written by a version before log keys: every
+	// checkpoint signed by the same key, but under the ledger name. Not
+	// the tamper alarm: an error that says what it is.
+	t.Run("checkpoints signed under the ledger name", func(t *testing.T) {
+		dir := f.copyDB(t)
+		origin := "selfcheck.local/" + scElection
+		tamper(t, dir, func(db *pebble.DB) {
+			for s := uint64(1); s <= n; s++ {
+				b, closer, err := db.Get(scKey('c', s))
+				if errors.Is(err, pebble.ErrNotFound) {
+					continue // no step ended at this size
+				} else if err != nil {
+					t.Fatal(err)
+				}
+				signed, err := checkpoint.Open(bytes.Clone(b), origin, f.v)
+				closer.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				old, err := checkpoint.SignWith(f.signer.LedgerSigner(), origin, s, signed.Root)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Contains(old, []byte("\n\n— selfcheck.local ")) {
+					t.Fatalf("not signed under the ledger name:\n%s", old)
+				}
+				mustSet(t, db, scKey('c', s), old)
+			}
+		})
+		_, _, err := f.tryOpen(dir)
+		var ek *EarlierKeyNameError
+		var alarm *StorageAlarm
+		if !errors.As(err, &ek) || errors.As(err, &alarm) || ek.Election != scElection || ek.KeyName != "selfcheck.local" || ek.Origin != origin {
+			t.Fatalf("Open: %v; want an EarlierKeyNameError of %s", err, scElection)
+		}
+		for _, want := range []string{
+			"written by an earlier version of the ledger, whose checkpoints carry the key name selfcheck.local",
+			"names each log's key by its origin (\"— selfcheck.local/" + scElection + " …\"",
+			"start with a new data directory",
+		} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("Open: %v; want it to say %q", err, want)
+			}
+		}
+		t.Logf("Open: %v", err)
+		// The audit says why the checkpoints do not verify.
+		f.wantMismatch(t, dir, 1, "signed under the key name selfcheck.local, not selfcheck.local/"+scElection)
 	})
 }
 
@@ -502,7 +552,7 @@ func TestSelfCheckBeforeSigning(t *testing.T) {
 // no receipt and the stream message is not logged.
 func TestSelfCheckRun(t *testing.T) {
 	dir := t.TempDir()
-	signer, _, err := checkpoint.LoadOrCreateKey(dir, "selfcheck.local")
+	signer, err := checkpoint.LoadOrCreateKey(dir, "selfcheck.local")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func benchmarkStep(b *testing.B, whole bool) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	signer, _, err := checkpoint.LoadOrCreateKey(dir, "bench.local")
+	signer, err := checkpoint.LoadOrCreateKey(dir, "bench.local")
 	if err != nil {
 		b.Fatal(err)
 	}

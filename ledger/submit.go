@@ -280,7 +280,8 @@ func (l *Ledger) prepare(sub *events.Submission) (bool, map[uuid.UUID]store.Even
 			return false, nil, refuse(err)
 		}
 		st.events[ev.ID] = ev.Election
-		if m, ok := ev.Body.(*events.Manifest); ok && signers == nil && i == 0 {
+		if _, ok := ev.Body.(*events.Manifest); ok && signers == nil && i == 0 {
+			m := sub.Manifest // whole, when it comes in parts
 			if err := l.mayDefine(sub, m); err != nil {
 				return false, nil, refuse(err)
 			}

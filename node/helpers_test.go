@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/checkpoint"
@@ -356,11 +355,14 @@ func (tn *testNode) checkpoint(election string) checkpoint.Checkpoint {
 
 func openCheckpoint(t testing.TB, signed []byte, n *node.Node, election string) checkpoint.Checkpoint {
 	t.Helper()
-	v, err := note.NewVerifier(n.VerifierKey)
+	v, origin, err := checkpoint.LogVerifier(n.VerifierKey, election)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := checkpoint.Open(signed, n.Ledger.Origin(election), v)
+	if origin != n.Ledger.Origin(election) {
+		t.Fatalf("log key origin %s, the ledger's %s", origin, n.Ledger.Origin(election))
+	}
+	cp, err := checkpoint.Open(signed, origin, v)
 	if err != nil {
 		t.Fatalf("checkpoint of %s: %v\n%s", election, err, signed)
 	}

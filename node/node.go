@@ -64,7 +64,7 @@ type Config struct {
 	NATSListen string
 	// StreamReplicas is the stream's replica count; 3 in a cluster.
 	StreamReplicas int
-	Name           string // ledger name: key name and checkpoint origin prefix
+	Name           string // ledger name: the ledger key's name and the prefix of checkpoint origins (and log key names)
 	// Authorities are the verifier keys of the election authorities whose
 	// manifests the ledger logs, beside those in <data>/authorities.
 	Authorities     []string
@@ -87,7 +87,7 @@ type Node struct {
 	Ledger      *ledger.Ledger
 	Broker      *broker.Broker
 	DB          *store.DB
-	VerifierKey string
+	VerifierKey string   // the ledger key (DATA/ledger.pub, GET /v1/key); each log's key derives from it (checkpoint.LogVerifier)
 	Authorities []string // the election authorities accepted
 	Handler     http.Handler
 	Registry    *prometheus.Registry
@@ -296,10 +296,11 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		}
 	}()
 	n.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	signer, vkey, err := checkpoint.LoadOrCreateKey(cfg.DataDir, cfg.Name)
+	key, err := checkpoint.LoadOrCreateKey(cfg.DataDir, cfg.Name)
 	if err != nil {
 		return nil, err
 	}
+	vkey := key.VerifierKey()
 	n.VerifierKey = vkey
 	authorities, err := Authorities(cfg.DataDir, cfg.Authorities)
 	if err != nil {
@@ -324,7 +325,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.Ledger, err = ledger.Open(ledger.Config{
-		DB: n.DB, Broker: n.Broker, Signer: signer, MaxBatch: cfg.MaxBatch, Authorities: authorities,
+		DB: n.DB, Broker: n.Broker, Signer: key, MaxBatch: cfg.MaxBatch, Authorities: authorities,
 		Logger: cfg.Logger, Registerer: n.Registry,
 	})
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
@@ -56,11 +55,11 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("receipt %d = %+v", i, r)
 		}
 	}
-	v, err := note.NewVerifier(n.VerifierKey)
+	v, origin, err := checkpoint.LogVerifier(n.VerifierKey, "t1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := checkpoint.Open([]byte(rs[1].Checkpoint), n.Ledger.Origin("t1"), v)
+	cp, err := checkpoint.Open([]byte(rs[1].Checkpoint), origin, v)
 	if err != nil || cp.Size != 2 {
 		t.Fatalf("checkpoint %+v, %v", cp, err)
 	}

@@ -326,10 +326,7 @@ func TestHostileSubmissions(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	v, err := note.NewVerifier(tn.n.VerifierKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := tn.n.VerifierKey
 	for _, e := range []string{elecMain, elecOther} {
 		if _, err := audit.Verify(db, e, v); err != nil {
 			t.Errorf("audit.Verify(%s): %v", e, err)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/audit"
@@ -54,10 +53,7 @@ func TestTamperedStorageRefusedAtStart(t *testing.T) {
 	tn := startNode(t, "", node.Config{})
 	dir := tn.dir
 	receipts := logNine(t, tn)
-	v, err := note.NewVerifier(tn.n.VerifierKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := tn.n.VerifierKey
 	tn.close()
 
 	const n = 9

@@ -22,6 +22,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -71,15 +72,19 @@ func TestWidthBombRefused(t *testing.T) {
 		choices, vts int
 		field, msg   string
 	}{
-		{7000, 7000, "data.vote_types", "7000 vote types, more than the limit of 64"},
-		{12000, 12000, "data.vote_types", "12000 vote types, more than the limit of 64"},
-		{7000, 1, "data.contests[0].choices", "7000 choices, more than the limit of 1000 per contest"},
-		{1000, 40, "data.contests[0].choices", "1000 choices × 40 vote types = 40000 cells, more than the limit of 10000 cells per contest"},
+		// Larger than an event: refused for their size (and a manifest's
+		// parts cannot carry them: vote types are all in the first event,
+		// a contest is never cut).
+		{7000, 7000, "events[0]", "bytes, more than the limit of 57343: a manifest this large goes in parts"},
+		{12000, 12000, "events[0]", "bytes, more than the limit of 57343: a manifest this large goes in parts"},
+		{7000, 1, "events[0]", "bytes, more than the limit of 57343: a manifest this large goes in parts"},
+		{1000, 1, "events[0].data.contests[0].choices", "1000 choices, more than the limit of 500 per contest"},
+		{500, 40, "events[0].data.contests[0].choices", "500 choices × 40 vote types = 20000 cells, more than the limit of 600 cells per contest"},
 	} {
 		_, data := bombManifest("bomb", 1, b.vts, 1, b.choices)
 		status, body := tn.do(http.MethodPost, "/v1/submissions", "text/plain; charset=utf-8", signLines(t, "bomb", data))
 		var p struct{ Error, Field string }
-		if err := json.Unmarshal(body, &p); err != nil || status != http.StatusBadRequest || p.Field != "events[0]."+b.field || !strings.Contains(p.Error, b.msg) {
+		if err := json.Unmarshal(body, &p); err != nil || status != http.StatusBadRequest || p.Field != b.field || !strings.Contains(p.Error, b.msg) {
 			t.Errorf("%d × %d (%d bytes): HTTP %d %s; want 400, field %s, %q", b.choices, b.vts, len(data), status, body, b.field, b.msg)
 		}
 	}
@@ -99,12 +104,13 @@ func TestWidthBombRefused(t *testing.T) {
 	sub2 := signLines(t, "bomb2", data2)
 	seq2 := publishRaw(t, tn.n, "bomb2", submissionID(t, sub2).String(), sub2)
 	waitPosition(t, tn.n.Ledger, seq2)
+	// The same words each time: the message's size and the limit.
 	wantDrop := map[uint64]string{
-		seq:  "dropped: not a submission the ledger can read: events[0].data.vote_types: 7000 vote types, more than the limit of 64 (line 5)",
-		seq2: "dropped: not a submission the ledger can read: events[0].data.vote_types: 12000 vote types, more than the limit of 64 (line 5)",
+		seq:  fmt.Sprintf("dropped: not a submission the ledger can read: events[0]: event is %d bytes, more than the limit of 57343", len(data)),
+		seq2: fmt.Sprintf("dropped: not a submission the ledger can read: events[0]: event is %d bytes, more than the limit of 57343", len(data2)),
 	}
 	for s, want := range wantDrop {
-		if rec := seqOutcome(t, tn.n, s); rec.Outcome != want {
+		if rec := seqOutcome(t, tn.n, s); !strings.HasPrefix(rec.Outcome, want+": a manifest this large goes in parts") {
 			t.Errorf("stream message %d: %q, want %q", s, rec.Outcome, want)
 		}
 	}
@@ -134,7 +140,7 @@ func TestWidthBombRefused(t *testing.T) {
 		t.Errorf("replayed from the stream: %v, want %v", got, before)
 	}
 	for s, want := range wantDrop {
-		if rec := seqOutcome(t, tn.n, s); rec.Outcome != want {
+		if rec := seqOutcome(t, tn.n, s); !strings.HasPrefix(rec.Outcome, want+": a manifest this large goes in parts") {
 			t.Errorf("replayed, stream message %d: %q, want %q", s, rec.Outcome, want)
 		}
 	}
@@ -187,27 +193,29 @@ func TestManifestAtTheLimits(t *testing.T) {
 		name                         string
 		units, vts, contests, choice int
 	}{
-		// 1,000 choices × 10 vote types (MaxContestCells) on 1,982 units:
-		// 10,000 + 1,982 × 1,004 = 1,999,928 tally numbers.
-		{"wide", 1981, 10, 1, 1000},
+		// 500 choices (MaxChoices) of one vote type on 3,967 units:
+		// 500 + 3,967 × 504 = 1,999,868 tally numbers.
+		{"wide", 3966, 1, 1, 500},
 		// 19 contests of one choice on 20,000 units: 19 × (1 + 20,000 × 5) =
-		// 1,900,019 tally numbers, as many units as fit in an event.
+		// 1,900,019 tally numbers.
 		{"tall", 19999, 1, 19, 1},
 	} {
 		t.Run(s.name, func(t *testing.T) {
 			election := "limits-" + s.name
 			_, data := bombManifest(election, s.units, s.vts, s.contests, s.choice)
-			// In its canonical encoding, naming its authority.
-			m, err := events.Decode(data)
+			// Naming its authority, in the events that carry it: parts.
+			var m events.Manifest
+			if err := json.Unmarshal(data[strings.Index(string(data), `"data":`)+len(`"data":`):len(data)-1], &m); err != nil {
+				t.Fatal(err)
+			}
+			m.Authority = testkeys.Authority.Verifier
+			parts, err := events.SplitManifest(mkEvent(t, election, &m))
 			if err != nil {
 				t.Fatal(err)
 			}
-			sub := signed(t, m)
-			if len(sub) > events.MaxSubmissionSize || len(m.Body.(*events.Manifest).Authority) == 0 {
-				t.Fatalf("submission of %d bytes", len(sub))
-			}
-			if enc := encode(t, m); len(enc) > events.MaxEventSize {
-				t.Fatalf("manifest of %d bytes", len(enc))
+			sub := signed(t, parts...)
+			if len(sub) > events.MaxSubmissionSize || len(parts) < 2 {
+				t.Fatalf("submission of %d bytes, %d events", len(sub), len(parts))
 			}
 			runtime.GC()
 			var base runtime.MemStats

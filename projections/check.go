@@ -40,6 +40,8 @@ func (e *Election) Check(ev *events.Event) *Rejection {
 	switch b := ev.Body.(type) {
 	case *events.Manifest:
 		return ruleErr("election %q is already defined; a manifest cannot be replaced", e.id)
+	case *events.ManifestPart:
+		return ruleErr("election %q is already defined; a manifest part is logged only with the manifest that defines an election", e.id)
 	case *events.CountReport:
 		return e.checkCounts(ev, b, uuid.Nil)
 	case *events.Correction:

@@ -393,6 +393,12 @@ func (e *Election) Apply(en *events.Entry) error {
 		if en.Index != 0 {
 			return fmt.Errorf("projection of %s: manifest accepted at entry %d", e.id, en.Index)
 		}
+	case *events.ManifestPart:
+		// The projection was made from the whole manifest (New): its
+		// parts are the entries after the first.
+		if en.Index == 0 || en.Index >= uint64(events.ManifestEvents(e.manifest)) || b.Part != int(en.Index) {
+			return fmt.Errorf("projection of %s: manifest part %d accepted at entry %d", e.id, b.Part, en.Index)
+		}
 	case *events.CountReport:
 		e.correcting = false
 		return e.setCounts(en.Event.ID, b)

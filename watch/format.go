@@ -75,7 +75,17 @@ func writeChange(w io.Writer, c *audit.Change, en *events.Entry, m *events.Manif
 	fmt.Fprintf(&b, "%s#%-5d %s  %-18s  %s", mark, c.Index, c.Recorded.UTC().Format(time.RFC3339), c.Type, c.By())
 	switch body := en.Event.Body.(type) {
 	case *events.Manifest:
-		fmt.Fprintf(&b, "  %s (%s): %d contests, %d units, %d vote types", body.Name, body.Date, len(body.Contests), len(body.Units), len(body.VoteTypes))
+		if body.Parts > 1 {
+			fmt.Fprintf(&b, "  %s (%s): part 1 of %d: %d contests, %d units, %d vote types", body.Name, body.Date, body.Parts, len(body.Contests), len(body.Units), len(body.VoteTypes))
+		} else {
+			fmt.Fprintf(&b, "  %s (%s): %d contests, %d units, %d vote types", body.Name, body.Date, len(body.Contests), len(body.Units), len(body.VoteTypes))
+		}
+	case *events.ManifestPart:
+		parts := 0
+		if m != nil {
+			parts = m.Parts
+		}
+		fmt.Fprintf(&b, "  manifest part %d of %d: %d more contests, %d more units", body.Part+1, parts, len(body.Contests), len(body.Units))
 	case *events.CountReport:
 		fmt.Fprintf(&b, "  %s / %s  %s%s", body.Unit, body.Contest, leaders(body.Counts, body.Contest, m), source(&body.Source))
 	case *events.Correction:

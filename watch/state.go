@@ -22,8 +22,11 @@ type State struct {
 	V        int    `json:"v"`
 	Election string `json:"election"`
 	Origin   string `json:"origin"`
-	// Key is the verifier key the checkpoint was verified with; a run with
-	// another key refuses the state rather than trusting it.
+	// Key is the verifier key the checkpoint was verified with: the log key
+	// of the election, named by its origin (a state kept by a version
+	// before log keys holds the ledger key, from which the log key is
+	// derived); a run with another key refuses the state rather than
+	// trusting it.
 	Key string `json:"key"`
 	// Checkpoint is the last accepted checkpoint, the signed note verbatim;
 	// Size and Root are its content.

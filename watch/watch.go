@@ -13,9 +13,10 @@
 // For every checkpoint the ledger presents (with a change, as a checkpoint
 // event, or as its latest over HTTP at start), the watcher checks:
 //
-//   - its signature, with the verifier key it was given (never one fetched
-//     from the ledger unless the caller chose to), for the origin
-//     "<key name>/<election>";
+//   - its signature, with the election's log key (named by the origin
+//     "<ledger name>/<election>"), the one the caller gave or the one derived
+//     from the ledger key the caller gave (never one fetched from the ledger
+//     unless the caller chose to);
 //   - against the last accepted checkpoint: a larger one must come with a
 //     consistency proof from the accepted one (fetched over HTTP, checked
 //     with tlog.CheckTree); one of the same size must have the same root; a
@@ -99,9 +100,12 @@ var ErrTimeout = errors.New("could not check the ledger")
 type Config struct {
 	// Election is the election ID to follow. Required.
 	Election string
-	// Key is the ledger's checkpoint verifier key (name+hash+base64); its
-	// name is the ledger's name, the first part of the checkpoint origin.
-	// Required: the watcher verifies against this key and nothing else.
+	// Key is the checkpoint verifier key (name+hash+base64) the caller
+	// trusts: the ledger key, named by the ledger name, or the election's
+	// log key, named by the log's origin "<ledger name>/<election>"
+	// (checkpoint.LogVerifier). Required: the watcher verifies against
+	// this key, as the log key of the election, and nothing else; the
+	// state keeps the log key.
 	Key string
 	// AcceptNewKey lets Key replace another key that the state was kept
 	// with: the ledger changed its key, and the caller names the new one.
@@ -157,7 +161,8 @@ type Watcher struct {
 	accOrigin string
 	previous  uint64                // the accepted size acc was proven to extend
 	rng       *compact.Range        // leaf hashes of entries [0, next)
-	proj      *projections.Election // nil until entry 0
+	proj      *projections.Election // nil until entry 0 (and its manifest's last part)
+	head      []*events.Entry       // the entries of a manifest in parts, until its last
 	origins   *audit.OriginChecker  // set by Run
 	fetched   []byte                // the bytes origins fetched last (nil on an error), for evidence
 	verified  uint64                // the largest size whose entries were checked
@@ -182,9 +187,14 @@ func New(cfg Config) (*Watcher, error) {
 	case cfg.StateDir == "":
 		return nil, errors.New("watch: no state directory given")
 	}
-	v, err := note.NewVerifier(cfg.Key)
+	logKey, err := checkpoint.LogKey(cfg.Key, cfg.Election)
 	if err != nil {
-		return nil, fmt.Errorf("watch: the key is not a verifier key (name+hash+base64): %w", err)
+		return nil, fmt.Errorf("watch: the key: %w", err)
+	}
+	cfg.Key = logKey
+	v, origin, err := checkpoint.LogVerifier(cfg.Key, cfg.Election)
+	if err != nil {
+		return nil, fmt.Errorf("watch: the key: %w", err)
 	}
 	if cfg.Feed == nil {
 		cfg.Feed = SSE{Client: cfg.Client}
@@ -210,7 +220,7 @@ func New(cfg Config) (*Watcher, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o755); err != nil {
 		return nil, fmt.Errorf("couldn't create the state directory: %w", err)
 	}
-	w := &Watcher{cfg: cfg, v: v, origin: checkpoint.Origin(v.Name(), cfg.Election),
+	w := &Watcher{cfg: cfg, v: v, origin: origin,
 		path: StatePath(cfg.StateDir, cfg.Election), hasher: &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}}
 	if w.lock, err = lockState(w.path); err != nil {
 		return nil, err
@@ -250,17 +260,24 @@ func (w *Watcher) load(cfg Config, v note.Verifier) (_ *Watcher, err error) {
 	// A state kept with another key is opened with that key: whether the
 	// ledger changed its key, and whether the caller named the new one, is
 	// decided against the ledger (start).
+	//
+	// A state kept by a version before log keys holds the ledger key, and
+	// a checkpoint signed under the ledger name: the log key is derived
+	// from the former, and the latter opened with the ledger key.
 	accV, accOrigin := v, w.origin
-	if st.Key != cfg.Key {
-		if accV, err = note.NewVerifier(st.Key); err != nil {
+	stKey, err := checkpoint.LogKey(st.Key, cfg.Election)
+	if err != nil {
+		return nil, fmt.Errorf("the state %s names a key that is not a verifier key of this election's log (%v): it was altered, or it is not this election's state", w.path, err)
+	}
+	if stKey != cfg.Key {
+		if accV, accOrigin, err = checkpoint.LogVerifier(stKey, cfg.Election); err != nil {
 			return nil, fmt.Errorf("the state %s names a key that is not a verifier key (%v): it was altered", w.path, err)
 		}
-		accOrigin = checkpoint.Origin(accV.Name(), cfg.Election)
 	}
 	if st.Election != cfg.Election || st.Origin != accOrigin {
 		return nil, fmt.Errorf("the state %s was kept for %s (election %s); this run is for %s: it is not this election's state", w.path, st.Origin, st.Election, accOrigin)
 	}
-	cp, err := checkpoint.Open([]byte(st.Checkpoint), accOrigin, accV)
+	cp, err := openKept([]byte(st.Checkpoint), accOrigin, accV, stKey)
 	if err != nil || cp.Size != st.Size || cp.Root != st.Root {
 		return nil, fmt.Errorf("the state %s holds a checkpoint that does not verify or does not match its size and root (%v): it was altered", w.path, err)
 	}
@@ -268,8 +285,32 @@ func (w *Watcher) load(cfg Config, v note.Verifier) (_ *Watcher, err error) {
 		return nil, fmt.Errorf("the state %s holds a bad Merkle range: %w", w.path, err)
 	}
 	w.acc, w.accSigned, w.lastSeen, w.previous = cp, []byte(st.Checkpoint), st.Checkpoint, st.Previous
-	w.accKey, w.accV, w.accOrigin = st.Key, accV, accOrigin
+	w.accKey, w.accV, w.accOrigin = stKey, accV, accOrigin
 	return w, nil
+}
+
+// openKept opens the checkpoint a state kept: signed by the log key, or,
+// if a version of the ledger before log keys signed it, by the same key
+// under the ledger name. Only the state's own checkpoint, accepted before,
+// is taken under the ledger name; every checkpoint the ledger presents
+// must be signed by the log key.
+func openKept(signed []byte, origin string, v note.Verifier, logKey string) (checkpoint.Checkpoint, error) {
+	cp, err := checkpoint.Open(signed, origin, v)
+	if err == nil {
+		return cp, nil
+	}
+	lk, lerr := checkpoint.LedgerKey(logKey)
+	if lerr != nil {
+		return cp, err
+	}
+	lv, lerr := note.NewVerifier(lk)
+	if lerr != nil {
+		return cp, err
+	}
+	if old, oerr := checkpoint.Open(signed, origin, lv); oerr == nil {
+		return old, nil
+	}
+	return cp, err
 }
 
 // Next returns the index of the next entry to print.
@@ -420,7 +461,7 @@ func (w *Watcher) start(ctx context.Context) error {
 	// The entries printed before, to rebuild the current reports; they
 	// must be the ones whose hashes the state kept.
 	saved := w.rng
-	w.rng, w.proj = w.hasher.NewEmptyRange(0), nil
+	w.rng, w.proj, w.head = w.hasher.NewEmptyRange(0), nil, nil
 	src := client.Source{Client: w.cfg.Client, Ctx: ctx}
 	err = src.Entries(w.cfg.Election, 0, next, func(i uint64, data []byte) error {
 		_, err := w.apply(i, data)
@@ -523,10 +564,22 @@ func (w *Watcher) print(index uint64, data []byte) error {
 	if w.cfg.JSON {
 		err = writeJSON(w.cfg.Out, ChangeRecord{Kind: RecordChange, Election: w.cfg.Election, Change: *c.Change})
 	} else {
-		err = writeChange(w.cfg.Out, c.Change, c.entry, w.proj.Manifest())
+		err = writeChange(w.cfg.Out, c.Change, c.entry, w.manifest())
 	}
 	if err != nil {
 		return fatal(fmt.Errorf("couldn't print entry %d: %w", index, err))
+	}
+	return nil
+}
+
+// manifest returns the election's manifest as far as the watcher has it:
+// the first event's part until its last part is in.
+func (w *Watcher) manifest() *events.Manifest {
+	if w.proj != nil {
+		return w.proj.Manifest()
+	}
+	if len(w.head) > 0 {
+		return w.head[0].Event.Body.(*events.Manifest)
 	}
 	return nil
 }
@@ -576,15 +629,38 @@ func (w *Watcher) apply(index uint64, data []byte) (*applied, error) {
 	}
 	var old []events.Count
 	if w.proj == nil {
-		m, ok := en.Event.Body.(*events.Manifest)
-		if !ok || en.Verdict != events.Accepted {
-			return nil, invalid("entry 0 is not the election's accepted manifest")
+		// The manifest: entry 0, and its parts in the entries after it
+		// when it is in several. The projection is made from the whole.
+		if len(w.head) == 0 {
+			m, ok := en.Event.Body.(*events.Manifest)
+			if !ok || en.Verdict != events.Accepted {
+				return nil, invalid("entry 0 is not the election's accepted manifest")
+			}
+			if err := projections.CheckManifestEntry(m, en.Submission.Signer); err != nil {
+				return nil, invalid("%v", err)
+			}
+		} else if first := w.head[0].Submission; en.Verdict != events.Accepted || en.Submission.ID != first.ID || en.Submission.Item != first.Item+len(w.head) {
+			return nil, invalid("it is not part %d of the manifest (accepted entries of entry 0's submission, in order)", len(w.head))
 		}
-		if err := projections.CheckManifestEntry(m, en.Submission.Signer); err != nil {
-			return nil, invalid("%v", err)
-		}
-		if w.proj, err = projections.New(w.cfg.Election, m); err != nil {
-			return nil, invalid("%v", err)
+		w.head = append(w.head, en)
+		if len(w.head) == events.ManifestEvents(w.head[0].Event.Body.(*events.Manifest)) {
+			evs := make([]*events.Event, len(w.head))
+			for i, h := range w.head {
+				evs[i] = h.Event
+			}
+			m, err := events.AssembleManifest(evs)
+			if err != nil {
+				return nil, invalid("%v", err)
+			}
+			if w.proj, err = projections.New(w.cfg.Election, m); err != nil {
+				return nil, invalid("%v", err)
+			}
+			for _, h := range w.head[:len(w.head)-1] {
+				if err := w.proj.Apply(h); err != nil {
+					return nil, invalid("%v", err)
+				}
+			}
+			w.head = nil
 		}
 	} else {
 		switch rj := w.proj.Decide(en.Event, en.Submission.Signer); {
@@ -612,14 +688,16 @@ func (w *Watcher) apply(index uint64, data []byte) (*applied, error) {
 			}
 		}
 	}
-	if err := w.proj.Apply(en); err != nil {
-		return nil, invalid("%v", err)
+	if w.proj != nil { // nil until the manifest's last part
+		if err := w.proj.Apply(en); err != nil {
+			return nil, invalid("%v", err)
+		}
+		if c.Unit != "" {
+			_, now, _ := w.proj.Current(c.Unit, c.Contest)
+			c.Counts = changedCounts(old, now)
+		}
+		c.Status = w.proj.Status()
 	}
-	if c.Unit != "" {
-		_, now, _ := w.proj.Current(c.Unit, c.Contest)
-		c.Counts = changedCounts(old, now)
-	}
-	c.Status = w.proj.Status()
 	leaf := tlog.RecordHash(data)
 	if err := w.rng.Append(leaf[:], nil); err != nil {
 		return nil, fatal(err)
@@ -638,11 +716,13 @@ func (w *Watcher) presented(ctx context.Context, signed []byte) error {
 	if err != nil {
 		if w.accSigned != nil && w.accKey == w.cfg.Key {
 			// Does the ledger sign with another key now? Then say so.
-			if k, kerr := w.cfg.Client.Key(ctx); kerr == nil && k != w.cfg.Key {
-				if nv, verr := note.NewVerifier(k); verr == nil {
-					if _, oerr := checkpoint.Open(signed, checkpoint.Origin(nv.Name(), w.cfg.Election), nv); oerr == nil {
-						return w.keyAlarm(signed, k, fmt.Sprintf("the ledger's checkpoint does not verify with %s, the key this watcher accepted size %d under; it verifies with %s, the key the ledger serves now (GET /v1/key)",
-							w.accKey, w.acc.Size, k))
+			if k, kerr := w.cfg.Client.Key(ctx); kerr == nil {
+				if lk, lerr := checkpoint.LogKey(k, w.cfg.Election); lerr == nil && lk != w.cfg.Key {
+					if nv, norigin, verr := checkpoint.LogVerifier(lk, w.cfg.Election); verr == nil {
+						if _, oerr := checkpoint.Open(signed, norigin, nv); oerr == nil {
+							return w.keyAlarm(signed, lk, fmt.Sprintf("the ledger's checkpoint does not verify with %s, the key this watcher accepted size %d under; it verifies with %s, the log key of the key the ledger serves now (GET /v1/key: %s)",
+								w.accKey, w.acc.Size, lk, k))
+						}
 					}
 				}
 			}

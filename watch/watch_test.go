@@ -3,7 +3,9 @@ package watch_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,6 +24,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/demo"
 	"github.com/election-audit/ledger/events"
@@ -512,13 +515,9 @@ func TestWatchDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := startNodeOf(t, t.TempDir(), []string{keys.Authority.Verifier})
-	v, err := note.NewVerifier(n.VerifierKey)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: keys, Out: io.Discard}); err != nil {
+	if _, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Key: n.VerifierKey, Keys: keys, Out: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 	size, _, _, err := n.Ledger.Committed(april)
@@ -709,35 +708,38 @@ func TestWatchOrigins(t *testing.T) {
 }
 
 // rotated serves n's API as if its operator had changed the ledger's key:
-// the latest checkpoint signed again with a new key of the same name,
-// which GET /v1/key serves. It returns a client of it and the new key.
+// the latest checkpoint signed again with a new key of the same name (under
+// the log's origin), which GET /v1/key serves (and the election's log key,
+// GET /v1/elections/{election}/key). It returns a client of it and the new
+// ledger key.
 func rotated(t *testing.T, n *node.Node) (*client.Client, string) {
 	t.Helper()
-	skey, vkey, err := note.GenerateKey(nil, node.DefaultName)
+	k, err := checkpoint.LoadOrCreateKey(t.TempDir(), node.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := note.NewVerifier(n.VerifierKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vkey := k.VerifierKey()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		election, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v1/elections/"), "/")
 		switch {
 		case r.URL.Path == "/v1/key":
 			io.WriteString(w, vkey+"\n")
+		case strings.HasSuffix(r.URL.Path, "/key"):
+			io.WriteString(w, k.LogKey(election)+"\n")
 		case strings.HasSuffix(r.URL.Path, "/checkpoint"):
 			rec := httptest.NewRecorder()
 			n.Handler.ServeHTTP(rec, r)
+			old, _, err := checkpoint.LogVerifier(n.VerifierKey, election)
+			if err != nil {
+				t.Errorf("rotated: %v", err)
+				return
+			}
 			cp, err := note.Open(rec.Body.Bytes(), note.VerifierList(old))
 			if err != nil {
 				t.Errorf("rotated: %v", err)
 				return
 			}
-			signed, err := note.Sign(&note.Note{Text: cp.Text}, signer)
+			signed, err := note.Sign(&note.Note{Text: cp.Text}, k.LogSigner(election))
 			if err != nil {
 				t.Errorf("rotated: %v", err)
 				return
@@ -771,6 +773,19 @@ func TestWatchKeyChange(t *testing.T) {
 	checkClean(t, watchOnce(t, a, state, nil), []string{"#0", "#1", "#2", "#3", "#4", "#5", "#6"}, "7")
 	oldKey := a.VerifierKey
 	before := entriesOf(t, state)
+	// The watcher holds each key as the election's log key, named by its
+	// origin, whichever form it was given.
+	logKey := func(vkey string) string {
+		t.Helper()
+		lk, err := checkpoint.LogKey(vkey, april)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lk
+	}
+	if !strings.Contains(before, `"key": "`+logKey(oldKey)+`"`) && !strings.Contains(before, `"key":"`+logKey(oldKey)+`"`) {
+		t.Fatalf("the state does not keep the log key %s:\n%s", logKey(oldKey), before)
+	}
 
 	// Another ledger, another key, another history of the election.
 	c := startNode(t, t.TempDir())
@@ -782,10 +797,10 @@ func TestWatchKeyChange(t *testing.T) {
 			t.Fatalf("no key-changed alarm: %v\n%s%s", r.err, r.out, r.alarm)
 		}
 		if !strings.Contains(r.alarm.String(), "!! ALARM: KEY-CHANGED") || !strings.Contains(alarm.Detail, "--accept-key") ||
-			!strings.Contains(alarm.Detail, oldKey) || !strings.Contains(alarm.Detail, newKey) {
+			!strings.Contains(alarm.Detail, logKey(oldKey)) || !strings.Contains(alarm.Detail, logKey(newKey)) {
 			t.Fatalf("alarm text:\n%s", r.alarm)
 		}
-		for name, want := range map[string]string{"accepted-key.pub": oldKey + "\n", "new-key.pub": newKey + "\n"} {
+		for name, want := range map[string]string{"accepted-key.pub": logKey(oldKey) + "\n", "new-key.pub": logKey(newKey) + "\n"} {
 			if b, err := os.ReadFile(filepath.Join(alarm.Evidence, name)); err != nil || string(b) != want {
 				t.Errorf("evidence %s: %q, %v", name, b, err)
 			}
@@ -805,6 +820,7 @@ func TestWatchKeyChange(t *testing.T) {
 	t.Run("new key given", func(t *testing.T) {
 		for range 2 {
 			keyAlarm(t, watchOnce(t, c, state, func(cfg *watch.Config) { cfg.Key = c.VerifierKey }), c.VerifierKey)
+			keyAlarm(t, watchOnce(t, c, state, func(cfg *watch.Config) { cfg.Key = logKey(c.VerifierKey) }), c.VerifierKey)
 		}
 	})
 	t.Run("old key given", func(t *testing.T) {
@@ -838,9 +854,21 @@ func TestWatchKeyChange(t *testing.T) {
 			t.Fatalf("no signature alarm: %v\n%s%s", r.err, r.out, r.alarm)
 		}
 	})
-	r := watchOnce(t, a, state, viaRotated(newKey, true))
+	t.Run("rotated, another election's log key named", func(t *testing.T) {
+		other, err := checkpoint.LogKey(newKey, "ga06-2017-06")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = watch.New(watch.Config{Election: april, Key: other, AcceptNewKey: true, Client: rc, StateDir: t.TempDir()})
+		if err == nil || !strings.Contains(err.Error(), "is the key of log ledger.local/ga06-2017-06, not of ledger.local/"+april) {
+			t.Fatalf("another election's log key: %v", err)
+		}
+	})
+	// The new key named as the election's log key: the same as naming the
+	// ledger key it derives from.
+	r := watchOnce(t, a, state, viaRotated(logKey(newKey), true))
 	checkClean(t, r, []string{"#7"}, "8")
-	if st := entriesOf(t, state); !strings.Contains(st, newKey) || strings.Contains(st, oldKey) {
+	if st := entriesOf(t, state); !strings.Contains(st, logKey(newKey)) || strings.Contains(st, logKey(oldKey)) {
 		t.Fatalf("the state does not keep the new key:\n%s", st)
 	}
 	checkClean(t, watchOnce(t, a, state, viaRotated(newKey, false)), nil, "")
@@ -850,6 +878,75 @@ func TestWatchKeyChange(t *testing.T) {
 	var alarm *watch.AlarmError
 	if r.err == nil || errors.As(r.err, &alarm) || !strings.Contains(r.err.Error(), "the ledger still signs with it") {
 		t.Fatalf("the old key after the rotation: %v", r.err)
+	}
+}
+
+// TestWatchEarlierState: a state kept by a version of the watcher before
+// log keys holds the ledger key, and a checkpoint the ledger signed under
+// its name. It goes on working, given either form of the key: the watcher
+// derives the log key, checks the ledger's new checkpoints with it, and
+// keeps the log key from then on.
+func TestWatchEarlierState(t *testing.T) {
+	for _, form := range []string{"ledger key", "log key"} {
+		t.Run(strings.ReplaceAll(form, " ", "_"), func(t *testing.T) {
+			dir := t.TempDir()
+			n := startNode(t, dir)
+			submit(t, n, history(t))
+			k, err := checkpoint.LoadOrCreateKey(dir, node.DefaultName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			logKey := k.LogKey(april)
+			key := n.VerifierKey
+			if form == "log key" {
+				key = logKey
+			}
+			state := t.TempDir()
+			checkClean(t, watchOnce(t, n, state, nil), []string{"#0", "#1", "#2", "#3", "#4", "#5", "#6"}, "7")
+
+			// The state as the earlier version wrote it.
+			path := watch.StatePath(state, april)
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st watch.State
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatal(err)
+			}
+			if st.Key != logKey {
+				t.Fatalf("the state keeps %s, want the log key %s", st.Key, logKey)
+			}
+			v, origin, err := checkpoint.LogVerifier(logKey, april)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp, err := checkpoint.Open([]byte(st.Checkpoint), origin, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			old, err := checkpoint.SignWith(k.LedgerSigner(), origin, cp.Size, cp.Root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Key, st.Checkpoint = n.VerifierKey, string(old)
+			if b, err = json.MarshalIndent(&st, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+
+			// The log grows; the watcher checks the new checkpoint, signed
+			// under the log key, against the one the earlier state
+			// accepted under the ledger name.
+			submit(t, n, []*events.Event{certification(t)})
+			checkClean(t, watchOnce(t, n, state, func(cfg *watch.Config) { cfg.Key = key }), []string{"#7"}, "8")
+			if got := entriesOf(t, state); !strings.Contains(got, `"key": "`+logKey+`"`) || strings.Contains(got, "\\n\\n— ledger.local ") {
+				t.Fatalf("the state does not keep the log key and its checkpoint:\n%s", got)
+			}
+			checkClean(t, watchOnce(t, n, state, nil), nil, "")
+		})
 	}
 }
 
@@ -965,4 +1062,47 @@ func TestWatchUnknownElection(t *testing.T) {
 	if r.err == nil || !strings.Contains(r.err.Error(), `unknown election "ga06-2017-04"; the ledger has no elections yet`) {
 		t.Fatalf("no elections: %v", r.err)
 	}
+}
+
+// TestWatchManifestInParts follows an election whose manifest is in parts
+// (entries 0 to N-1): each part is printed and checked, the reports after
+// it fold from the whole manifest, and a second run, which folds the
+// entries printed before again, resumes cleanly.
+func TestWatchManifestInParts(t *testing.T) {
+	n := startNode(t, t.TempDir())
+	m := &events.Manifest{Name: "Parts", Date: "2017-04-18", Authority: testkeys.Authority.Verifier,
+		VoteTypes: []events.VoteType{{ID: "day", Name: "Election Day"}},
+		Units:     []events.Unit{{ID: "ga", Name: "Georgia", Kind: "state"}}}
+	for i := range 1500 {
+		m.Units = append(m.Units, events.Unit{ID: fmt.Sprintf("p%04d", i), Name: fmt.Sprintf("Precinct number %d of the state", i), Kind: "precinct", Parent: "ga"})
+	}
+	m.Contests = []events.Contest{{ID: "gov", Name: "Governor", VoteFor: 1, Choices: []events.Choice{{ID: "x", Name: "Xavier X"}, {ID: "y", Name: "Yolanda Y"}}}}
+	evs, err := events.SplitManifest(event(t, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := len(evs)
+	if k < 2 {
+		t.Fatalf("the manifest is in %d event", k)
+	}
+	report := func(unit string, x, y int64) *events.Event {
+		return event(t, &events.CountReport{Unit: unit, Contest: "gov", Source: events.Source{Operator: "test"},
+			Counts: []events.Count{{Choice: "x", VoteType: "day", Votes: x}, {Choice: "y", VoteType: "day", Votes: y}}})
+	}
+	submit(t, n, append(evs, report("p0007", 40, 2)))
+	state := t.TempDir()
+	r := watchOnce(t, n, state, nil)
+	var want []string
+	for i := range k + 1 {
+		want = append(want, fmt.Sprintf("#%d", i))
+	}
+	checkClean(t, r, want, fmt.Sprint(k+1))
+	for _, w := range []string{fmt.Sprintf("part 1 of %d: 0 contests", k), fmt.Sprintf("manifest part %d of %d: 1 more contests", k, k), "Xavier X "} {
+		if !strings.Contains(r.out.String(), w) {
+			t.Errorf("no %q in:\n%s", w, r.out)
+		}
+	}
+	submit(t, n, []*events.Event{report("p0008", 1, 50)})
+	r = watchOnce(t, n, state, nil)
+	checkClean(t, r, []string{fmt.Sprintf("#%d", k+1)}, fmt.Sprint(k+2))
 }

@@ -40,9 +40,11 @@ be in its canonical encoding and hold an event ID no earlier entry of the log
 has. The first mismatch is printed with the election and the index, and the
 exit code is 1.
 
---key is the verifier key you trust (a key string, or a file holding one);
-by default DATA/ledger.pub is used, which proves only that the log matches
-the key stored beside it.
+--key is the verifier key you trust (a key string, or a file holding one):
+the ledger key, from which each election's log key is derived, or, with
+--election, that election's log key (named <ledger name>/<election>). By
+default DATA/ledger.pub is used, which proves only that the log matches the
+key stored beside it.
 
 With --server URL it verifies a running ledger from the outside instead:
 it fetches every entry over HTTP, re-hashes them, checks the root against
@@ -58,7 +60,7 @@ are checked only offline.`,
 			if _, err := os.Stat(filepath.Join(dataDir, "pebble")); err != nil {
 				return fmt.Errorf("%s has no ledger database (is --data right?): %w", dataDir, err)
 			}
-			v, err := loadVerifier(key, dataDir)
+			key, err := checkpointKey(key, dataDir, election)
 			if err != nil {
 				return err
 			}
@@ -77,7 +79,7 @@ are checked only offline.`,
 				return fmt.Errorf("%s holds no elections", dataDir)
 			}
 			for _, id := range ids {
-				res, err := audit.Verify(db, id, v)
+				res, err := audit.Verify(db, id, key)
 				if err != nil {
 					return fmt.Errorf("verification FAILED: %w", err)
 				}
@@ -88,23 +90,35 @@ are checked only offline.`,
 	}
 	cmd.Flags().StringVar(&dataDir, "data", defaultDataDir, "data directory (or a copy of one)")
 	cmd.Flags().StringVar(&election, "election", "", "verify only this election")
-	cmd.Flags().StringVar(&key, "key", "", "verifier key, or a file holding it (default DATA/ledger.pub, or the server's /v1/key)")
+	cmd.Flags().StringVar(&key, "key", "", "verifier key, the ledger key (or with --election its log key), or a file holding it (default DATA/ledger.pub, or the server's /v1/key)")
 	cmd.Flags().StringVar(&server, "server", "", "verify a running ledger over HTTP instead of a data directory")
 	return cmd
 }
 
-// loadVerifier reads --key: a verifier key, or a file holding one; empty
-// means DATA/ledger.pub.
-func loadVerifier(key, dataDir string) (note.Verifier, error) {
+// checkpointKey reads --key: a verifier key, or a file holding one; empty means
+// DATA/ledger.pub. It is the ledger key, or, if election is given, that
+// election's log key.
+func checkpointKey(key, dataDir, election string) (string, error) {
 	if key == "" {
 		path := filepath.Join(dataDir, checkpoint.PublicKeyFile)
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("no --key given and no verifier key in %s: %w", path, err)
+			return "", fmt.Errorf("no --key given and no verifier key in %s: %w", path, err)
 		}
 		key = string(b)
 	}
-	return parseVerifier(keyText(key))
+	key = keyText(key)
+	if _, err := note.NewVerifier(key); err != nil {
+		return "", fmt.Errorf("--key: not a verifier key (name+hash+base64) or a file holding one: %w", err)
+	}
+	if election != "" {
+		if _, err := checkpoint.LogKey(key, election); err != nil {
+			return "", fmt.Errorf("--key: %w", err)
+		}
+	} else if checkpoint.IsLogKey(key) {
+		return "", fmt.Errorf("--key %s is the key of one election's log: pass that election with --election, or the ledger key to check every election", key)
+	}
+	return key, nil
 }
 
 // keyText returns the text of a --key value: the key itself, or the
@@ -116,12 +130,22 @@ func keyText(key string) string {
 	return strings.TrimSpace(key)
 }
 
-func parseVerifier(key string) (note.Verifier, error) {
-	v, err := note.NewVerifier(key)
-	if err != nil {
-		return nil, fmt.Errorf("--key: not a verifier key (name+hash+base64) or a file holding one: %w", err)
+// logVerifier returns the log key of an election, its verifier and the
+// log's origin, from --key: the ledger key or that log's key
+// (checkpoint.LogVerifier).
+func logVerifier(key, election string) (string, note.Verifier, string, error) {
+	if _, err := note.NewVerifier(key); err != nil {
+		return "", nil, "", fmt.Errorf("--key: not a verifier key (name+hash+base64) or a file holding one: %w", err)
 	}
-	return v, nil
+	logKey, err := checkpoint.LogKey(key, election)
+	if err != nil {
+		return "", nil, "", fmt.Errorf("--key: %w", err)
+	}
+	v, origin, err := checkpoint.LogVerifier(logKey, election)
+	if err != nil {
+		return "", nil, "", fmt.Errorf("--key: %w", err)
+	}
+	return logKey, v, origin, nil
 }
 
 // verifyRemote verifies a running ledger from its HTTP API.
@@ -137,8 +161,7 @@ func verifyRemote(cmd *cobra.Command, server, election, key string) error {
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "no --key given: using the server's own key %s, which proves only that the server signed its log\n", key)
 	}
-	v, err := loadVerifier(key, "")
-	if err != nil {
+	if key, err = checkpointKey(key, "", election); err != nil {
 		return err
 	}
 	var ids []string
@@ -159,11 +182,15 @@ func verifyRemote(cmd *cobra.Command, server, election, key string) error {
 		if err != nil {
 			return err
 		}
-		cp, err := checkpoint.Open(signed, checkpoint.Origin(v.Name(), id), v)
+		_, v, origin, err := logVerifier(key, id)
+		if err != nil {
+			return err
+		}
+		cp, err := checkpoint.Open(signed, origin, v)
 		if err != nil {
 			return fmt.Errorf("verification FAILED: %s: %w", id, err)
 		}
-		res, err := audit.VerifyLog(src, id, cp.Size, []audit.Checkpoint{{Size: cp.Size, Signed: signed}}, v, nil)
+		res, err := audit.VerifyLog(src, id, cp.Size, []audit.Checkpoint{{Size: cp.Size, Signed: signed}}, key, nil)
 		if err != nil {
 			return fmt.Errorf("verification FAILED: %w", err)
 		}

@@ -29,9 +29,11 @@ README on how to verify it by hand. The format is in docs/bundle.md; check a
 bundle with ` + "`ledger audit verify-bundle`" + `.
 
 It reads a data directory (or a copy of one) with the server stopped, and
-uses the key in DATA/ledger.pub. N must be a size at which the ledger signed
-a checkpoint (it signs at the end of each step); --as-of defaults to the
-latest size. The same log and N give a byte-identical file.
+uses the key in DATA/ledger.pub; the bundle's key.txt holds the election's
+log key, derived from it (named by the log's origin). N must be a size at
+which the ledger signed a checkpoint (it signs at the end of each step);
+--as-of defaults to the latest size. The same log and N give a
+byte-identical file.
 
 The bundle is written to a temporary file beside FILE, verified, and only
 then renamed to FILE: a failure never leaves a partial bundle.`,
@@ -185,9 +187,12 @@ key could make the event (the authority the manifest names, or a reporter
 key the authority registered for the unit), from the log itself.
 
 --key is the ledger's verifier key you trust (a key string, or a file
-holding one), obtained from the election authority: the bundle must carry
-exactly this key. Without --key the bundle is checked against the key inside
-it, which proves only that it is consistent, not who signed it.
+holding one), obtained from the election authority: the ledger key (named by
+the ledger name, as in DATA/ledger.pub) or the election's log key (named by
+the log's origin, <ledger name>/<election>). The bundle's key.txt must be
+exactly the election's log key, derived from the ledger key if that is what
+you give. Without --key the bundle is checked against the key inside it,
+which proves only that it is consistent, not who signed it.
 
 --authority is the election authority's verifier key you trust (a key
 string, or a file holding one), published by the election office: the

@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
 	"github.com/election-audit/ledger/internal/testkeys"
@@ -85,7 +86,11 @@ func TestAuditBundleCLI(t *testing.T) {
 		t.Fatalf("bundle: %d\n%s%s", code, stdout, stderr)
 	}
 	t.Logf("%s", stdout)
-	for _, k := range [][]string{nil, {"--key", pub}, {"--key", key}} {
+	logKey, err := checkpoint.LogKey(key, election)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range [][]string{nil, {"--key", pub}, {"--key", key}, {"--key", logKey}} {
 		stdout, stderr, code = ledgerCLI(t, append([]string{"audit", "verify-bundle", latest}, k...)...)
 		if code != 0 || !strings.HasSuffix(stdout, "OK\n") || !strings.Contains(stdout, "election     "+election+"\n") ||
 			!strings.Contains(stdout, "entries      6 ") || !strings.Contains(stdout, "tally        sha256 ") {
@@ -130,6 +135,15 @@ func TestAuditBundleCLI(t *testing.T) {
 		t.Errorf("wrong key: %d %s", code, stderr)
 	}
 	t.Logf("wrong key: %s", stderr)
+	// Another election's log key, of this ledger: refused.
+	otherLog, err := checkpoint.LogKey(key, "ga06-2017-06")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = ledgerCLI(t, "audit", "verify-bundle", latest, "--key", otherLog)
+	if code != exitError || !strings.Contains(stderr, "is the key of log ledger.local/ga06-2017-06, not of ledger.local/"+election) {
+		t.Errorf("another election's log key: %d %s", code, stderr)
+	}
 
 	// Tampered and broken files: exit 1, the fault named.
 	good, err := os.ReadFile(latest)

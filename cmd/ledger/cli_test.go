@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
@@ -68,6 +69,25 @@ func TestCLI(t *testing.T) {
 		t.Errorf("checkpoint: exit %d:\n%s%s", code, out, stderr)
 	}
 
+	// The same with the election's log key, as GET /v1/elections/{election}/key
+	// serves it; another election's log key is refused, saying why.
+	logKey, err := checkpoint.LogKey(n.VerifierKey, "ga06-2017-04")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = cli(t, "", "checkpoint", "--server", srv.URL, "--election", "ga06-2017-04", "--key", logKey)
+	if code != exitOK || !strings.Contains(out, "\n— ledger.local/ga06-2017-04 ") || !strings.Contains(stderr, "signature verified with "+logKey) {
+		t.Errorf("checkpoint with the log key: exit %d:\n%s%s", code, out, stderr)
+	}
+	otherLog, err := checkpoint.LogKey(n.VerifierKey, "ga06-2017-06")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = cli(t, "", "checkpoint", "--server", srv.URL, "--election", "ga06-2017-04", "--key", otherLog)
+	if code != exitError || !strings.Contains(stderr, "is the key of log ledger.local/ga06-2017-06, not of ledger.local/ga06-2017-04") {
+		t.Errorf("checkpoint with another election's log key: exit %d: %s", code, stderr)
+	}
+
 	code, out, _ = cli(t, "", "tally", "--server", srv.URL, "--election", "ga06-2017-04", "--as-of", "3")
 	if code != exitOK || !strings.HasPrefix(out, `{"election":"ga06-2017-04","tree_size":3,"root":"`) {
 		t.Errorf("tally --as-of: exit %d: %.120s", code, out)
@@ -77,6 +97,15 @@ func TestCLI(t *testing.T) {
 	code, out, stderr = cli(t, "", "audit", "verify", "--server", srv.URL, "--key", n.VerifierKey)
 	if code != exitOK || !strings.Contains(out, "ga06-2017-04: 6 entries") || !strings.Contains(out, "tally matches a replay: OK") {
 		t.Errorf("remote verify: exit %d:\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = cli(t, "", "audit", "verify", "--server", srv.URL, "--election", "ga06-2017-04", "--key", logKey)
+	if code != exitOK || !strings.Contains(out, "ga06-2017-04: 6 entries") {
+		t.Errorf("remote verify with the log key: exit %d:\n%s%s", code, out, stderr)
+	}
+	// A log key is one election's: without --election it is refused.
+	code, _, stderr = cli(t, "", "audit", "verify", "--server", srv.URL, "--key", logKey)
+	if code != exitError || !strings.Contains(stderr, "is the key of one election's log: pass that election with --election") {
+		t.Errorf("remote verify with a log key and no --election: exit %d: %s", code, stderr)
 	}
 
 	// Refused at the edge: exit 2, and the line is named.
@@ -115,6 +144,10 @@ func TestCLI(t *testing.T) {
 	code, out, stderr = cli(t, "", "audit", "verify", "--data", dir)
 	if code != exitOK || !strings.Contains(out, "ga06-2017-04: 7 entries") || !strings.Contains(out, "OK") {
 		t.Errorf("audit verify: exit %d:\n%s%s", code, out, stderr)
+	}
+	code, out, stderr = cli(t, "", "audit", "verify", "--data", dir, "--election", "ga06-2017-04", "--key", logKey)
+	if code != exitOK || !strings.Contains(out, "ga06-2017-04: 7 entries") {
+		t.Errorf("audit verify with the log key: exit %d:\n%s%s", code, out, stderr)
 	}
 	code, out, stderr = cli(t, "", "rebuild", "--data", dir)
 	if code != exitOK || !strings.Contains(out, "rebuilt ga06-2017-04 from 7 entries") {

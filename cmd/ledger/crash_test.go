@@ -25,7 +25,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/audit"
@@ -899,11 +898,10 @@ func verifyServedLog(ctx context.Context, t *testing.T, c *client.Client, book *
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := note.NewVerifier(key)
+	v, origin, err := checkpoint.LogVerifier(key, crashElection)
 	if err != nil {
 		t.Fatalf("/v1/key %q: %v", key, err)
 	}
-	origin := checkpoint.Origin(v.Name(), crashElection)
 	signed, err := c.Checkpoint(ctx, crashElection)
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/election-audit/ledger/demo"
 	"github.com/election-audit/ledger/node"
@@ -85,11 +84,7 @@ By default the data directory is a new temporary one, removed on exit; with
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "ledger %s: data in %s, HTTP API at http://%s, verifier key %s\n", cfg.Name, cfg.DataDir, n.HTTPAddr(), n.VerifierKey)
 			fmt.Fprintf(out, "offices' signing keys in %s: the authority %s, and %s\n\n", keyDir, offices.Authority.Name(), strings.Join(offices.Names(), ", "))
-			v, err := note.NewVerifier(n.VerifierKey)
-			if err != nil {
-				return err
-			}
-			res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Verifier: v, Keys: offices, Out: out, Pace: pace})
+			res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Key: n.VerifierKey, Keys: offices, Out: out, Pace: pace})
 			if err != nil {
 				return err
 			}
@@ -115,7 +110,7 @@ By default the data directory is a new temporary one, removed on exit; with
 	f.StringVar(&cfg.DataDir, "data", "", "data directory, empty or new (default: a temporary one, removed on exit)")
 	f.StringVar(&cfg.HTTP, "http", node.DefaultHTTP, "HTTP API listen address")
 	f.StringVar(&cfg.NATSListen, "nats-listen", "127.0.0.1:0", "client address of the embedded NATS server, loopback only")
-	f.StringVar(&cfg.Name, "name", node.DefaultName, "ledger name: the signing key's name and the prefix of checkpoint origins")
+	f.StringVar(&cfg.Name, "name", node.DefaultName, "ledger name: the ledger key's name and the prefix of checkpoint origins, <name>/<election>, which name each log's key")
 	f.BoolVar(&once, "once", false, "exit after the summary instead of serving")
 	f.DurationVar(&pace, "pace", 300*time.Millisecond, "pause after each printed step (0: full speed)")
 	return cmd

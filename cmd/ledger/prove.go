@@ -43,12 +43,13 @@ type proveFlags struct {
 func (f *proveFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.server, "server", client.DefaultURL, "ledger HTTP API")
 	cmd.Flags().StringVar(&f.election, "election", "", "election ID (required)")
-	cmd.Flags().StringVar(&f.key, "key", "", "verifier key, or a file holding it (default: fetched from the server)")
+	cmd.Flags().StringVar(&f.key, "key", "", "verifier key, the ledger key or the election's log key, or a file holding it (default: fetched from the server)")
 	cmd.MarkFlagRequired("election")
 }
 
 // open returns the client and the verifier and origin to check the
-// election's checkpoints with; f.key becomes the key string used.
+// election's checkpoints with; f.key becomes the election's log key, from
+// the ledger key or the log key given (or the server's).
 func (f *proveFlags) open(ctx context.Context) (*client.Client, note.Verifier, string, error) {
 	c, err := newClient(f.server)
 	if err != nil {
@@ -60,12 +61,12 @@ func (f *proveFlags) open(ctx context.Context) (*client.Client, note.Verifier, s
 			return nil, nil, "", err
 		}
 	}
-	v, err := parseVerifier(key)
+	logKey, v, origin, err := logVerifier(key, f.election)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	f.key = key
-	return c, v, checkpoint.Origin(v.Name(), f.election), nil
+	f.key = logKey
+	return c, v, origin, nil
 }
 
 func newProveInclusion() *cobra.Command {

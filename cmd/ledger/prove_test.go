@@ -191,7 +191,7 @@ func TestAuditProve(t *testing.T) {
 		return path
 	}
 	cp3, cp7, cp17 := save("3.checkpoint", signedAt[3]), save("7.checkpoint", signedAt[7]), save("17.checkpoint", signedAt[17])
-	signer, _, err := checkpoint.LoadOrCreateKey(dataDir, node.DefaultName)
+	signer, err := checkpoint.LoadOrCreateKey(dataDir, node.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,15 +204,11 @@ func TestAuditProve(t *testing.T) {
 	}
 	fork7, past := forge("fork7.checkpoint", 7), forge("20.checkpoint", 20)
 	// The true checkpoint of size 7, signed by another key.
-	otherSKey, _, err := note.GenerateKey(nil, node.DefaultName)
+	otherSigner, err := checkpoint.LoadOrCreateKey(t.TempDir(), node.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	otherSigner, err := note.NewSigner(otherSKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v7, _ := note.NewVerifier(n.VerifierKey)
+	v7, _, _ := checkpoint.LogVerifier(n.VerifierKey, e)
 	cp, err := checkpoint.Open(signedAt[7], n.Ledger.Origin(e), v7)
 	if err != nil {
 		t.Fatal(err)
@@ -306,8 +302,8 @@ func TestAuditProve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, _ := note.NewVerifier(n.VerifierKey)
-	if _, cp, err := audit.VerifyTLogProof(tp, entry, n.Ledger.Origin(e), v); err != nil || cp.Size != 3 {
+	v, origin, _ := checkpoint.LogVerifier(n.VerifierKey, e)
+	if _, cp, err := audit.VerifyTLogProof(tp, entry, origin, v); err != nil || cp.Size != 3 {
 		t.Errorf("--out proof: size %d, %v\n%s", cp.Size, err, tp)
 	}
 

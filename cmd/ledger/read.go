@@ -99,7 +99,7 @@ numbers are tied to the checkpoint; a mismatch exits 1.`,
 	cmd.Flags().StringVar(&server, "server", client.DefaultURL, "ledger HTTP API")
 	cmd.Flags().StringVar(&election, "election", "", "election ID (required)")
 	cmd.Flags().StringVar(&cpFile, "checkpoint", "", "the tally at this signed checkpoint (a file), its root checked")
-	cmd.Flags().StringVar(&key, "key", "", "with --checkpoint: verifier key to check it with (default: fetched from the server)")
+	cmd.Flags().StringVar(&key, "key", "", "with --checkpoint: verifier key to check it with, the ledger key or the election's log key (default: fetched from the server)")
 	cmd.Flags().StringVar(&format, "format", "json", "json, table or nist (NIST SP 1500-100 v2 ElectionReport)")
 	cmd.Flags().Uint64Var(&asOf, "as-of", 0, "the tally after the first N entries of the log (N from 1)")
 	cmd.Flags().StringVar(&at, "at", "", "the tally as the log stood at this time (RFC 3339)")
@@ -115,8 +115,10 @@ func newCheckpoint() *cobra.Command {
 		Short: "Print and verify an election's latest signed checkpoint",
 		Long: `checkpoint fetches the latest signed checkpoint of an election (a C2SP signed
 note: origin, tree size, root hash, signature), verifies its signature, and
-prints it. Pass --key with the verifier key you trust; without it the key is
-fetched from the same server, which proves only that the server signed it.`,
+prints it. Pass --key with the verifier key you trust, the ledger key or the
+election's log key (its signature line names the log key, <ledger
+name>/<election>); without it the ledger key is fetched from the same
+server, which proves only that the server signed it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := newClient(server)
@@ -133,14 +135,15 @@ fetched from the same server, which proves only that the server signed it.`,
 					return err
 				}
 			}
-			v, err := parseVerifier(key)
+			logKey, v, origin, err := logVerifier(key, election)
 			if err != nil {
 				return err
 			}
-			opened, err := checkpoint.Open(cp, checkpoint.Origin(v.Name(), election), v)
+			opened, err := checkpoint.Open(cp, origin, v)
 			if err != nil {
 				return err
 			}
+			key = logKey
 			fmt.Fprintf(cmd.OutOrStdout(), "%s", cp)
 			fmt.Fprintf(cmd.ErrOrStderr(), "signature verified with %s: size %d, root %s\n", key, opened.Size, opened.Root)
 			return nil
@@ -148,7 +151,7 @@ fetched from the same server, which proves only that the server signed it.`,
 	}
 	cmd.Flags().StringVar(&server, "server", client.DefaultURL, "ledger HTTP API")
 	cmd.Flags().StringVar(&election, "election", "", "election ID (required)")
-	cmd.Flags().StringVar(&key, "key", "", "verifier key to check the signature with (default: fetched from the server)")
+	cmd.Flags().StringVar(&key, "key", "", "verifier key to check the signature with, the ledger key or the election's log key (default: fetched from the server)")
 	cmd.MarkFlagRequired("election")
 	return cmd
 }
@@ -225,11 +228,11 @@ func heldCheckpoint(cmd *cobra.Command, c *client.Client, election, file, key st
 		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "checking %s with the server's own key (pass --key to use one you trust)\n", file)
 	}
-	v, err := parseVerifier(key)
+	_, v, origin, err := logVerifier(key, election)
 	if err != nil {
 		return none, err
 	}
-	opened, err := checkpoint.Open(cp, checkpoint.Origin(v.Name(), election), v)
+	opened, err := checkpoint.Open(cp, origin, v)
 	if err != nil {
 		return none, fmt.Errorf("%s: %w", file, err)
 	}

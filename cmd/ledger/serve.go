@@ -32,7 +32,10 @@ in-process, and --nats-listen serves only monitors that authenticate with the
 NKey seed DATA/nats-monitor.nk (made on first start, mode 0600), who may read
 the change feed (stream LEDGER_FEED) and do nothing else.
 On first start it creates the checkpoint signing key (DATA/ledger.key, mode
-0600) and prints the verifier key that checks its signatures.
+0600) and prints its verifier key, the ledger key, named by --name. Each
+election's checkpoints are signed with it under the key name the log's
+origin, <name>/<election>: they verify with that election's log key, derived
+from the ledger key (GET /v1/elections/<election>/key serves it).
 
 Writes are signed submissions only. An election is defined by a manifest
 signed by its authority, the election office the manifest names; this ledger
@@ -92,7 +95,7 @@ unless --read-token is set.`,
 	f.StringVar(&cfg.ReadToken, "read-token", "", "require \"Authorization: Bearer TOKEN\" on reads (default: reads are public); /healthz stays open")
 	f.StringVar(&cfg.NATSListen, "nats-listen", broker.DefaultListen, "client address of the embedded NATS server for monitors (authenticated with DATA/nats-monitor.nk, read-only), loopback only (port 0: any free port; \"-\": none)")
 	f.IntVar(&cfg.StreamReplicas, "stream-replicas", 1, "replicas of the submission stream (3 on a three-node cluster)")
-	f.StringVar(&cfg.Name, "name", node.DefaultName, "ledger name: the signing key's name and the prefix of checkpoint origins")
+	f.StringVar(&cfg.Name, "name", node.DefaultName, "ledger name: the ledger key's name and the prefix of checkpoint origins, <name>/<election>, which name each log's key")
 	f.DurationVar(&cfg.DuplicateWindow, "duplicate-window", broker.DefaultDuplicateWindow, "JetStream duplicate window (the ledger deduplicates forever beyond it)")
 	f.IntVar(&cfg.MaxBatch, "max-batch", 0, "most events per synced batch of the state machine (default 2000; a submission is never split, so a larger one is a step of its own)")
 	f.BoolVar(&cfg.NoFeed, "no-feed", false, "don't publish the change feed to JetStream (stream LEDGER_FEED); server-sent events still work")

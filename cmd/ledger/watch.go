@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/mod/sumdb/note"
 
+	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/watch"
 )
@@ -33,7 +33,8 @@ name>", the key that signed its submission; corrections and retractions start
 with "!!" and list every count that changed, old → new, and the reason), and
 verifies every checkpoint the ledger presents:
 
-  - its signature, with --key, for the origin <key name>/<election>;
+  - its signature, with the election's log key: the key named by the origin
+    <ledger name>/<election>, which --key is or is derived from;
   - that it extends the last checkpoint this watcher accepted (a consistency
     proof fetched from --server, checked here), which is kept in --state
     between runs;
@@ -63,9 +64,12 @@ has verified the ledger's current checkpoint; if it makes no progress for
 --timeout, because the ledger is down or does not answer, it gives up with
 exit 1 and "could not check").
 
---key is the verifier key you trust (or a file holding it); it is never
-fetched from the server unless you pass --trust-server-key, which proves
-only that the server signed. The state remembers the key: if the ledger no
+--key is the verifier key you trust (or a file holding it): the ledger key
+(DATA/ledger.pub, named by the ledger name), from which watch derives the
+election's log key, or that log key itself (named <ledger name>/<election>,
+GET /v1/elections/<election>/key). It is never fetched from the server
+unless you pass --trust-server-key, which proves only that the server
+signed. The state remembers the key: if the ledger no
 longer signs with it, watch raises a key-changed ALARM (exit 5) rather than
 trust a new key, which could sign any history. If the ledger's operator
 did change the key, check the new one with them and name it with
@@ -95,11 +99,11 @@ ledger could not be checked); 5 an alarm.`,
 			switch {
 			case acceptKey != "" && trustServerKey:
 				return errors.New("--accept-key and --trust-server-key: a new key is accepted only if you name it; pass it with --accept-key alone")
-			case acceptKey != "" && key != "" && key != acceptKey:
+			case acceptKey != "" && key != "" && !sameLogKey(key, acceptKey, election):
 				return errors.New("--key and --accept-key name two keys: pass the new key with --accept-key alone")
 			case acceptKey != "":
-				if _, err := note.NewVerifier(acceptKey); err != nil {
-					return fmt.Errorf("--accept-key: not a verifier key (name+hash+base64) or a file holding one: %w", err)
+				if _, err := checkpoint.LogKey(acceptKey, election); err != nil {
+					return fmt.Errorf("--accept-key: not a verifier key of %s's log, nor the ledger key, or a file holding one: %w", election, err)
 				}
 				key = acceptKey
 			case key != "" && trustServerKey:
@@ -111,8 +115,8 @@ ledger could not be checked); 5 an alarm.`,
 					return err
 				}
 			}
-			if _, err := parseVerifier(key); err != nil {
-				return err
+			if _, err := checkpoint.LogKey(key, election); err != nil {
+				return fmt.Errorf("--key: not the ledger key nor a verifier key of %s's log, or a file holding one: %w", election, err)
 			}
 			if timeout <= 0 {
 				timeout = -1 // never give up
@@ -148,13 +152,24 @@ ledger could not be checked); 5 an alarm.`,
 	f.StringVar(&natsURL, "nats", "", "follow the NATS change feed at this URL instead of server-sent events")
 	f.StringVar(&natsKey, "nats-nkey", "", "NKey seed file to authenticate to NATS with (for a ledger's embedded server: its DATA/nats-monitor.nk)")
 	f.StringVar(&consumer, "consumer", "", "durable NATS consumer name (default watch-<election>)")
-	f.StringVar(&key, "key", "", "verifier key you trust, or a file holding it (required, unless --accept-key or --trust-server-key)")
+	f.StringVar(&key, "key", "", "verifier key you trust, the ledger key or the election's log key, or a file holding it (required, unless --accept-key or --trust-server-key)")
 	f.BoolVar(&trustServerKey, "trust-server-key", false, "fetch the verifier key from --server instead (proves only that the server signed)")
-	f.StringVar(&acceptKey, "accept-key", "", "instead of --key: the ledger's new verifier key, or a file holding it, when it no longer signs with the key the state was kept with (its checkpoints must still extend the last one accepted)")
+	f.StringVar(&acceptKey, "accept-key", "", "instead of --key: the ledger's new verifier key (the ledger key or the election's log key), or a file holding it, when it no longer signs with the key the state was kept with (its checkpoints must still extend the last one accepted)")
 	f.StringVar(&stateDir, "state", DefaultWatchState, "directory for the watcher's state and the evidence of alarms")
 	f.BoolVar(&asJSON, "json", false, "JSON Lines: one object per change, verified checkpoint or alarm")
 	f.BoolVar(&once, "once", false, "exit once the ledger's current checkpoint is verified and its entries printed")
 	f.DurationVar(&timeout, "timeout", watch.DefaultTimeout, "with --once: give up (exit 1) after this long without progress, the ledger down or not answering; 0: never")
 	cmd.MarkFlagRequired("election")
 	return cmd
+}
+
+// sameLogKey reports whether two keys, each the ledger key or the
+// election's log key, give the same log key.
+func sameLogKey(a, b, election string) bool {
+	la, errA := checkpoint.LogKey(a, election)
+	lb, errB := checkpoint.LogKey(b, election)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	return la == lb
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
@@ -104,9 +105,25 @@ func TestWatchCLI(t *testing.T) {
 			t.Errorf("%v: exit %d:\n%s", args, code, stderr)
 		}
 	}
-	code, _, stderr = cli(t, "", "watch", "--once", "--election", "ga06-2017-04", "--state", state, "--server", serverC, "--accept-key", pubC)
-	if code != exitAlarm || !strings.Contains(stderr, "!! ALARM: FORK") {
-		t.Errorf("--accept-key: exit %d:\n%s", code, stderr)
+	// --accept-key takes the ledger key (a file holding it) or the
+	// election's log key, named by the log's origin.
+	logKeyC, err := checkpoint.LogKey(c.VerifierKey, "ga06-2017-04")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, accept := range []string{pubC, logKeyC} {
+		code, _, stderr = cli(t, "", "watch", "--once", "--election", "ga06-2017-04", "--state", state, "--server", serverC, "--accept-key", accept)
+		if code != exitAlarm || !strings.Contains(stderr, "!! ALARM: FORK") {
+			t.Errorf("--accept-key %s: exit %d:\n%s", accept, code, stderr)
+		}
+	}
+	otherLogC, err := checkpoint.LogKey(c.VerifierKey, "ga06-2017-06")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = cli(t, "", "watch", "--once", "--election", "ga06-2017-04", "--state", state, "--server", serverC, "--accept-key", otherLogC)
+	if code != exitError || !strings.Contains(stderr, "is the key of log ledger.local/ga06-2017-06, not of ledger.local/ga06-2017-04") {
+		t.Errorf("--accept-key with another election's log key: exit %d:\n%s", code, stderr)
 	}
 	if after, _ := os.ReadFile(filepath.Join(state, "ga06-2017-04.state.json")); string(after) != string(before) {
 		t.Errorf("the alarms changed the state")
@@ -117,6 +134,7 @@ func TestWatchCLI(t *testing.T) {
 	}{
 		{[]string{"--accept-key", pubC, "--trust-server-key"}, "--accept-key and --trust-server-key"},
 		{[]string{"--accept-key", pubC, "--key", pub}, "--key and --accept-key name two keys"},
+		{[]string{"--accept-key", logKeyC, "--key", pub}, "--key and --accept-key name two keys"},
 		{[]string{"--key", pub, "--timeout", "5s"}, "--timeout applies to --once"},
 	} {
 		code, _, stderr = cli(t, "", append([]string{"watch", "--election", "ga06-2017-04", "--state", state, "--server", serverC}, tc.args...)...)

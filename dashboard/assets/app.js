@@ -6,7 +6,7 @@
 (() => {
   const SVG = "http://www.w3.org/2000/svg"; // a namespace name, not a URL that is fetched
   const ENTRY_TYPES = ["election.defined", "count.reported", "count.corrected", "count.retracted",
-    "election.certified", "recount.ordered", "key.registered", "key.revoked"];
+    "election.certified", "recount.ordered", "key.registered", "key.revoked", "manifest.part"];
   const CORRECTION_TYPES = ["count.corrected", "count.retracted"];
   const COUNT_TYPES = ["count.reported", "count.corrected", "count.retracted"];
   const CHECK_ENTRIES = 1000;   // at most this many entries' signatures are checked per checkpoint, the newest
@@ -262,20 +262,35 @@
     later(() => unknown(mine), wait);
   }
 
-  // loadUnits reads the manifest, entry 0: the reporting units' names and
-  // parents, the races' choices and the vote types by name, and the
-  // election's authority, whose key signs the manifest and registers the
-  // reporter keys.
+  // loadUnits reads the manifest, entry 0 (and entries 1 to N-1 when it is
+  // in N parts, docs/events.md): the reporting units' names and parents,
+  // the races' choices and the vote types by name, and the election's
+  // authority, whose key signs the manifest and registers the reporter
+  // keys.
   async function loadUnits(mine) {
     try {
       const entry = await getJSON(`/v1/elections/${enc(mine.election)}/entries/0`);
       const data = (entry.event && entry.event.data) || {};
-      for (const u of data.units || []) {
-        mine.units.set(u.id, u.name || u.id);
-        if (u.parent) mine.parents.set(u.id, u.parent);
+      const parts = [data];
+      const n = Number.isInteger(data.parts) ? Math.min(data.parts, 128) : 1;
+      const text = new TextDecoder();
+      for (let i = 1; i < n;) { // pages may end early: they are bounded in bytes
+        const lines = splitLines(await getBytes(`/v1/elections/${enc(mine.election)}/entries?start=${i}&limit=${n - i}`));
+        if (lines.length === 0) break;
+        for (const l of lines) {
+          const en = JSON.parse(text.decode(l));
+          if (en.event && en.event.type === "manifest.part") parts.push(en.event.data || {});
+        }
+        i += lines.length;
       }
-      for (const c of data.contests || []) {
-        mine.races.set(c.id, { name: c.name || c.id, choices: (c.choices || []).map((ch) => ({ id: ch.id, name: ch.name || ch.id })) });
+      for (const d of parts) {
+        for (const u of d.units || []) {
+          mine.units.set(u.id, u.name || u.id);
+          if (u.parent) mine.parents.set(u.id, u.parent);
+        }
+        for (const c of d.contests || []) {
+          mine.races.set(c.id, { name: c.name || c.id, choices: (c.choices || []).map((ch) => ({ id: ch.id, name: ch.name || ch.id })) });
+        }
       }
       for (const vt of data.vote_types || []) mine.voteTypes.set(vt.id, vt.name || vt.id);
       mine.authority = typeof data.authority === "string" ? data.authority : "";
@@ -1033,6 +1048,16 @@
     return sn === 0 && eq(fr, firstRoot) && eq(sr, secondRoot);
   }
 
+  // keyHash is the C2SP signed-note key hash of an Ed25519 key under a
+  // name: SHA-256(name ‖ "\n" ‖ 0x01 ‖ key)[:4], in hex.
+  async function keyHash(name, raw) {
+    const nb = new TextEncoder().encode(name + "\n");
+    const buf = new Uint8Array(nb.length + raw.length);
+    buf.set(nb);
+    buf.set(raw, nb.length);
+    return hex((await sha256(buf)).slice(0, 4));
+  }
+
   // parseKey reads a signed-note verifier key, name+hash+base64(0x01‖key).
   async function parseKey(text) {
     const k = text.trim();
@@ -1040,20 +1065,39 @@
     if (i <= 0 || j <= i) throw new Error("the verifier key is malformed");
     const name = k.slice(0, i), hash = k.slice(i + 1, j), raw = b64(k.slice(j + 1));
     if (raw.length !== 33 || raw[0] !== 1) throw new Error("the verifier key is not an Ed25519 note key");
-    const key = { text: k, name, hash, pub: raw.slice(1), crypto: null, missing: cryptoMissing() };
+    const key = { text: k, name, hash, raw, pub: raw.slice(1), crypto: null, missing: cryptoMissing() };
     if (key.missing) return key;
-    // The key hash is SHA-256(name ‖ "\n" ‖ 0x01 ‖ key)[:4] (C2SP signed-note).
-    const nb = new TextEncoder().encode(name + "\n");
-    const buf = new Uint8Array(nb.length + raw.length);
-    buf.set(nb);
-    buf.set(raw, nb.length);
-    if (hex((await sha256(buf)).slice(0, 4)) !== hash) throw new Error("the verifier key's hash does not match its name and key");
+    if (await keyHash(name, raw) !== hash) throw new Error("the verifier key's hash does not match its name and key");
     try {
       key.crypto = await crypto.subtle.importKey("raw", key.pub, { name: "Ed25519" }, false, ["verify"]);
     } catch (err) {
       key.missing = `this browser's WebCrypto has no Ed25519 (${err.name})`;
     }
     return key;
+  }
+
+  // logKey returns the key an election's log is signed with: the ledger
+  // key's Ed25519 key named by the log's origin, <ledger name>/<election>
+  // (C2SP tlog-checkpoint: the key name is the origin), whose key hash is
+  // computed for that name. A log key of this election is itself; one of
+  // another election is refused.
+  async function logKey(key, election) {
+    if (key.error) return key;
+    const slash = key.name.lastIndexOf("/");
+    if (slash >= 0) {
+      if (slash === 0 || key.name.slice(slash + 1) !== election) throw new Error(`the key is the key of log ${key.name}, not of this election`);
+      return { ...key, ledger: null };
+    }
+    const name = `${key.name}/${election}`;
+    const out = { ...key, ledger: key, name, hash: null, text: null };
+    const b64key = key.text.slice(key.text.indexOf("+", key.text.indexOf("+") + 1) + 1);
+    if (key.missing) {
+      out.text = `${name}+…+${b64key}`;
+      return out;
+    }
+    out.hash = await keyHash(name, key.raw);
+    out.text = `${name}+${out.hash}+${b64key}`;
+    return out;
   }
 
   // parseNote splits a signed note into its text and signatures, and the
@@ -1084,12 +1128,14 @@
     return crypto.subtle.verify({ name: "Ed25519" }, key.crypto, sig.sig, new TextEncoder().encode(cp.text));
   }
 
+  // loadKey reads the ledger key from /v1/key and derives from it the key
+  // of this election's log, which signs its checkpoints.
   async function loadKey(mine) {
     try {
-      const key = await parseKey(await getText("/v1/key"));
+      const key = await logKey(await parseKey(await getText("/v1/key")), mine.election);
       if (st !== mine) return;
       mine.key = key;
-      $("cp-key").textContent = key.text;
+      $("cp-key").textContent = key.ledger ? `${key.ledger.text} (this log's key: ${key.text})` : key.text;
     } catch (err) {
       if (st !== mine) return;
       mine.key = { error: err.message };
@@ -1140,7 +1186,7 @@
     if (key.error) {
       items.push(check(null, "Signature", `the key from /v1/key is ${key.error}`));
     } else {
-      const wantOrigin = `${key.name}/${mine.election}`;
+      const wantOrigin = key.name; // the log key's name is the origin
       const sigOK = await verifyNote(cp, key);
       if (sigOK === null) {
         items.push(check(null, "Signature", key.missing));
@@ -1148,14 +1194,14 @@
         good = false;
         items.push(check(false, "Signature", `no valid Ed25519 signature by ${key.name}`));
         failing({ title: "a checkpoint's signature does not verify",
-          text: `The ledger sent a checkpoint of size ${nf.format(cp.size)} that has no valid Ed25519 signature by ${keyLabel(key.text)}, the key it serves at /v1/key.` });
+          text: `The ledger sent a checkpoint of size ${nf.format(cp.size)} that has no valid Ed25519 signature by ${keyLabel(key.text)}, this log's key, derived from the key it serves at /v1/key.` });
       } else if (cp.origin !== wantOrigin) {
         good = false;
         items.push(check(false, "Signature", `signed, but for origin ${cp.origin}, not ${wantOrigin}`));
         failing({ title: "a checkpoint is of another log",
           text: `The ledger sent a checkpoint signed for origin ${cp.origin}, not for this election's log, ${wantOrigin}.` });
       } else {
-        items.push(check(true, "Signature", `Ed25519, by the key from /v1/key, for origin ${cp.origin}`));
+        items.push(check(true, "Signature", `Ed25519, by this log's key ${key.name} (derived from the key at /v1/key), for origin ${cp.origin}`));
       }
     }
 
@@ -1740,7 +1786,7 @@
   }
 
   // Exposed for the browser test and for anyone checking by hand.
-  window.ledgerDashboard = { verifyConsistency, parseNote, parseKey, verifyNote, b64, openSubmission, checkOrigin, eventBytes, keyName };
+  window.ledgerDashboard = { verifyConsistency, parseNote, parseKey, logKey, verifyNote, b64, openSubmission, checkOrigin, eventBytes, keyName };
 
   // ---- Start -------------------------------------------------------------
 

@@ -262,10 +262,10 @@ func TestLinearMemory(t *testing.T) {
 }
 
 func TestTooManyCounts(t *testing.T) {
-	data, _ := bigFile(1, 1, 2501, 4)
+	data, _ := bigFile(1, 1, events.MaxCountRows/4+1, 4)
 	_, err := clarity.Parse(bytes.NewReader(data), "big.xml", "test", nil)
 	e := importertest.AsError(t, err)
-	if !strings.Contains(e.Msg, "more than 10000 counts") {
+	if !strings.Contains(e.Msg, fmt.Sprintf("more than %d counts", events.MaxCountRows)) {
 		t.Errorf("error %v", err)
 	}
 }

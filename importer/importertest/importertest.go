@@ -53,6 +53,10 @@ func CheckValid(t testing.TB, imp *importer.Import) {
 		if !bytes.Equal(enc, before) {
 			t.Errorf("body %d: Validate changed it: Parse must return bodies already normalised", i)
 		}
+		if i == 0 {
+			checkManifest(t, ev)
+			continue
+		}
 		back, err := events.Decode(enc)
 		if err != nil {
 			t.Fatalf("body %d does not decode: %v", i, err)
@@ -60,6 +64,36 @@ func CheckValid(t testing.TB, imp *importer.Import) {
 		if !reflect.DeepEqual(back.Body, body) {
 			t.Errorf("body %d changed in an encode/decode round trip", i)
 		}
+	}
+}
+
+// checkManifest checks that the manifest event ev goes to the ledger whole:
+// in the events SplitManifest makes of it (one, or parts when it is too
+// large for one), each decodes, and they assemble into the same manifest.
+func checkManifest(t testing.TB, ev *events.Event) {
+	t.Helper()
+	parts, err := events.SplitManifest(ev)
+	if err != nil {
+		t.Fatalf("the manifest cannot be split into events: %v", err)
+	}
+	back := make([]*events.Event, len(parts))
+	for k, p := range parts {
+		enc, err := p.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back[k], err = events.Decode(enc); err != nil {
+			t.Fatalf("event %d of the manifest does not decode: %v", k, err)
+		}
+	}
+	m, err := events.AssembleManifest(back)
+	if err != nil {
+		t.Fatalf("the manifest's events do not assemble: %v", err)
+	}
+	whole := *m
+	whole.Parts = 0
+	if !reflect.DeepEqual(&whole, ev.Body) {
+		t.Errorf("the manifest changed in its split, encode, decode and assembly")
 	}
 }
 
