@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -107,14 +108,30 @@ func New(cfg Config) http.Handler {
 	return writeDeadline(h, cfg.Limits.WriteTimeout)
 }
 
+// ReadTokenCookie is the cookie that may carry the read token instead of
+// the Authorization header: a browser's EventSource cannot set headers, so
+// the dashboard page sets it when its user gives the token.
+const ReadTokenCookie = "ledger_read_token"
+
 // readToken requires the bearer token on reads (GET and HEAD), but for
-// /healthz and the dashboard's own files.
+// /healthz and the dashboard's own files: in the Authorization header, or
+// in the ReadTokenCookie cookie.
 func readToken(next http.Handler, token string) http.Handler {
 	want := []byte("Bearer " + token)
+	has := func(r *http.Request) bool {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) == 1 {
+			return true
+		}
+		c, err := r.Cookie(ReadTokenCookie)
+		if err != nil {
+			return false
+		}
+		v, err := url.QueryUnescape(c.Value)
+		return err == nil && subtle.ConstantTimeCompare([]byte(v), []byte(token)) == 1
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		open := r.URL.Path == "/healthz" || r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/dashboard/")
-		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !open &&
-			subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !open && !has(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="ledger reads"`)
 			fail(w, http.StatusUnauthorized, "reads of this ledger need its read token: send \"Authorization: Bearer TOKEN\" (ask the ledger's operator)")
 			return

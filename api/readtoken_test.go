@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/internal/testkeys"
@@ -41,9 +43,13 @@ func TestReadToken(t *testing.T) {
 		t.Fatalf("a signed submission without the read token: %v %+v", err, rs)
 	}
 	for _, path := range []string{"/v1/elections", "/v1/elections/" + election + "/tally", "/v1/elections/" + election + "/entries", "/v1/elections/" + election + "/key", "/v1/key"} {
-		for _, auth := range []string{"", "Bearer wrong", "Bearer " + token} {
+		// The header, or the dashboard's cookie (URL-encoded, as the page
+		// writes it).
+		for _, auth := range []string{"", "Bearer wrong", "Bearer " + token, "cookie wrong", "cookie " + token, "cookie s3cret%2Dtoken"} {
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
-			if auth != "" {
+			if c, ok := strings.CutPrefix(auth, "cookie "); ok {
+				req.AddCookie(&http.Cookie{Name: api.ReadTokenCookie, Value: c})
+			} else if auth != "" {
 				req.Header.Set("Authorization", auth)
 			}
 			resp, err := srv.Client().Do(req)
@@ -52,7 +58,7 @@ func TestReadToken(t *testing.T) {
 			}
 			resp.Body.Close()
 			want := http.StatusUnauthorized
-			if auth == "Bearer "+token {
+			if strings.HasSuffix(auth, " "+token) || auth == "cookie s3cret%2Dtoken" {
 				want = http.StatusOK
 			}
 			if resp.StatusCode != want {

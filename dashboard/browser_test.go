@@ -26,6 +26,8 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/demo"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/examples"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -117,24 +119,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	t.Cleanup(func() { n.Close(ctx) })
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(Chromium),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-	// The first run starts the browser, before the demo: no timeout on it.
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("couldn't start %s: %v", Chromium, err)
-	}
+	// The browser starts before the demo.
+	bctx := newBrowser(t, ctx)
 
 	// The demo, paced so that the page sees the night unfold.
 	demoCtx, stopDemo := context.WithCancel(ctx)
@@ -257,6 +243,106 @@ func TestDashboardInBrowser(t *testing.T) {
 }
 
 const april = "ga06-2017-04"
+
+// newBrowser starts a headless chromium, closed when the test ends.
+func newBrowser(t *testing.T, ctx context.Context) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(Chromium),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	// The first run starts the browser: no timeout on it.
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("couldn't start %s: %v", Chromium, err)
+	}
+	return bctx
+}
+
+// TestDashboardReadToken: on a ledger whose reads need a token, the page
+// asks for it instead of failing quietly; a wrong one is refused and
+// asked for again, saying so; with the right one the page follows the
+// count, its change stream included (EventSource sends the cookie).
+func TestDashboardReadToken(t *testing.T) {
+	if _, err := os.Stat(Chromium); err != nil {
+		t.Skipf("skipping the browser test: %s is not installed: %v", Chromium, err)
+	}
+	ctx := context.Background()
+	const token = "s3cret-read-token"
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0",
+		Authorities: testkeys.Authorities, ReadToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(ctx) })
+	evs, err := examples.GA06April()
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs[0].Body.(*events.Manifest).Authority = ""
+	if _, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, evs[:3]...)); err != nil {
+		t.Fatal(err)
+	}
+	bctx := newBrowser(t, ctx)
+	url := "http://" + n.HTTPAddr() + "/?election=" + april
+	type tokenPage struct {
+		Form, Contests, Connection string
+	}
+	const read = `(() => ({
+		form: (document.getElementById("token-form") || {}).innerText || "",
+		contests: document.querySelectorAll(".contest").length + " contests",
+		connection: (document.getElementById("connection") || {}).innerText || "",
+	}))()`
+	wait := func(what string, ok func(tokenPage) bool) tokenPage {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			p, err := chromedp.Run(bctx, chromedp.Evaluate[tokenPage](read))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok(p) {
+				return p
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s: %+v", what, p)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	give := func(tok string) {
+		t.Helper()
+		if err := chromedp.Do(bctx, chromedp.SendKeys("#read-token", tok)); err != nil {
+			t.Fatal(err)
+		}
+		if err := chromedp.Do(bctx, chromedp.Click("#token-form button")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	p := wait("the token form", func(p tokenPage) bool { return strings.Contains(p.Form, "need its read token") })
+	if !strings.Contains(p.Connection, "read token") || strings.Contains(p.Form, "was refused") {
+		t.Errorf("first ask: %+v", p)
+	}
+	give("not-the-token")
+	wait("the token refused", func(p tokenPage) bool { return strings.Contains(p.Form, "was refused") })
+	give(token)
+	p = wait("the count", func(p tokenPage) bool {
+		return p.Form == "" && p.Contests != "0 contests" && strings.HasPrefix(p.Connection, "connected")
+	})
+	t.Logf("with the token: %+v", p)
+}
 
 func save(t *testing.T, dir, name string, png []byte) {
 	t.Helper()

@@ -69,8 +69,37 @@
   // every one of them as unverified (class "v", style.css).
   const v = (text, cls) => h("span", { class: cls ? `v ${cls}` : "v" }, text);
 
+  // The read token. A ledger started with --read-token answers 401 to
+  // reads without it: the page then asks for the token and keeps it in a
+  // cookie for this site (api.ReadTokenCookie), which fetch and EventSource
+  // send with every request, and loads again.
+  const TOKEN_COOKIE = "ledger_read_token";
+  let askedToken = false;
+  function askToken() {
+    if (askedToken) return;
+    askedToken = true;
+    setConnection("not following: this ledger's reads need its read token");
+    const had = document.cookie.split("; ").some((c) => c.startsWith(TOKEN_COOKIE + "="));
+    const input = h("input", { id: "read-token", type: "password", autocomplete: "off", required: "" });
+    const form = h("form", { id: "token-form", class: "token-form" },
+      h("h2", {}, "This ledger's reads need its read token"),
+      h("p", {}, had ? "The token this browser gave before was refused: it may have changed. Ask the ledger's operator for the current one."
+        : "Its operator started it with a read token (ledger serve --read-token). Give the token to follow the count; this browser keeps it in a cookie for this site only."),
+      h("label", { for: "read-token" }, "Read token "), input, " ",
+      h("button", { type: "submit" }, "Use it"));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const secure = location.protocol === "https:" ? "; Secure" : "";
+      document.cookie = `${TOKEN_COOKIE}=${encodeURIComponent(input.value.trim())}; Path=/; SameSite=Strict${secure}`;
+      location.reload();
+    });
+    $("contests").replaceChildren(form);
+    input.focus();
+  }
+
   async function getJSON(path) {
     const r = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+    if (r.status === 401) askToken();
     if (!r.ok) {
       let msg = `HTTP ${r.status}`;
       try { msg = (await r.json()).error || msg; } catch (_) { /* not JSON */ }
@@ -83,6 +112,7 @@
 
   async function getText(path) {
     const r = await fetch(path, { cache: "no-store" });
+    if (r.status === 401) askToken();
     if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
     return r.text();
   }
@@ -196,7 +226,7 @@
     clearTakeover();
     document.title = `${election}: live count`;
     await loadElections();
-    if (st !== mine) return;
+    if (st !== mine || askedToken) return;
     await first(mine);
   }
 
@@ -208,7 +238,7 @@
     try {
       tally = await getJSON(`/v1/elections/${enc(mine.election)}/tally`);
     } catch (err) {
-      if (st !== mine) return;
+      if (st !== mine || err.status === 401) return; // askToken asks
       if (err.status === 404) {
         unknown(mine);
         return;
@@ -1364,6 +1394,7 @@
 
   async function getBytes(path) {
     const r = await fetch(path, { cache: "no-store" });
+    if (r.status === 401) askToken();
     if (!r.ok) {
       const err = new Error(`HTTP ${r.status}`);
       err.status = r.status;
@@ -1804,10 +1835,11 @@
       const e = new URL(location.href).searchParams.get("election");
       if (e) open(e);
     });
-    setInterval(loadElections, ELECTIONS_MS);
+    setInterval(() => { if (!askedToken) loadElections(); }, ELECTIONS_MS);
     let election = new URL(location.href).searchParams.get("election");
     for (let wait = WAIT_FIRST_MS; !election; wait = Math.min(WAIT_MAX_MS, wait * 2)) {
       const list = await loadElections();
+      if (askedToken) return; // the page waits for the token
       if (list && list.length) { election = list[0].id; break; }
       $("contests").replaceChildren(h("p", { class: "notice" }, `No election in the ledger yet: looking again in ${Math.round(wait / 1000)} s.`));
       await new Promise((r) => setTimeout(r, wait));
