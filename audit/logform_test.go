@@ -91,6 +91,12 @@ func logFormCases(t *testing.T, lg *pyLog, ms []pyMember) []logFormCase {
 		{"white space in the event", func(e []byte) []byte {
 			return bytes.Replace(e, []byte(`"event":{"v":1,`), []byte(`"event":{"v": 1,`), 1)
 		}, "byte for byte"},
+		// Not an entry at all: a verifier says so (the Python one
+		// without a traceback).
+		{"not JSON", func(e []byte) []byte { return []byte("not an entry") }, "couldn't decode entry"},
+		{"JSON without a submission", func(e []byte) []byte {
+			return []byte(fmt.Sprintf(`{"v":2,"index":%d}`, target))
+		}, "entry"},
 	} {
 		cases = append(cases, logFormCase{
 			name:   c.name,
