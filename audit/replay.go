@@ -85,6 +85,14 @@ func ReplayEach(src Source, election string, size uint64, each func(p *projectio
 // order. A decode error is reported only when the fold reaches that entry,
 // so the first fault in log order is the one named.
 func fold(src Source, election string, start, end uint64, proj **projections.Election, before func(*events.Entry) error) error {
+	return foldRaw(src, election, start, end, proj, nil, before)
+}
+
+// foldRaw is fold that also calls raw, if not nil, with each entry's
+// stored bytes, in log order, before the entry is checked and applied: so
+// that a check of the bytes (the origin check) shares the replay's one
+// pass over the log.
+func foldRaw(src Source, election string, start, end uint64, proj **projections.Election, raw func(index uint64, data []byte) error, before func(*events.Entry) error) error {
 	f := folder{election: election, proj: *proj, start: start, next: start}
 	live := func(en *events.Entry) error {
 		*proj = f.proj // callers look at the projection as it goes
@@ -103,6 +111,12 @@ func fold(src Source, election string, start, end uint64, proj **projections.Ele
 		f.ids.prepare(b.items)
 		for i := range b.items {
 			it := &b.items[i]
+			if raw != nil && it.index == f.next {
+				if err = raw(it.index, b.entry(i)); err != nil {
+					p.cancel()
+					break
+				}
+			}
 			if err = f.apply(it.index, it.en, it.idHash, it.err, live); err != nil {
 				p.cancel()
 				break
