@@ -81,8 +81,9 @@ func (c *Client) TileURL(election string) string {
 	return c.base + logPath(election) + "/tlog/"
 }
 
-// Manifest returns an election's manifest, the body of entry 0 of its log,
-// or nil if the ledger has no such election.
+// Manifest returns an election's manifest, the body of entry 0 of its log
+// (with its parts', entries 1 to N-1, when it is in N parts:
+// events.AssembleManifest), or nil if the ledger has no such election.
 func (c *Client) Manifest(ctx context.Context, election string) (*events.Manifest, error) {
 	es, err := c.Entries(ctx, election, 0, 1)
 	var ce *Error
@@ -102,6 +103,29 @@ func (c *Client) Manifest(ctx context.Context, election string) (*events.Manifes
 	m, ok := en.Event.Body.(*events.Manifest)
 	if !ok || en.Verdict != events.Accepted {
 		return nil, fmt.Errorf("couldn't read the manifest of %s: entry 0 is not an accepted manifest", election)
+	}
+	n := events.ManifestEvents(m)
+	if n == 1 {
+		return m, nil
+	}
+	// A manifest in parts: entries 1 to n-1 hold the rest.
+	evs := []*events.Event{en.Event}
+	err = Source{Client: c, Ctx: ctx}.Entries(election, 1, uint64(n), func(i uint64, data []byte) error {
+		en, err := events.DecodeEntry(data)
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
+		}
+		if en.Verdict != events.Accepted {
+			return fmt.Errorf("entry %d, part %d of the manifest, is not accepted", i, i)
+		}
+		evs = append(evs, en.Event)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the manifest of %s: %w", election, err)
+	}
+	if m, err = events.AssembleManifest(evs); err != nil {
+		return nil, fmt.Errorf("couldn't read the manifest of %s: %w", election, err)
 	}
 	return m, nil
 }

@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/election-audit/ledger/client"
@@ -14,7 +15,7 @@ import (
 // TestSubmitAllManifestInParts: the Go client's SubmitAll, in small
 // chunks and in parallel, never cuts a manifest's events across
 // submissions: the manifest in parts goes whole and first, the reports
-// after it, and every event is accepted.
+// after it, and every event is accepted. Client.Manifest reads it whole.
 func TestSubmitAllManifestInParts(t *testing.T) {
 	tn := startNode(t, "", node.Config{})
 	eventsOf := func(election string) []*events.Event {
@@ -37,7 +38,8 @@ func TestSubmitAllManifestInParts(t *testing.T) {
 		return evs
 	}
 	for i, opts := range []client.SubmitOptions{{Chunk: 2}, {Chunk: 2, Parallel: 3}} {
-		evs := eventsOf(fmt.Sprintf("parts-client-%d", i))
+		election := fmt.Sprintf("parts-client-%d", i)
+		evs := eventsOf(election)
 		// Twice: the second time, everything is logged already and the
 		// receipts are the same.
 		for range 2 {
@@ -55,6 +57,15 @@ func TestSubmitAllManifestInParts(t *testing.T) {
 				}
 				seen[r.Index] = true
 			}
+		}
+		// The client reads the manifest whole, from all its entries (what
+		// `ledger import` binds a second import's files to).
+		m, err := tn.c.Manifest(context.Background(), election)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, err := events.AssembleManifest(evs[:events.ManifestEvents(evs[0].Body.(*events.Manifest))]); err != nil || !reflect.DeepEqual(m, want) {
+			t.Errorf("%s: the client's manifest has %d units, want %d (%v)", election, len(m.Units), len(want.Units), err)
 		}
 	}
 }
