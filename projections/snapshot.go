@@ -23,6 +23,12 @@ const (
 	SnapshotBytesPerEntry = 128
 )
 
+// No snapshot falls inside a manifest in parts (entries 0 to N-1, N at
+// most events.MaxManifestParts): a replay restored there would meet the
+// manifest's parts after the election is defined. The array's length is
+// negative, and the build fails, if the limits ever say otherwise.
+var _ [MinSnapshotInterval - events.MaxManifestParts]struct{}
+
 // SnapshotDue reports whether a snapshot should be taken at size, given the
 // size and encoded length of the previous one (0 and 0 if none).
 func SnapshotDue(size, lastSize uint64, lastLen int) bool {
