@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/internal/testkeys"
 )
@@ -123,10 +125,50 @@ func FuzzOpenSubmission(f *testing.F) {
 	f.Add(good)
 	f.Add(bytes.Replace(good, []byte("156"), []byte("165"), 1))
 	f.Add([]byte(events.SubmissionDomain + "\n"))
+	// A manifest in two parts.
+	id := uuid.MustParse("0192f5c2-5000-7000-8000-0000000000f0")
+	// A fixed submission ID: the fuzzer's workers make the seed again.
+	parts, err := events.SignSubmission(testkeys.Authority.Signer, testkeys.Authority.Verifier, uuid.MustParse("0192f5c2-5000-7000-8000-0000000000f1"), "fuzz", []*events.Event{
+		{ID: id, Election: "fuzz", Body: &events.Manifest{Name: "F", Date: "2026-11-03", Parts: 2, Authority: testkeys.Authority.Verifier,
+			VoteTypes: []events.VoteType{{ID: "d", Name: "D"}}, Units: []events.Unit{{ID: "s", Name: "S", Kind: "s"}}, Contests: []events.Contest{}}},
+		{ID: events.ManifestPartID(id, 1), Election: "fuzz", Body: &events.ManifestPart{Part: 1,
+			Units:    []events.Unit{{ID: "p", Name: "P", Kind: "p", Parent: "s"}},
+			Contests: []events.Contest{{ID: "c", Name: "C", VoteFor: 1, Units: []string{"p"}, Choices: []events.Choice{{ID: "a", Name: "A"}}}}}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if _, err := events.OpenSubmission(parts); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(parts)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sub, err := events.OpenSubmission(data)
 		if err != nil {
 			return
+		}
+		// A manifest that opens is whole: the first event's is assembled,
+		// and every part follows its manifest's first event, in order.
+		if _, ok := sub.Events[0].Body.(*events.Manifest); ok != (sub.Manifest != nil) {
+			t.Fatalf("first event %s, assembled manifest %v", sub.Events[0].Type(), sub.Manifest != nil)
+		}
+		run := 0 // parts still expected
+		for i, ev := range sub.Events {
+			switch b := ev.Body.(type) {
+			case *events.Manifest:
+				if run > 0 {
+					t.Fatalf("event %d: a manifest where a part belongs", i)
+				}
+				run = events.ManifestEvents(b) - 1
+			case *events.ManifestPart:
+				if run == 0 {
+					t.Fatalf("event %d: a part outside its manifest's run", i)
+				}
+				run--
+			default:
+				if run > 0 {
+					t.Fatalf("event %d: a %s inside a manifest's run", i, ev.Type())
+				}
+			}
 		}
 		// What opens names one election, and its events are its lines.
 		for i, ev := range sub.Events {
@@ -138,7 +180,7 @@ func FuzzOpenSubmission(f *testing.F) {
 				t.Fatalf("event %d's line is not its canonical encoding", i)
 			}
 		}
-		if sub.SignatureErr == nil && !bytes.Equal(data, good) {
+		if sub.SignatureErr == nil && !bytes.Equal(data, good) && !bytes.Equal(data, parts) {
 			t.Fatalf("a signature verifies over other bytes:\n%q", data)
 		}
 	})
