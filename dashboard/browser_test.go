@@ -22,6 +22,7 @@ import (
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/demo"
@@ -342,6 +343,52 @@ func TestDashboardReadToken(t *testing.T) {
 		return p.Form == "" && p.Contests != "0 contests" && strings.HasPrefix(p.Connection, "connected")
 	})
 	t.Logf("with the token: %+v", p)
+}
+
+// TestDashboardManifestInParts: for an election whose manifest is in
+// parts, the page reads all of it: the corrections feed names a unit
+// that only the last part holds by its name, not its ID.
+func TestDashboardManifestInParts(t *testing.T) {
+	if _, err := os.Stat(Chromium); err != nil {
+		t.Skipf("skipping the browser test: %s is not installed: %v", Chromium, err)
+	}
+	ctx := context.Background()
+	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(ctx) })
+	const election = "parts-2026"
+	evs := partsManifest(t, election)
+	last := evs[len(evs)-1].Body.(*events.ManifestPart).Units
+	unit := last[len(last)-1]
+	src := events.Source{Operator: "test"}
+	report := &events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: &events.CountReport{Unit: unit.ID, Contest: "gov", Source: src,
+		Counts: []events.Count{{Choice: "x", VoteType: "day", Votes: 10}}}}
+	correction := &events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: &events.Correction{Corrects: report.ID, Reason: "a typo",
+		CountReport: events.CountReport{Unit: unit.ID, Contest: "gov", Source: src, Counts: []events.Count{{Choice: "x", VoteType: "day", Votes: 12}}}}}
+	if _, err := n.Ledger.Submit(ctx, testkeys.MustSign(testkeys.Authority, append(evs, report, correction)...)); err != nil {
+		t.Fatal(err)
+	}
+	bctx := newBrowser(t, ctx)
+	if err := chromedp.Do(bctx, chromedp.Navigate("http://"+n.HTTPAddr()+"/?election="+election)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		feed, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.getElementById("corrections-list") || {}).innerText || ""`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(feed, unit.Name) {
+			t.Logf("the feed names %s: %.200s", unit.ID, feed)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the corrections feed does not name unit %s %q:\n%s", unit.ID, unit.Name, feed)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func save(t *testing.T, dir, name string, png []byte) {

@@ -325,6 +325,28 @@ func TestTurnsDemo(t *testing.T) {
 	}
 }
 
+// partsManifest is the events of a manifest in parts, signed by the test
+// authority: 1,500 precincts, and a race (gov: x, y; one vote type, day)
+// in the last part, with the last units.
+func partsManifest(t *testing.T, election string) []*events.Event {
+	t.Helper()
+	m := &events.Manifest{Name: "Parts", Date: "2026-11-03", Authority: testkeys.Authority.Verifier,
+		VoteTypes: []events.VoteType{{ID: "day", Name: "Election Day"}},
+		Units:     []events.Unit{{ID: "st", Name: "State", Kind: "state"}}}
+	for i := range 1500 {
+		m.Units = append(m.Units, events.Unit{ID: fmt.Sprintf("p%04d", i), Name: fmt.Sprintf("Precinct number %d of the state", i), Kind: "precinct", Parent: "st"})
+	}
+	m.Contests = []events.Contest{{ID: "gov", Name: "Governor", VoteFor: 1, Choices: []events.Choice{{ID: "x", Name: "X"}, {ID: "y", Name: "Y"}}}}
+	evs, err := events.SplitManifest(&events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := evs[len(evs)-1].Body.(*events.ManifestPart); len(evs) < 2 || len(last.Units) == 0 || len(last.Contests) == 0 {
+		t.Fatalf("the manifest is in %d events; the test wants the last with units and the race", len(evs))
+	}
+	return evs
+}
+
 // TestTurnsManifestInParts: the turns of an election whose manifest is in
 // parts fold from the whole manifest (its entries 0 to N-1), and agree
 // with the as-of tallies from there on.
@@ -336,21 +358,7 @@ func TestTurnsManifestInParts(t *testing.T) {
 	}
 	t.Cleanup(func() { n.Close(ctx) })
 	const election = "parts-2026"
-	m := &events.Manifest{Name: "Parts", Date: "2026-11-03", Authority: testkeys.Authority.Verifier,
-		VoteTypes: []events.VoteType{{ID: "day", Name: "Election Day"}},
-		Units:     []events.Unit{{ID: "st", Name: "State", Kind: "state"}}}
-	for i := range 1500 {
-		m.Units = append(m.Units, events.Unit{ID: fmt.Sprintf("p%04d", i), Name: fmt.Sprintf("Precinct number %d of the state", i), Kind: "precinct", Parent: "st"})
-	}
-	// The race is in the last part.
-	m.Contests = []events.Contest{{ID: "gov", Name: "Governor", VoteFor: 1, Choices: []events.Choice{{ID: "x", Name: "X"}, {ID: "y", Name: "Y"}}}}
-	evs, err := events.SplitManifest(&events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: m})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs) < 2 {
-		t.Fatalf("the manifest is in %d event", len(evs))
-	}
+	evs := partsManifest(t, election)
 	for i, votes := range [][2]int64{{10, 5}, {0, 30}} {
 		evs = append(evs, &events.Event{ID: uuid.Must(uuid.NewV7()), Election: election, Body: &events.CountReport{
 			Unit: fmt.Sprintf("p%04d", i), Contest: "gov", Source: events.Source{Operator: "test"},
