@@ -119,9 +119,10 @@ func SplitManifest(ev *Event) ([]*Event, error) {
 }
 
 // ManifestPartID derives the event ID of part k of the manifest whose
-// election.defined event has ID id: a UUIDv7 with id's timestamp, whose
-// other bits are the first bytes of SHA-256("election-audit ledger
-// manifest part\x00" || id || k as 4 bytes, big-endian).
+// election.defined event has ID id: a UUIDv7 whose bytes 0 to 5 are id's
+// (its timestamp) and 6 to 15 the first 10 bytes of SHA-256("election-audit
+// ledger manifest part\x00" || id || k as 4 bytes, big-endian), with the
+// version and variant bits set over them.
 func ManifestPartID(id uuid.UUID, k int) uuid.UUID {
 	h := sha256.New()
 	h.Write([]byte("election-audit ledger manifest part\x00"))
