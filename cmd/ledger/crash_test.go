@@ -82,18 +82,7 @@ func TestCrashKill9(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute+time.Duration(kills)*5*time.Second)
 	defer cancel()
 
-	dir := t.TempDir()
-	srv := &serverProc{
-		t: t, bin: buildLedger(t, dir), data: filepath.Join(dir, "data"),
-		httpAddr: freeAddr(t), logPath: filepath.Join(dir, "serve.log"),
-		rng: rand.New(rand.NewPCG(seed, 0xd0d0)),
-	}
-	t.Cleanup(srv.cleanup)
-	defer func() {
-		if t.Failed() {
-			srv.dumpLog()
-		}
-	}()
+	srv := newServerProc(t, seed)
 	built := time.Now()
 	if err := srv.startHealthy(ctx); err != nil {
 		t.Fatal(err)
@@ -316,6 +305,26 @@ type serverProc struct {
 	logStart    int64           // where the incarnation's output starts in the log
 	shortWindow int             // incarnations started with the short window
 	startups    []time.Duration // start to healthy, per healthy incarnation
+}
+
+// newServerProc builds the ledger binary into a new directory and returns
+// a server of it, not started, killed when the test ends, whose log is
+// printed if the test fails.
+func newServerProc(t *testing.T, seed uint64) *serverProc {
+	t.Helper()
+	dir := t.TempDir()
+	srv := &serverProc{
+		t: t, bin: buildLedger(t, dir), data: filepath.Join(dir, "data"),
+		httpAddr: freeAddr(t), logPath: filepath.Join(dir, "serve.log"),
+		rng: rand.New(rand.NewPCG(seed, 0xd0d0)),
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			srv.dumpLog()
+		}
+		srv.cleanup()
+	})
+	return srv
 }
 
 func buildLedger(t *testing.T, dir string) string {
