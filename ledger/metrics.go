@@ -14,6 +14,9 @@ type metrics struct {
 	// stalled is 1 while the state machine retries one.
 	stepFailures prometheus.Counter
 	stalled      prometheus.Gauge
+	// opened counts the stream messages the consumer read, by who opened
+	// them: this node's edge (its copy handed over) or the consumer.
+	opened *prometheus.CounterVec
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -35,9 +38,12 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "ledger_step_write_failures_total", Help: "Steps that failed to write (a full disk) and were retried."}),
 		stalled: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ledger_stalled", Help: "1 while the state machine cannot write and retries a step, else 0."}),
+		opened: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ledger_stream_submissions_opened_total", Help: "Stream messages read, by who opened the submission: this node's edge (edge), whose opened copy the state machine took, or the consumer (consumer: published by another node, resubmitted after a restart, or bypassing the edge)."},
+			[]string{"by"}),
 	}
 	if r != nil {
-		r.MustRegister(m.messages, m.outcomes, m.batchSize, m.stepSeconds, m.position, m.stepFailures, m.stalled)
+		r.MustRegister(m.messages, m.outcomes, m.batchSize, m.stepSeconds, m.position, m.stepFailures, m.stalled, m.opened)
 	}
 	return m
 }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -104,7 +105,15 @@ func (l *Ledger) consume(ctx context.Context, reloaded <-chan struct{}) error {
 			m.err = fmt.Errorf("couldn't read stream metadata: %w", err)
 		} else {
 			m.seq, m.time = md.Sequence.Stream, md.Timestamp
-			m.sub, m.openErr = events.OpenSubmission(m.data)
+			if opened, ok := l.opened.Load(sha256.Sum256(m.data)); ok {
+				// The same bytes, opened by this node's edge: the same
+				// submission (OpenSubmission is a function of the bytes).
+				m.sub = opened.(*events.Submission)
+				l.metrics.opened.WithLabelValues("edge").Inc()
+			} else {
+				m.sub, m.openErr = events.OpenSubmission(m.data)
+				l.metrics.opened.WithLabelValues("consumer").Inc()
+			}
 		}
 		m.cost = min(int64(len(m.data))+1, bufferBytes)
 		if buffered.Acquire(ctx, m.cost) != nil {
