@@ -32,10 +32,10 @@ import (
 	"github.com/election-audit/ledger/demo"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
-	"github.com/election-audit/ledger/importer"
 	"github.com/election-audit/ledger/importer/formats"
 	"github.com/election-audit/ledger/internal/statewide"
 	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/keys"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/store"
@@ -884,33 +884,11 @@ func TestPyVerifierImported(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := importer.Encode(evs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		head := events.ManifestEvents(evs[0].Body.(*events.Manifest))
-		if head < wantParts {
+		if head := events.ManifestEvents(evs[0].Body.(*events.Manifest)); head < wantParts {
 			t.Fatalf("the manifest of %s is in %d events; the test wants at least %d", id, head, wantParts)
 		}
-		parts := [][][]byte{raw[:head]}
-		for rest := raw[head:]; len(rest) > 0; {
-			k := min(len(rest), 1000)
-			parts, rest = append(parts, rest[:k]), rest[k:]
-		}
-		for _, part := range parts {
-			signed, err := testkeys.Authority.SignSubmission(id, part)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rs, err := n.Ledger.Submit(ctx, signed)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, r := range rs {
-				if r.Duplicate || r.Verdict != events.Accepted {
-					t.Fatalf("import: %+v", r)
-				}
-			}
+		if err := testledger.Log(ctx, n.Ledger, testkeys.Authority, id, evs); err != nil {
+			t.Fatalf("import of %s: %v", id, err)
 		}
 		elections = append(elections, election{id, testkeys.Authority.Verifier})
 	}
@@ -930,14 +908,8 @@ func TestPyVerifierImported(t *testing.T) {
 	} else {
 		t.Logf("the wild corpus is not here: %s is not checked", sc)
 	}
-	key := n.VerifierKey
-	err = n.Close(context.Background())
+	db, key, err := testledger.Stop(context.Background(), n, dir)
 	n = nil
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	db, err := store.Open(filepath.Join(dir, "pebble"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -152,19 +152,7 @@ func TestCorpus(t *testing.T) {
 	}
 	for _, tc := range corpus {
 		t.Run(tc.name, func(t *testing.T) {
-			var paths []string
-			for _, f := range tc.files {
-				paths = append(paths, filepath.Join(corpusDir, f))
-			}
-			files, err := formats.ReadFiles(paths)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var opts formats.Options
-			if tc.opts != nil {
-				tc.opts(&opts)
-			}
-			imp, err := formats.Parse(tc.format, files, "corpus-test", opts)
+			imp, err := parse(t, tc, "corpus-test")
 			if tc.refused != "" {
 				if err == nil {
 					t.Fatalf("imported (%d reports), but the file is damaged: %s", len(imp.Reports), tc.reason)
@@ -234,6 +222,34 @@ func TestCorpus(t *testing.T) {
 			}
 		})
 	}
+}
+
+// parse reads a case's files and parses them as election.
+func parse(t *testing.T, tc corpusCase, election string) (*importer.Import, error) {
+	t.Helper()
+	var paths []string
+	for _, f := range tc.files {
+		paths = append(paths, filepath.Join(corpusDir, f))
+	}
+	files, err := formats.ReadFiles(paths)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opts formats.Options
+	if tc.opts != nil {
+		tc.opts(&opts)
+	}
+	return formats.Parse(tc.format, files, election, opts)
+}
+
+// parseCase is parse for a case that imports.
+func parseCase(t *testing.T, tc corpusCase, election string) *importer.Import {
+	t.Helper()
+	imp, err := parse(t, tc, election)
+	if err != nil {
+		t.Fatalf("%s: %v", tc.name, err)
+	}
+	return imp
 }
 
 // TestCorpusComplete: every results file of the corpus has a case, so that a
