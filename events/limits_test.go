@@ -3,6 +3,10 @@ package events_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -299,5 +303,47 @@ func TestLongValuesClipped(t *testing.T) {
 		if err == nil || len(err.Error()) > 512 || !strings.Contains(err.Error(), strings.Repeat("x", 128)+"…") {
 			t.Errorf("got %.600v (%d bytes), want a refusal quoting 128 bytes of the value", err, len(fmt.Sprint(err)))
 		}
+	}
+}
+
+// TestLimitsDocumented: the table of limits in docs/events.md gives every
+// limit its value in the code.
+func TestLimitsDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "events.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{
+		"MaxEventSize": events.MaxEventSize, "MaxEntrySize": events.MaxEntrySize, "MaxEntryReason": events.MaxEntryReason,
+		"MaxIDLength": events.MaxIDLength, "MaxNameLength": events.MaxNameLength, "MaxReasonLength": events.MaxReasonLength,
+		"MaxCountRows": events.MaxCountRows, "MaxVotes": events.MaxVotes, "MaxVoteFor": events.MaxVoteFor,
+		"MaxUnits": events.MaxUnits, "MaxUnitDepth": events.MaxUnitDepth, "MaxContests": events.MaxContests,
+		"MaxChoices": events.MaxChoices, "MaxVoteTypes": events.MaxVoteTypes, "MaxContestCells": events.MaxContestCells,
+		"MaxReportCounts": events.MaxReportCounts, "MaxManifestParts": events.MaxManifestParts,
+		"MaxTallyNumbers": events.MaxTallyNumbers, "MaxScopeUnits": events.MaxScopeUnits,
+		"MaxSubmissionSize": events.MaxSubmissionSize, "MaxSubmissionEvents": events.MaxSubmissionEvents,
+	}
+	_, table, _ := strings.Cut(string(doc), "\n## Limits\n")
+	table, _, _ = strings.Cut(table, "\n### ")
+	row := regexp.MustCompile("(?m)^\\| [^\\n]* \\| `(Max[A-Za-z]+)` \\| ([0-9][0-9 ]*)")
+	seen := map[string]bool{}
+	for _, m := range row.FindAllStringSubmatch(table, -1) {
+		name, value := m[1], strings.ReplaceAll(strings.TrimSpace(m[2]), " ", "")
+		v, ok := want[name]
+		switch {
+		case !ok:
+			t.Errorf("docs/events.md lists %s, which the test does not know", name)
+		case value != strconv.FormatInt(v, 10):
+			t.Errorf("docs/events.md gives %s as %s; the code says %d", name, value, v)
+		}
+		seen[name] = true
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("docs/events.md's table of limits has no row for %s", name)
+		}
+	}
+	if want := fmt.Sprintf("`MaxEntryEnvelope` = %d", events.MaxEntryEnvelope); !strings.Contains(table, want) {
+		t.Errorf("docs/events.md does not say %s", want)
 	}
 }
