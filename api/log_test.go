@@ -651,7 +651,8 @@ func testTiles(t *testing.T, ln *logNode) {
 // testBigManifestInBundles: a manifest too large for one event goes in
 // parts, each entry within a bundle's 2-byte length prefix, so the entry
 // bundle of a statewide manifest is served whole and each of its entries
-// is the logged one, byte for byte.
+// is the logged one, byte for byte; filippo.io/torchwood reads them all
+// under the checkpoint, verified with the election's log key.
 func testBigManifestInBundles(t *testing.T, ln *logNode) {
 	const big = "ga06-big"
 	m := manifest(1000)
@@ -687,6 +688,45 @@ func testBigManifestInBundles(t *testing.T, ln *logNode) {
 	}
 	if len(b) != 0 {
 		t.Errorf("%d bytes after the entries", len(b))
+	}
+
+	// A third-party tlog client reads them through the tiles, under the
+	// checkpoint signed with the election's log key.
+	ctx := context.Background()
+	f, err := torchwood.NewTileFetcher(ln.c.TileURL(big), torchwood.WithHTTPClient(ln.srv.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := f.ReadEndpoint(ctx, "checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := checkpoint.LogVerifier(ln.n.VerifierKey, big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := note.Open(signed, note.VerifierList(v))
+	if err != nil {
+		t.Fatalf("checkpoint of %s: %v", big, err)
+	}
+	cp, err := torchwood.ParseCheckpoint(opened.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := torchwood.NewClient(f, torchwood.WithTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	for i, e := range tc.Entries(ctx, cp.Tree, 0) {
+		want, err := ln.n.Ledger.Entry(big, uint64(i))
+		if err != nil || !bytes.Equal(e, want) {
+			t.Fatalf("torchwood's entry %d of %s is not the logged one (%v)", i, big, err)
+		}
+		read++
+	}
+	if err := tc.Err(); err != nil || read != len(parts) || cp.N != int64(len(parts)) {
+		t.Errorf("torchwood read %d entries of the tree of size %d (%v), want the manifest's %d", read, cp.N, err, len(parts))
 	}
 }
 
