@@ -254,9 +254,9 @@ type folder struct {
 	start    uint64 // the index of the first entry folded
 	next     uint64 // the index the next entry must have
 	ids      idSet  // the event IDs of entries [start, next)
-	// head holds the entries of a manifest in parts until its last: the
+	// head takes the entries of the manifest until its last: the
 	// projection is made from the whole manifest.
-	head []*events.Entry
+	head projections.ManifestHead
 }
 
 // apply checks the entry stored at index, decoded as en (or failing with
@@ -306,40 +306,20 @@ func (f *folder) apply(index uint64, en *events.Entry, idHash uint64, decodeErr 
 	return nil
 }
 
-// manifest takes the entries that hold the manifest: entry 0, its
-// election.defined event, and when the manifest is in N parts the N-1
-// entries after it, which must be accepted and be the next items of entry
-// 0's submission. Once it has them all it makes the projection from the
-// whole manifest and folds them in.
+// manifest takes the entries that hold the manifest (projections'
+// ManifestHead: entry 0, and its parts when it is in several). Once it has
+// them all it folds them into the projection made from the whole manifest.
 func (f *folder) manifest(index uint64, en *events.Entry, before func(*events.Entry) error) error {
-	if len(f.head) == 0 {
-		m, ok := en.Event.Body.(*events.Manifest)
-		if !ok || en.Verdict != events.Accepted {
-			return &MismatchError{f.election, index, "entry 0 is not the election's accepted manifest"}
-		}
-		if err := projections.CheckManifestEntry(m, en.Submission.Signer); err != nil {
-			return &MismatchError{f.election, index, err.Error()}
-		}
-	} else if first := f.head[0].Submission; en.Verdict != events.Accepted || en.Submission.ID != first.ID || en.Submission.Item != first.Item+len(f.head) {
-		return &MismatchError{f.election, index, fmt.Sprintf("entry is not part %d of the manifest (the manifest of entry 0 is in %d parts: accepted entries of its submission, in order)", len(f.head), events.ManifestEvents(f.head[0].Event.Body.(*events.Manifest)))}
-	}
-	f.head = append(f.head, en)
-	f.next++
-	if len(f.head) < events.ManifestEvents(f.head[0].Event.Body.(*events.Manifest)) {
-		return nil
-	}
-	evs := make([]*events.Event, len(f.head))
-	for i, h := range f.head {
-		evs[i] = h.Event
-	}
-	m, err := events.AssembleManifest(evs)
+	proj, err := f.head.Add(f.election, en)
 	if err != nil {
 		return &MismatchError{f.election, index, err.Error()}
 	}
-	if f.proj, err = projections.New(f.election, m); err != nil {
-		return &MismatchError{f.election, index, err.Error()}
+	f.next++
+	if proj == nil {
+		return nil
 	}
-	for _, h := range f.head {
+	f.proj = proj
+	for _, h := range f.head.Entries() {
 		if before != nil {
 			if err := before(h); err != nil {
 				return err
@@ -349,7 +329,6 @@ func (f *folder) manifest(index uint64, en *events.Entry, before func(*events.En
 			return &MismatchError{f.election, h.Index, err.Error()}
 		}
 	}
-	f.head = nil
 	return nil
 }
 

@@ -135,8 +135,8 @@ func foldRaw(src Source, election string, start, end uint64, proj **projections.
 	if f.next != end {
 		return &MismatchError{election, f.next, fmt.Sprintf("the log ends at size %d, want %d", f.next, end)}
 	}
-	if len(f.head) > 0 {
-		n := events.ManifestEvents(f.head[0].Event.Body.(*events.Manifest))
+	if f.proj == nil && end > 0 {
+		n := f.head.Want()
 		return fmt.Errorf("%w: size %d of %s, whose manifest is in entries 0 to %d: the election is defined at size %d", ErrInsideManifest, end, election, n-1, n)
 	}
 	return nil

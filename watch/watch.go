@@ -159,17 +159,17 @@ type Watcher struct {
 	accKey    string
 	accV      note.Verifier
 	accOrigin string
-	previous  uint64                // the accepted size acc was proven to extend
-	rng       *compact.Range        // leaf hashes of entries [0, next)
-	proj      *projections.Election // nil until entry 0 (and its manifest's last part)
-	head      []*events.Entry       // the entries of a manifest in parts, until its last
-	origins   *audit.OriginChecker  // set by Run
-	fetched   []byte                // the bytes origins fetched last (nil on an error), for evidence
-	verified  uint64                // the largest size whose entries were checked
-	lastSeen  string                // the last checkpoint text handled
-	target    uint64                // with Once: the size to reach
-	ready     bool                  // state loaded and entries replayed
-	stall     *time.Timer           // with Once: fires after cfg.Timeout without progress
+	previous  uint64                   // the accepted size acc was proven to extend
+	rng       *compact.Range           // leaf hashes of entries [0, next)
+	proj      *projections.Election    // nil until entry 0 (and its manifest's last part)
+	head      projections.ManifestHead // the manifest's entries, until its last
+	origins   *audit.OriginChecker     // set by Run
+	fetched   []byte                   // the bytes origins fetched last (nil on an error), for evidence
+	verified  uint64                   // the largest size whose entries were checked
+	lastSeen  string                   // the last checkpoint text handled
+	target    uint64                   // with Once: the size to reach
+	ready     bool                     // state loaded and entries replayed
+	stall     *time.Timer              // with Once: fires after cfg.Timeout without progress
 }
 
 // errDone ends Run when Once is set and the work is done.
@@ -461,7 +461,7 @@ func (w *Watcher) start(ctx context.Context) error {
 	// The entries printed before, to rebuild the current reports; they
 	// must be the ones whose hashes the state kept.
 	saved := w.rng
-	w.rng, w.proj, w.head = w.hasher.NewEmptyRange(0), nil, nil
+	w.rng, w.proj, w.head = w.hasher.NewEmptyRange(0), nil, projections.ManifestHead{}
 	src := client.Source{Client: w.cfg.Client, Ctx: ctx}
 	err = src.Entries(w.cfg.Election, 0, next, func(i uint64, data []byte) error {
 		_, err := w.apply(i, data)
@@ -578,10 +578,7 @@ func (w *Watcher) manifest() *events.Manifest {
 	if w.proj != nil {
 		return w.proj.Manifest()
 	}
-	if len(w.head) > 0 {
-		return w.head[0].Event.Body.(*events.Manifest)
-	}
-	return nil
+	return w.head.First()
 }
 
 type applied struct {
@@ -630,37 +627,19 @@ func (w *Watcher) apply(index uint64, data []byte) (*applied, error) {
 	var old []events.Count
 	if w.proj == nil {
 		// The manifest: entry 0, and its parts in the entries after it
-		// when it is in several. The projection is made from the whole.
-		if len(w.head) == 0 {
-			m, ok := en.Event.Body.(*events.Manifest)
-			if !ok || en.Verdict != events.Accepted {
-				return nil, invalid("entry 0 is not the election's accepted manifest")
-			}
-			if err := projections.CheckManifestEntry(m, en.Submission.Signer); err != nil {
-				return nil, invalid("%v", err)
-			}
-		} else if first := w.head[0].Submission; en.Verdict != events.Accepted || en.Submission.ID != first.ID || en.Submission.Item != first.Item+len(w.head) {
-			return nil, invalid("it is not part %d of the manifest (accepted entries of entry 0's submission, in order)", len(w.head))
+		// when it is in several (projections.ManifestHead). The
+		// projection is made from the whole; this entry is applied below.
+		proj, err := w.head.Add(w.cfg.Election, en)
+		if err != nil {
+			return nil, invalid("%v", err)
 		}
-		w.head = append(w.head, en)
-		if len(w.head) == events.ManifestEvents(w.head[0].Event.Body.(*events.Manifest)) {
-			evs := make([]*events.Event, len(w.head))
-			for i, h := range w.head {
-				evs[i] = h.Event
-			}
-			m, err := events.AssembleManifest(evs)
-			if err != nil {
-				return nil, invalid("%v", err)
-			}
-			if w.proj, err = projections.New(w.cfg.Election, m); err != nil {
-				return nil, invalid("%v", err)
-			}
-			for _, h := range w.head[:len(w.head)-1] {
-				if err := w.proj.Apply(h); err != nil {
+		if proj != nil {
+			for _, h := range w.head.Entries()[:w.head.Want()-1] {
+				if err := proj.Apply(h); err != nil {
 					return nil, invalid("%v", err)
 				}
 			}
-			w.head = nil
+			w.proj = proj
 		}
 	} else {
 		switch rj := w.proj.Decide(en.Event, en.Submission.Signer); {
