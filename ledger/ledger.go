@@ -126,12 +126,13 @@ type Ledger struct {
 	recent     [8]map[uuid.UUID]store.EventRecord
 	recentNext int
 	// opened holds the submissions this node's edge opened and published
-	// and still waits for, by SHA-256 of their bytes, so that the state
-	// machine takes the edge's opened copy of a stream message with those
-	// bytes instead of opening it again (decoding every event, checking the
-	// signature). A message from elsewhere (another node's edge, anything
-	// that bypassed the edge) is opened as always.
-	opened sync.Map // [32]byte → *events.Submission
+	// and still waits for, by submission ID (their messages' Nats-Msg-Id),
+	// so that the state machine takes the edge's opened copy of a stream
+	// message with the same bytes instead of opening it again (decoding
+	// every event, checking the signature). A message from elsewhere
+	// (another node's edge, anything that bypassed the edge) is opened as
+	// always.
+	opened sync.Map // uuid.UUID → *events.Submission
 }
 
 type election struct {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/google/uuid"
+
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/events"
 )
@@ -54,5 +56,34 @@ func TestEdgeHandsOverOpened(t *testing.T) {
 	}
 	if _, err := audit.Verify(r.db, election, readKey(t, r.dir)); err != nil {
 		t.Errorf("audit: %v", err)
+	}
+}
+
+// TestOpenedBy: the consumer takes the edge's copy only for a message under
+// its submission's ID whose bytes are the submission's.
+func TestOpenedBy(t *testing.T) {
+	var l Ledger
+	signed := signEvents(t, "disk", diskManifest())
+	sub, err := events.OpenSubmission(signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.opened.Store(sub.ID, sub)
+	other := signEvents(t, "disk", diskReport(0))
+	for _, tc := range []struct {
+		name string
+		id   string
+		data []byte
+		want *events.Submission
+	}{
+		{"its ID and bytes", sub.ID.String(), signed, sub},
+		{"its ID, other bytes", sub.ID.String(), other, nil},
+		{"its ID, its bytes cut", sub.ID.String(), signed[:len(signed)-1], nil},
+		{"no ID", "", signed, nil},
+		{"another ID", uuid.Must(uuid.NewV7()).String(), signed, nil},
+	} {
+		if got := l.openedBy(tc.id, tc.data); got != tc.want {
+			t.Errorf("%s: %p, want %p", tc.name, got, tc.want)
+		}
 	}
 }

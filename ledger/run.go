@@ -1,8 +1,8 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -105,10 +105,8 @@ func (l *Ledger) consume(ctx context.Context, reloaded <-chan struct{}) error {
 			m.err = fmt.Errorf("couldn't read stream metadata: %w", err)
 		} else {
 			m.seq, m.time = md.Sequence.Stream, md.Timestamp
-			if opened, ok := l.opened.Load(sha256.Sum256(m.data)); ok {
-				// The same bytes, opened by this node's edge: the same
-				// submission (OpenSubmission is a function of the bytes).
-				m.sub = opened.(*events.Submission)
+			if sub := l.openedBy(jm.Headers().Get(jetstream.MsgIDHeader), m.data); sub != nil {
+				m.sub = sub
 				l.metrics.opened.WithLabelValues("edge").Inc()
 			} else {
 				m.sub, m.openErr = events.OpenSubmission(m.data)
@@ -291,6 +289,25 @@ func (l *Ledger) unstall() {
 	l.pub.Unlock()
 	l.metrics.stalled.Set(0)
 	l.cfg.Logger.Info("the ledger writes again", "after", time.Since(since).Round(time.Millisecond), "failed_attempts", attempts)
+}
+
+// openedBy returns the submission this node's edge opened and published
+// under the message ID id (the submission's ID), if the message's data
+// are its bytes: the same submission, since OpenSubmission is a function
+// of the bytes. Otherwise nil, and the consumer opens the message.
+func (l *Ledger) openedBy(id string, data []byte) *events.Submission {
+	sid, err := uuid.Parse(id)
+	if err != nil {
+		return nil
+	}
+	v, ok := l.opened.Load(sid)
+	if !ok {
+		return nil
+	}
+	if sub := v.(*events.Submission); bytes.Equal(sub.Bytes, data) {
+		return sub
+	}
+	return nil
 }
 
 // message is one stream message as the state machine sees it.

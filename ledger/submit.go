@@ -197,8 +197,8 @@ func (l *Ledger) SubmitOpened(ctx context.Context, sub *events.Submission) ([]Re
 		}
 		// Until it is answered, the state machine may take this opened
 		// copy instead of opening the message again.
-		l.opened.Store(sub.SHA256, sub)
-		defer l.opened.CompareAndDelete(sub.SHA256, sub)
+		l.opened.Store(sub.ID, sub)
+		defer l.opened.CompareAndDelete(sub.ID, sub)
 		seq, err := l.cfg.Broker.Publish(ctx, broker.Message{Election: sub.Election, ID: sub.ID.String(), Data: sub.Bytes})
 		var space *broker.NoSpaceError
 		var stream *broker.StreamError
