@@ -502,51 +502,24 @@ type pyMember struct {
 	data []byte
 }
 
+// pyUnpack splits a bundle into its members (unpack), each a copy.
 func pyUnpack(t *testing.T, b []byte) []pyMember {
 	t.Helper()
 	var ms []pyMember
-	for off := 0; ; {
-		h := b[off : off+512]
-		if bytes.Equal(h, make([]byte, 512)) {
-			return ms
-		}
-		name, _, _ := bytes.Cut(h[:100], []byte{0})
-		size, err := strconv.ParseInt(string(h[124:135]), 8, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ms = append(ms, pyMember{string(name), bytes.Clone(b[off+512 : off+512+int(size)])})
-		off += 512 + (int(size)+511)/512*512
+	for _, m := range unpack(t, b) {
+		ms = append(ms, pyMember{m.name, bytes.Clone(m.data)})
 	}
+	return ms
 }
 
+// pyPack writes members as a bundle archive (pack).
 func pyPack(t *testing.T, ms []pyMember) []byte {
 	t.Helper()
-	var b bytes.Buffer
-	for _, m := range ms {
-		h := make([]byte, 512)
-		copy(h, m.name)
-		copy(h[100:], "0000644\x00")
-		copy(h[108:], "0000000\x00")
-		copy(h[116:], "0000000\x00")
-		copy(h[124:], fmt.Sprintf("%011o\x00", len(m.data)))
-		copy(h[136:], "00000000000\x00")
-		copy(h[148:], "        ")
-		h[156] = '0'
-		copy(h[257:], "ustar\x0000")
-		copy(h[329:], "0000000\x00")
-		copy(h[337:], "0000000\x00")
-		sum := 0
-		for _, c := range h {
-			sum += int(c)
-		}
-		copy(h[148:], fmt.Sprintf("%06o\x00 ", sum))
-		b.Write(h)
-		b.Write(m.data)
-		b.Write(make([]byte, (512-len(m.data)%512)%512))
+	out := make([]member, len(ms))
+	for i, m := range ms {
+		out[i] = member{name: m.name, data: m.data}
 	}
-	b.Write(make([]byte, 1024))
-	return b.Bytes()
+	return pack(out)
 }
 
 // pyEdit returns a copy of ms with member name changed by edit.

@@ -305,20 +305,7 @@ func TestDashboardReadToken(t *testing.T) {
 	}))()`
 	wait := func(what string, ok func(tokenPage) bool) tokenPage {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			p, err := chromedp.Run(bctx, chromedp.Evaluate[tokenPage](read))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok(p) {
-				return p
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s: %+v", what, p)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		return waitFor(t, bctx, read, what, 30*time.Second, ok)
 	}
 	give := func(tok string) {
 		t.Helper()
@@ -374,21 +361,10 @@ func TestDashboardManifestInParts(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate("http://"+n.HTTPAddr()+"/?election="+election)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		feed, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.getElementById("corrections-list") || {}).innerText || ""`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(feed, unit.Name) {
-			t.Logf("the feed names %s: %.200s", unit.ID, feed)
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the corrections feed does not name unit %s %q:\n%s", unit.ID, unit.Name, feed)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	feed := waitFor(t, bctx, `(document.getElementById("corrections-list") || {}).innerText || ""`,
+		fmt.Sprintf("the corrections feed naming unit %s %q", unit.ID, unit.Name), 30*time.Second,
+		func(feed string) bool { return strings.Contains(feed, unit.Name) })
+	t.Logf("the feed names %s: %.200s", unit.ID, feed)
 }
 
 func save(t *testing.T, dir, name string, png []byte) {
@@ -637,17 +613,24 @@ func newTab(t *testing.T, bctx context.Context, url string, within time.Duration
 
 func waitPage(t *testing.T, tab context.Context, url string, within time.Duration, done func(st pageState) bool) pageState {
 	t.Helper()
+	return waitFor(t, tab, readPage, url, within, done)
+}
+
+// waitFor evaluates script in tab every 100 ms until done accepts what it
+// gives, and returns that; the test fails after within, naming what.
+func waitFor[T any](t *testing.T, tab context.Context, script, what string, within time.Duration, done func(T) bool) T {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		st, err := chromedp.Run(tab, chromedp.Evaluate[pageState](readPage))
+		v, err := chromedp.Run(tab, chromedp.Evaluate[T](script))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if done(st) {
-			return st
+		if done(v) {
+			return v
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: timed out; page state %+v", url, st)
+			t.Fatalf("%s: timed out; page state %+v", what, v)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
