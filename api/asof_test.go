@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
 	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -25,13 +25,7 @@ import (
 // same bytes, and a time query picks the prefix recorded by then.
 func TestTallyAsOf(t *testing.T) {
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(ctx)
-	srv := httptest.NewServer(n.Handler)
-	defer srv.Close()
+	n, srv := testledger.Serve(t, node.Config{})
 	evs, err := examples.GA06April()
 	if err != nil {
 		t.Fatal(err)

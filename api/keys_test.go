@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/keys"
 	"github.com/election-audit/ledger/node"
 )
@@ -26,13 +26,7 @@ import (
 func TestKeysRoute(t *testing.T) {
 	const election = "ga06-keys"
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(ctx)
-	srv := httptest.NewServer(n.Handler)
-	defer srv.Close()
+	n, srv := testledger.Serve(t, node.Config{})
 	get := func(path string) (int, []byte) {
 		t.Helper()
 		resp, err := http.Get(srv.URL + path)

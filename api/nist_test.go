@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -17,6 +16,7 @@ import (
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
 	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -26,13 +26,7 @@ import (
 func TestTallyNIST(t *testing.T) {
 	const election = "ga06-2017-04"
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(ctx)
-	srv := httptest.NewServer(n.Handler)
-	defer srv.Close()
+	n, srv := testledger.Serve(t, node.Config{})
 	evs, err := examples.GA06April()
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -22,13 +22,7 @@ import (
 func TestReadToken(t *testing.T) {
 	const election, token = "ga06-token", "s3cret-token"
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities, ReadToken: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(ctx)
-	srv := httptest.NewServer(n.Handler)
-	defer srv.Close()
+	_, srv := testledger.Serve(t, node.Config{ReadToken: token})
 
 	m := &events.Manifest{Name: "Token", Date: "2026-11-03",
 		VoteTypes: []events.VoteType{{ID: "day", Name: "Day"}},

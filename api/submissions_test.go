@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/election-audit/ledger/api"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -28,13 +28,7 @@ import (
 func TestSubmissionRoutes(t *testing.T) {
 	const election = "ga06-subs"
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close(ctx)
-	srv := httptest.NewServer(n.Handler)
-	defer srv.Close()
+	n, srv := testledger.Serve(t, node.Config{})
 	post := func(path string, body []byte) (int, []byte) {
 		t.Helper()
 		resp, err := http.Post(srv.URL+path, "text/plain; charset=utf-8", bytes.NewReader(body))

@@ -15,6 +15,7 @@ import (
 	"github.com/election-audit/ledger/dashboard"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -22,11 +23,7 @@ import (
 // "/", and every API answer as it was without it, 404s and 405s included.
 func TestRoutes(t *testing.T) {
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close(ctx) })
+	n := testledger.Open(t, node.Config{})
 	const election = "series-2026"
 	m := &events.Manifest{
 		Name: "Series", Date: "2026-11-03",

@@ -20,6 +20,7 @@ import (
 	"github.com/election-audit/ledger/demo"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -32,11 +33,7 @@ import (
 // changes of lead and of the 50% line between consecutive as-of tallies.
 func TestTurns(t *testing.T) {
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close(ctx) })
+	n := testledger.Open(t, node.Config{})
 	const election = "turns-2026"
 	m := &events.Manifest{
 		Name: "Turns", Date: "2026-11-03",
@@ -309,12 +306,7 @@ func TestTurnsDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0",
-		Authorities: []string{keys.Authority.Verifier}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close(ctx) })
+	n := testledger.Open(t, node.Config{Authorities: []string{keys.Authority.Verifier}})
 	res, err := demo.Run(ctx, demo.Config{Ledger: n.Ledger, DB: n.DB, Key: n.VerifierKey, Keys: keys, Out: io.Discard})
 	if err != nil {
 		t.Fatal(err)
@@ -352,11 +344,7 @@ func partsManifest(t *testing.T, election string) []*events.Event {
 // with the as-of tallies from there on.
 func TestTurnsManifestInParts(t *testing.T) {
 	ctx := context.Background()
-	n, err := node.Open(ctx, node.Config{DataDir: t.TempDir(), HTTP: "-", NATSListen: "127.0.0.1:0", Authorities: testkeys.Authorities})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { n.Close(ctx) })
+	n := testledger.Open(t, node.Config{})
 	const election = "parts-2026"
 	evs := partsManifest(t, election)
 	for i, votes := range [][2]int64{{10, 5}, {0, 30}} {

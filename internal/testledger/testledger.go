@@ -1,15 +1,18 @@
-// Package testledger logs events in a ledger as `ledger import` sends
-// them, and stops a node for an offline audit, for tests that need a real
-// log of an import.
+// Package testledger gives tests a real node (Open, Serve), logs events
+// in it as `ledger import` sends them (Log), and stops it for an offline
+// audit (Stop).
 package testledger
 
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
+	"testing"
 
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/importer"
+	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/keys"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/node"
@@ -67,4 +70,32 @@ func Stop(ctx context.Context, n *node.Node, dataDir string) (*store.DB, string,
 		return nil, "", err
 	}
 	return db, key, nil
+}
+
+// Open opens a node for a test: cfg with a new data directory, no HTTP
+// listener, the embedded NATS on a free loopback port and, unless cfg
+// names some, the test authorities (testkeys.Authorities). It is closed
+// when the test ends.
+func Open(t testing.TB, cfg node.Config) *node.Node {
+	t.Helper()
+	cfg.DataDir, cfg.HTTP, cfg.NATSListen = t.TempDir(), "-", "127.0.0.1:0"
+	if cfg.Authorities == nil {
+		cfg.Authorities = testkeys.Authorities
+	}
+	n, err := node.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close(context.Background()) })
+	return n
+}
+
+// Serve is Open with the node's HTTP API on a test server, closed when the
+// test ends.
+func Serve(t testing.TB, cfg node.Config) (*node.Node, *httptest.Server) {
+	t.Helper()
+	n := Open(t, cfg)
+	srv := httptest.NewServer(n.Handler)
+	t.Cleanup(srv.Close)
+	return n, srv
 }
