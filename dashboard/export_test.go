@@ -5,21 +5,19 @@ import "github.com/election-audit/ledger/events"
 // FoldTotals folds entries [0, size) of an election's log with the turn
 // folder and returns each race's totals by choice ID, for the tests to
 // hold against the as-of tallies. The manifest's entries (entry 0, and its
-// parts when it is in several) start the folder.
+// parts when it is in several: manifestEntries) start the folder.
 func FoldTotals(src EntrySource, election string, size uint64) (map[string]map[string]int64, error) {
-	var f *turnFolder
-	var head []*events.Entry
-	err := src.Entries(election, 0, size, func(i uint64, data []byte) error {
+	head, err := manifestEntries(src, election, size)
+	if err != nil {
+		return nil, err
+	}
+	f, err := newTurnFolder(election, head)
+	if err != nil {
+		return nil, err
+	}
+	err = src.Entries(election, uint64(len(head)), size, func(i uint64, data []byte) error {
 		en, err := events.DecodeEntry(data)
 		if err != nil {
-			return err
-		}
-		if f == nil {
-			head = append(head, en)
-			if m, ok := head[0].Event.Body.(*events.Manifest); ok && len(head) < events.ManifestEvents(m) {
-				return nil
-			}
-			f, err = newTurnFolder(election, head)
 			return err
 		}
 		return f.apply(en)

@@ -55,9 +55,42 @@ type race struct {
 	above   []bool
 }
 
+// manifestEntries reads the entries that hold an election's manifest from
+// its log of size entries: entry 0, and the parts that follow it when it
+// is in several; nil if the log does not hold them all yet.
+func manifestEntries(src EntrySource, election string, size uint64) ([]*events.Entry, error) {
+	var head []*events.Entry
+	read := func(_ uint64, data []byte) error {
+		en, err := events.DecodeEntry(data)
+		if err == nil {
+			head = append(head, en)
+		}
+		return err
+	}
+	if err := src.Entries(election, 0, min(size, 1), read); err != nil || len(head) == 0 {
+		return nil, err
+	}
+	m, ok := head[0].Event.Body.(*events.Manifest)
+	if !ok {
+		return head, nil // newTurnFolder says what is wrong
+	}
+	switch n := uint64(events.ManifestEvents(m)); {
+	case n > size:
+		return nil, nil // not yet all logged
+	case n > 1:
+		if err := src.Entries(election, 1, n, read); err != nil {
+			return nil, err
+		}
+	}
+	return head, nil
+}
+
 // newTurnFolder starts from the entries of an election's manifest: entry
 // 0, and its parts when it is in several.
 func newTurnFolder(election string, ens []*events.Entry) (*turnFolder, error) {
+	if len(ens) == 0 {
+		return nil, errors.New("the log does not hold its manifest")
+	}
 	evs := make([]*events.Event, len(ens))
 	for i, en := range ens {
 		if en.Verdict != events.Accepted {
@@ -217,28 +250,8 @@ func (t *Turns) Since(election string, after, size uint64) ([]Turn, error) {
 	tf.mu.Lock()
 	defer tf.mu.Unlock()
 	if tf.f == nil && size > 0 {
-		// The manifest: entry 0, and the parts that follow it when it
-		// is in several.
-		var head []*events.Entry
-		read := func(_ uint64, data []byte) error {
-			en, err := events.DecodeEntry(data)
-			if err == nil {
-				head = append(head, en)
-			}
-			return err
-		}
-		err := t.src.Entries(election, 0, 1, read)
-		if err == nil {
-			m, ok := head[0].Event.Body.(*events.Manifest)
-			switch n := uint64(events.ManifestEvents(m)); {
-			case !ok:
-			case n > size:
-				return nil, nil // not yet all logged
-			case n > 1:
-				err = t.src.Entries(election, 1, n, read)
-			}
-		}
-		if err == nil {
+		head, err := manifestEntries(t.src, election, size)
+		if err == nil && head != nil {
 			tf.f, err = newTurnFolder(election, head)
 		}
 		if err != nil {

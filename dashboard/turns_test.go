@@ -2,12 +2,15 @@ package dashboard_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -361,5 +364,31 @@ func TestTurnsManifestInParts(t *testing.T) {
 		if !slices.Contains(want, w) {
 			t.Errorf("no turn %q: %v", w, want)
 		}
+	}
+}
+
+// oneEntry is a log whose every entry is the same bytes: a fault to inject.
+type oneEntry []byte
+
+func (e oneEntry) Entries(_ string, start, end uint64, fn func(uint64, []byte) error) error {
+	for i := start; i < end; i++ {
+		if err := fn(i, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestTurnsEntryZeroNotAManifest: a log whose entry 0 is not a manifest
+// gets an error that says so, not a panic.
+func TestTurnsEntryZeroNotAManifest(t *testing.T) {
+	report, err := os.ReadFile(filepath.Join("..", "events", "testdata", "golden", "entry.accepted.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report = bytes.TrimSpace(bytes.Replace(report, []byte(`"index":1`), []byte(`"index":0`), 1))
+	_, err = dashboard.NewTurns(oneEntry(report)).Since("ga06-2017-04", 0, 3)
+	if err == nil || !strings.Contains(err.Error(), "entry 0 is not an accepted manifest") {
+		t.Errorf("turns of a log without a manifest: %v", err)
 	}
 }
