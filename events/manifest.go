@@ -171,12 +171,6 @@ func AssembleManifest(evs []*Event) (*Manifest, error) {
 		units += len(p.Units)
 		contests += len(p.Contests)
 	}
-	switch {
-	case units > MaxUnits:
-		return nil, fmt.Errorf("the manifest of %s, assembled from its %d parts: %d reporting units, more than the limit of %d", evs[0].Election, n, units, MaxUnits)
-	case contests > MaxContests:
-		return nil, fmt.Errorf("the manifest of %s, assembled from its %d parts: %d contests, more than the limit of %d", evs[0].Election, n, contests, MaxContests)
-	}
 	m.Units = make([]Unit, 0, units)
 	m.Contests = make([]Contest, 0, contests)
 	m.Units = append(m.Units, first.Units...)
