@@ -56,50 +56,45 @@ func SplitManifest(ev *Event) ([]*Event, error) {
 	}
 	// Room for the two arrays' names and brackets, when a part has both.
 	const arrays = len(`,"units":[],"contests":[]`)
-	type part struct{ units, contests [2]int } // [start, end) of each
-	parts := []part{{}}
+	// Items are the units, then the contests; parts take them in order,
+	// as many as fit. cuts[k] is the item part k starts with.
+	nu := len(m.Units)
+	cuts := []int{0}
 	room := MaxEventSize - len(fixed) - arrays
-	add := func(kind string, i int, item any, get func(*part) *[2]int) error {
+	for i := range nu + len(m.Contests) {
+		var item any
+		kind, at := "unit", i
+		if i < nu {
+			item = m.Units[i]
+		} else {
+			item, kind, at = m.Contests[i-nu], "contest", i-nu
+		}
 		b, err := json.Marshal(item)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		n := len(b) + 1
+		n := len(b) + 1 // and a comma
 		if n > room {
 			room = MaxEventSize - len(partFixed) - arrays
 			if n > room {
-				return fmt.Errorf("the manifest of %s cannot be split into events of at most %d bytes: %s %d alone takes %d", ev.Election, MaxEventSize, kind, i, len(b))
+				return nil, fmt.Errorf("the manifest of %s cannot be split into events of at most %d bytes: %s %d alone takes %d", ev.Election, MaxEventSize, kind, at, len(b))
 			}
-			parts = append(parts, part{})
-			r := get(&parts[len(parts)-1])
-			*r = [2]int{i, i}
+			cuts = append(cuts, i)
 		}
 		room -= n
-		get(&parts[len(parts)-1])[1] = i + 1
-		return nil
 	}
-	for i := range m.Units {
-		if err := add("unit", i, m.Units[i], func(p *part) *[2]int { return &p.units }); err != nil {
-			return nil, err
-		}
+	parts := len(cuts)
+	cuts = append(cuts, nu+len(m.Contests))
+	if parts > MaxManifestParts {
+		return nil, fmt.Errorf("the manifest of %s needs %d events, more than the limit of %d", ev.Election, parts, MaxManifestParts)
 	}
-	// Contests start where the units end, in the last part.
-	last := &parts[len(parts)-1]
-	last.contests = [2]int{0, 0}
-	for i := range m.Contests {
-		if err := add("contest", i, m.Contests[i], func(p *part) *[2]int { return &p.contests }); err != nil {
-			return nil, err
-		}
-	}
-	if len(parts) > MaxManifestParts {
-		return nil, fmt.Errorf("the manifest of %s needs %d events, more than the limit of %d", ev.Election, len(parts), MaxManifestParts)
-	}
-	out := make([]*Event, len(parts))
-	for k, p := range parts {
-		units, contests := m.Units[p.units[0]:p.units[1]], m.Contests[p.contests[0]:p.contests[1]]
+	out := make([]*Event, parts)
+	for k := range parts {
+		from, to := cuts[k], cuts[k+1]
+		units, contests := m.Units[min(from, nu):min(to, nu)], m.Contests[max(from, nu)-nu:max(to, nu)-nu]
 		if k == 0 {
 			first := *m
-			first.Parts, first.Units, first.Contests = len(parts), units, contests
+			first.Parts, first.Units, first.Contests = parts, units, contests
 			out[0] = &Event{ID: ev.ID, Election: ev.Election, Body: &first}
 		} else {
 			out[k] = &Event{ID: ManifestPartID(ev.ID, k), Election: ev.Election, Body: &ManifestPart{Part: k, Units: units, Contests: contests}}
@@ -108,7 +103,7 @@ func SplitManifest(ev *Event) ([]*Event, error) {
 		switch {
 		case err != nil:
 			return nil, err
-		case len(b) > MaxEventSize: // the sizes above are exact: never
+		case len(b) > MaxEventSize: // the sizes above are at least the encoding's: never
 			return nil, fmt.Errorf("part %d of the manifest of %s is %d bytes, more than the limit of %d", k, ev.Election, len(b), MaxEventSize)
 		}
 	}
