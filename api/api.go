@@ -319,12 +319,8 @@ func (s *server) tallyAsOf(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	doc, err := audit.TallyDocument(s.Ledger, election, n)
-	if errors.Is(err, audit.ErrInsideManifest) {
-		fail(w, http.StatusUnprocessableEntity, "%v", err)
-		return
-	}
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "%v", err)
+		failReplay(w, err)
 		return
 	}
 	b, err := doc.Encode()
@@ -334,6 +330,17 @@ func (s *server) tallyAsOf(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(b)
+}
+
+// failReplay answers a tally replayed at a size that failed: 422 for a
+// size inside a manifest in parts, before the election is defined; 500
+// otherwise.
+func failReplay(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	if errors.Is(err, audit.ErrInsideManifest) {
+		status = http.StatusUnprocessableEntity
+	}
+	fail(w, status, "%v", err)
 }
 
 // tallyNIST serves the NIST SP 1500-100 ElectionReport (audit.NISTReport)
@@ -347,12 +354,8 @@ func (s *server) tallyNIST(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := audit.NISTReport(s.Ledger, election, n, s.Ledger.Name())
-	if errors.Is(err, audit.ErrInsideManifest) {
-		fail(w, http.StatusUnprocessableEntity, "%v", err)
-		return
-	}
 	if err != nil {
-		fail(w, http.StatusInternalServerError, "%v", err)
+		failReplay(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -665,6 +665,13 @@ func testBigManifestInBundles(t *testing.T, ln *logNode) {
 		t.Fatalf("a manifest of 1,000 precincts is in %d event", len(parts))
 	}
 	ln.submit(parts...)
+	// A tally inside the manifest's entries: the election is not defined
+	// there yet.
+	for _, q := range []string{"as_of=1", "format=nist&as_of=1"} {
+		if status, _, b := ln.get("/v1/elections/" + big + "/tally?" + q); status != http.StatusUnprocessableEntity || !strings.Contains(string(b), fmt.Sprintf("the election is defined at size %d", len(parts))) {
+			t.Errorf("tally?%s: HTTP %d %s", q, status, b)
+		}
+	}
 	status, _, b := ln.get(fmt.Sprintf("/v1/elections/%s/tlog/tile/entries/000.p/%d", big, len(parts)))
 	if status != http.StatusOK {
 		t.Fatalf("bundle of the manifest's %d entries: HTTP %d: %s", len(parts), status, b)
