@@ -97,11 +97,12 @@
 //
 // A file cut short is refused wherever the cut can be seen: inside a quoted
 // field (an open quote), inside a row (too few fields), or in a last line
-// without a line end whose last field is a count. Such a last line is
-// accepted only when the row confirms its counts (its vote types sum to its
-// votes), when its last field is a blank vote type in a row that reports
-// votes alone, or with [Options] TrustLastLine; a blank last vote-type cell
-// beside filled ones is always refused. A cut that falls exactly on a line
+// without a line end. Such a last line is accepted only when its last field
+// is a count the row confirms (its vote types sum to its votes), when its
+// last field is a blank vote type in a row that reports votes alone, or with
+// [Options] TrustLastLine; a blank last vote-type cell beside filled ones is
+// always refused. A last field that is not a count (a district, a name, a
+// precinct) is never confirmed: cut, it would move the row's votes. A cut that falls exactly on a line
 // end cannot be seen: the file then reads as the rows before it.
 //
 // # Roll-ups, turnout and write-ins

@@ -296,9 +296,10 @@ func (b *builder) row(f *fileState, rec []string, line int, r *csv.Reader, last 
 	return b.add(f, line, c, unit, t, vals, votes, hasVotes, byType, stated)
 }
 
-// lastLine refuses a last line without a line end that may have been cut
-// inside a count: one whose last field is a count that nothing in the row
-// confirms, or a blank vote type beside filled ones.
+// lastLine refuses a last line without a line end that may have been cut:
+// one whose last field is a count that nothing in the row confirms, a
+// blank vote type beside filled ones, or a field that is not a count (a
+// name, a district, a precinct), which nothing confirms.
 func (b *builder) lastLine(f *fileState, r *csv.Reader, line int, rec []string, byType, agree bool, blankType int) error {
 	l := &f.layout
 	lastCol := len(rec) - 1
@@ -307,15 +308,21 @@ func (b *builder) lastLine(f *fileState, r *csv.Reader, line int, rec []string, 
 		isCount = isCount || vc.col == lastCol
 	}
 	switch {
-	case !isCount, !byType && strings.TrimSpace(rec[lastCol]) == "" && lastCol != l.col[fVotes]:
-		return nil // the last field is not read as a count
+	case isCount && !byType && strings.TrimSpace(rec[lastCol]) == "" && lastCol != l.col[fVotes]:
+		return nil // a blank vote type in a row that reports votes alone: not read as a count
 	case byType && blankType == lastCol:
 		return b.colErr(f, r, line, lastCol, "the file's last line has no line end and its last vote-type cell is blank while others are filled: "+
 			"the file looks cut short. Check it is whole (its size and SHA-256 against the publisher's)")
-	case agree:
+	case isCount && agree:
 		return nil // the vote types and the votes confirm each other
 	case b.trustLastLine:
 		return nil
+	case !isCount:
+		// A cut inside a name, a district or a precinct would move the
+		// row's votes to another contest, choice or unit.
+		return b.colErr(f, r, line, lastCol, "the file's last line has no line end and ends in a field (%s) that nothing in the file confirms: "+
+			"the file may have been cut inside it, which would put the row's votes under another name. Check the file is whole (its size and SHA-256 against the publisher's), then give --trust-last-line",
+			quote(rec[lastCol]))
 	}
 	return b.colErr(f, r, line, lastCol, "the file's last line has no line end and ends in a count (%s) that nothing in the file confirms: "+
 		"the file may have been cut inside it. Check the file is whole (its size and SHA-256 against the publisher's), then give --trust-last-line",

@@ -15,17 +15,21 @@ import (
 // repository); importer/formats' corpus test checks their totals.
 const wildDir = "../../../shared/data/wild"
 
-// TestWildTruncations cuts three real files at 100 random offsets each: a
+// TestWildTruncations cuts five real files at 100 random offsets each: a
 // cut file is refused, or else the cut fell on a line end (the format
-// cannot tell a file that ends there), and never is a cut count read. The
-// three have the shapes that make a cut hard to see: a last line without a
-// line end (Luzerne), vote types beside votes (South Carolina), and a
-// votes column alone, last (New Jersey's county file).
+// cannot tell a file that ends there), and never is a cut value read. The
+// five have the shapes that make a cut hard to see: a last line without a
+// line end (Luzerne), vote types beside votes (South Carolina), a votes
+// column alone, last (New Jersey's county file), and a last column that is
+// not a count (Iowa's district, Texas's percentage), which a cut would
+// change without a count looking wrong.
 func TestWildTruncations(t *testing.T) {
 	for i, name := range []string{
 		"pa/20241105__pa__general__luzerne__precinct.csv",
 		"sc/20201103__sc__general__precinct.csv",
 		"nj/20161108__nj__general.csv",
+		"ia/20181106__ia__general__county.csv", // its last column is the district, not a count
+		"tx/20121106__tx__general.csv",         // its last column is a percentage, not read as a count
 	} {
 		data, err := os.ReadFile(filepath.Join(wildDir, name))
 		if err != nil {
