@@ -20,7 +20,7 @@ func fileFlags(cmd *cobra.Command, opts *formats.Options) func() error {
 	f.StringVar(&oe.Date, "date", "", "openelections: election day YYYY-MM-DD (default: from the file names)")
 	f.StringVar(&oe.Name, "name", "", "openelections: the election's name")
 	f.StringVar(&oe.Prefer, "prefer", "", "openelections: when a row's vote types do not sum to its votes, log the votes column ("+
-		openelections.PreferVotes+") or the vote-type columns ("+openelections.PreferVoteTypes+"); by default such a file is refused")
+		openelections.PreferVotes+") or the vote-type columns ("+openelections.PreferVoteTypes+"), each difference a finding; by default such a file is refused")
 	f.BoolVar(&oe.TrustLastLine, "trust-last-line", false, "openelections: accept a last line without a line end that ends in a count nothing confirms (check the file is whole first)")
 	f.BoolVar(&oe.BlankOffice, "blank-office", false, "openelections: log each row without an office as a contest of its own, instead of refusing the file")
 	f.StringSliceVar(&oe.IgnoreColumns, "ignore-column", nil, "openelections: a column that holds no votes, to read past (repeatable)")

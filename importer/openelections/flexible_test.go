@@ -288,7 +288,10 @@ func TestPrefer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	importertest.Equal(t, "findings", len(imp.Findings), 1) // the roll-up row now differs by vote type
+	// The difference stays a finding, now saying the votes column is
+	// logged; and the roll-up row now differs by vote type.
+	importertest.Equal(t, "findings", len(imp.Findings), 2)
+	importertest.Equal(t, "finding", imp.Findings[0].String(), "vote-types-sum: "+sampleName+": line 4: Adams, Berwick, U.S. House, District 13, Ann Smith: the vote types sum to 333, but votes is 334; the reports carry votes (--prefer votes)")
 	s := importertest.Sum(imp, "us-house-13")
 	importertest.Equal(t, "ann", s.Choice["ann-smith"], 111+334+5550+8880)
 	importertest.Equal(t, "total only", s.VoteType["total"], s.All)

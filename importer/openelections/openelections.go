@@ -294,8 +294,8 @@ type Options struct {
 	// Prefer says which side to log when a row's vote-type columns do not
 	// sum to its votes column: "" refuses the file, naming the rows;
 	// [PreferVotes] logs the votes column (vote type "total") of every row
-	// that has one; [PreferVoteTypes] logs the vote-type columns and lists
-	// each difference as a finding.
+	// that has one; [PreferVoteTypes] logs the vote-type columns. Either
+	// way each difference is listed as a finding.
 	Prefer string
 	// TrustLastLine accepts a last line without a line end that ends in a
 	// count nothing in the file confirms (see Checks).

@@ -273,19 +273,25 @@ func (b *builder) row(f *fileState, rec []string, line int, r *csv.Reader, last 
 			return b.colErr(f, r, line, vc, "missing: the row has no votes")
 		}
 		return &importer.Error{File: f.name, Where: fmt.Sprintf("line %d", line), Msg: "no votes: every vote-type column is blank"}
-	case !byType, hasVotes && b.prefer == PreferVotes:
-		vals = append(vals[:0], vtVal{b.voteType(figure{"total", "Total"}), votes})
-		sum = votes
-	case hasVotes && sum != votes:
+	case hasVotes && byType && sum != votes:
 		f.disagree++
 		if len(f.disagreeAt) < 3 {
 			f.disagreeAt = append(f.disagreeAt, fmt.Sprintf("line %d: %s: vote types %d, %s %d",
 				line, b.describe(c, unit, t), sum, l.names[l.col[fVotes]], votes))
 		}
+		// Whichever side is logged, the difference stays a finding: a
+		// preference chooses the numbers, it does not make them agree.
+		carried, side := "the vote types", PreferVoteTypes
+		if b.prefer == PreferVotes {
+			carried, side = l.names[l.col[fVotes]], PreferVotes
+			vals = append(vals[:0], vtVal{b.voteType(figure{"total", "Total"}), votes})
+		}
 		b.findings = append(b.findings, finding{file: f.idx, line: int32(line), Finding: importer.Finding{
 			Kind: importer.FindingVoteTypes, File: f.name, Where: fmt.Sprintf("line %d", line),
-			Msg: fmt.Sprintf("%s: the vote types sum to %d, but %s is %d; the reports carry the vote types (--prefer %s)",
-				b.describe(c, unit, t), sum, l.names[l.col[fVotes]], votes, PreferVoteTypes)}})
+			Msg: fmt.Sprintf("%s: the vote types sum to %d, but %s is %d; the reports carry %s (--prefer %s)",
+				b.describe(c, unit, t), sum, l.names[l.col[fVotes]], votes, carried, side)}})
+	case !byType, hasVotes && b.prefer == PreferVotes:
+		vals = append(vals[:0], vtVal{b.voteType(figure{"total", "Total"}), votes})
 	}
 	if l.unitTotal >= 0 && !t.contest.isTurnout() {
 		if err := b.addUnitTotal(f, r, line, rec, c, unit, t, votes); err != nil {
