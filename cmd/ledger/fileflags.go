@@ -17,7 +17,7 @@ func fileFlags(cmd *cobra.Command, opts *formats.Options) func() error {
 	oe := &opts.OpenElections
 	var primary bool
 	f.StringVar(&oe.State, "state", "", "openelections: two-letter state code (default: from the file names)")
-	f.StringVar(&oe.Date, "date", "", "openelections: election day YYYY-MM-DD (default: from the file names)")
+	f.StringVar(&oe.Date, "date", "", "openelections: election day YYYY-MM-DD, for files not named YYYYMMDD__st__… (default: from the file names; refused if it differs)")
 	f.StringVar(&oe.Name, "name", "", "openelections: the election's name")
 	f.StringVar(&oe.Prefer, "prefer", "", "openelections: when a row's vote types do not sum to its votes, log the votes column ("+
 		openelections.PreferVotes+") or the vote-type columns ("+openelections.PreferVoteTypes+"), each difference a finding; by default such a file is refused")

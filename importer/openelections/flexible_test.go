@@ -297,17 +297,18 @@ func TestPrefer(t *testing.T) {
 	importertest.Equal(t, "total only", s.VoteType["total"], s.All)
 }
 
-// TestOptions: options override the file name.
+// TestOptions: options override the file name, but not the day it says
+// the election was on.
 func TestOptions(t *testing.T) {
 	imp, err := openelections.Parse(strings.NewReader(sample), sampleName, "test", openelections.Options{
-		State: "NJ", Date: "2018-11-07", Name: "Test", VoteFor: map[string]int{"us-house-13": 2}})
+		State: "NJ", Date: "2018-11-06", Name: "Test", VoteFor: map[string]int{"us-house-13": 2}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	importertest.CheckValid(t, imp)
 	m := imp.Manifest
 	importertest.Equal(t, "root", m.Units[0].Name, "New Jersey")
-	importertest.Equal(t, "date", m.Date, "2018-11-07")
+	importertest.Equal(t, "date", m.Date, "2018-11-06")
 	importertest.Equal(t, "name", m.Name, "Test")
 	importertest.Equal(t, "vote for", m.Contests[0].VoteFor, 2)
 
@@ -317,6 +318,7 @@ func TestOptions(t *testing.T) {
 	}{
 		{openelections.Options{State: "Georgia"}, `couldn't import 20181106__pa__general__precinct.csv: Options.State "Georgia" is not a two-letter state code`},
 		{openelections.Options{Date: "11/06/2018"}, `couldn't import 20181106__pa__general__precinct.csv: Options.Date "11/06/2018" is not a date (YYYY-MM-DD)`},
+		{openelections.Options{Date: "2018-11-07"}, `20181106__pa__general__precinct.csv: the file name says the election was on 2018-11-06, but --date (Options.Date) says 2018-11-07: import it into an election of 2018-11-06, or, if the file is misnamed, rename it (its SHA-256, not its name, identifies its reports)`},
 		{openelections.Options{VoteFor: map[string]int{"mayor": 1}}, `couldn't import 20181106__pa__general__precinct.csv: Options.VoteFor names "mayor", which is not a contest of the files`},
 		{openelections.Options{VoteFor: map[string]int{"us-house-13": 3}}, `couldn't import 20181106__pa__general__precinct.csv: Options.VoteFor gives "us-house-13" 3, not between 1 and its 2 choices`},
 	} {

@@ -55,6 +55,11 @@ func metadata(files []File, opts Options) (meta, error) {
 			}
 			m.state = state
 		}
+		if opts.Date != "" && date != m.date && len(date) == len(time.DateOnly) {
+			// The file says which day it is of: an option may not move it.
+			return m, &importer.Error{File: f.Name, Msg: fmt.Sprintf("the file name says the election was on %s, but --date (Options.Date) says %s: "+
+				"import it into an election of %s, or, if the file is misnamed, rename it (its SHA-256, not its name, identifies its reports)", date, m.date, date)}
+		}
 		if opts.Date == "" {
 			if m.date != "" && date != m.date {
 				return m, &importer.Error{File: f.Name, Msg: fmt.Sprintf("the file name's date %s differs from %s of %s", date, m.date, files[0].Name)}
