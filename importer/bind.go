@@ -18,10 +18,13 @@ import (
 //
 //   - vote types: by ID, or by the slug of the name;
 //   - units: by ID (importers derive them from names by one rule);
-//   - contests: by ID and kind, or else the one contest of the same kind
-//     that has a match for every choice of the imported one ("U.S. House,
-//     District 6" in a CSV and "U.S. Representative, District 6" in the
-//     state's export have the same candidates);
+//   - contests: by ID and kind, or else among the contests of the same
+//     kind that are parts of it (a local office that a wider import split
+//     by county, "sheriff-carbon" for "sheriff") or that have a match for
+//     every choice of the imported one ("U.S. House, District 6" in a CSV
+//     and "U.S. Representative, District 6" in the state's export have the
+//     same candidates), the one that each report's unit votes in and that
+//     has every choice the report counts;
 //   - choices: by ID, or by a shared name: the slug of the name, of an
 //     alias or of an alias without its party tag ("JON OSSOFF (DEM)",
 //     "Jon Ossoff" and the ID "jon-ossoff" are one choice).
@@ -83,6 +86,7 @@ type binder struct {
 	m      *events.Manifest
 	extend bool
 	units  map[string]bool
+	parent map[string]string // unit → parent, made when first needed
 }
 
 func newBinder(m *events.Manifest, extend bool) *binder {
@@ -96,6 +100,7 @@ func newBinder(m *events.Manifest, extend bool) *binder {
 // contestMap maps one imported contest's choice IDs to the target's.
 type contestMap struct {
 	id      string
+	idx     int // its index in the target manifest (set by candidates)
 	choices map[string]string
 }
 
@@ -122,22 +127,45 @@ func (b *binder) bind(imp *Import) (*Import, error) {
 		vts[vt.ID] = id
 	}
 	contests := map[string]contestMap{}
-	before := len(b.m.Contests) // an import's contests are not matched to each other
-	for _, c := range src.Contests {
-		cm, err := b.contest(c, before)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't match %s with election %s: %w", what(imp), imp.Election, err)
+	var logged map[string][]contestMap // not extending: the logged contests each may go to
+	if b.extend {
+		before := len(b.m.Contests) // an import's contests are not matched to each other
+		for _, c := range src.Contests {
+			cm, err := b.contest(c, before)
+			if err != nil {
+				return nil, fmt.Errorf("couldn't match %s with election %s: %w", what(imp), imp.Election, err)
+			}
+			contests[c.ID] = cm
 		}
-		contests[c.ID] = cm
+	} else {
+		logged = make(map[string][]contestMap, len(src.Contests))
+		for _, c := range src.Contests {
+			cms, err := b.candidates(c)
+			if err != nil {
+				return nil, fmt.Errorf("couldn't match %s with election %s: %w", what(imp), imp.Election, err)
+			}
+			logged[c.ID] = cms
+		}
 	}
 	out := &Import{Election: imp.Election, Manifest: b.m, Findings: imp.Findings, Totals: imp.Totals}
 	for _, r := range imp.Reports {
-		cm, ok := contests[r.Contest]
-		if !ok {
-			return nil, fmt.Errorf("couldn't match %s: a report names contest %q, which its manifest does not define", what(imp), r.Contest)
-		}
 		if !b.units[r.Unit] {
 			return nil, fmt.Errorf("couldn't match %s with election %s: a report is for unit %q, which is not a reporting unit of the election", what(imp), imp.Election, r.Unit)
+		}
+		cm, ok := contests[r.Contest]
+		if !b.extend {
+			cms, known := logged[r.Contest]
+			if !known {
+				return nil, fmt.Errorf("couldn't match %s: a report names contest %q, which its manifest does not define", what(imp), r.Contest)
+			}
+			var err error
+			if cm, err = b.reportTarget(r, cms); err != nil {
+				return nil, fmt.Errorf("couldn't match %s with election %s: %w", what(imp), imp.Election, err)
+			}
+			ok = true
+		}
+		if !ok {
+			return nil, fmt.Errorf("couldn't match %s: a report names contest %q, which its manifest does not define", what(imp), r.Contest)
 		}
 		nr := &events.CountReport{Unit: r.Unit, Contest: cm.id, Source: r.Source, Counts: make([]events.Count, len(r.Counts))}
 		for i, c := range r.Counts {
@@ -396,9 +424,124 @@ func (b *binder) contest(c events.Contest, before int) (contestMap, error) {
 	return cm, nil
 }
 
+// candidates lists the logged contests that an imported contest's reports
+// may go to, with its choices mapped to theirs: the contest of its ID and
+// kind; or else those of its kind that are parts of it (a local office
+// that a wider import split by county: "sheriff-carbon" for "sheriff", its
+// turnout "sheriff-carbon-turnout" for "sheriff-turnout"), and those that
+// have a match for every one of its choices when it names candidates. Each
+// of its choices must be a choice of one of them. Which one a report goes
+// to is decided by its unit ([binder.reportTarget]).
+func (b *binder) candidates(c events.Contest) ([]contestMap, error) {
+	var idx []int
+	for i := range b.m.Contests {
+		if t := &b.m.Contests[i]; t.ID == c.ID && t.Kind == c.Kind {
+			idx = []int{i}
+			break
+		}
+	}
+	if idx == nil {
+		base := strings.TrimSuffix(c.ID, "-turnout") + "-"
+		for i := range b.m.Contests {
+			t := &b.m.Contests[i]
+			if t.Kind != c.Kind {
+				continue
+			}
+			part := strings.HasPrefix(t.ID, base) && strings.HasSuffix(t.ID, "-turnout") == strings.HasSuffix(c.ID, "-turnout")
+			all := namesCandidates(c)
+			for _, ch := range c.Choices {
+				all = all && matchChoice(t, ch) >= 0
+			}
+			if part || all {
+				idx = append(idx, i)
+			}
+		}
+	}
+	if len(idx) == 0 {
+		return nil, fmt.Errorf("contest %q (%s) is not a contest of the election, by ID or by its choices%s", c.ID, c.Name, b.nearest(c))
+	}
+	cms := make([]contestMap, len(idx))
+	for k, i := range idx {
+		cms[k] = contestMap{id: b.m.Contests[i].ID, idx: i, choices: map[string]string{}}
+	}
+	for _, ch := range c.Choices {
+		found := false
+		for k, i := range idx {
+			if j := matchChoice(&b.m.Contests[i], ch); j >= 0 {
+				cms[k].choices[ch.ID] = b.m.Contests[i].Choices[j].ID
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("choice %q (%s) of contest %q is not a choice of the election's contest %s", ch.ID, ch.Name, c.ID, contestIDs(b.m, idx))
+		}
+	}
+	return cms, nil
+}
+
+// reportTarget picks, of the logged contests a report's contest may go to,
+// the one its unit votes in (the unit or an ancestor is in its scope, or
+// it has none) that has every choice the report counts. One must, or the
+// report is refused here rather than by the ledger.
+func (b *binder) reportTarget(r *events.CountReport, cms []contestMap) (contestMap, error) {
+	var fits []contestMap
+	var out []string // the ones its unit does not vote in
+	for _, cm := range cms {
+		if !b.votesIn(r.Unit, &b.m.Contests[cm.idx]) {
+			out = append(out, fmt.Sprintf("%q", cm.id))
+			continue
+		}
+		all := true
+		for _, c := range r.Counts {
+			_, ok := cm.choices[c.Choice]
+			all = all && ok
+		}
+		if all {
+			fits = append(fits, cm)
+		}
+	}
+	switch {
+	case len(fits) == 1:
+		return fits[0], nil
+	case len(fits) > 1:
+		ids := make([]string, len(fits))
+		for i, f := range fits {
+			ids[i] = f.id
+		}
+		return contestMap{}, fmt.Errorf("a report for unit %q in contest %q fits %d of the election's contests (%s): it cannot be told which", r.Unit, r.Contest, len(fits), strings.Join(ids, ", "))
+	case len(out) == len(cms):
+		return contestMap{}, fmt.Errorf("a report for unit %q is in contest %q, which matches the election's %s, but unit %q does not vote in it: "+
+			"a logged manifest cannot change a contest's units", r.Unit, r.Contest, strings.Join(out, ", "), r.Unit)
+	}
+	return contestMap{}, fmt.Errorf("a report for unit %q in contest %q counts a choice that the election's contest for that unit does not have", r.Unit, r.Contest)
+}
+
+// votesIn reports whether a unit is in a contest's scope: the contest has
+// none (the whole election), or the unit or one of its ancestors is listed.
+func (b *binder) votesIn(unit string, t *events.Contest) bool {
+	if len(t.Units) == 0 {
+		return true
+	}
+	if b.parent == nil {
+		b.parent = make(map[string]string, len(b.m.Units))
+		for _, u := range b.m.Units {
+			b.parent[u.ID] = u.Parent
+		}
+	}
+	for u, n := unit, 0; u != "" && n <= len(b.m.Units); u, n = b.parent[u], n+1 {
+		if slices.Contains(t.Units, u) {
+			return true
+		}
+	}
+	return false
+}
+
 // nearest describes the contest of the same kind that matches most of c's
 // choices, and the choices it lacks.
 func (b *binder) nearest(c events.Contest) string {
+	if !namesCandidates(c) {
+		return ": a contest whose choices are only write-ins, or Yes and No, is matched by its ID alone"
+	}
 	best, bestN := -1, 0
 	var missing []string
 	for i := range b.m.Contests {
@@ -419,7 +562,7 @@ func (b *binder) nearest(c events.Contest) string {
 			best, bestN, missing = i, n, miss
 		}
 	}
-	if best < 0 {
+	if best < 0 || len(missing) == 0 {
 		return ""
 	}
 	return fmt.Sprintf(": the nearest, %q, has no choice for %s", b.m.Contests[best].ID, strings.Join(missing, ", "))
