@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 
@@ -67,8 +68,8 @@ importing the same file again logs nothing new, and an import that was
 interrupted is completed by running it again.
 
 No vote is dropped, merged or invented: every column of a CSV is read or
-the file is refused, naming the column (--ignore-column reads past one
-without votes); a file whose vote types contradict its votes column is
+the file is refused, naming the column (--vote-type-column reads one as a
+vote type, --ignore-column reads past one without votes); a file whose vote types contradict its votes column is
 refused, naming the rows, unless --prefer says which side to log; a last
 line that may have been cut inside a count is refused unless
 --trust-last-line; rows without an office are refused unless
@@ -136,18 +137,22 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 				sum.FindingsByKind[f.Kind]++
 				sum.Findings = append(sum.Findings, audit.FileFinding{Kind: f.Kind, File: f.File, Where: f.Where, Msg: f.Msg})
 			}
-			if t := imp.Totals; t.Choices > 0 {
-				sum.Checked = &t
-				if !asJSON {
-					fmt.Fprintf(stdout, "checked: the reports add up to the files' own rows in every contest and choice (%d contests, %d choices, %d in all)\n",
-						t.Contests, t.Choices, t.Votes)
+			// checked prints what the files were checked for, once they
+			// are known to belong to the election.
+			checked := func() {
+				if t := imp.Totals; t.Choices > 0 {
+					sum.Checked = &t
+					if !asJSON {
+						fmt.Fprintf(stdout, "checked: the reports add up to the files' own rows in every contest and choice (%d contests, %d choices, %d in all)\n",
+							t.Contests, t.Choices, t.Votes)
+					}
 				}
-			}
-			if !asJSON && len(imp.Findings) > 0 {
-				fmt.Fprintf(stdout, "findings: %s\n", importer.FindingKinds(sum.FindingsByKind))
-				if verbose {
-					for _, f := range imp.Findings {
-						fmt.Fprintln(stdout, f)
+				if !asJSON && len(imp.Findings) > 0 {
+					fmt.Fprintf(stdout, "findings: %s\n", importer.FindingKinds(sum.FindingsByKind))
+					if verbose {
+						for _, f := range imp.Findings {
+							fmt.Fprintln(stdout, f)
+						}
 					}
 				}
 			}
@@ -187,7 +192,14 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 				return err
 			}
 			existing, err := c.Manifest(cmd.Context(), election)
-			if err != nil {
+			var unreachable *net.OpError
+			switch {
+			case err != nil && dryRun && errors.As(err, &unreachable):
+				// A dry run checks the files even with no ledger to
+				// match them with: as the first import of the election.
+				fmt.Fprintf(stderr, "%v\ndry run without a ledger: the files are checked on their own, as a new election, not matched with election %s of a ledger\n", err, election)
+				existing = nil
+			case err != nil:
 				return err
 			}
 			if existing == nil && key != nil {
@@ -199,6 +211,7 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 			if err != nil {
 				return err
 			}
+			checked()
 			sum.Events = len(evs)
 			if dryRun {
 				if !asJSON {
@@ -273,7 +286,7 @@ not match the election or are of another election). 1, 2 and 3 win over 4.`,
 	f.StringVar(&keyFile, "key", "", "private key file of the office that signs (made by ledger keygen; required unless --dry-run): the authority's for a new election, which it then names in its manifest, or a reporter's registered for the units the files report")
 	f.StringVar(&format, "format", "", "format of the files without a FORMAT: prefix: "+strings.Join(formats.Names, ", "))
 	f.StringVar(&election, "election", "", "election ID (required)")
-	f.BoolVar(&dryRun, "dry-run", false, "parse, check and match the files, and send nothing")
+	f.BoolVar(&dryRun, "dry-run", false, "parse, check and match the files, and send nothing (with no ledger to reach, the files are checked as a new election)")
 	f.IntVar(&parallel, "parallel", 4, "requests in flight after the first (1 keeps the files' order in the log)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "list every finding in the files, one per line, after their summary")
 	f.BoolVar(&asJSON, "json", false, "print one JSON document: the import's summary and every finding (docs/importers.md)")

@@ -163,6 +163,16 @@ func TestSubmitKeys(t *testing.T) {
 	if code, out, errs = cli(t, "", "import", "--server", url, "--election", "nokey", "--dry-run", april); code != exitOK || !strings.Contains(out, "would submit") {
 		t.Errorf("import --dry-run without --key: exit %d:\n%s%s", code, out, errs)
 	}
+	// A dry run checks the files even with no ledger to reach, and says
+	// so; an import that would send needs the ledger.
+	nowhere := "http://" + freeAddr(t)
+	if code, out, errs = cli(t, "", "import", "--server", nowhere, "--election", "nokey", "--dry-run", april); code != exitOK ||
+		!strings.Contains(out, "checked: ") || !strings.Contains(out, "would submit") || !strings.Contains(errs, "dry run without a ledger") {
+		t.Errorf("import --dry-run with no ledger: exit %d:\n%s%s", code, out, errs)
+	}
+	if code, out, errs = cli(t, "", "import", "--server", nowhere, "--election", "nokey", "--key", key, april); code != exitError || !strings.Contains(errs, "couldn't reach the ledger") {
+		t.Errorf("import with no ledger: exit %d:\n%s%s", code, out, errs)
+	}
 }
 
 // syncBuffer is a bytes.Buffer that a command writes to while the test
