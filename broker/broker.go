@@ -305,6 +305,14 @@ func listenOn(opts *server.Options, listen string) error {
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
+	} else {
+		// The embedded server would wait 30 s for a port in use: try it
+		// first, and say so at once.
+		ln, err := net.Listen("tcp", listen)
+		if err != nil {
+			return fmt.Errorf("--nats-listen %s: %w (is another ledger or NATS server using it? pick another port, 0 for any free one, or \"-\" for none)", listen, err)
+		}
+		ln.Close()
 	}
 	opts.Host, opts.Port = host, port
 	return nil

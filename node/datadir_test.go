@@ -117,6 +117,19 @@ func TestOpenFailedRemovesWhatItMade(t *testing.T) {
 	if _, err := os.Stat(existing); err != nil {
 		t.Errorf("the data directory that was there: %v", err)
 	}
+	if ents, _ := os.ReadDir(existing); len(ents) != 0 {
+		t.Errorf("left behind in the empty data directory that was there, after the port in use: %v", ents)
+	}
+	// A start that fails once the directory is in use (no NATS server
+	// where one is named) leaves the empty directory empty.
+	down := ln.Addr().String()
+	ln.Close()
+	if _, err := Open(ctx, Config{DataDir: existing, HTTP: "-", NATSURL: "nats://" + down}); err == nil {
+		t.Fatal("opened with no NATS server")
+	}
+	if ents, _ := os.ReadDir(existing); len(ents) != 0 {
+		t.Errorf("left behind in the empty data directory that was there, after no NATS server: %v", ents)
+	}
 }
 
 // TestOpenInUse: a second ledger on a data directory in use says so, and

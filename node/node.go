@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -128,6 +129,17 @@ func prepareDataDir(dir string) (created string, err error) {
 		return created, fmt.Errorf("data directory %s is writable by group or others (mode %v): whoever can write there can replace the log or the signing key; run chmod go-w %s (or chmod 700 %s)", dir, perm, dir, dir)
 	}
 	return created, nil
+}
+
+// emptyDir reports whether dir is a directory with nothing in it.
+func emptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	return len(names) == 0 && errors.Is(err, io.EOF)
 }
 
 // checkConfig checks, before anything is created, what can be checked
@@ -271,18 +283,40 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := checkConfig(ctx, cfg); err != nil {
 		return nil, err
 	}
-	created, err := prepareDataDir(cfg.DataDir)
-	if created != "" {
-		// Runs after the deferred Close below: a failed Open leaves
-		// nothing of a data directory it made (key, database, stream).
+	// The HTTP address is taken before the data directory is touched: a
+	// port in use is the most common failed start.
+	var ln net.Listener
+	if cfg.HTTP != "-" {
+		if ln, err = net.Listen("tcp", cfg.HTTP); err != nil {
+			return nil, fmt.Errorf("couldn't listen on %s (use --http to pick another address): %w", cfg.HTTP, err)
+		}
 		defer func() {
 			if err != nil {
-				if rerr := os.RemoveAll(created); rerr != nil {
-					cfg.Logger.Warn("couldn't remove the data directory this failed start created", "dir", created, "err", rerr)
-				}
+				ln.Close()
 			}
 		}()
 	}
+	wasEmpty := emptyDir(cfg.DataDir)
+	created, err := prepareDataDir(cfg.DataDir)
+	// Runs after the deferred Close below: a failed Open leaves nothing of
+	// a data directory it made (key, database, stream), nor anything in
+	// one that was there but empty.
+	defer func() {
+		switch {
+		case err == nil:
+		case created != "":
+			if rerr := os.RemoveAll(created); rerr != nil {
+				cfg.Logger.Warn("couldn't remove the data directory this failed start created", "dir", created, "err", rerr)
+			}
+		case wasEmpty:
+			ents, _ := os.ReadDir(cfg.DataDir)
+			for _, e := range ents {
+				if rerr := os.RemoveAll(filepath.Join(cfg.DataDir, e.Name())); rerr != nil {
+					cfg.Logger.Warn("couldn't remove what this failed start made in the data directory", "path", filepath.Join(cfg.DataDir, e.Name()), "err", rerr)
+				}
+			}
+		}
+	}()
 	if err != nil {
 		return nil, err
 	}
@@ -367,11 +401,7 @@ func Open(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}
 	lim := cfg.HTTPLimits.WithDefaults()
 	n.Handler = api.New(api.Config{Ledger: n.Ledger, VerifierKey: vkey, Gatherer: n.Registry, Logger: cfg.Logger, Limits: lim, ReadToken: cfg.ReadToken})
-	if cfg.HTTP != "-" {
-		ln, err := net.Listen("tcp", cfg.HTTP)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't listen on %s (use --http to pick another address): %w", cfg.HTTP, err)
-		}
+	if ln != nil {
 		n.httpAddr = ln.Addr().String()
 		// Requests' contexts end when shutdown starts, so that change
 		// streams (server-sent events) end instead of holding it up.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -120,6 +121,11 @@ func TestDataInUse(t *testing.T) {
 // TestServeBadFlags: serve refuses what it can check before it makes
 // anything, and leaves no data directory or key behind.
 func TestServeBadFlags(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
 	for _, c := range []struct {
 		args []string
 		want string
@@ -127,7 +133,11 @@ func TestServeBadFlags(t *testing.T) {
 		{[]string{"--http", "999.1.1.1:0"}, `HTTP listen address "999.1.1.1:0"`},
 		{[]string{"--http", "127.0.0.1:0", "--authority", "ga-sos+0000"}, "--authority"},
 		{[]string{"--http", "127.0.0.1:0", "--nats", "http://nats1:4222"}, "--nats"},
+		{[]string{"--http", busy.Addr().String()}, "couldn't listen on " + busy.Addr().String() + " (use --http"},
+		{[]string{"--http", "127.0.0.1:0", "--nats-listen", busy.Addr().String()}, "--nats-listen " + busy.Addr().String() + ": "},
 	} {
+		// A new directory is not made; one that was there empty stays
+		// empty (no key announced nowhere, no database).
 		data := filepath.Join(t.TempDir(), "new")
 		args := append([]string{"serve", "--data", data, "--nats-listen", "-"}, c.args...)
 		code, _, stderr := cli(t, "", args...)
@@ -136,6 +146,14 @@ func TestServeBadFlags(t *testing.T) {
 		}
 		if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%v: left %s behind (%v)", args, data, err)
+		}
+		empty := t.TempDir()
+		args[2] = empty
+		if code, _, stderr := cli(t, "", args...); code != exitError || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
+		if ents, _ := os.ReadDir(empty); len(ents) != 0 {
+			t.Errorf("%v: left %v behind in the empty directory", args, ents)
 		}
 	}
 }
