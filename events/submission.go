@@ -266,8 +266,11 @@ func checkSignature(text, sigs []byte, v note.Verifier) error {
 		return &SignatureError{"unsigned: a submission ends with a blank line and the signature of the key it names"}
 	}
 	line, more, ok := bytes.Cut(sigs, []byte("\n"))
-	if !ok || len(more) > 0 {
-		return &SignatureError{"not exactly one signature line: a submission is signed once, by the key it names"}
+	switch {
+	case !ok:
+		return &SignatureError{"the signature line has no line end: the submission looks cut short (send it whole, as signed)"}
+	case len(more) > 0:
+		return &SignatureError{"more than one signature line: a submission is signed once, by the key it names"}
 	}
 	name, b64, _ := strings.Cut(strings.TrimPrefix(string(line), "— "), " ")
 	// Strict: one signature has one spelling, so signed bytes that verify

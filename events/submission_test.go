@@ -80,7 +80,7 @@ func TestOpenSubmissionRefuses(t *testing.T) {
 	for _, tt := range []struct{ name, in, msg string }{
 		{"unsigned", text + "\n", "unsigned"},
 		{"no signature lines", text + "\n\n", "unsigned"},
-		{"two signatures", good + sig, "not exactly one signature line"},
+		{"two signatures", good + sig, "more than one signature line"},
 		{"another key's signature", text + "\n\n" + otherSig, "not by the key the submission names"},
 		{"signature over other bytes", strings.Replace(good, `"votes":6168`, `"votes":6186`, 1), "does not verify"},
 		{"garbled signature", text + "\n\n— dekalb-elections !!!\n", "malformed signature line"},

@@ -394,7 +394,7 @@ func TestHostileMessages(t *testing.T) {
 	verdicts := []verdict{
 		{"accepted", "", ""}, {"accepted", "", ""},
 		{"rejected", "", `unit "p1" does not vote in contest "local"`}, {"rejected", "", "cannot be replaced"},
-		badSig("the submission was altered"), badSig("signed by mallory+"), badSig("not exactly one signature line"),
+		badSig("the submission was altered"), badSig("signed by mallory+"), badSig("more than one signature line"),
 		badSig("unsigned"), badSig("malformed signature line"),
 		{"accepted", "", ""}, {"accepted", "", ""},
 	}

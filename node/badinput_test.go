@@ -213,7 +213,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			badCase{name: "submission of another domain", body: []byte(sub(t, string(good), "submission/v1\n", "submission/v2\n")), status: 400, msg: []string{"not a signed submission"}, ids: ids},
 			badCase{name: "event of another election", body: inSub(goodReport(newID()), string(encode(t, otherReport))), status: 400, field: "line 6", msg: []string{"event #2", `is for election "` + elecOther + `"`}},
 			badCase{name: "unsigned submission", body: join(text, []byte("\n")), status: 401, msg: []string{"unsigned"}, ids: ids},
-			badCase{name: "two signatures", body: join(good, strangerSig), status: 401, msg: []string{"not exactly one signature line"}, ids: ids},
+			badCase{name: "two signatures", body: join(good, strangerSig), status: 401, msg: []string{"more than one signature line"}, ids: ids},
 			badCase{name: "signed by another key than the one it names", body: join(text, []byte("\n\n"), strangerSig), status: 401, msg: []string{"not by the key the submission names"}, ids: ids},
 			badCase{name: "altered after signing", body: []byte(sub(t, string(good), `"vote_type":"election-day","votes":5}`, `"vote_type":"election-day","votes":50}`)), status: 401, msg: []string{"does not verify"}, ids: ids},
 			badCase{name: "signature line mangled", body: join(text, []byte("\n\n"), []byte(sub(t, string(sig), "— ", "-- "))), status: 401, msg: []string{"malformed signature line"}, ids: ids},
