@@ -154,19 +154,26 @@ func TestRedacted(t *testing.T) {
 	}
 }
 
-// The external server configuration shown in docs/security.md is the
+// The external server configuration shown in docs/security.md and the
+// README is the
 // authorization block of deploy/nats.conf, which TestDeployConfig runs:
 // the same text, the same users; monitors get exactly MonitorPermissions,
 // the ledger is unrestricted, and there is no anonymous user.
 func TestExternalConfigInDocs(t *testing.T) {
-	doc, err := os.ReadFile("../docs/security.md")
+	for _, name := range []string{"docs/security.md", "README.md"} {
+		t.Run(name, func(t *testing.T) { checkConfigInDoc(t, name) })
+	}
+}
+
+func checkConfigInDoc(t *testing.T, name string) {
+	doc, err := os.ReadFile("../" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const first = "# deploy/nats.conf"
 	_, block, ok := strings.Cut(string(doc), "```\n"+first)
 	if !ok {
-		t.Fatalf("docs/security.md has no code block starting with %q", first)
+		t.Fatalf("%s has no code block starting with %q", name, first)
 	}
 	block, _, _ = strings.Cut(block, "```")
 	_, block, _ = strings.Cut(block, "\n") // the rest of the heading comment
@@ -175,13 +182,13 @@ func TestExternalConfigInDocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(deploy), block) {
-		t.Errorf("the block in docs/security.md is not in deploy/nats.conf:\n%s", block)
+		t.Errorf("the block in %s is not in deploy/nats.conf:\n%s", name, block)
 	}
 	t.Setenv("LEDGER_NATS_PASSWORD", "ledger-secret")
 	t.Setenv("MONITOR_NATS_PASSWORD", "monitor-secret")
 	docOpts := &server.Options{}
 	if err := docOpts.ProcessConfigString(block); err != nil {
-		t.Fatalf("the configuration in docs/security.md: %v", err)
+		t.Fatalf("the configuration in %s: %v", name, err)
 	}
 	deployOpts, err := server.ProcessConfigFile("../deploy/nats.conf")
 	if err != nil {
@@ -190,7 +197,7 @@ func TestExternalConfigInDocs(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		opts *server.Options
-	}{{"docs/security.md", docOpts}, {"deploy/nats.conf", deployOpts}} {
+	}{{name, docOpts}, {"deploy/nats.conf", deployOpts}} {
 		checkUsers(t, c.name, c.opts)
 	}
 	users := func(o *server.Options) string {
@@ -202,7 +209,7 @@ func TestExternalConfigInDocs(t *testing.T) {
 		return strings.Join(s, " ")
 	}
 	if users(docOpts) != users(deployOpts) {
-		t.Errorf("users in docs/security.md %s, in deploy/nats.conf %s", users(docOpts), users(deployOpts))
+		t.Errorf("users in %s %s, in deploy/nats.conf %s", name, users(docOpts), users(deployOpts))
 	}
 }
 
