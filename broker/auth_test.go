@@ -155,10 +155,10 @@ func TestRedacted(t *testing.T) {
 }
 
 // The external server configuration shown in docs/security.md and the
-// README is the
-// authorization block of deploy/nats.conf, which TestDeployConfig runs:
-// the same text, the same users; monitors get exactly MonitorPermissions,
-// the ledger is unrestricted, and there is no anonymous user.
+// README is the authorization block of deploy/nats.conf, which
+// TestDeployConfig runs: the same text, the same users; monitors get
+// exactly MonitorPermissions, the ledger is unrestricted, and there is no
+// anonymous user.
 func TestExternalConfigInDocs(t *testing.T) {
 	for _, name := range []string{"docs/security.md", "README.md"} {
 		t.Run(name, func(t *testing.T) { checkConfigInDoc(t, name) })
