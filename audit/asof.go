@@ -136,10 +136,10 @@ func startAt(src Source, election string, n uint64) (*projections.Election, uint
 		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, 0, &MismatchError{election, size, "stored snapshot: " + err.Error()}
+		return nil, 0, &MismatchError{Election: election, Index: size, What: "stored snapshot: " + err.Error()}
 	}
 	if proj.Size() != size {
-		return nil, 0, &MismatchError{election, size, fmt.Sprintf("stored snapshot says it is at size %d", proj.Size())}
+		return nil, 0, &MismatchError{Election: election, Index: size, What: fmt.Sprintf("stored snapshot says it is at size %d", proj.Size())}
 	}
 	return proj, size, nil
 }
@@ -268,31 +268,31 @@ type folder struct {
 // fault. The reason text is not compared: it is for people.
 func (f *folder) apply(index uint64, en *events.Entry, idHash uint64, decodeErr error, before func(*events.Entry) error) error {
 	if index != f.next {
-		return &MismatchError{f.election, f.next, "entry is missing"}
+		return &MismatchError{Election: f.election, Index: f.next, What: "entry is missing"}
 	}
 	if decodeErr != nil {
-		return &MismatchError{f.election, index, decodeErr.Error()}
+		return &MismatchError{Election: f.election, Index: index, What: decodeErr.Error()}
 	}
 	if en.Index != index {
-		return &MismatchError{f.election, index, fmt.Sprintf("entry says it is entry %d", en.Index)}
+		return &MismatchError{Election: f.election, Index: index, What: fmt.Sprintf("entry says it is entry %d", en.Index)}
 	}
 	if en.Event.Election != f.election {
-		return &MismatchError{f.election, index, fmt.Sprintf("entry is for election %q", en.Event.Election)}
+		return &MismatchError{Election: f.election, Index: index, What: fmt.Sprintf("entry is for election %q", en.Event.Election)}
 	}
 	switch first, err := f.ids.add(en.Event.ID, idHash); {
 	case err != nil:
-		return &MismatchError{f.election, index, err.Error()}
+		return &MismatchError{Election: f.election, Index: index, What: err.Error()}
 	case first >= 0:
-		return &MismatchError{f.election, index, fmt.Sprintf("its event ID %s is logged a second time (entry %d has it): an event ID appears once in a log", en.Event.ID, f.start+uint64(first))}
+		return &MismatchError{Election: f.election, Index: index, What: fmt.Sprintf("its event ID %s is logged a second time (entry %d has it): an event ID appears once in a log", en.Event.ID, f.start+uint64(first))}
 	}
 	if f.proj == nil {
 		return f.manifest(index, en, before)
 	}
 	switch rj := f.proj.Decide(en.Event, en.Submission.Signer); {
 	case rj == nil && en.Verdict != events.Accepted:
-		return &MismatchError{f.election, index, "entry is rejected but the election's rules accept it"}
+		return &MismatchError{Election: f.election, Index: index, What: "entry is rejected but the election's rules accept it"}
 	case rj != nil && en.Verdict == events.Accepted:
-		return &MismatchError{f.election, index, fmt.Sprintf("entry is accepted but the election's rules reject it: %s", rj.Reason)}
+		return &MismatchError{Election: f.election, Index: index, What: fmt.Sprintf("entry is accepted but the election's rules reject it: %s", rj.Reason)}
 	}
 	if before != nil {
 		if err := before(en); err != nil {
@@ -300,7 +300,7 @@ func (f *folder) apply(index uint64, en *events.Entry, idHash uint64, decodeErr 
 		}
 	}
 	if err := f.proj.Apply(en); err != nil {
-		return &MismatchError{f.election, index, err.Error()}
+		return &MismatchError{Election: f.election, Index: index, What: err.Error()}
 	}
 	f.next++
 	return nil
@@ -312,7 +312,7 @@ func (f *folder) apply(index uint64, en *events.Entry, idHash uint64, decodeErr 
 func (f *folder) manifest(index uint64, en *events.Entry, before func(*events.Entry) error) error {
 	proj, err := f.head.Add(f.election, en)
 	if err != nil {
-		return &MismatchError{f.election, index, err.Error()}
+		return &MismatchError{Election: f.election, Index: index, What: err.Error()}
 	}
 	f.next++
 	if proj == nil {
@@ -326,7 +326,7 @@ func (f *folder) manifest(index uint64, en *events.Entry, before func(*events.En
 			}
 		}
 		if err := f.proj.Apply(h); err != nil {
-			return &MismatchError{f.election, h.Index, err.Error()}
+			return &MismatchError{Election: f.election, Index: h.Index, What: err.Error()}
 		}
 	}
 	return nil
@@ -485,11 +485,11 @@ func recordedOf(election string, i uint64, data []byte) (time.Time, error) {
 		Recorded string `json:"recorded"`
 	}
 	if err := json.Unmarshal(data, &w); err != nil {
-		return time.Time{}, &MismatchError{election, i, "entry does not decode: " + err.Error()}
+		return time.Time{}, &MismatchError{Election: election, Index: i, What: "entry does not decode: " + err.Error()}
 	}
 	rec, err := time.Parse(time.RFC3339Nano, w.Recorded)
 	if err != nil {
-		return time.Time{}, &MismatchError{election, i, "entry's recorded time does not parse: " + err.Error()}
+		return time.Time{}, &MismatchError{Election: election, Index: i, What: "entry's recorded time does not parse: " + err.Error()}
 	}
 	return rec, nil
 }

@@ -227,7 +227,7 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 		return nil, fmt.Errorf("couldn't bundle %s at size %d with key %s: %w", election, n, key, err)
 	}
 	if cp.Size != n {
-		return nil, &MismatchError{election, n, fmt.Sprintf("checkpoint stored at size %d says size %d", n, cp.Size)}
+		return nil, &MismatchError{Election: election, Index: n, What: fmt.Sprintf("checkpoint stored at size %d says size %d", n, cp.Size)}
 	}
 	var earlier bytes.Buffer
 	cps := 1
@@ -237,10 +237,10 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 		}
 		c, err := checkpoint.Open(signed, origin, v)
 		if err != nil {
-			return &MismatchError{election, s, err.Error()}
+			return &MismatchError{Election: election, Index: s, What: err.Error()}
 		}
 		if c.Size != s {
-			return &MismatchError{election, s, fmt.Sprintf("checkpoint stored at size %d says size %d", s, c.Size)}
+			return &MismatchError{Election: election, Index: s, What: fmt.Sprintf("checkpoint stored at size %d says size %d", s, c.Size)}
 		}
 		fmt.Fprintf(&earlier, "%d %s\n", s, base64.StdEncoding.EncodeToString(signed))
 		cps++
@@ -272,14 +272,14 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 				return err
 			}
 			if len(data) > MaxBundleEntry || bytes.IndexByte(data, '\n') >= 0 {
-				return &MismatchError{election, i, "entry is longer than a bundle allows or holds a newline byte"}
+				return &MismatchError{Election: election, Index: i, What: "entry is longer than a bundle allows or holds a newline byte"}
 			}
 			if i < manifestEvents {
 				// The manifest's events, one a line: entry 0's, and its
 				// parts' when it is in several.
 				ev, err := eventOf(data)
 				if err != nil {
-					return &MismatchError{election, i, err.Error()}
+					return &MismatchError{Election: election, Index: i, What: err.Error()}
 				}
 				if i == 0 {
 					if e, err := events.Decode(ev); err == nil {
@@ -325,7 +325,7 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 	}
 	copy(root[:], r)
 	if root != cp.Root {
-		return nil, &MismatchError{election, n, fmt.Sprintf("signed checkpoint at size %d has root %s, the entries give %s (run ledger audit verify)", n, cp.Root, root)}
+		return nil, &MismatchError{Election: election, Index: n, What: fmt.Sprintf("signed checkpoint at size %d has root %s, the entries give %s (run ledger audit verify)", n, cp.Root, root)}
 	}
 	tallyDoc, err := tally.Encode()
 	if err != nil {
@@ -603,8 +603,11 @@ func (t *tarWriter) close() error {
 // entry, its verdict follows the election's rules), the Merkle root of
 // entries [0, s) at every signed size s, the manifest, the tally (replayed
 // from the entries, byte for byte), and each member's size and SHA-256
-// against bundle.json. The bundle carries the election's log key, named by
-// the log's origin, and every checkpoint must be signed under that name.
+// against bundle.json. A submission whose bytes do not have the SHA-256 in
+// its name (altered, whether or not bundle.json was rewritten to match) is
+// a fault of the first entry that came in it, which the error names with
+// the member. The bundle carries the election's log key, named by the
+// log's origin, and every checkpoint must be signed under that name.
 // If key is not empty (the ledger key or the election's log key:
 // checkpoint.LogVerifier) the bundle must carry exactly the log key
 // derived from it (else ErrWrongKey); otherwise it is checked against the
@@ -791,6 +794,12 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 	// member, in order: its entries must first name each of them, in that
 	// order, and no other new one.
 	var introduced [][32]byte
+	// altered holds, by the SHA-256 in their names, the submissions whose
+	// bytes no longer have it, and how they differ. The fault is reported
+	// at the first entry that came in one, since what a reader needs to
+	// know is which counts lost their proof of origin; at the member only
+	// if no entry names it.
+	altered := map[[32]byte]string{}
 	readSubmissions := func() error {
 		introduced = introduced[:0]
 		for next < len(idx.Members) {
@@ -798,16 +807,28 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 			if !ok {
 				return nil
 			}
-			name := idx.Members[next].Name
+			listed := idx.Members[next]
+			name := listed.Name
 			b, err := t.small(name, events.MaxSubmissionSize)
 			if err != nil {
 				return err
 			}
+			if got := sha256.Sum256(b); got != sum {
+				what := fmt.Sprintf("its %d bytes have SHA-256 %x, not the one in its name", len(b), got)
+				if done() == nil {
+					what += " (bundle.json was rewritten to list them)"
+				} else {
+					what += fmt.Sprintf(" (bundle.json lists %d bytes with SHA-256 %s)", listed.Size, listed.SHA256)
+				}
+				altered[sum] = what
+				introduced = append(introduced, sum)
+				continue
+			}
+			// Its bytes are the ones its name and its entries give: a
+			// mismatch is bundle.json's.
 			if err := done(); err != nil {
 				return err
 			}
-			// Filed under its name: if its bytes do not have that SHA-256,
-			// the entries that name it say so (origins.match).
 			sub, err := events.OpenSubmission(b)
 			if err != nil {
 				return memberErr(name, "is not a signed submission: %v", err)
@@ -850,6 +871,27 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 				ref, ev, err := events.EntryOrigin(line)
 				if err != nil {
 					return entryErr(i, "%v", err)
+				}
+				if what, ok := altered[ref.SHA256]; ok {
+					// Name the entries of this member that came in it too.
+					last := i
+					for last+1 < n && last+1 < first+BundleEntriesPerFile {
+						line, err := readLine(br, MaxBundleEntry)
+						if err != nil {
+							break
+						}
+						if r, _, err := events.EntryOrigin(line); err != nil || r.SHA256 != ref.SHA256 {
+							break
+						}
+						last++
+					}
+					switch {
+					case last+1 == first+BundleEntriesPerFile && last+1 < n:
+						what += fmt.Sprintf("; it is the submission of entries %d to %d, and maybe of entries in the next entries member", i, last)
+					case last > i:
+						what += fmt.Sprintf("; it is the submission of entries %d to %d", i, last)
+					}
+					return entryErr(i, "its submission %s was altered: %s", submissionMember(ref.SHA256), what)
 				}
 				if org.cur == nil || org.cur.SHA256 != ref.SHA256 {
 					if org.cur != nil {
@@ -906,6 +948,9 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 				return err
 			}
 			if len(introduced) > 0 {
+				if what, ok := altered[introduced[0]]; ok {
+					return memberErr(submissionMember(introduced[0]), "was altered: %s; no entry of %s, which it comes before, names it", what, name)
+				}
 				return memberErr(submissionMember(introduced[0]), "is not the submission of any entry of %s, which it comes before", name)
 			}
 		}

@@ -910,18 +910,31 @@ func testTamper(t *testing.T, good []byte, key string, size uint64) {
 	// The submissions: entry i of this log came in the submission that is
 	// member i after the fixed ones.
 	subAt := func(ms []member, i int) *member { return &ms[len(fixedMembers)+i] }
-	t.Run("flip a byte of a submission's signature", func(t *testing.T) {
-		b := edit(func(ms []member) {
-			d := subAt(ms, 3).data
-			d[len(d)-10] ^= 0x01
-		}, true)
-		_, err := verifyFile(t, b, key)
+	// A submission altered, with bundle.json as it was or rewritten: the
+	// fault is the entry's, and names the member.
+	wantAltered := func(t *testing.T, err error, ms []member) {
+		t.Helper()
 		wantFault(t, err, entries0, 3)
+		if want := "its submission " + subAt(ms, 3).name + " was altered"; !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
+		}
+	}
+	t.Run("flip a byte of a submission's signature", func(t *testing.T) {
+		for _, rehash := range []bool{false, true} {
+			b := edit(func(ms []member) {
+				d := subAt(ms, 3).data
+				d[len(d)-10] ^= 0x01
+			}, rehash)
+			_, err := verifyFile(t, b, key)
+			wantAltered(t, err, unpack(t, good))
+		}
 	})
 	t.Run("change an event in its submission", func(t *testing.T) {
-		b := edit(func(ms []member) { bumpVotes(subAt(ms, 3).data) }, true)
-		_, err := verifyFile(t, b, key)
-		wantFault(t, err, entries0, 3)
+		for _, rehash := range []bool{false, true} {
+			b := edit(func(ms []member) { bumpVotes(subAt(ms, 3).data) }, rehash)
+			_, err := verifyFile(t, b, key)
+			wantAltered(t, err, unpack(t, good))
+		}
 	})
 	t.Run("remove a submission", func(t *testing.T) {
 		ms := unpack(t, good)

@@ -92,11 +92,11 @@ func TestDiff(t *testing.T) {
 	}{
 		{signer: authority},
 		{signer: authority},
-		{signer: clerk, counts: []audit.CountChange{{"ossoff", "ed", 0, 100}, {"handel", "ed", 0, 50}}},
-		{signer: clerk, replaces: first.ID, counts: []audit.CountChange{{"ossoff", "ed", 100, 120}}},
-		{signer: authority, replaces: second.ID, counts: []audit.CountChange{{"handel", "ed", 50, 75}}},
+		{signer: clerk, counts: []audit.CountChange{{Choice: "ossoff", VoteType: "ed", Old: 0, New: 100}, {Choice: "handel", VoteType: "ed", Old: 0, New: 50}}},
+		{signer: clerk, replaces: first.ID, counts: []audit.CountChange{{Choice: "ossoff", VoteType: "ed", Old: 100, New: 120}}},
+		{signer: authority, replaces: second.ID, counts: []audit.CountChange{{Choice: "handel", VoteType: "ed", Old: 50, New: 75}}},
 		{signer: clerk, replaces: first.ID, rejected: true},
-		{signer: clerk, replaces: fix.ID, counts: []audit.CountChange{{"ossoff", "ed", 120, 0}, {"handel", "ed", 75, 0}}},
+		{signer: clerk, replaces: fix.ID, counts: []audit.CountChange{{Choice: "ossoff", VoteType: "ed", Old: 120, New: 0}, {Choice: "handel", VoteType: "ed", Old: 75, New: 0}}},
 	}
 	for i, w := range want {
 		c := all[i]

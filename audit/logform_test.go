@@ -228,41 +228,7 @@ func TestVerifyLogForm(t *testing.T) {
 		defer closer.Close()
 		return bytes.Clone(b)
 	}
-	// resign recomputes every stored hash of entries [0, n) and signs a
-	// checkpoint at every size the ledger signed one, and at n.
-	resign := func(db *pebble.DB, n uint64) {
-		hashes := map[int64]tlog.Hash{}
-		r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-			out := make([]tlog.Hash, len(idx))
-			for i, x := range idx {
-				out[i] = hashes[x]
-			}
-			return out, nil
-		})
-		for i := range n {
-			hs, err := tlog.StoredHashes(int64(i), get(db, entryKey(e, i)), r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for j, h := range hs {
-				idx := tlog.StoredHashIndex(0, int64(i)) + int64(j)
-				hashes[idx] = h
-				db.Set(hashKey(e, idx), h[:], pebble.Sync)
-			}
-		}
-		for s := uint64(1); s <= n; s++ {
-			root, err := tlog.TreeHash(int64(s), r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			signed, err := checkpoint.Sign(signer, signer.Origin(e), s, root)
-			if err != nil {
-				t.Fatal(err)
-			}
-			db.Set(checkpointKey(e, s), signed, pebble.Sync)
-		}
-		db.Set([]byte("x"+e), binary.BigEndian.AppendUint64(nil, n), pebble.Sync)
-	}
+	resign := func(db *pebble.DB, n uint64) { resignStore(t, db, signer, e, n) }
 	for _, tc := range []struct {
 		name   string
 		tamper func(db *pebble.DB)
@@ -313,4 +279,56 @@ func TestVerifyLogForm(t *testing.T) {
 			t.Logf("audit.Verify: %v", err)
 		})
 	}
+}
+
+// resignStore does what an operator with the ledger's key could do after
+// changing entries of election e: it recomputes every stored hash of
+// entries [0, n), signs a checkpoint at every size up to n with signer, and
+// sets the tree size to n.
+func resignStore(t *testing.T, db *pebble.DB, signer *checkpoint.Key, e string, n uint64) {
+	t.Helper()
+	get := func(k []byte) []byte {
+		b, closer, err := db.Get(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer closer.Close()
+		return bytes.Clone(b)
+	}
+	set := func(k, v []byte) {
+		if err := db.Set(k, v, pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hashes := map[int64]tlog.Hash{}
+	r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = hashes[x]
+		}
+		return out, nil
+	})
+	for i := range n {
+		hs, err := tlog.StoredHashes(int64(i), get(entryKey(e, i)), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, h := range hs {
+			idx := tlog.StoredHashIndex(0, int64(i)) + int64(j)
+			hashes[idx] = h
+			set(hashKey(e, idx), h[:])
+		}
+	}
+	for s := uint64(1); s <= n; s++ {
+		root, err := tlog.TreeHash(int64(s), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, err := checkpoint.Sign(signer, signer.Origin(e), s, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set(checkpointKey(e, s), signed)
+	}
+	set([]byte("x"+e), binary.BigEndian.AppendUint64(nil, n))
 }

@@ -150,16 +150,36 @@ func TestPyVerifier(t *testing.T) {
 		name   string
 		bundle []byte
 		index  uint64 // the entry VerifyBundle must name
+		goWant string // in VerifyBundle's error, if not empty
 		pyWant string // in the Python verifier's failure
 	}
+	// (a) The submission's bytes altered: one vote, or one byte of its
+	// signature, with bundle.json as it was (the member no longer has the
+	// SHA-256 it lists) or rewritten to list the member's new size and
+	// SHA-256. Either way both verifiers name the entries that came in
+	// it (the two of Cobb's submission), not only the member.
+	altered := fmt.Sprintf("its submission %s was altered", subName)
+	pyAltered := fmt.Sprintf("entries %d to %d: %s", target, target+1, altered)
 	cases := []tamper{
 		{
-			// (a) One byte of the submission's signature, and bundle.json
-			// rewritten to list the member's new size and SHA-256.
+			name:   "submission vote changed, index stale",
+			bundle: pyPack(t, pyEdit(t, ms, subName, pyBumpVotes)),
+			index:  target, goWant: altered, pyWant: pyAltered,
+		},
+		{
+			name:   "submission vote changed, index rewritten",
+			bundle: pyPack(t, pyReindex(t, pyEdit(t, ms, subName, pyBumpVotes))),
+			index:  target, goWant: altered, pyWant: pyAltered,
+		},
+		{
+			name:   "submission signature byte, index stale",
+			bundle: pyPack(t, pyEdit(t, ms, subName, pyFlipSignature)),
+			index:  target, goWant: altered, pyWant: pyAltered,
+		},
+		{
 			name:   "submission signature byte, index rewritten",
 			bundle: pyPack(t, pyReindex(t, pyEdit(t, ms, subName, pyFlipSignature))),
-			index:  target,
-			pyWant: subName,
+			index:  target, goWant: altered, pyWant: pyAltered,
 		},
 		{
 			// (b) The entry names another registered key as its signer,
@@ -223,8 +243,8 @@ func TestPyVerifier(t *testing.T) {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			_, err := audit.VerifyBundle(bytes.NewReader(tc.bundle), lg.key)
 			var be *audit.BundleError
-			if !errors.As(err, &be) || !be.HasIndex || be.Index != tc.index {
-				t.Errorf("VerifyBundle: %v; want a fault of entry %d", err, tc.index)
+			if !errors.As(err, &be) || !be.HasIndex || be.Index != tc.index || !strings.Contains(err.Error(), tc.goWant) {
+				t.Errorf("VerifyBundle: %v; want a fault of entry %d saying %q", err, tc.index, tc.goWant)
 			} else {
 				t.Logf("VerifyBundle: %v", err)
 			}
@@ -241,6 +261,30 @@ func TestPyVerifier(t *testing.T) {
 			}
 		})
 	}
+
+	// A submission member that no entry names, whose bytes are not the
+	// ones its name gives (a copy of Cobb's, filed under another SHA-256,
+	// before the entries): the fault is the member's.
+	t.Run("altered submission of no entry", func(t *testing.T) {
+		stray := "submissions/" + strings.Repeat("0", 64) + ".txt"
+		at := slices.IndexFunc(ms, func(m pyMember) bool { return strings.HasPrefix(m.name, "entries/") })
+		sub := slices.IndexFunc(ms, func(m pyMember) bool { return m.name == subName })
+		b := pyPack(t, pyReindex(t, slices.Concat(ms[:at], []pyMember{{stray, ms[sub].data}}, ms[at:])))
+		_, err := audit.VerifyBundle(bytes.NewReader(b), lg.key)
+		var be *audit.BundleError
+		if !errors.As(err, &be) || be.Member != stray || be.HasIndex || !strings.Contains(err.Error(), "was altered") {
+			t.Errorf("VerifyBundle: %v; want a fault of member %s, altered", err, stray)
+		} else {
+			t.Logf("VerifyBundle: %v", err)
+		}
+		path := filepath.Join(t.TempDir(), "stray.bundle")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, stderr, err := runPy(prog, path, lg.key); err == nil || !strings.HasPrefix(stderr, "FAILED: "+stray+" was altered") {
+			t.Errorf("python3 verifier: %v\nstdout: %s\nstderr: %s\nwant \"FAILED: %s was altered…\"", err, out, stderr, stray)
+		}
+	})
 }
 
 // pyVerifierProgram writes the Python program of docs/bundle.md to a file
@@ -472,6 +516,23 @@ func pyFlipSignature(signed []byte) []byte {
 		b[i] = 'B'
 	} else {
 		b[i] = 'A'
+	}
+	return b
+}
+
+// pyBumpVotes changes the first digit of the first "votes" of a signed
+// submission: its event still decodes, its signature no longer verifies.
+func pyBumpVotes(signed []byte) []byte {
+	b := bytes.Clone(signed)
+	i := bytes.Index(b, []byte(`"votes":`))
+	if i < 0 {
+		panic("the submission has no vote count")
+	}
+	i += len(`"votes":`)
+	if b[i] == '9' {
+		b[i] = '8'
+	} else {
+		b[i]++
 	}
 	return b
 }
@@ -795,6 +856,29 @@ func TestPyVerifierChunks(t *testing.T) {
 	}
 	if _, err := audit.VerifyBundle(bytes.NewReader(misplaced), key); err == nil || !strings.Contains(err.Error(), "not where the bundle must have it") {
 		t.Errorf("VerifyBundle on a misplaced submission: %v", err)
+	}
+
+	// The submission of entries 2 to 4197, which span both entries
+	// members, altered (bundle.json as it was): both name entry 2, and
+	// the entries of it they can see.
+	big := ms[len(fixedMembers)+2]
+	if sum := strings.TrimSuffix(strings.TrimPrefix(big.name, "submissions/"), ".txt"); !bytes.Contains(pyEntry(t, ms, 2), []byte(`"sha256":"`+sum+`"`)) {
+		t.Fatalf("member %s is not the submission of entry 2", big.name)
+	}
+	altered := pyPack(t, pyEdit(t, ms, big.name, pyFlipSignature))
+	_, err = audit.VerifyBundle(bytes.NewReader(altered), key)
+	var be *audit.BundleError
+	wantAltered := "its submission " + big.name + " was altered"
+	if !errors.As(err, &be) || !be.HasIndex || be.Index != 2 || !strings.Contains(err.Error(), wantAltered) ||
+		!strings.Contains(err.Error(), "entries 2 to 4095, and maybe of entries in the next entries member") {
+		t.Errorf("VerifyBundle on an altered submission: %v; want entry 2, %q and the entries of the first member", err, wantAltered)
+	}
+	if err := os.WriteFile(path, altered, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wantPy := "FAILED: entries 2 to 4197: " + wantAltered
+	if out, stderr, err := runPy(prog, path, key); err == nil || !strings.HasPrefix(stderr, wantPy) {
+		t.Errorf("python3 verifier on an altered submission: %v\nstdout: %s\nstderr: %s\nwant %s…", err, out, stderr, wantPy)
 	}
 }
 

@@ -133,7 +133,7 @@ func foldRaw(src Source, election string, start, end uint64, proj **projections.
 		return p.srcErr
 	}
 	if f.next != end {
-		return &MismatchError{election, f.next, fmt.Sprintf("the log ends at size %d, want %d", f.next, end)}
+		return &MismatchError{Election: election, Index: f.next, What: fmt.Sprintf("the log ends at size %d, want %d", f.next, end)}
 	}
 	if f.proj == nil && end > 0 {
 		n := f.head.Want()

@@ -29,22 +29,17 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/election-audit/ledger/audit/logcheck"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
 )
 
-// MismatchError is a verification failure at one place of one log.
-type MismatchError struct {
-	Election string
-	Index    uint64 // the entry, tree size or checkpoint size at fault
-	What     string // what differs
-}
-
-func (e *MismatchError) Error() string {
-	return fmt.Sprintf("%s: index %d: %s", e.Election, e.Index, e.What)
-}
+// MismatchError is a verification failure at one place of one log
+// (Election, Index, What): the type of package logcheck, which checks a
+// log one entry at a time without a store.
+type MismatchError = logcheck.MismatchError
 
 // Result summarises a verified log.
 type Result struct {
@@ -96,7 +91,7 @@ func Verify(db *store.DB, election string, key string) (*Result, error) {
 		return nil, err
 	}
 	if size > 0 && (len(cps) == 0 || cps[len(cps)-1].Size != size) {
-		return nil, &MismatchError{election, size, "no signed checkpoint covers the whole log"}
+		return nil, &MismatchError{Election: election, Index: size, What: "no signed checkpoint covers the whole log"}
 	}
 	// The origin check (VerifyOrigins) shares the replay's pass.
 	org := newOrigins(election, db)
@@ -134,13 +129,13 @@ func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, key s
 	for _, c := range cps {
 		o, err := checkpoint.Open(c.Signed, origin, v)
 		if err != nil {
-			return nil, &MismatchError{election, c.Size, err.Error()}
+			return nil, &MismatchError{Election: election, Index: c.Size, What: err.Error()}
 		}
 		if o.Size != c.Size {
-			return nil, &MismatchError{election, c.Size, fmt.Sprintf("checkpoint stored at size %d says size %d", c.Size, o.Size)}
+			return nil, &MismatchError{Election: election, Index: c.Size, What: fmt.Sprintf("checkpoint stored at size %d says size %d", c.Size, o.Size)}
 		}
 		if c.Size > size {
-			return nil, &MismatchError{election, c.Size, fmt.Sprintf("checkpoint at size %d is past the end of the log (size %d)", c.Size, size)}
+			return nil, &MismatchError{Election: election, Index: c.Size, What: fmt.Sprintf("checkpoint at size %d is past the end of the log (size %d)", c.Size, size)}
 		}
 		if len(opened) > 0 && opened[len(opened)-1].size >= c.Size {
 			return nil, fmt.Errorf("checkpoints of %s are not in increasing size", election)
@@ -159,13 +154,13 @@ func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, key s
 			}
 			got, err := stored(tlog.StoredHashIndex(int(id.Level), int64(id.Index)))
 			if err != nil {
-				visitErr = &MismatchError{election, id.Index << id.Level, fmt.Sprintf("stored hash (level %d, index %d) is missing: %v", id.Level, id.Index, err)}
+				visitErr = &MismatchError{Election: election, Index: id.Index << id.Level, What: fmt.Sprintf("stored hash (level %d, index %d) is missing: %v", id.Level, id.Index, err)}
 				return
 			}
 			if !bytes.Equal(got[:], hash) {
 				var want tlog.Hash
 				copy(want[:], hash)
-				visitErr = &MismatchError{election, id.Index << id.Level, fmt.Sprintf("stored hash (level %d, index %d) is %s, the entries give %s", id.Level, id.Index, got, want)}
+				visitErr = &MismatchError{Election: election, Index: id.Index << id.Level, What: fmt.Sprintf("stored hash (level %d, index %d) is %s, the entries give %s", id.Level, id.Index, got, want)}
 			}
 		}
 	}
@@ -174,7 +169,7 @@ func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, key s
 	var root tlog.Hash
 	add := func(index uint64, leaf *tlog.Hash) error {
 		if index != next {
-			return &MismatchError{election, next, "entry is missing"}
+			return &MismatchError{Election: election, Index: next, What: "entry is missing"}
 		}
 		if err := tree.Append(leaf[:], visit); err != nil {
 			return err
@@ -196,7 +191,7 @@ func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, key s
 				if ci > 0 {
 					from = opened[ci-1].size
 				}
-				return &MismatchError{election, from, fmt.Sprintf("entries [%d, %d) are not what the checkpoint at size %d signed: its root is %s, the entries give %s", from, next, next, opened[ci].root, root)}
+				return &MismatchError{Election: election, Index: from, What: fmt.Sprintf("entries [%d, %d) are not what the checkpoint at size %d signed: its root is %s, the entries give %s", from, next, next, opened[ci].root, root)}
 			}
 			ci++
 		}
@@ -226,7 +221,7 @@ func VerifyLog(src Source, election string, size uint64, cps []Checkpoint, key s
 		return nil, err
 	}
 	if next != size {
-		return nil, &MismatchError{election, next, fmt.Sprintf("log has %d entries, its tree size says %d", next, size)}
+		return nil, &MismatchError{Election: election, Index: next, What: fmt.Sprintf("log has %d entries, its tree size says %d", next, size)}
 	}
 	if r, err := tree.GetRootHash(nil); err == nil && size > 0 {
 		copy(root[:], r)
@@ -245,12 +240,12 @@ func checkEnds(db *store.DB, election string, size uint64) error {
 	}
 	switch {
 	case past.HasEntry:
-		return &MismatchError{election, past.Entry, fmt.Sprintf("entry %d is stored past the tree size %d: the size was rewritten, or entries were written behind the ledger's back", past.Entry, size)}
+		return &MismatchError{Election: election, Index: past.Entry, What: fmt.Sprintf("entry %d is stored past the tree size %d: the size was rewritten, or entries were written behind the ledger's back", past.Entry, size)}
 	case past.HasCheckpoint:
-		return &MismatchError{election, size, fmt.Sprintf("the tree size %d is behind a checkpoint signed at size %d: the size was rewritten, or entries were lost", size, past.Checkpoint)}
+		return &MismatchError{Election: election, Index: size, What: fmt.Sprintf("the tree size %d is behind a checkpoint signed at size %d: the size was rewritten, or entries were lost", size, past.Checkpoint)}
 	case past.HasHash:
 		level, n := tlog.SplitStoredHashIndex(past.Hash)
-		return &MismatchError{election, uint64(n) << level, fmt.Sprintf("a Merkle hash (storage index %d, level %d) is stored past the tree of size %d", past.Hash, level, size)}
+		return &MismatchError{Election: election, Index: uint64(n) << level, What: fmt.Sprintf("a Merkle hash (storage index %d, level %d) is stored past the tree of size %d", past.Hash, level, size)}
 	}
 	return nil
 }
@@ -274,7 +269,7 @@ var ErrUnknownElection = errors.New("unknown election")
 func checkProjection(db *store.DB, election string, size uint64, raw func(uint64, []byte) error) error {
 	stored, err := projections.Load(election, func(fn func(string, []byte) error) error { return db.Cells(election, fn) })
 	if err != nil {
-		return &MismatchError{election, size, "stored projection: " + err.Error()}
+		return &MismatchError{Election: election, Index: size, What: "stored projection: " + err.Error()}
 	}
 	var snaps []uint64
 	if err := db.Snapshots(election, func(n uint64, _ []byte) error {
@@ -284,7 +279,7 @@ func checkProjection(db *store.DB, election string, size uint64, raw func(uint64
 		return err
 	}
 	if len(snaps) > 0 && snaps[len(snaps)-1] > size {
-		return &MismatchError{election, snaps[len(snaps)-1], fmt.Sprintf("a projection snapshot is stored at size %d, past the end of the log (size %d)", snaps[len(snaps)-1], size)}
+		return &MismatchError{Election: election, Index: snaps[len(snaps)-1], What: fmt.Sprintf("a projection snapshot is stored at size %d, past the end of the log (size %d)", snaps[len(snaps)-1], size)}
 	}
 	type point struct {
 		size uint64
@@ -303,10 +298,10 @@ func checkProjection(db *store.DB, election string, size uint64, raw func(uint64
 	checkTime := func(n uint64) error {
 		for len(times) > 0 && times[0].size <= n {
 			if times[0].size == n && !times[0].max.Equal(max) {
-				return &MismatchError{election, n, fmt.Sprintf("the time index says the entries before %d were recorded by %s; they were by %s", n, times[0].max.Format(time.RFC3339Nano), max.Format(time.RFC3339Nano))}
+				return &MismatchError{Election: election, Index: n, What: fmt.Sprintf("the time index says the entries before %d were recorded by %s; they were by %s", n, times[0].max.Format(time.RFC3339Nano), max.Format(time.RFC3339Nano))}
 			}
 			if times[0].size < n {
-				return &MismatchError{election, times[0].size, "the time index has a point the replay never reached"}
+				return &MismatchError{Election: election, Index: times[0].size, What: "the time index has a point the replay never reached"}
 			}
 			times = times[1:]
 		}
@@ -325,13 +320,13 @@ func checkProjection(db *store.DB, election string, size uint64, raw func(uint64
 			return err
 		}
 		if at != n {
-			return &MismatchError{election, n, "projection snapshot vanished while verifying"}
+			return &MismatchError{Election: election, Index: n, What: "projection snapshot vanished while verifying"}
 		}
 		if !bytes.Equal(snap, p.Snapshot()) {
 			if _, err := projections.Restore(election, p.Manifest(), snap); errors.Is(err, projections.ErrSnapshotOutdated) {
 				return nil // of another schema version: never used
 			}
-			return &MismatchError{election, n, fmt.Sprintf("the projection snapshot stored at size %d differs from a replay of the log", n)}
+			return &MismatchError{Election: election, Index: n, What: fmt.Sprintf("the projection snapshot stored at size %d differs from a replay of the log", n)}
 		}
 		return nil
 	}
@@ -356,7 +351,7 @@ func checkProjection(db *store.DB, election string, size uint64, raw func(uint64
 		return err
 	}
 	if len(times) > 0 {
-		return &MismatchError{election, times[0].size, fmt.Sprintf("the time index has a point at %d, past the end of the log (size %d)", times[0].size, size)}
+		return &MismatchError{Election: election, Index: times[0].size, What: fmt.Sprintf("the time index has a point at %d, past the end of the log (size %d)", times[0].size, size)}
 	}
 	a, err := stored.Tally().Encode()
 	if err != nil {
@@ -367,7 +362,7 @@ func checkProjection(db *store.DB, election string, size uint64, raw func(uint64
 		return err
 	}
 	if !bytes.Equal(a, b) {
-		return &MismatchError{election, size, "stored projection differs from a replay of the log"}
+		return &MismatchError{Election: election, Index: size, What: "stored projection differs from a replay of the log"}
 	}
 	return nil
 }

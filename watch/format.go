@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/election-audit/ledger/audit"
+	"github.com/election-audit/ledger/audit/logcheck"
 	"github.com/election-audit/ledger/events"
 )
 
@@ -24,11 +24,11 @@ const (
 )
 
 // ChangeRecord is the --json line of one entry: what it did to the counts
-// (the fields of audit.Change, as `ledger audit diff --json` writes them).
+// (the fields of logcheck.Change, as `ledger audit diff --json` writes them).
 type ChangeRecord struct {
 	Kind     string `json:"kind"` // RecordChange
 	Election string `json:"election"`
-	audit.Change
+	logcheck.Change
 }
 
 // CheckpointRecord is the --json line of a verified checkpoint: its
@@ -62,10 +62,12 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // writeChange prints a change as readable lines, each naming the office
-// that made it ("by <key name>", c.By). Corrections and retractions start
-// every line with "!!", so that they stand out without colour and can be
-// found with grep.
-func writeChange(w io.Writer, c *audit.Change, en *events.Entry, m *events.Manifest) error {
+// that made it ("by <key name>", c.By), and units, contests, choices and
+// vote types by their names in the manifest, as reports and the dashboard
+// do (--json has the IDs). Corrections and retractions start every line
+// with "!!", so that they stand out without colour and can be found with
+// grep.
+func writeChange(w io.Writer, c *logcheck.Change, en *events.Entry, l *labels) error {
 	var b strings.Builder
 	mark := ""
 	switch c.Type {
@@ -82,16 +84,20 @@ func writeChange(w io.Writer, c *audit.Change, en *events.Entry, m *events.Manif
 		}
 	case *events.ManifestPart:
 		parts := 0
-		if m != nil {
-			parts = m.Parts
+		if l.m != nil {
+			parts = l.m.Parts
 		}
 		fmt.Fprintf(&b, "  manifest part %d of %d: %d more contests, %d more units", body.Part+1, parts, len(body.Contests), len(body.Units))
 	case *events.CountReport:
-		fmt.Fprintf(&b, "  %s / %s  %s%s", body.Unit, body.Contest, leaders(body.Counts, body.Contest, m), source(&body.Source))
+		fmt.Fprintf(&b, "  %s: %s%s", l.place(body.Unit, body.Contest), l.leaders(body.Counts, body.Contest), source(&body.Source))
 	case *events.Correction:
-		fmt.Fprintf(&b, "  CORRECTION  %s / %s  because %q (corrects %s)%s", body.Unit, body.Contest, body.Reason, body.Corrects, source(&body.Source))
+		fmt.Fprintf(&b, "  CORRECTION  %s  because %q (corrects %s)%s", l.place(body.Unit, body.Contest), body.Reason, body.Corrects, source(&body.Source))
 	case *events.Retraction:
-		fmt.Fprintf(&b, "  RETRACTION  %s / %s  because %q (withdraws %s)%s", c.Unit, c.Contest, body.Reason, body.Retracts, source(&body.Source))
+		where := "a report that is not current" // rejected: ReportOf did not find it
+		if c.Unit != "" {
+			where = l.place(c.Unit, c.Contest)
+		}
+		fmt.Fprintf(&b, "  RETRACTION  %s  because %q (withdraws %s)%s", where, body.Reason, body.Retracts, source(&body.Source))
 	case *events.Certification:
 		fmt.Fprintf(&b, "  certified by %s", body.By)
 		if body.Note != "" {
@@ -100,7 +106,11 @@ func writeChange(w io.Writer, c *audit.Change, en *events.Entry, m *events.Manif
 	case *events.RecountOrder:
 		fmt.Fprintf(&b, "  ordered by %s because %q", body.By, body.Reason)
 	case *events.KeyRegistration:
-		fmt.Fprintf(&b, "  KEY %s may report for %s", keyID(body.Key), strings.Join(body.Units, ", "))
+		units := make([]string, len(body.Units))
+		for i, u := range body.Units {
+			units[i] = l.unit(u)
+		}
+		fmt.Fprintf(&b, "  KEY %s may report for %s", keyID(body.Key), strings.Join(units, "; "))
 	case *events.KeyRevocation:
 		fmt.Fprintf(&b, "  KEY %s revoked because %q", keyID(body.Key), body.Reason)
 	}
@@ -117,11 +127,72 @@ func writeChange(w io.Writer, c *audit.Change, en *events.Entry, m *events.Manif
 				fmt.Fprintf(&b, "!!        … and %d more changed counts (--json lists them all)\n", len(c.Counts)-i)
 				break
 			}
-			fmt.Fprintf(&b, "!!        %s %s %d → %d (%+d)\n", cc.Choice, cc.VoteType, cc.Old, cc.New, cc.New-cc.Old)
+			fmt.Fprintf(&b, "!!        %s, %s %s → %s (%s)\n", l.choice(c.Contest, cc.Choice), l.voteType(cc.VoteType),
+				thousands(cc.Old), thousands(cc.New), signedThousands(cc.New-cc.Old))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// labels gives the names the manifest has for units, contests, choices
+// and vote types, for readable lines; an ID it has no name for is shown as
+// it is. Its maps are made once per manifest: a statewide one has
+// thousands of units.
+type labels struct {
+	m         *events.Manifest
+	units     map[string]string
+	voteTypes map[string]string
+	contests  map[string]*events.Contest
+}
+
+// use makes l give the names of m, the manifest as far as the watcher has
+// it (its first part, then the whole); nil gives IDs.
+func (l *labels) use(m *events.Manifest) *labels {
+	if m == l.m {
+		return l
+	}
+	*l = labels{m: m, units: map[string]string{}, voteTypes: map[string]string{}, contests: map[string]*events.Contest{}}
+	if m == nil {
+		return l
+	}
+	for _, u := range m.Units {
+		l.units[u.ID] = u.Name
+	}
+	for _, vt := range m.VoteTypes {
+		l.voteTypes[vt.ID] = vt.Name
+	}
+	for i := range m.Contests {
+		l.contests[m.Contests[i].ID] = &m.Contests[i]
+	}
+	return l
+}
+
+func (l *labels) unit(id string) string     { return cmp.Or(l.units[id], id) }
+func (l *labels) voteType(id string) string { return cmp.Or(l.voteTypes[id], id) }
+
+func (l *labels) contest(id string) string {
+	if ct := l.contests[id]; ct != nil && ct.Name != "" {
+		return ct.Name
+	}
+	return id
+}
+
+func (l *labels) choice(contest, id string) string {
+	if ct := l.contests[contest]; ct != nil {
+		for _, ch := range ct.Choices {
+			if ch.ID == id {
+				return cmp.Or(ch.Name, id)
+			}
+		}
+	}
+	return id
+}
+
+// place names a report's unit and contest: "DeKalb County, U.S.
+// Representative, District 6".
+func (l *labels) place(unit, contest string) string {
+	return l.unit(unit) + ", " + l.contest(contest)
 }
 
 // keyID is a verifier key's name and key hash (name+hash), enough to tell
@@ -147,15 +218,13 @@ func writeVerified(w io.Writer, r *CheckpointRecord) error {
 
 // leaders lists a report's choices by their total over vote types, most
 // votes first, the first three by name.
-func leaders(counts []events.Count, contest string, m *events.Manifest) string {
+func (l *labels) leaders(counts []events.Count, contest string) string {
 	names := map[string]string{}
 	var order []string
-	for _, ct := range m.Contests {
-		if ct.ID == contest {
-			for _, ch := range ct.Choices {
-				names[ch.ID] = ch.Name
-				order = append(order, ch.ID)
-			}
+	if ct := l.contests[contest]; ct != nil {
+		for _, ch := range ct.Choices {
+			names[ch.ID] = ch.Name
+			order = append(order, ch.ID)
 		}
 	}
 	totals := map[string]int64{}
@@ -216,35 +285,10 @@ func thousands(n int64) string {
 	return b.String()
 }
 
-// changedCounts lists the counts that differ between two reports, in the
-// order they first appear (nil means no report: every count zero).
-func changedCounts(old, now []events.Count) []audit.CountChange {
-	type key struct{ choice, voteType string }
-	var order []key
-	vals := map[key]*audit.CountChange{}
-	add := func(cs []events.Count, isNew bool) {
-		for _, c := range cs {
-			k := key{c.Choice, c.VoteType}
-			v, ok := vals[k]
-			if !ok {
-				v = &audit.CountChange{Choice: c.Choice, VoteType: c.VoteType}
-				vals[k] = v
-				order = append(order, k)
-			}
-			if isNew {
-				v.New = c.Votes
-			} else {
-				v.Old = c.Votes
-			}
-		}
+// signedThousands writes n with its sign and comma separators: +45, -1,204.
+func signedThousands(n int64) string {
+	if n < 0 {
+		return thousands(n)
 	}
-	add(old, false)
-	add(now, true)
-	var out []audit.CountChange
-	for _, k := range order {
-		if v := vals[k]; v.Old != v.New {
-			out = append(out, *v)
-		}
-	}
-	return out
+	return "+" + thousands(n)
 }

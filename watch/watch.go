@@ -24,7 +24,7 @@
 //
 // For every entry, in log order with none missing: that it decodes, has
 // its index and election; that it is held by the signed submission it
-// names (audit.OriginChecker: the submission's bytes, fetched over HTTP,
+// names (logcheck.OriginChecker: the submission's bytes, fetched over HTTP,
 // hash to the SHA-256 the entry names, are of its ID and election, hold
 // its event byte for byte at its place, and carry a valid signature by the
 // key the entry names, or none if it names none); that its verdict is the
@@ -52,6 +52,11 @@
 // the log. At start it replays the entries it printed before, fetched over
 // HTTP, to rebuild them, and holds them to their submissions again: O(log)
 // once per run.
+//
+// A program that uses this package stays light: it links neither the
+// ledger's database (Pebble) nor its broker (nats-server, as opposed to
+// the nats.go client); the checks it shares with package audit are in
+// audit/logcheck.
 package watch
 
 import (
@@ -68,13 +73,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
-	"github.com/election-audit/ledger/audit"
+	"github.com/election-audit/ledger/audit/logcheck"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/client"
 	"github.com/election-audit/ledger/events"
@@ -163,13 +167,14 @@ type Watcher struct {
 	rng       *compact.Range           // leaf hashes of entries [0, next)
 	proj      *projections.Election    // nil until entry 0 (and its manifest's last part)
 	head      projections.ManifestHead // the manifest's entries, until its last
-	origins   *audit.OriginChecker     // set by Run
+	origins   *logcheck.OriginChecker  // set by Run
 	fetched   []byte                   // the bytes origins fetched last (nil on an error), for evidence
 	verified  uint64                   // the largest size whose entries were checked
 	lastSeen  string                   // the last checkpoint text handled
 	target    uint64                   // with Once: the size to reach
 	ready     bool                     // state loaded and entries replayed
 	stall     *time.Timer              // with Once: fires after cfg.Timeout without progress
+	labels    labels                   // the manifest's names, for readable lines
 }
 
 // errDone ends Run when Once is set and the work is done.
@@ -338,7 +343,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		defer func() { w.stall.Stop(); w.stall = nil }()
 	}
 	src := client.Source{Client: w.cfg.Client, Ctx: ctx}
-	w.origins = audit.NewOriginChecker(w.cfg.Election, func(sum [32]byte) ([]byte, error) {
+	w.origins = logcheck.NewOriginChecker(w.cfg.Election, func(sum [32]byte) ([]byte, error) {
 		// A 404 is store.ErrNotFound: the checker reports the submission
 		// missing. Other errors are the network's: reconnect.
 		b, err := src.Submission(w.cfg.Election, sum)
@@ -564,7 +569,7 @@ func (w *Watcher) print(index uint64, data []byte) error {
 	if w.cfg.JSON {
 		err = writeJSON(w.cfg.Out, ChangeRecord{Kind: RecordChange, Election: w.cfg.Election, Change: *c.Change})
 	} else {
-		err = writeChange(w.cfg.Out, c.Change, c.entry, w.manifest())
+		err = writeChange(w.cfg.Out, c.Change, c.entry, w.labels.use(w.manifest()))
 	}
 	if err != nil {
 		return fatal(fmt.Errorf("couldn't print entry %d: %w", index, err))
@@ -582,7 +587,7 @@ func (w *Watcher) manifest() *events.Manifest {
 }
 
 type applied struct {
-	*audit.Change
+	*logcheck.Change
 	entry *events.Entry
 }
 
@@ -607,7 +612,7 @@ func (w *Watcher) apply(index uint64, data []byte) (*applied, error) {
 		return nil, invalid("it is for election %q", en.Event.Election)
 	}
 	if err := w.origins.Check(index, data); err != nil {
-		var me *audit.MismatchError
+		var me *logcheck.MismatchError
 		if !errors.As(err, &me) {
 			return nil, err // couldn't fetch the submission: retry
 		}
@@ -617,14 +622,7 @@ func (w *Watcher) apply(index uint64, data []byte) (*applied, error) {
 		}
 		return nil, w.alarm(KindInvalidEntry, nil, fmt.Sprintf("entry %d: %s", index, me.What), files)
 	}
-	c := &audit.Change{Index: en.Index, Recorded: en.Recorded, ID: en.Event.ID, Type: en.Event.Type(), Verdict: en.Verdict}
-	if en.Verdict == events.Rejected {
-		c.Rejected = en.Reason
-	}
-	if en.Submission.Signer != "" {
-		c.Office, c.Signer = events.KeyName(en.Submission.Signer), en.Submission.Signer
-	}
-	var old []events.Count
+	before := w.proj // the projection of the entries before this one
 	if w.proj == nil {
 		// The manifest: entry 0, and its parts in the entries after it
 		// when it is in several (projections.ManifestHead). The
@@ -648,35 +646,14 @@ func (w *Watcher) apply(index uint64, data []byte) (*applied, error) {
 		case rj != nil && en.Verdict == events.Accepted:
 			return nil, invalid("it is accepted but the election's rules reject it: %s", rj.Reason)
 		}
-		switch b := en.Event.Body.(type) {
-		case *events.CountReport:
-			c.Unit, c.Contest, c.Source = b.Unit, b.Contest, &b.Source
-		case *events.Correction:
-			c.Unit, c.Contest, c.Source, c.Why, c.Replaces = b.Unit, b.Contest, &b.Source, b.Reason, b.Corrects
-		case *events.Retraction:
-			c.Source, c.Why, c.Replaces = &b.Source, b.Reason, b.Retracts
-			if u, ct, ok := w.proj.ReportOf(b.Retracts); ok {
-				c.Unit, c.Contest = u, ct
-			}
-		}
-		if c.Unit != "" {
-			var cur uuid.UUID
-			cur, old, _ = w.proj.Current(c.Unit, c.Contest)
-			if c.Replaces == uuid.Nil && en.Verdict == events.Accepted {
-				c.Replaces = cur
-			}
-		}
 	}
+	c, old := logcheck.NewChange(en, before)
 	if w.proj != nil { // nil until the manifest's last part
 		if err := w.proj.Apply(en); err != nil {
 			return nil, invalid("%v", err)
 		}
-		if c.Unit != "" {
-			_, now, _ := w.proj.Current(c.Unit, c.Contest)
-			c.Counts = changedCounts(old, now)
-		}
-		c.Status = w.proj.Status()
 	}
+	c.Finish(w.proj, old)
 	leaf := tlog.RecordHash(data)
 	if err := w.rng.Append(leaf[:], nil); err != nil {
 		return nil, fatal(err)
@@ -731,7 +708,7 @@ func (w *Watcher) presented(ctx context.Context, signed []byte) error {
 			return fmt.Errorf("couldn't fetch the consistency proof of %s from %d to %d: %w", w.cfg.Election, w.acc.Size, cp.Size, err)
 		}
 		w.progress()
-		if err := audit.CheckConsistency(&p.ConsistencyProof, w.acc, cp); err != nil {
+		if err := logcheck.CheckConsistency(&p.ConsistencyProof, w.acc, cp); err != nil {
 			return w.alarm(KindFork, &cp, err.Error(), evidence{"presented.checkpoint": signed, "proof.json": proofJSON(p)})
 		}
 	default: // smaller: stale, or the log went back
@@ -744,7 +721,7 @@ func (w *Watcher) presented(ctx context.Context, signed []byte) error {
 		if err != nil {
 			return fmt.Errorf("couldn't fetch the consistency proof of %s from %d to %d: %w", w.cfg.Election, cp.Size, w.acc.Size, err)
 		}
-		if err := audit.CheckConsistency(&p.ConsistencyProof, cp, w.acc); err != nil {
+		if err := logcheck.CheckConsistency(&p.ConsistencyProof, cp, w.acc); err != nil {
 			return w.alarm(KindFork, &cp, err.Error(), evidence{"presented.checkpoint": signed, "proof.json": proofJSON(p)})
 		}
 		w.lastSeen = string(signed)

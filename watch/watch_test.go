@@ -248,19 +248,22 @@ func checkClean(t *testing.T, r run, want []string, size string) {
 	}
 }
 
+// checkCorrection checks the lines of history's correction: the unit,
+// contest, choice and vote type by their names in the manifest, as reports
+// print them, and the office that made it.
 func checkCorrection(t *testing.T, out string) {
 	t.Helper()
 	for _, want := range []string{
-		"!! #6 ", "count.corrected     by test-authority  CORRECTION  dekalb / us-representative-district-6", `because "memory card re-read"`,
-		"!!        karen-handel election-day ",
+		"!! #6 ", "count.corrected     by test-authority  CORRECTION  DeKalb County, U.S. Representative, District 6  because \"memory card re-read\"",
+		"\n!!        Karen Handel, Election Day 6,168 → 6,213 (+45)\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("correction: no %q in:\n%s", want, out)
 		}
 	}
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "!!        karen-handel election-day") && !strings.HasSuffix(line, "(+45)") {
-			t.Errorf("correction line %q: want old → new (+45)", line)
+	for _, id := range []string{"dekalb", "us-representative-district-6", "karen-handel", "election-day"} {
+		if strings.Contains(out, " "+id+" ") {
+			t.Errorf("correction: the ID %s where the manifest has a name:\n%s", id, out)
 		}
 	}
 }
@@ -540,7 +543,7 @@ func TestWatchDemo(t *testing.T) {
 		switch typ := f[2]; {
 		case f[3] != "by":
 			t.Errorf("no office: %q", line)
-		case typ == "count.reported" && office != f[5]+"-elections":
+		case typ == "count.reported" && office != strings.ToLower(f[5])+"-elections": // "Cobb County, …" by cobb-elections
 			t.Errorf("a report for %s by %s: %q", f[5], office, line)
 		case typ == "election.defined" && office != "ga-sos":
 			t.Errorf("the manifest by %s: %q", office, line)
@@ -552,8 +555,10 @@ func TestWatchDemo(t *testing.T) {
 			corr = append(corr, line)
 		}
 	}
-	if len(corr) < 2 || !strings.Contains(corr[0], "by dekalb-elections  CORRECTION  dekalb / ") || !strings.Contains(corr[0], "data entry error") ||
-		!strings.Contains(corr[1], " election-day ") || !strings.Contains(corr[1], " → ") {
+	// Names as the dashboard shows them: "DeKalb County, U.S.
+	// Representative, District 6 … Jon Ossoff, Election Day 8,605 → 8,650".
+	if len(corr) != 2 || !strings.Contains(corr[0], "count.corrected     by dekalb-elections  CORRECTION  DeKalb County, U.S. Representative, District 6  because ") ||
+		!strings.Contains(corr[0], "data entry error") || corr[1] != "!!        Jon Ossoff, Election Day 8,605 → 8,650 (+45)" {
 		t.Fatalf("the correction:\n%s", strings.Join(corr, "\n"))
 	}
 	t.Logf("%s", strings.Join(corr, "\n"))
@@ -599,14 +604,14 @@ func TestWatchOrigins(t *testing.T) {
 		}
 	}
 	for i, want := range []string{
-		"election.defined    by test-authority  ", "count.reported      by test-authority  cobb / ", "", "", "", "",
-		"key.registered      by test-authority  KEY dekalb-elections+", "count.corrected     by dekalb-elections  CORRECTION  dekalb / ",
+		"election.defined    by test-authority  ", "count.reported      by test-authority  Cobb County, U.S. Representative, District 6: Jon Ossoff ", "", "", "", "",
+		"key.registered      by test-authority  KEY dekalb-elections+", "count.corrected     by dekalb-elections  CORRECTION  DeKalb County, U.S. Representative, District 6  because ",
 	} {
 		if line := lines["#"+strconv.Itoa(i)]; !strings.Contains(line, want) || !strings.Contains(line, " by ") {
 			t.Errorf("entry %d: no %q in %q", i, want, line)
 		}
 	}
-	if !strings.Contains(lines["#6"], "may report for dekalb") {
+	if !strings.HasSuffix(lines["#6"], " may report for DeKalb County") {
 		t.Errorf("the registration: %q", lines["#6"])
 	}
 	r = watchOnce(t, n, t.TempDir(), func(c *watch.Config) { c.JSON = true })

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -111,7 +112,7 @@ ledger could not be checked); 5 an alarm.`,
 			case key == "" && !trustServerKey:
 				return errors.New("--key is required: the verifier key you trust, or a file holding it (or --trust-server-key, which proves only that the server signed)")
 			case key == "":
-				if key, err = c.Key(ctx); err != nil {
+				if key, err = serverKey(ctx, c, server, election, once, timeout); err != nil {
 					return err
 				}
 			}
@@ -161,6 +162,28 @@ ledger could not be checked); 5 an alarm.`,
 	f.DurationVar(&timeout, "timeout", watch.DefaultTimeout, "with --once: give up (exit 1) after this long without progress, the ledger down or not answering; 0: never")
 	cmd.MarkFlagRequired("election")
 	return cmd
+}
+
+// errNoKey is the cause of the context of a --trust-server-key fetch that
+// ran out of time.
+var errNoKey = errors.New("no answer for the key")
+
+// serverKey fetches the ledger key for --trust-server-key. With --once it
+// is under the deadline the watcher then keeps (--timeout, if not 0): a
+// ledger that takes the connection and never answers is given up on, as
+// one that is down is, with an error wrapping watch.ErrTimeout.
+func serverKey(ctx context.Context, c *client.Client, server, election string, once bool, timeout time.Duration) (string, error) {
+	if !once || timeout <= 0 {
+		return c.Key(ctx)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errNoKey)
+	defer cancel()
+	k, err := c.Key(ctx)
+	if err != nil && errors.Is(context.Cause(ctx), errNoKey) {
+		return "", fmt.Errorf("%w: no progress with %s in %s (the ledger at %s did not answer GET /v1/key, for --trust-server-key); nothing was verified (--timeout %s)",
+			watch.ErrTimeout, election, timeout, server, timeout)
+	}
+	return k, err
 }
 
 // sameLogKey reports whether two keys, each the ledger key or the

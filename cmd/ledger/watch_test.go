@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,8 +152,10 @@ func TestWatchCLI(t *testing.T) {
 	}
 }
 
-// TestWatchCLIServerDown: `watch --once` against a ledger that is down
-// gives up after --timeout with exit 1 and a clear error.
+// TestWatchCLIServerDown: `watch --once` against a ledger that is down, or
+// that takes connections and never answers, gives up after --timeout with
+// exit 1 and a clear error, with --key and with --trust-server-key (whose
+// key fetch is a network step like the others).
 func TestWatchCLIServerDown(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -159,18 +163,84 @@ func TestWatchCLIServerDown(t *testing.T) {
 	}
 	down := "http://" + l.Addr().String()
 	l.Close()
+	silent := silentServer(t)
 	_, vkey, err := note.GenerateKey(nil, "ledger.local")
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	code, out, stderr := cli(t, "", "watch", "--once", "--timeout", "1s", "--election", "ga06-2017-04", "--key", vkey, "--state", t.TempDir(), "--server", down)
-	if code != exitError || out != "" || !strings.Contains(stderr, "ledger: could not check the ledger: no progress with ga06-2017-04 in 1s") ||
-		!strings.Contains(stderr, "connection refused") || !strings.Contains(stderr, down) || !strings.HasSuffix(stderr, "nothing was verified (--timeout 1s)\n") {
-		t.Fatalf("exit %d after %s:\n%s%s", code, time.Since(start), out, stderr)
+	const gaveUp = "ledger: could not check the ledger: no progress with ga06-2017-04 in 1s ("
+	const nothing = "nothing was verified (--timeout 1s)\n"
+	for _, tc := range []struct {
+		name, server string
+		key          []string
+		want         []string
+	}{
+		{"down, --key", down, []string{"--key", vkey}, []string{gaveUp, "connection refused", down, nothing}},
+		{"silent, --key", silent, []string{"--key", vkey}, []string{gaveUp + "the ledger did not answer); " + nothing}},
+		// Down, the key fetch fails at once: the ledger says so.
+		{"down, --trust-server-key", down, []string{"--trust-server-key"}, []string{"couldn't reach the ledger at " + down, "connection refused"}},
+		{"silent, --trust-server-key", silent, []string{"--trust-server-key"}, []string{gaveUp + "the ledger at " + silent + " did not answer GET /v1/key, for --trust-server-key); " + nothing}},
+	} {
+		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
+			// A bound on the test, not on the command: a watcher that
+			// hangs is stopped here, and fails below.
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var out, stderr bytes.Buffer
+			start := time.Now()
+			args := append([]string{"watch", "--once", "--timeout", "1s", "--election", "ga06-2017-04", "--state", t.TempDir(), "--server", tc.server}, tc.key...)
+			code := run(ctx, args, strings.NewReader(""), &out, &stderr)
+			took := time.Since(start)
+			if code != exitError || out.Len() != 0 {
+				t.Fatalf("exit %d after %s:\n%s%s", code, took, &out, &stderr)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(stderr.String(), want) {
+					t.Errorf("no %q in:\n%s", want, &stderr)
+				}
+			}
+			if strings.Contains(tc.want[len(tc.want)-1], nothing) && !strings.HasSuffix(stderr.String(), nothing) {
+				t.Errorf("does not end with %q:\n%s", nothing, &stderr)
+			}
+			if took > 10*time.Second {
+				t.Errorf("gave up after %s, --timeout 1s", took)
+			}
+			t.Logf("after %s: %s", took.Round(time.Millisecond), &stderr)
+		})
 	}
-	if took := time.Since(start); took > 15*time.Second {
-		t.Errorf("gave up after %s", took)
+}
+
+// silentServer returns the URL of a server that accepts connections and
+// never answers, nor closes them until the test ends.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%s", stderr)
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + l.Addr().String()
 }
