@@ -94,7 +94,7 @@ func TestSubmissionRoutes(t *testing.T) {
 	}{
 		{"unsigned event on the old route", "/v1/events", enc, 401, "takes no unsigned events"},
 		{"empty body", "/v1/submissions", nil, 401, "empty request body"},
-		{"a bare event", "/v1/submissions", enc, 400, "not a signed submission"},
+		{"a bare event", "/v1/submissions", enc, 401, "unsigned: bare events, not a signed submission"},
 		{"no signature", "/v1/submissions", append(bytes.Clone(text), '\n'), 401, "unsigned"},
 		{"altered after signing", "/v1/submissions", bytes.Replace(good, []byte(`"votes":13`), []byte(`"votes":31`), 1), 401, "does not verify"},
 		{"signed by a key that may not report", "/v1/submissions", testkeys.MustSign(stranger, report(14)), 403, "is not registered for election"},

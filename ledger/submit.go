@@ -160,6 +160,14 @@ func (l *Ledger) Submit(ctx context.Context, signed []byte) ([]Receipt, error) {
 	sub, err := events.OpenSubmission(signed)
 	if err != nil {
 		re := &RefusedError{Item: -1, Problem: err.Error(), TooLarge: len(signed) > events.MaxSubmissionSize}
+		if t := bytes.TrimLeft(signed, " \t\r\n"); !re.TooLarge && len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+			// Bare events, as the ledger took them before writes were
+			// signed: a write without a signature (401), not unreadable.
+			re.Unsigned = true
+			re.Problem = "unsigned: bare events, not a signed submission: every write is signed by the office that makes it, " +
+				"and its first line is " + events.SubmissionDomain + " (sign events with `ledger submit --key` or the Go client)"
+			return nil, re
+		}
 		var ee *events.Error
 		if errors.As(err, &ee) {
 			re.Field = ee.Field

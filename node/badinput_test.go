@@ -208,8 +208,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 		join := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 		ids := []string{rep.ID.String()}
 		add(
-			badCase{name: "a bare event", body: encode(t, rep), status: 400, msg: []string{"not a signed submission"}, ids: ids},
-			badCase{name: "unsigned JSON Lines", body: bytes.Join([][]byte{encode(t, rep), []byte(goodReport(newID())), nil}, []byte("\n")), status: 400, msg: []string{"not a signed submission"}, ids: ids},
+			badCase{name: "a bare event", body: encode(t, rep), status: 401, msg: []string{"unsigned: bare events, not a signed submission", "not a signed submission"}, ids: ids},
+			badCase{name: "unsigned JSON Lines", body: bytes.Join([][]byte{encode(t, rep), []byte(goodReport(newID())), nil}, []byte("\n")), status: 401, msg: []string{"unsigned: bare events, not a signed submission"}, ids: ids},
 			badCase{name: "submission of another domain", body: []byte(sub(t, string(good), "submission/v1\n", "submission/v2\n")), status: 400, msg: []string{"not a signed submission"}, ids: ids},
 			badCase{name: "event of another election", body: inSub(goodReport(newID()), string(encode(t, otherReport))), status: 400, field: "line 6", msg: []string{"event #2", `is for election "` + elecOther + `"`}},
 			badCase{name: "unsigned submission", body: join(text, []byte("\n")), status: 401, msg: []string{"unsigned"}, ids: ids},

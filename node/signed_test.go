@@ -115,8 +115,8 @@ func TestHostileSubmissions(t *testing.T) {
 	}
 	attempts := []attempt{
 		// Not a submission at all.
-		{"a bare event, unsigned", encode(t, cobbPrecinct()), 400, "not a signed submission"},
-		{"JSON Lines, unsigned", join(encode(t, cobbPrecinct()), []byte("\n"), encode(t, cobbPrecinct())), 400, "not a signed submission"},
+		{"a bare event, unsigned", encode(t, cobbPrecinct()), 401, "unsigned: bare events, not a signed submission"},
+		{"JSON Lines, unsigned", join(encode(t, cobbPrecinct()), []byte("\n"), encode(t, cobbPrecinct())), 401, "unsigned: bare events, not a signed submission"},
 		{"the ledger's own signed checkpoint", cp, 400, "not a signed submission"},
 		{"a note signed by the authority in another domain", signText(auth, "election-audit/ledger/submission/v0\n"+string(text(byCobb)[len(events.SubmissionDomain)+1:])+"\n"), 400, "not a signed submission"},
 		{"an event line not in canonical form", signText(cobb, strings.Replace(string(text(byCobb)), `{"v":1,`, `{ "v":1,`, 1)+"\n"), 400, "canonical"},
