@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
 	"github.com/election-audit/ledger/internal/testkeys"
+	ledgerkeys "github.com/election-audit/ledger/keys"
 	"github.com/election-audit/ledger/node"
 )
 
@@ -99,10 +101,11 @@ const readPage = `(() => {
 // that the chart's x axis is the entries' recorded time and its caption
 // names the entries where the 50% line was crossed; that the entry checks
 // fail, naming the entry, when a submission or the key list is altered;
-// that four tabs load at once; that a fork and a rollback take over the
-// page; that an unknown election is named, not polled; then it saves
-// screenshots: desktop, forced colours (whose chart lines must show),
-// phone.
+// that a fork and a rollback take over the page, marking every number
+// unverified; that an unknown election is named, not polled; then it
+// saves screenshots: desktop, forced colours (whose chart lines must
+// show), phone; last, that four tabs load at once, each on one change
+// stream, and each shows a new entry.
 func TestDashboardInBrowser(t *testing.T) {
 	if _, err := os.Stat(Chromium); err != nil {
 		t.Skipf("skipping the browser test: %s is not installed (.ci/run installs it with apt-get install chromium, which failed or was not run): %v", Chromium, err)
@@ -206,17 +209,13 @@ func TestDashboardInBrowser(t *testing.T) {
 	checkVerifiers(t, bctx)
 	checkOrigins(t, bctx)
 	checkEntryChecks(t, bctx, n, keys)
-	checkFourTabs(t, bctx, n)
 	checkForkAndRollback(t, bctx, n, dataDir, keys)
 	checkUnknownElection(t, bctx, n)
 
 	dir := artifactDir(t)
 	shot := func(name string) []byte {
 		t.Helper()
-		// Give the chart time to redraw at the new width.
-		if err := chromedp.Do(bctx, chromedp.Sleep(500*time.Millisecond)); err != nil {
-			t.Fatal(err)
-		}
+		waitCharts(t, bctx)
 		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatal(err)
@@ -237,13 +236,25 @@ func TestDashboardInBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile, chromedp.EmulatePortrait, chromedp.EmulateScale(2))); err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(bctx, chromedp.Sleep(300*time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
+	waitCharts(t, bctx)
 	checkPhone(t, bctx, 375)
+
+	// Last, as it logs a new entry: the other checks and the screenshots
+	// show April's night as the demo left it.
+	checkFourTabs(t, bctx, n, keys)
 }
 
 const april = "ga06-2017-04"
+
+// waitCharts waits until the page has drawn every chart at its box's
+// width (after a resize it draws them again, 150 ms after the last one).
+func waitCharts(t *testing.T, tab context.Context) {
+	t.Helper()
+	waitFor(t, tab, `[...document.querySelectorAll(".chart-box")].every((b) => {
+	  const svg = b.querySelector("svg");
+	  return svg && Number(svg.getAttribute("width")) === Math.max(300, Math.round(b.clientWidth || 600));
+	})`, "the charts drawn at their boxes' width", 10*time.Second, func(drawn bool) bool { return drawn })
+}
 
 // newBrowser starts a headless chromium, closed when the test ends.
 func newBrowser(t *testing.T, ctx context.Context) context.Context {
@@ -636,41 +647,123 @@ func waitFor[T any](t *testing.T, tab context.Context, script, what string, with
 	}
 }
 
-// checkFourTabs opens three more tabs on the page beside the first, in the
-// same browser: each loads, streams and checks, since each page holds one
-// stream and a browser opens at most six connections to a host over
-// HTTP/1.1.
-func checkFourTabs(t *testing.T, bctx context.Context, n *node.Node) {
+// countStreams runs in a page before its own script: it records every
+// EventSource the page makes, so that the test can count the streams it
+// holds open. (An open stream is not in performance.getEntriesByType
+// until it ends.)
+const countStreams = `(() => {
+  const made = [];
+  window.testStreams = made;
+  const ES = window.EventSource;
+  window.EventSource = class extends ES {
+    constructor(...args) { super(...args); made.push(this); }
+  };
+})()`
+
+// tabStreams is what the test reads of a tab's streams.
+type tabStreams struct {
+	Open int      `json:"open"` // not closed
+	URLs []string `json:"urls"` // of all it made
+}
+
+const readStreams = `({ open: window.testStreams.filter((es) => es.readyState !== EventSource.CLOSED).length,
+  urls: window.testStreams.map((es) => es.url) })`
+
+// checkFourTabs opens four tabs on the page, in one browser, on one
+// origin, and checks that each holds exactly one change stream open (in
+// the page, by its EventSources, and at the server, by the requests to
+// /changes in flight); that all four load, stream and check, though a
+// browser opens at most six connections to a host over HTTP/1.1; and
+// that each shows a new entry logged while they are open.
+func checkFourTabs(t *testing.T, bctx context.Context, n *node.Node, keys *demo.Keys) {
 	t.Helper()
-	url := "http://" + n.HTTPAddr() + "/?election=" + april
-	ready := func(st pageState) bool {
-		return st.Total == "192,569" && strings.HasPrefix(st.Connection, "connected") && st.Changes != "" &&
-			strings.Contains(st.Checks, "Entry signatures: ✔ verified")
-	}
-	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.getElementById("connection").innerText.startsWith("connected")`)); err != nil {
+	var streams atomic.Int64 // change streams in flight
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/changes") {
+			streams.Add(1)
+			defer streams.Add(-1)
+		}
+		n.Handler.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/?election=" + april
+	_, size, err := n.Ledger.Checkpoint(april)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var tabs []context.Context
-	for i := 2; i <= 4; i++ {
-		tab, cancel, _ := newTab(t, bctx, url, 20*time.Second, ready)
-		defer cancel()
-		tabs = append(tabs, tab)
-		t.Logf("tab %d loaded, streams and checks", i)
+	ready := func(entries uint64) func(st pageState) bool {
+		return func(st pageState) bool {
+			return st.Total == "192,569" && st.Entries == commas(int64(entries)) && strings.HasPrefix(st.Connection, "connected") &&
+				st.Changes != "" && strings.Contains(st.Checks, "Entry signatures: ✔ verified") && strings.Contains(st.Checks, "Signer roles: ✔ verified")
+		}
 	}
-	// All four still live: one more entry shows in each.
-	for i, tab := range append([]context.Context{bctx}, tabs...) {
-		streams, err := chromedp.Run(tab, chromedp.Evaluate[int](`performance.getEntriesByType("resource").filter((e) => e.name.includes("/changes")).length`))
+	// Exactly one stream per page, seen from both ends.
+	oneStream := func(i int, tab context.Context, when string) {
+		t.Helper()
+		s, err := chromedp.Run(tab, chromedp.Evaluate[tabStreams](readStreams))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if streams > 1 {
-			t.Errorf("tab %d opened %d change streams", i+1, streams)
-		}
-		st := waitPage(t, tab, url, 5*time.Second, ready)
-		if !strings.HasPrefix(st.Connection, "connected") {
-			t.Errorf("tab %d: %q", i+1, st.Connection)
+		if s.Open != 1 {
+			t.Errorf("%s, tab %d of 4 holds %d change streams open, want 1 (streams made: %v)", when, i, s.Open, s.URLs)
 		}
 	}
+	atServer := func(tabs int, when string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for streams.Load() != int64(tabs) {
+			if time.Now().After(deadline) {
+				t.Errorf("%s, the server has %d change streams in flight, want %d: one per tab", when, streams.Load(), tabs)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	var tabs []context.Context
+	for i := 1; i <= 4; i++ {
+		tab, cancel := chromedp.NewContext(bctx)
+		defer cancel()
+		if _, err := chromedp.Call(tab, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: countStreams}); err != nil {
+			t.Fatal(err)
+		}
+		nav, stop := context.WithTimeout(tab, 20*time.Second)
+		err := chromedp.Do(nav, chromedp.Navigate(url))
+		stop()
+		if err != nil {
+			t.Fatalf("tab %d of 4 did not load (%v): is the page holding more than one connection open?", i, err)
+		}
+		waitPage(t, tab, fmt.Sprintf("tab %d of 4", i), 20*time.Second, ready(size))
+		oneStream(i, tab, "loaded")
+		atServer(i, fmt.Sprintf("with %d of the 4 tabs loaded", i))
+		tabs = append(tabs, tab)
+		t.Logf("tab %d of 4 loaded, streams and checks", i)
+	}
+
+	// All four still live: a new entry, which changes no total (a key
+	// registered by the authority), shows in each, checked.
+	id, err := uuid.NewV7()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, observer, err := ledgerkeys.Generate("tab-observer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &events.Event{ID: id, Election: april, Body: &events.KeyRegistration{Key: observer, Units: []string{"fulton"}}}
+	if _, err := n.Ledger.Submit(context.Background(), testkeys.MustSign(keys.Authority, ev)); err != nil {
+		t.Fatal(err)
+	}
+	for i, tab := range tabs {
+		st := waitPage(t, tab, fmt.Sprintf("tab %d of 4, after a new entry", i+1), 20*time.Second, ready(size+1))
+		if !strings.Contains(st.Checks, "Consistency: ✔ verified") {
+			t.Errorf("tab %d of 4, after a new entry: %s", i+1, st.Checks)
+		}
+	}
+	for i, tab := range tabs {
+		oneStream(i+1, tab, "after a new entry")
+	}
+	atServer(len(tabs), "after a new entry")
+	t.Logf("each of the four tabs holds one change stream open and shows the new entry: %d entries", size+1)
 }
 
 // proxy serves whichever ledger it is switched to, on one origin: the page
@@ -740,6 +833,47 @@ func otherLedger(t *testing.T, n *node.Node, dir string, keys *demo.Keys, k int)
 	return b
 }
 
+// unmarkedNumbers reads, after a failed check, where the warning is and
+// which numbers on the page are not marked unverified: every text with a
+// digit in it, but for names, free text and identifiers, the page's own
+// checks and state, and the charts, each of which must carry the
+// UNVERIFIED mark as a whole (as must each chart's caption).
+const unmarkedNumbers = `(() => {
+  const el = document.getElementById("takeover");
+  const r = el.getBoundingClientRect();
+  const cells = [...document.querySelectorAll("#contests td.num:not(.rank), #corrections-list td.num, #election-entries, #election-recorded, .total-votes")];
+  const exempt = [
+    "#takeover",                      // the warning
+    "#checkpoint", "#checkpoint-summary", "#connection", // what this browser checked, and its state: the history line is read below
+    "header.site", "footer", "noscript", // the election's name, the picker
+    ".contest > h2", "thead", ".party", ".leader-name", ".where", // names of contests, choices, units
+    ".reason", ".office", ".event-id", // the reason given, the signer's key, an event ID
+    "td.rank",                        // the page's own ranking
+    ".verified-here",                 // a size this page verified itself
+    "svg",                            // the charts: marked as a whole, below
+  ].join(",");
+  const unmarked = [];
+  const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    const p = n.parentElement;
+    // "the 50% line" is the page's own threshold, not a number served.
+    if (!/\d/.test(n.textContent.replace(/50% line/g, "")) || p.closest(".v") || p.closest(exempt)) continue;
+    if (p.matches("th[scope=row]")) continue; // a choice's name
+    const cap = p.closest("figcaption");
+    if (cap && cap.firstElementChild && cap.firstElementChild.matches(".unverified-note")) continue;
+    unmarked.push((p.id ? "#" + p.id : p.tagName.toLowerCase() + (p.className ? "." + p.className : "")) + ": " + JSON.stringify(n.textContent.trim()));
+  }
+  const first = [...document.body.children].find((x) => !x.hidden && x.getBoundingClientRect().height > 0 && !x.classList.contains("skip"));
+  const v = document.querySelector("#contests .v"), sub = document.querySelector("#corrections-list .vote-types .v");
+  const charts = [...document.querySelectorAll("#contests .chart-box svg")];
+  return { Top: r.top + window.scrollY, Height: r.height, Viewport: window.innerHeight, First: first ? first.id : "",
+    Numbers: cells.length, Marked: document.querySelectorAll(".v").length,
+    Mark: v ? getComputedStyle(v, "::after").content : "", SubMark: sub ? getComputedStyle(sub, "::after").content : "",
+    Unmarked: [...cells.filter((c) => !(c.classList.contains("v") || c.querySelector(".v"))).map((c) => c.outerHTML), ...unmarked],
+    Charts: charts.length, ChartsMarked: charts.filter((svg) => svg.querySelector("text.unverified-mark")).length,
+    History: document.getElementById("cp-history").innerText };
+})()`
+
 // checkForkAndRollback opens the page on a ledger that is then replaced,
 // under the same key and address, by another history of the election: the
 // same size with other entries (a fork), and a shorter one (a rollback).
@@ -790,34 +924,35 @@ func checkForkAndRollback(t *testing.T, bctx context.Context, n *node.Node, dir 
 		if !st.Alarm || !strings.Contains(st.Checks, "Consistency: ✘ FAILED") || !strings.Contains(st.Connection, "unverified") {
 			t.Errorf("%s: alarm %v, checks %q, connection %q", c.name, st.Alarm, st.Checks, st.Connection)
 		}
-		// The warning is the first thing on the page, and every number of
-		// the totals, the chart's table and the feed is marked.
+		// The warning is the first thing on the page, and every number the
+		// ledger served is marked, wherever it is: the totals, the chart's
+		// tables, the feed and its tables' lines by vote type, the summary.
 		type layout struct {
 			Top, Height, Viewport float64
 			First                 string
 			Numbers, Marked       int
-			Mark                  string
+			Mark, SubMark         string
 			Unmarked              []string
+			Charts, ChartsMarked  int
+			History               string
 		}
-		lay, err := chromedp.Run(c.tab, chromedp.Evaluate[layout](`(() => {
-		  const el = document.getElementById("takeover");
-		  const r = el.getBoundingClientRect();
-		  const cells = [...document.querySelectorAll("#contests td.num:not(.rank), #corrections-list td.num, #election-entries, #election-recorded, .total-votes")];
-		  const unmarked = cells.filter((c) => !(c.classList.contains("v") || c.querySelector(".v")));
-		  const first = [...document.body.children].find((x) => !x.hidden && x.getBoundingClientRect().height > 0 && !x.classList.contains("skip"));
-		  const v = document.querySelector("#contests .v");
-		  return { Top: r.top + window.scrollY, Height: r.height, Viewport: window.innerHeight, First: first ? first.id : "",
-		    Numbers: cells.length, Marked: document.querySelectorAll(".v").length,
-		    Mark: v ? getComputedStyle(v, "::after").content : "", Unmarked: unmarked.slice(0, 5).map((c) => c.outerHTML) };
-		})()`))
+		lay, err := chromedp.Run(c.tab, chromedp.Evaluate[layout](unmarkedNumbers))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if lay.First != "takeover" || lay.Top > 20 || lay.Height < 100 {
 			t.Errorf("%s: the warning is not on top of the page: %+v", c.name, lay)
 		}
-		if lay.Numbers < 20 || len(lay.Unmarked) > 0 || !strings.Contains(lay.Mark, "unverified") {
-			t.Errorf("%s: %d numbers, not all marked unverified (mark %q): %v", c.name, lay.Numbers, lay.Mark, lay.Unmarked)
+		if lay.Numbers < 20 || len(lay.Unmarked) > 0 || !strings.Contains(lay.Mark, "unverified") || !strings.Contains(lay.SubMark, "unverified") {
+			t.Errorf("%s: %d numbers, not all marked unverified (mark %q, in the lines by vote type %q):\n%s", c.name, lay.Numbers, lay.Mark, lay.SubMark, strings.Join(lay.Unmarked, "\n"))
+		}
+		if lay.Charts < 2 || lay.ChartsMarked != lay.Charts {
+			t.Errorf("%s: %d of %d charts marked UNVERIFIED", c.name, lay.ChartsMarked, lay.Charts)
+		}
+		// The checkpoints' history says a check failed, and no longer that
+		// they were consistent.
+		if !strings.Contains(lay.History, "FAILED a check") || strings.Contains(lay.History, "consistent") {
+			t.Errorf("%s: the checkpoints' history says %q", c.name, lay.History)
 		}
 		if c.name == "rollback" {
 			// Not the size the page had: the one the ledger serves now.
@@ -891,9 +1026,7 @@ func checkForcedColors(t *testing.T, bctx context.Context, dir string) {
 	}
 	set(&emulation.MediaFeature{Name: "forced-colors", Value: "active"}, &emulation.MediaFeature{Name: "prefers-color-scheme", Value: "dark"})
 	defer set()
-	if err := chromedp.Do(bctx, chromedp.Sleep(500*time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
+	waitCharts(t, bctx)
 	type colours struct {
 		Forced     bool   `json:"forced"`
 		Background string `json:"background"`
@@ -919,7 +1052,9 @@ func checkForcedColors(t *testing.T, bctx context.Context, dir string) {
 		t.Fatal(err)
 	}
 	save(t, dir, "dashboard-forced-colors.png", full)
-	shot, err := chromedp.Run(bctx, chromedp.Screenshot(chromedp.CSS("#contest-us-representative-district-6 .chart-box svg")))
+	// The chart's box, not its svg: the box stays while the page draws
+	// the chart again, which replaces the svg.
+	shot, err := chromedp.Run(bctx, chromedp.Screenshot(chromedp.CSS("#contest-us-representative-district-6 .chart-box")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,6 +149,7 @@
       corrections: new Map(), jobs: [], running: 0, pastDone: false, pastShown: 0,
       units: new Map(), parents: new Map(), authority: "", races: new Map(), voteTypes: new Map(),
       key: null, prevCp: null, cpNext: null, cpBusy: false, cpChecked: 0, cpFirst: null,
+      cpFailed: null, // { size, title, count }: the latest checkpoint that failed a check, and how many did
       origins: newOrigins(), checkMax: checkMax(),
       failed: null, // { title, text, size, shrankFrom }: a check failed; it stays so
     };
@@ -449,8 +450,9 @@
     // A tally read before the rollback still counts the entries gone.
     if (f && f.shrankFrom && (n === null || n >= f.shrankFrom)) n = f.size;
     if (n === null) return;
+    // The size it shrank from is the one this page verified: not marked.
     $("election-entries").replaceChildren(v(nf.format(n)),
-      f && f.shrankFrom ? ` (down from ${nf.format(f.shrankFrom)}: rolled back)` : "");
+      f && f.shrankFrom ? h("span", { class: "verified-here" }, ` (down from ${nf.format(f.shrankFrom)}: rolled back)`) : "");
   }
 
   function contestView(c) {
@@ -563,7 +565,7 @@
       mine.points = mine.points.filter((p, i, a) => i === 0 || i === a.length - 1 || keep.has(p.tree_size) || k++ % 2 === 0);
     }
     const lp = mine.points[mine.points.length - 1];
-    if (lp) $("election-recorded").replaceChildren(v(when(lp.last_recorded)), ` (entry ${nf.format(lp.tree_size - 1)})`);
+    if (lp) $("election-recorded").replaceChildren(v(when(lp.last_recorded)), " (entry ", v(nf.format(lp.tree_size - 1)), ")");
     for (const x of mine.contests.values()) if (!x.turnout) drawChart(x, mine);
   }
 
@@ -623,7 +625,8 @@
     const turns = mine.turns.filter((t) => t.contest === c.id).sort((a, b) => a.index - b.index);
     const leads = turns.filter((t) => t.kind === "lead" || t.kind === "tie" || t.kind === "none");
     const cross = turns.filter((t) => t.kind === "above" || t.kind === "below");
-    const width = Math.max(300, Math.round(x.chartBox.clientWidth || 600));
+    const width = chartWidth(x);
+    x.drawnWidth = width;
     const narrow = width < 520;
     // Wide: each line is named at its end. Narrow: in a key under the
     // chart, so that the plot keeps the width.
@@ -747,14 +750,14 @@
       turns.length ? h("table", { class: "turns" },
         h("caption", {}, "Turns: every change of the lead and every crossing of the 50% line, by entry"),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Entry"), h("th", { scope: "col" }, "Recorded"), h("th", { scope: "col" }, "What happened"))),
-        h("tbody", {}, ...turns.map((t) => h("tr", {}, h("td", {}, nf.format(t.index)), h("td", {}, when(t.recorded)),
+        h("tbody", {}, ...turns.map((t) => h("tr", {}, h("td", {}, v(nf.format(t.index))), h("td", {}, v(when(t.recorded))),
           h("td", {}, (t.kind === "above" || t.kind === "below" ? "the 50% line: " : "the lead: ") +
-            turnText(t, names, t === leads[0]).replace(/ at entry .*$/, "") + (t.share ? ` (${t.share}%)` : "")))))) : "",
+            turnText(t, names, t === leads[0]).replace(/,? at entry .*$/, ""), ...(t.share ? [" (", v(`${t.share}%`), ")"] : [])))))) : "",
       h("table", {},
         h("caption", {}, "Shares at each point of the chart"),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Log size"), h("th", { scope: "col" }, "Last recorded"),
           ...shown.map((id) => h("th", { scope: "col" }, names.get(id))))),
-        h("tbody", {}, ...data.map((p) => h("tr", {}, h("td", {}, nf.format(p.size)), h("td", {}, when(p.at)),
+        h("tbody", {}, ...data.map((p) => h("tr", {}, h("td", {}, v(nf.format(p.size))), h("td", {}, v(when(p.at))),
           ...shown.map((id) => {
             const ch = p.c.choices.find((q) => q.id === id);
             return h("td", {}, ch ? v(`${ch.share}%`) : "–");
@@ -769,11 +772,21 @@
   }
 
   let resizeTimer = 0;
+  // The chart's width: its box's, at least 300 px.
+  function chartWidth(x) {
+    return Math.max(300, Math.round(x.chartBox.clientWidth || 600));
+  }
+
+  // A chart is drawn again when its box's width changes, not on every
+  // resize: a change of height alone (a phone's address bar, a full-page
+  // screenshot) leaves it, and its focus and selection, in place.
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(() => {
       if (!st) return;
-      for (const x of st.contests.values()) if (!x.turnout && x.contest) drawChart(x, st);
+      for (const x of st.contests.values()) {
+        if (!x.turnout && x.contest && chartWidth(x) !== x.drawnWidth) drawChart(x, st);
+      }
     }, 150);
   });
 
@@ -800,8 +813,8 @@
       h("p", { class: "reason" }, "Reason given: ", data.reason || "–"),
       officeLine(mine, entry),
       changes,
-      h("p", { class: "meta" }, `Log entry ${nf.format(change.index)}, recorded ${when(entry.recorded)}; ` +
-        `${corrected ? "corrects" : "withdraws"} event ${corrected ? data.corrects : data.retracts}`));
+      h("p", { class: "meta" }, "Log entry ", v(nf.format(change.index)), ", recorded ", v(when(entry.recorded)),
+        `; ${corrected ? "corrects" : "withdraws"} event `, h("span", { class: "event-id" }, corrected ? data.corrects : data.retracts)));
     // Newest first, by log index.
     const list = $("corrections-list");
     const after = [...list.children].find((x) => Number(x.dataset.index) < change.index);
@@ -814,8 +827,8 @@
   function correctionCount(mine) {
     const gone = $("corrections-list").querySelectorAll("li.gone").length;
     const n = mine.corrections.size;
-    $("corrections-count").textContent = (n ? `${n} (latest: entry ${nf.format(Math.max(...mine.corrections.keys()))})` : "none in the log") +
-      (gone ? `; ${gone} no longer in the log (rolled back)` : "");
+    $("corrections-count").replaceChildren(...(n ? [v(nf.format(n)), " (latest: entry ", v(nf.format(Math.max(...mine.corrections.keys()))), ")"] : ["none in the log"]),
+      ...(gone ? ["; ", v(nf.format(gone)), " no longer in the log (rolled back)"] : []));
   }
 
   // markGone marks the corrections at or after size, which a rolled back
@@ -825,7 +838,7 @@
       const i = Number(li.dataset.index);
       if (i < size || li.classList.contains("gone")) continue;
       li.classList.add("gone");
-      li.prepend(h("p", { class: "gone-note" }, `No longer in the log: the ledger's log now ends at entry ${nf.format(size - 1)}, before this one (rolled back).`));
+      li.prepend(h("p", { class: "gone-note" }, "No longer in the log: the ledger's log now ends at entry ", v(nf.format(size - 1)), ", before this one (rolled back)."));
       mine.corrections.delete(i);
     }
     correctionCount(mine);
@@ -929,21 +942,22 @@
       const types = [];
       for (const vt of new Set([...b.types.keys(), ...a.types.keys()])) {
         const ob = b.types.get(vt) || 0, na = a.types.get(vt) || 0;
-        if (ob !== na) types.push(`${mine.voteTypes.get(vt) || vt} ${nf.format(ob)} → ${nf.format(na)}`);
+        // One mark for the line, after its two numbers.
+        if (ob !== na) types.push(types.length ? "; " : "", v(`${mine.voteTypes.get(vt) || vt} ${nf.format(ob)} → ${nf.format(na)}`));
       }
       if (types.length === 0) continue;
       rows.push(h("tr", {},
-        h("th", { scope: "row" }, names.get(id) || id, h("span", { class: "vote-types" }, types.join("; "))),
+        h("th", { scope: "row" }, names.get(id) || id, h("span", { class: "vote-types" }, ...types)),
         h("td", { class: "num" }, v(nf.format(b.total))),
         h("td", { class: "num" }, v(nf.format(a.total))),
         h("td", { class: "num" }, v(signed(a.total - b.total)))));
     }
-    const whose = `the report it ${corrected ? "replaces" : "withdraws"}, entry ${nf.format(old.index)}`;
-    const caption = rejected
-      ? `What it asked to change (not applied: the ledger rejected it), against ${whose}`
-      : `What it changed, votes old → new (from ${whose})`;
-    box.replaceChildren(rows.length === 0 ? h("p", { class: "small" }, `${caption}: no count.`)
-      : h("table", { class: "change-table" }, h("caption", {}, caption),
+    const whose = [`the report it ${corrected ? "replaces" : "withdraws"}, entry `, v(nf.format(old.index))];
+    const caption = () => rejected
+      ? ["What it asked to change (not applied: the ledger rejected it), against ", ...whose]
+      : ["What it changed, votes old → new (from ", ...whose, ")"];
+    box.replaceChildren(rows.length === 0 ? h("p", { class: "small" }, ...caption(), ": no count.")
+      : h("table", { class: "change-table" }, h("caption", {}, ...caption()),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Choice"), h("th", { scope: "col", class: "num" }, "Old"),
           h("th", { scope: "col", class: "num" }, "New"), h("th", { scope: "col", class: "num" }, "Change"))),
         h("tbody", {}, ...rows)));
@@ -995,6 +1009,7 @@
     el.hidden = false;
     setConnection(liveText(mine));
     renderEntries(mine);
+    renderHistory(mine);
     if (f.shrankFrom && f.size !== undefined) {
       markGone(mine, f.size);
       if (mine.lastIndex >= f.size) {
@@ -1200,7 +1215,9 @@
       cp = parseNote(note);
     } catch (err) {
       alarm(`a checkpoint could not be read: ${err.message}`);
-      takeover(mine, { title: "a checkpoint could not be read", text: `The ledger sent a checkpoint that is not a signed tree head: ${err.message}.` });
+      const f = { title: "a checkpoint could not be read", text: `The ledger sent a checkpoint that is not a signed tree head: ${err.message}.` };
+      mine.cpFailed = { title: f.title, count: (mine.cpFailed ? mine.cpFailed.count : 0) + 1 };
+      takeover(mine, f);
       return;
     }
     $("cp-size").textContent = nf.format(cp.size);
@@ -1278,7 +1295,9 @@
       $("cp-checks").replaceChildren(...items, ...entryItems(mine, { error: "the checkpoint failed a check, so its entries are not read" }));
       alarm(`the checkpoint of size ${cp.size} failed a check; the last good one stays the reference (size ${prev ? prev.size : "none"}).`);
       $("checkpoint-summary").textContent = `size ${nf.format(cp.size)}: FAILED a check`;
-      takeover(mine, failure || { title: "a checkpoint failed a check", text: `The checkpoint of size ${nf.format(cp.size)} failed a check.` });
+      const f = failure || { title: "a checkpoint failed a check", text: `The checkpoint of size ${nf.format(cp.size)} failed a check.` };
+      mine.cpFailed = { size: cp.size, title: f.title, count: (mine.cpFailed ? mine.cpFailed.count : 0) + 1 };
+      takeover(mine, f);
       // Show what the ledger serves now, marked unverified: the totals,
       // and the chart from its start.
       resetSeries(mine);
@@ -1288,8 +1307,7 @@
     mine.prevCp = cp;
     mine.cpChecked++;
     if (!mine.cpFirst) mine.cpFirst = cp.size;
-    $("cp-history").textContent = `Since this page was opened: ${mine.cpChecked} checkpoint${mine.cpChecked === 1 ? "" : "s"} ` +
-      `checked, sizes ${nf.format(mine.cpFirst)} to ${nf.format(cp.size)}, each consistent with the one before.`;
+    renderHistory(mine);
 
     // The entries the checkpoint added: their submissions' signatures,
     // and their signers' roles.
@@ -1311,6 +1329,29 @@
         text: `Entry ${nf.format(f.index)}: ${f.why}` + (o.failures.length > 1 ? ` (and ${count(o.failures.length - 1, "more failure", "more failures")}, listed under “Latest signed checkpoint”).` : ".") +
           " The totals count entries whose origin this page could not confirm." });
     }
+  }
+
+  // renderHistory sums up the checkpoints checked since the page was
+  // opened. Once a check failed it says so, and no longer that the log
+  // stayed consistent: after a fork or a rollback the history the ledger
+  // serves is not the one the page verified.
+  function renderHistory(mine) {
+    const n = mine.cpChecked, cf = mine.cpFailed, f = mine.failed;
+    const sizes = n === 0 ? "" : mine.cpFirst === mine.prevCp.size ? `size ${nf.format(mine.cpFirst)}`
+      : `sizes ${nf.format(mine.cpFirst)} to ${nf.format(mine.prevCp.size)}`;
+    let text = "";
+    if (cf) {
+      const of = cf.size === undefined ? "" : ` of size ${nf.format(cf.size)}`;
+      text = `Since this page was opened: ${n ? `${count(n, "checkpoint", "checkpoints")} verified, ${sizes}` : "no checkpoint verified"}; then ` +
+        (cf.count > 1 ? `${count(cf.count, "checkpoint", "checkpoints")} FAILED a check, the latest${of}` : `the checkpoint${of} FAILED a check`) +
+        `: ${cf.title}. Nothing the ledger served since is verified: every number on this page is unverified.`;
+    } else if (f) {
+      text = `Since this page was opened: ${count(n, "checkpoint", "checkpoints")} checked${n ? `, ${sizes}, each consistent with the one before` : ""}; ` +
+        `but ${f.title}: every number on this page is unverified.`;
+    } else if (n) {
+      text = `Since this page was opened: ${count(n, "checkpoint", "checkpoints")} checked, ${sizes}, each consistent with the one before.`;
+    }
+    $("cp-history").textContent = text;
   }
 
   function summarize(cp, items) {
