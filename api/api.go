@@ -66,6 +66,7 @@ type server struct {
 	hub     *feed.Hub // change streams share one reader per election
 	bodies  budget    // bytes of request bodies held
 	streams atomic.Int64
+	tallies *tallies // whole-tally documents: shared, kept and bounded
 }
 
 // New returns the API's handler.
@@ -74,7 +75,7 @@ func New(cfg Config) http.Handler {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Limits = cfg.Limits.WithDefaults()
-	s := &server{Config: cfg, hub: feed.NewHub(cfg.Ledger, 0)}
+	s := &server{Config: cfg, hub: feed.NewHub(cfg.Ledger, 0), tallies: newTallies(cfg.Limits)}
 	s.bodies.max = cfg.Limits.MaxBodyMemory
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/submissions", s.submit)
@@ -94,7 +95,8 @@ func New(cfg Config) http.Handler {
 	mux.HandleFunc("GET /healthz", s.health)
 	// The dashboard (docs/dashboard.md), on its own paths only: a "GET /"
 	// would also answer unknown paths, and GET on POST-only routes (405).
-	mux.Handle("GET /v1/elections/{election}/series", dashboard.Series(cfg.Ledger))
+	// The series replays the log to several sizes: a whole-tally build.
+	mux.Handle("GET /v1/elections/{election}/series", s.shared(docSeries, dashboard.Series(cfg.Ledger)))
 	page := dashboard.Handler()
 	mux.Handle("GET /{$}", page)
 	mux.Handle("GET /dashboard/", page)
@@ -186,7 +188,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusServiceUnavailable, "%v (%d bytes): retry in a moment", err, s.Limits.MaxBodyMemory)
 		return
 	case errors.As(err, &ne) && ne.Timeout():
-		fail(w, http.StatusRequestTimeout, "the request body arrived too slowly (at least %d bytes/s after %v, all of it within %v): send it faster, or split the submission", s.Limits.MinBodyRate, s.Limits.BodyGrace, s.Limits.ReadTimeout)
+		fail(w, http.StatusRequestTimeout, "the request body arrived too slowly (at least %d bytes/s after %v, no pause over %v, all of it within %v): send it faster, or split the submission", s.Limits.MinBodyRate, s.Limits.BodyGrace, s.Limits.BodyGrace, s.Limits.ReadTimeout)
 		return
 	case err != nil:
 		fail(w, http.StatusBadRequest, "couldn't read request body: %v", err)
@@ -291,45 +293,67 @@ func (s *server) tally(w http.ResponseWriter, r *http.Request) {
 		s.tallyAsOf(w, r)
 		return
 	}
-	t, err := s.Ledger.Tally(r.PathValue("election"))
+	s.tallyCurrent(w, r, format)
+}
+
+// tallyCurrent serves the current tally, as JSON or a table: built from
+// the projection by one request, shared by those that come meanwhile, and
+// kept until the log grows (tallies.go).
+func (s *server) tallyCurrent(w http.ResponseWriter, r *http.Request, format string) {
+	election := r.PathValue("election")
+	_, size, err := s.Ledger.Checkpoint(election)
 	if err != nil {
 		s.lookupFailed(w, err)
 		return
 	}
+	kind := docTally
 	if format == formatTable {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		t.WriteTable(w)
-		return
+		kind = docTable
 	}
-	b, err := t.Encode()
-	if err != nil {
-		fail(w, http.StatusInternalServerError, "%v", err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
+	// The tally is at least as new as the committed size read first, so
+	// a request never gets one older than the log it could see.
+	d, err := s.tallies.get(r.Context(), flightKey{election: election, kind: kind, size: size},
+		func(uint64) (*tallyDoc, error) {
+			t, err := s.Ledger.Tally(election)
+			if err != nil {
+				return nil, err
+			}
+			if kind == docTable {
+				var b bytes.Buffer
+				t.WriteTable(&b)
+				return newDoc(t.Entries, "text/plain; charset=utf-8", b.Bytes()), nil
+			}
+			b, err := t.Encode()
+			if err != nil {
+				return nil, err
+			}
+			return newDoc(t.Entries, "application/json", b), nil
+		})
+	serveDoc(w, d, err, func(err error) { s.lookupFailed(w, err) })
 }
 
 // tallyAsOf serves the as-of document (audit.AsOf) of the log at a size
-// (?as_of=N) or at a time (?at=RFC 3339), replayed from the entries.
+// (?as_of=N) or at a time (?at=RFC 3339), replayed from the entries, in a
+// replay slot, shared by identical requests (tallies.go).
 func (s *server) tallyAsOf(w http.ResponseWriter, r *http.Request) {
 	election := r.PathValue("election")
 	n, ok := s.sizeAsked(w, r)
 	if !ok {
 		return
 	}
-	doc, err := audit.TallyDocument(s.Ledger, election, n)
-	if err != nil {
-		failReplay(w, err)
-		return
-	}
-	b, err := doc.Encode()
-	if err != nil {
-		fail(w, http.StatusInternalServerError, "%v", err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
+	d, err := s.tallies.get(r.Context(), flightKey{election: election, kind: docAsOf, size: n},
+		func(uint64) (*tallyDoc, error) {
+			doc, err := audit.TallyDocument(s.Ledger, election, n)
+			if err != nil {
+				return nil, err
+			}
+			b, err := doc.Encode()
+			if err != nil {
+				return nil, err
+			}
+			return newDoc(n, "application/json", b), nil
+		})
+	serveDoc(w, d, err, func(err error) { failReplay(w, err) })
 }
 
 // failReplay answers a tally replayed at a size that failed: 422 for a
@@ -346,20 +370,23 @@ func failReplay(w http.ResponseWriter, err error) {
 // tallyNIST serves the NIST SP 1500-100 ElectionReport (audit.NISTReport)
 // of the log at a size or a time, or at its committed size: replayed from
 // the entries, so the same request gives the same bytes on every replica
-// of the log that shares the ledger's name, the report's issuer.
+// of the log that shares the ledger's name, the report's issuer. It is
+// built in a replay slot, shared by identical requests (tallies.go).
 func (s *server) tallyNIST(w http.ResponseWriter, r *http.Request) {
 	election := r.PathValue("election")
 	n, ok := s.sizeAsked(w, r)
 	if !ok {
 		return
 	}
-	b, err := audit.NISTReport(s.Ledger, election, n, s.Ledger.Name())
-	if err != nil {
-		failReplay(w, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
+	d, err := s.tallies.get(r.Context(), flightKey{election: election, kind: docNIST, size: n},
+		func(uint64) (*tallyDoc, error) {
+			b, err := audit.NISTReport(s.Ledger, election, n, s.Ledger.Name())
+			if err != nil {
+				return nil, err
+			}
+			return newDoc(n, "application/json", b), nil
+		})
+	serveDoc(w, d, err, func(err error) { failReplay(w, err) })
 }
 
 // sizeAsked returns the log size a tally request asks for: ?as_of=N, the

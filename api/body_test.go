@@ -2,9 +2,11 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -177,5 +179,98 @@ func BenchmarkReadBodyHTTP(b *testing.B) {
 		if resp.StatusCode != http.StatusOK {
 			b.Fatalf("HTTP %d", resp.StatusCode)
 		}
+	}
+}
+
+// TestReadBodyChargedByArrival: a body that announces MaxBodySize (8 MiB),
+// sends 1 MiB and a byte, and stalls holds what it sent, rounded up to a
+// chunk: 32 of them used to take the whole budget (8 MiB each), and every
+// honest submission got 503.
+func TestReadBodyChargedByArrival(t *testing.T) {
+	pr, pw := io.Pipe()
+	mem := &budget{max: DefaultMaxBodyMemory}
+	done := make(chan error, 1)
+	go func() {
+		got, err := readBody(httptest.NewRecorder(), bodyRequest(pr, MaxBodySize), mem, Limits{})
+		mem.give(int64(cap(got)))
+		done <- err
+	}()
+	const sent = 1<<20 + 1
+	pw.Write(bytes.Repeat([]byte("x"), sent))
+	time.Sleep(50 * time.Millisecond)
+	if n := mem.used.Load(); n < sent || n > sent+bodyChunk {
+		t.Errorf("%d bytes of an announced %d hold %d bytes of the budget, want %d to %d", sent, MaxBodySize, n, sent, sent+bodyChunk)
+	}
+	pw.CloseWithError(errors.New("gone"))
+	if err := <-done; err == nil {
+		t.Error("a body cut short was read without error")
+	}
+	if n := mem.used.Load(); n != 0 {
+		t.Errorf("%d bytes still taken from the budget", n)
+	}
+}
+
+// bodyServer serves readBody with lim on a loopback server, whose
+// connections can take read deadlines, and reports each request's outcome.
+func bodyServer(t *testing.T, lim Limits, after func(r *http.Request) error) (addr string, outcomes <-chan error) {
+	out := make(chan error, 10)
+	mem := &budget{max: DefaultMaxBodyMemory}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, err := readBody(w, r, mem, lim)
+		mem.give(int64(cap(got)))
+		if err == nil && after != nil {
+			err = after(r)
+		}
+		out <- err
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String(), out
+}
+
+// TestReadBodyStall: a body that sends part of itself and pauses for longer
+// than the grace period is cut off, however much it sent before: at 1 byte
+// per second on average, 1,000 bytes sent would otherwise buy it 1,000 s,
+// here the read timeout.
+func TestReadBodyStall(t *testing.T) {
+	addr, outcomes := bodyServer(t, Limits{BodyGrace: 200 * time.Millisecond, MinBodyRate: 1, ReadTimeout: time.Minute}, nil)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n%s", bytes.Repeat([]byte("x"), 1000))
+	select {
+	case err := <-outcomes:
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Errorf("a stalled body: %v, want a timeout", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a body stalled for 30 s is still being read")
+	}
+}
+
+// TestReadBodyDeadlineCleared: once the body is whole, its read deadline no
+// longer applies: left in force, it cancelled the request's context while
+// the submission waited for the log (honest submissions got 503 `context
+// canceled` when the log was slow).
+func TestReadBodyDeadlineCleared(t *testing.T) {
+	addr, outcomes := bodyServer(t, Limits{BodyGrace: 100 * time.Millisecond, MinBodyRate: 4 << 10, ReadTimeout: time.Minute},
+		func(r *http.Request) error {
+			select {
+			case <-r.Context().Done():
+				return fmt.Errorf("the request's context ended after its body was read: %w", context.Cause(r.Context()))
+			case <-time.After(time.Second):
+				return nil
+			}
+		})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+	if err := <-outcomes; err != nil {
+		t.Error(err)
 	}
 }
