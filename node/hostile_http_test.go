@@ -483,3 +483,52 @@ func TestHostileStreams(t *testing.T) {
 		t.Errorf("third change stream: HTTP %d %s, want 503", third.StatusCode, b)
 	}
 }
+
+// TestCloseCutsStalledBodies: a client that stalls a body keeps the
+// ledger neither from stopping nor from saying it stopped cleanly: Close
+// waits for its context, cuts what is still open, and returns nil.
+func TestCloseCutsStalledBodies(t *testing.T) {
+	cfg := node.Config{DataDir: t.TempDir(), HTTP: "127.0.0.1:0", NATSListen: "-", Authorities: testkeys.Authorities}
+	n, err := node.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", n.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := fmt.Fprintf(c, "POST /v1/submissions HTTP/1.1\r\nHost: ledger\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 1000\r\n\r\ne"); err != nil {
+		t.Fatal(err)
+	}
+	// The request is being read once /healthz, on another connection,
+	// answers: the server handles connections as they come.
+	waitServing(t, n.HTTPAddr())
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := n.Close(ctx); err != nil {
+		t.Errorf("Close with a stalled body: %v", err)
+	}
+	if _, err := waitClosed(c, 30*time.Second); err != nil {
+		t.Errorf("the stalled connection after Close: %v", err)
+	}
+}
+
+// waitServing polls /healthz at addr until it answers 200.
+func waitServing(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/healthz did not answer 200: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
