@@ -153,19 +153,15 @@ func (b *binder) bind(imp *Import) (*Import, error) {
 			return nil, fmt.Errorf("couldn't match %s with election %s: a report is for unit %q, which is not a reporting unit of the election", what(imp), imp.Election, r.Unit)
 		}
 		cm, ok := contests[r.Contest]
-		if !b.extend {
-			cms, known := logged[r.Contest]
-			if !known {
-				return nil, fmt.Errorf("couldn't match %s: a report names contest %q, which its manifest does not define", what(imp), r.Contest)
-			}
+		cms, known := logged[r.Contest]
+		switch {
+		case !ok && !known:
+			return nil, fmt.Errorf("couldn't match %s: a report names contest %q, which its manifest does not define", what(imp), r.Contest)
+		case known:
 			var err error
 			if cm, err = b.reportTarget(r, cms); err != nil {
 				return nil, fmt.Errorf("couldn't match %s with election %s: %w", what(imp), imp.Election, err)
 			}
-			ok = true
-		}
-		if !ok {
-			return nil, fmt.Errorf("couldn't match %s: a report names contest %q, which its manifest does not define", what(imp), r.Contest)
 		}
 		nr := &events.CountReport{Unit: r.Unit, Contest: cm.id, Source: r.Source, Counts: make([]events.Count, len(r.Counts))}
 		for i, c := range r.Counts {
