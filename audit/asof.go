@@ -159,6 +159,13 @@ type cachedManifest struct {
 
 const maxCachedManifests = 16
 
+// ManifestOf returns the manifest of an election as its log holds it
+// (entry 0, and its parts when it is in several), checked as a replay
+// checks those entries. The result is shared: callers must not modify it.
+func ManifestOf(src Source, election string) (*events.Manifest, error) {
+	return manifestOf(src, election)
+}
+
 // manifestOf returns the manifest of an election, checked as fold checks
 // the entries that hold it (entry 0, and its parts when it is in several).
 // The result is shared: callers must not modify it.

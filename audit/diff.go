@@ -68,8 +68,13 @@ func Diff(src Source, subs SubmissionSource, election string, from, to uint64) (
 }
 
 // WriteChanges writes changes as readable lines, corrections marked, each
-// naming the office that signed it ("by <key name>").
-func WriteChanges(w io.Writer, changes []Change) error {
+// naming the office that signed it ("by <key name>"), and the unit,
+// contest, choices and vote types by the names m gives them ("DeKalb
+// County, U.S. Representative, District 6", "Jon Ossoff, Election Day");
+// with m nil, by their IDs. The JSON of a Change carries the IDs.
+func WriteChanges(w io.Writer, changes []Change, m *events.Manifest) error {
+	var l logcheck.Labels
+	l.Use(m)
 	var b strings.Builder
 	for _, c := range changes {
 		mark := " "
@@ -79,7 +84,7 @@ func WriteChanges(w io.Writer, changes []Change) error {
 		}
 		fmt.Fprintf(&b, "%s #%d %s %s %s", mark, c.Index, c.Recorded.Format(time.RFC3339), c.Type, c.By())
 		if c.Unit != "" {
-			fmt.Fprintf(&b, " %s / %s", c.Unit, c.Contest)
+			fmt.Fprintf(&b, " %s", l.Place(c.Unit, c.Contest))
 		}
 		if c.Replaces != uuid.Nil {
 			fmt.Fprintf(&b, " (replaces %s)", c.Replaces)
@@ -92,7 +97,7 @@ func WriteChanges(w io.Writer, changes []Change) error {
 		}
 		fmt.Fprintf(&b, " → %s\n", c.Status)
 		for _, cc := range c.Counts {
-			fmt.Fprintf(&b, "      %s, %s: %d → %d (%+d)\n", cc.Choice, cc.VoteType, cc.Old, cc.New, cc.New-cc.Old)
+			fmt.Fprintf(&b, "      %s, %s: %d → %d (%+d)\n", l.Choice(c.Contest, cc.Choice), l.VoteType(cc.VoteType), cc.Old, cc.New, cc.New-cc.Old)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -119,14 +119,18 @@ func TestDiff(t *testing.T) {
 	if len(tail) != 3 || !equalCounts(tail[0].Counts, want[4].counts) {
 		t.Errorf("diff [4,7) = %+v", tail)
 	}
+	m, err := audit.ManifestOf(db, e)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var b bytes.Buffer
-	audit.WriteChanges(&b, tail)
+	audit.WriteChanges(&b, tail, m)
 	lines := strings.Split(b.String(), "\n")
 	for _, w := range []string{
-		"! #4 ", "count.corrected by test-authority fulton / h6 (replaces " + second.ID.String() + `) because "memory card re-read"`,
-		"handel, ed: 50 → 75 (+25)",
-		"! #5 ", "count.corrected by fulton-elections fulton / h6", "REJECTED: ",
-		"! #6 ", "count.retracted by fulton-elections fulton / h6",
+		"! #4 ", "count.corrected by test-authority Fulton, House 6 (replaces " + second.ID.String() + `) because "memory card re-read"`,
+		"Handel, Election Day: 50 → 75 (+25)",
+		"! #5 ", "count.corrected by fulton-elections Fulton, House 6", "REJECTED: ",
+		"! #6 ", "count.retracted by fulton-elections Fulton, House 6",
 	} {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("readable diff: no %q in:\n%s", w, b.String())

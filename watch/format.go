@@ -67,7 +67,7 @@ func writeJSON(w io.Writer, v any) error {
 // do (--json has the IDs). Corrections and retractions start every line
 // with "!!", so that they stand out without colour and can be found with
 // grep.
-func writeChange(w io.Writer, c *logcheck.Change, en *events.Entry, l *labels) error {
+func writeChange(w io.Writer, c *logcheck.Change, en *events.Entry, l *logcheck.Labels) error {
 	var b strings.Builder
 	mark := ""
 	switch c.Type {
@@ -84,18 +84,18 @@ func writeChange(w io.Writer, c *logcheck.Change, en *events.Entry, l *labels) e
 		}
 	case *events.ManifestPart:
 		parts := 0
-		if l.m != nil {
-			parts = l.m.Parts
+		if m := l.Manifest(); m != nil {
+			parts = m.Parts
 		}
 		fmt.Fprintf(&b, "  manifest part %d of %d: %d more contests, %d more units", body.Part+1, parts, len(body.Contests), len(body.Units))
 	case *events.CountReport:
-		fmt.Fprintf(&b, "  %s: %s%s", l.place(body.Unit, body.Contest), l.leaders(body.Counts, body.Contest), source(&body.Source))
+		fmt.Fprintf(&b, "  %s: %s%s", l.Place(body.Unit, body.Contest), leaders(l, body.Counts, body.Contest), source(&body.Source))
 	case *events.Correction:
-		fmt.Fprintf(&b, "  CORRECTION  %s  because %q (corrects %s)%s", l.place(body.Unit, body.Contest), body.Reason, body.Corrects, source(&body.Source))
+		fmt.Fprintf(&b, "  CORRECTION  %s  because %q (corrects %s)%s", l.Place(body.Unit, body.Contest), body.Reason, body.Corrects, source(&body.Source))
 	case *events.Retraction:
 		where := "a report that is not current" // rejected: ReportOf did not find it
 		if c.Unit != "" {
-			where = l.place(c.Unit, c.Contest)
+			where = l.Place(c.Unit, c.Contest)
 		}
 		fmt.Fprintf(&b, "  RETRACTION  %s  because %q (withdraws %s)%s", where, body.Reason, body.Retracts, source(&body.Source))
 	case *events.Certification:
@@ -108,7 +108,7 @@ func writeChange(w io.Writer, c *logcheck.Change, en *events.Entry, l *labels) e
 	case *events.KeyRegistration:
 		units := make([]string, len(body.Units))
 		for i, u := range body.Units {
-			units[i] = l.unit(u)
+			units[i] = l.Unit(u)
 		}
 		fmt.Fprintf(&b, "  KEY %s may report for %s", keyID(body.Key), strings.Join(units, "; "))
 	case *events.KeyRevocation:
@@ -127,72 +127,12 @@ func writeChange(w io.Writer, c *logcheck.Change, en *events.Entry, l *labels) e
 				fmt.Fprintf(&b, "!!        … and %d more changed counts (--json lists them all)\n", len(c.Counts)-i)
 				break
 			}
-			fmt.Fprintf(&b, "!!        %s, %s %s → %s (%s)\n", l.choice(c.Contest, cc.Choice), l.voteType(cc.VoteType),
+			fmt.Fprintf(&b, "!!        %s, %s %s → %s (%s)\n", l.Choice(c.Contest, cc.Choice), l.VoteType(cc.VoteType),
 				thousands(cc.Old), thousands(cc.New), signedThousands(cc.New-cc.Old))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// labels gives the names the manifest has for units, contests, choices
-// and vote types, for readable lines; an ID it has no name for is shown as
-// it is. Its maps are made once per manifest: a statewide one has
-// thousands of units.
-type labels struct {
-	m         *events.Manifest
-	units     map[string]string
-	voteTypes map[string]string
-	contests  map[string]*events.Contest
-}
-
-// use makes l give the names of m, the manifest as far as the watcher has
-// it (its first part, then the whole); nil gives IDs.
-func (l *labels) use(m *events.Manifest) *labels {
-	if m == l.m {
-		return l
-	}
-	*l = labels{m: m, units: map[string]string{}, voteTypes: map[string]string{}, contests: map[string]*events.Contest{}}
-	if m == nil {
-		return l
-	}
-	for _, u := range m.Units {
-		l.units[u.ID] = u.Name
-	}
-	for _, vt := range m.VoteTypes {
-		l.voteTypes[vt.ID] = vt.Name
-	}
-	for i := range m.Contests {
-		l.contests[m.Contests[i].ID] = &m.Contests[i]
-	}
-	return l
-}
-
-func (l *labels) unit(id string) string     { return cmp.Or(l.units[id], id) }
-func (l *labels) voteType(id string) string { return cmp.Or(l.voteTypes[id], id) }
-
-func (l *labels) contest(id string) string {
-	if ct := l.contests[id]; ct != nil && ct.Name != "" {
-		return ct.Name
-	}
-	return id
-}
-
-func (l *labels) choice(contest, id string) string {
-	if ct := l.contests[contest]; ct != nil {
-		for _, ch := range ct.Choices {
-			if ch.ID == id {
-				return cmp.Or(ch.Name, id)
-			}
-		}
-	}
-	return id
-}
-
-// place names a report's unit and contest: "DeKalb County, U.S.
-// Representative, District 6".
-func (l *labels) place(unit, contest string) string {
-	return l.unit(unit) + ", " + l.contest(contest)
 }
 
 // keyID is a verifier key's name and key hash (name+hash), enough to tell
@@ -218,10 +158,10 @@ func writeVerified(w io.Writer, r *CheckpointRecord) error {
 
 // leaders lists a report's choices by their total over vote types, most
 // votes first, the first three by name.
-func (l *labels) leaders(counts []events.Count, contest string) string {
+func leaders(l *logcheck.Labels, counts []events.Count, contest string) string {
 	names := map[string]string{}
 	var order []string
-	if ct := l.contests[contest]; ct != nil {
+	if ct := l.ContestOf(contest); ct != nil {
 		for _, ch := range ct.Choices {
 			names[ch.ID] = ch.Name
 			order = append(order, ch.ID)

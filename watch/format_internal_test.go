@@ -60,8 +60,8 @@ func TestWriteChangeNames(t *testing.T) {
 				c.Verdict = events.Accepted
 			}
 			var b strings.Builder
-			var l labels
-			if err := writeChange(&b, &c, &events.Entry{Event: &events.Event{Body: tc.body}}, l.use(m)); err != nil {
+			var l logcheck.Labels
+			if err := writeChange(&b, &c, &events.Entry{Event: &events.Event{Body: tc.body}}, l.Use(m)); err != nil {
 				t.Fatal(err)
 			}
 			if b.String() != tc.want {

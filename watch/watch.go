@@ -174,7 +174,7 @@ type Watcher struct {
 	target    uint64                   // with Once: the size to reach
 	ready     bool                     // state loaded and entries replayed
 	stall     *time.Timer              // with Once: fires after cfg.Timeout without progress
-	labels    labels                   // the manifest's names, for readable lines
+	labels    logcheck.Labels          // the manifest's names, for readable lines
 }
 
 // errDone ends Run when Once is set and the work is done.
@@ -569,7 +569,7 @@ func (w *Watcher) print(index uint64, data []byte) error {
 	if w.cfg.JSON {
 		err = writeJSON(w.cfg.Out, ChangeRecord{Kind: RecordChange, Election: w.cfg.Election, Change: *c.Change})
 	} else {
-		err = writeChange(w.cfg.Out, c.Change, c.entry, w.labels.use(w.manifest()))
+		err = writeChange(w.cfg.Out, c.Change, c.entry, w.labels.Use(w.manifest()))
 	}
 	if err != nil {
 		return fatal(fmt.Errorf("couldn't print entry %d: %w", index, err))

@@ -25,8 +25,9 @@ counts: the office that made it ("by <key name>", the name of the key that
 signed its submission), and for every report, correction and retraction, the
 counts that changed (old → new), the report it replaced, and the reason given.
 Corrections and retractions are marked with "!". Rejected entries are listed
-with the reason. --json adds "office" (the key name) and "signer" (the full
-verifier key) to each change.
+with the reason. Units, contests, candidates and vote types are named as the
+election's manifest names them; --json gives their IDs, and adds "office"
+(the key name) and "signer" (the full verifier key) to each change.
 
 The old values are recomputed by replaying the log from entry 0, from the
 entries fetched from --server (default) or read from --data (offline, the
@@ -71,7 +72,11 @@ computed by the ledger is trusted.`,
 				}
 				return nil
 			}
-			return audit.WriteChanges(cmd.OutOrStdout(), changes)
+			m, err := audit.ManifestOf(src, election)
+			if err != nil {
+				return err
+			}
+			return audit.WriteChanges(cmd.OutOrStdout(), changes, m)
 		},
 	}
 	f := cmd.Flags()

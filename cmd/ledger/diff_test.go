@@ -76,9 +76,9 @@ func TestAuditDiffCLI(t *testing.T) {
 		}
 	}
 	if code != exitOK || len(lines) != 3 ||
-		!strings.HasPrefix(lines[0], "  #5 ") || !strings.Contains(lines[0], " count.reported by test-authority fulton / ") ||
+		!strings.HasPrefix(lines[0], "  #5 ") || !strings.Contains(lines[0], " count.reported by test-authority Fulton County, ") ||
 		!strings.HasPrefix(lines[1], "  #6 ") || !strings.Contains(lines[1], " key.registered by test-authority → ") ||
-		!strings.HasPrefix(lines[2], "! #7 ") || !strings.Contains(lines[2], ` count.corrected by dekalb-elections dekalb / us-representative-district-6 (replaces `+evs[3].ID.String()+`) because "typo"`) {
+		!strings.HasPrefix(lines[2], "! #7 ") || !strings.Contains(lines[2], ` count.corrected by dekalb-elections DeKalb County, U.S. Representative, District 6 (replaces `+evs[3].ID.String()+`) because "typo"`) {
 		t.Fatalf("diff: exit %d:\n%s%s", code, out, stderr)
 	}
 	text := out
@@ -96,7 +96,7 @@ func TestAuditDiffCLI(t *testing.T) {
 	}
 	if code != exitOK || len(changes) != 3 ||
 		changes[0]["office"] != "test-authority" || changes[0]["signer"] != testkeys.Authority.Verifier ||
-		changes[2]["office"] != "dekalb-elections" || changes[2]["signer"] != dekalb.Verifier {
+		changes[2]["office"] != "dekalb-elections" || changes[2]["signer"] != dekalb.Verifier || changes[2]["unit"] != "dekalb" {
 		t.Fatalf("diff --json: exit %d:\n%s%s", code, out, stderr)
 	}
 
