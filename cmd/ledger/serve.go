@@ -106,5 +106,8 @@ unless --read-token is set.`,
 	f.DurationVar(&lim.IdleTimeout, "http-idle-timeout", api.DefaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
 	f.IntVar(&lim.MaxConns, "http-max-conns", api.DefaultMaxConns, "most open HTTP connections (lowered to leave 1536 file descriptors free)")
 	f.IntVar(&lim.MaxStreams, "http-max-streams", api.DefaultMaxStreams, "most change streams (server-sent events) at once")
+	f.IntVar(&lim.MaxTallyBuilds, "http-tally-builds", api.DefaultMaxTallyBuilds, "most tally documents replayed from the log at once (as-of, NIST, series), besides one current tally; each of the largest takes ~120 MB")
+	f.DurationVar(&lim.TallyWait, "http-tally-wait", api.DefaultTallyWait, "how long a tally read waits for a build before 503 with Retry-After")
+	f.Int64Var(&lim.TallyCache, "http-tally-cache", api.DefaultTallyCache, "bytes of built tally documents kept to answer the next identical read")
 	return cmd
 }
