@@ -8,7 +8,6 @@ package audit_test
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,11 +18,10 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/election-audit/ledger/audit"
-	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/projections"
 	"github.com/election-audit/ledger/store"
 )
@@ -228,7 +226,7 @@ func TestVerifyLogForm(t *testing.T) {
 		defer closer.Close()
 		return bytes.Clone(b)
 	}
-	resign := func(db *pebble.DB, n uint64) { resignStore(t, db, signer, e, n) }
+	resign := func(db *pebble.DB, n uint64) { testledger.Resign(t, db, signer, e, n) }
 	for _, tc := range []struct {
 		name   string
 		tamper func(db *pebble.DB)
@@ -279,56 +277,4 @@ func TestVerifyLogForm(t *testing.T) {
 			t.Logf("audit.Verify: %v", err)
 		})
 	}
-}
-
-// resignStore does what an operator with the ledger's key could do after
-// changing entries of election e: it recomputes every stored hash of
-// entries [0, n), signs a checkpoint at every size up to n with signer, and
-// sets the tree size to n.
-func resignStore(t *testing.T, db *pebble.DB, signer *checkpoint.Key, e string, n uint64) {
-	t.Helper()
-	get := func(k []byte) []byte {
-		b, closer, err := db.Get(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closer.Close()
-		return bytes.Clone(b)
-	}
-	set := func(k, v []byte) {
-		if err := db.Set(k, v, pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-	}
-	hashes := map[int64]tlog.Hash{}
-	r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(idx))
-		for i, x := range idx {
-			out[i] = hashes[x]
-		}
-		return out, nil
-	})
-	for i := range n {
-		hs, err := tlog.StoredHashes(int64(i), get(entryKey(e, i)), r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j, h := range hs {
-			idx := tlog.StoredHashIndex(0, int64(i)) + int64(j)
-			hashes[idx] = h
-			set(hashKey(e, idx), h[:])
-		}
-	}
-	for s := uint64(1); s <= n; s++ {
-		root, err := tlog.TreeHash(int64(s), r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		signed, err := checkpoint.Sign(signer, signer.Origin(e), s, root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		set(checkpointKey(e, s), signed)
-	}
-	set([]byte("x"+e), binary.BigEndian.AppendUint64(nil, n))
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/google/uuid"
 
 	"github.com/election-audit/ledger/audit"
@@ -18,6 +17,7 @@ import (
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/examples"
 	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/store"
 )
@@ -129,9 +129,9 @@ func TestVerifyRoles(t *testing.T) {
 			}
 			defer db.Close()
 			if tc.index > 0 {
-				turnVerdict(t, db.Pebble(), e, tc.index)
+				testledger.TurnVerdict(t, db.Pebble(), e, tc.index)
 			}
-			resignStore(t, db.Pebble(), signer, e, size)
+			testledger.Resign(t, db.Pebble(), signer, e, size)
 			_, err = audit.Verify(db, e, v)
 			if tc.index == 0 {
 				if err != nil {
@@ -146,37 +146,5 @@ func TestVerifyRoles(t *testing.T) {
 			}
 			t.Logf("audit.Verify: %v", err)
 		})
-	}
-}
-
-// turnVerdict makes stored entry i of election e say "accepted": encoded
-// again in canonical form around the same event bytes, so that it is
-// still held by its signed submission.
-func turnVerdict(t *testing.T, db *pebble.DB, e string, i uint64) {
-	t.Helper()
-	b, closer, err := db.Get(entryKey(e, i))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := append([]byte(nil), b...)
-	closer.Close()
-	en, err := events.DecodeEntry(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, ev, err := events.EntryOrigin(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if en.Verdict != events.Rejected {
-		t.Fatalf("entry %d is %s", i, en.Verdict)
-	}
-	en.Verdict, en.Reason = events.Accepted, ""
-	data, err := en.EncodeWith(ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Set(entryKey(e, i), data, pebble.Sync); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -3,7 +3,6 @@ package watch_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
@@ -13,13 +12,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2"
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/store"
 	"github.com/election-audit/ledger/watch"
@@ -139,8 +136,8 @@ func TestWatchRoles(t *testing.T) {
 // turnVerdict makes entry index of election in the ledger's data
 // directory dir say "accepted", as its operator could: the entry encoded
 // again in canonical form around the same event bytes (so it is still held
-// by its signed submission), every stored Merkle hash recomputed, and every
-// stored checkpoint signed again with the ledger's key. It returns the
+// by its signed submission), every stored Merkle hash recomputed, and a
+// checkpoint signed with the ledger's key at every size. It returns the
 // entry's new bytes.
 func turnVerdict(t *testing.T, dir, election string, index uint64) []byte {
 	t.Helper()
@@ -149,91 +146,16 @@ func turnVerdict(t *testing.T, dir, election string, index uint64) []byte {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	pdb := db.Pebble()
-	key := func(tag byte, n uint64) []byte { // docs/storage.md
-		return binary.BigEndian.AppendUint64(append(append([]byte{tag}, election...), 0), n)
-	}
-	get := func(k []byte) []byte {
-		b, closer, err := pdb.Get(k)
-		if errors.Is(err, pebble.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closer.Close()
-		return bytes.Clone(b)
-	}
-	old := get(key('e', index))
-	en, err := events.DecodeEntry(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, event, err := events.EntryOrigin(old)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if en.Verdict != events.Rejected {
-		t.Fatalf("entry %d is %s", index, en.Verdict)
-	}
-	en.Verdict, en.Reason = events.Accepted, ""
-	data, err := en.EncodeWith(event)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pdb.Set(key('e', index), data, pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
 	size, _, err := db.TreeSize(election)
 	if err != nil {
 		t.Fatal(err)
-	}
-	hashes := map[int64]tlog.Hash{}
-	r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(idx))
-		for i, x := range idx {
-			out[i] = hashes[x]
-		}
-		return out, nil
-	})
-	for i := range size {
-		hs, err := tlog.StoredHashes(int64(i), get(key('e', i)), r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j, h := range hs {
-			idx := tlog.StoredHashIndex(0, int64(i)) + int64(j)
-			hashes[idx] = h
-			if err := pdb.Set(key('h', uint64(idx)), h[:], pebble.Sync); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 	k, err := checkpoint.LoadOrCreateKey(dir, node.DefaultName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed := 0
-	for s := uint64(1); s <= size; s++ {
-		if get(key('c', s)) == nil {
-			continue
-		}
-		root, err := tlog.TreeHash(int64(s), r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cp, err := checkpoint.Sign(k, k.Origin(election), s, root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pdb.Set(key('c', s), cp, pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-		signed++
-	}
-	if signed == 0 {
-		t.Fatal("no checkpoint signed again")
-	}
+	data := testledger.TurnVerdict(t, db.Pebble(), election, index)
+	testledger.Resign(t, db.Pebble(), k, election, size)
 	return data
 }
 
