@@ -15,6 +15,7 @@ import (
 
 	"github.com/election-audit/ledger/audit"
 	"github.com/election-audit/ledger/events"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/store"
 )
@@ -180,25 +181,7 @@ func TestTamper(t *testing.T) {
 				t.Fatal("entry 3 has no votes to rewrite")
 			}
 			db.Set(entryKey(e, 3), nb, pebble.Sync)
-			hashes := map[int64]tlog.Hash{}
-			r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-				out := make([]tlog.Hash, len(idx))
-				for i, x := range idx {
-					out[i] = hashes[x]
-				}
-				return out, nil
-			})
-			for i := uint64(0); i < size; i++ {
-				hs, err := tlog.StoredHashes(int64(i), get(db, entryKey(e, i)), r)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for j, h := range hs {
-					idx := tlog.StoredHashIndex(0, int64(i)) + int64(j)
-					hashes[idx] = h
-					db.Set(hashKey(e, idx), h[:], pebble.Sync)
-				}
-			}
+			testledger.Rehash(t, db, e, size)
 		}, 3, "not what the checkpoint at size 4 signed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,27 +22,11 @@ func StoreKey(tag byte, election string, n uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(append([]byte{tag}, election...), 0), n)
 }
 
-// Resign does what an operator with the ledger's key could do after
-// changing entries [0, n) of an election: it recomputes every stored hash
-// of those entries, signs a checkpoint at every size up to n with signer,
-// and sets the tree size to n. Only checks of the entries' own content
-// (their form, their signed submissions, a replay of their verdicts) can
-// then tell.
-func Resign(t testing.TB, db *pebble.DB, signer *checkpoint.Key, election string, n uint64) {
+// Rehash recomputes and stores every stored hash of entries [0, n) of an
+// election, as a forger who changed entries would, and returns the hashes
+// as a tlog.HashReader.
+func Rehash(t testing.TB, db *pebble.DB, election string, n uint64) tlog.HashReader {
 	t.Helper()
-	get := func(k []byte) []byte {
-		b, closer, err := db.Get(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer closer.Close()
-		return bytes.Clone(b)
-	}
-	set := func(k, v []byte) {
-		if err := db.Set(k, v, pebble.Sync); err != nil {
-			t.Fatal(err)
-		}
-	}
 	hashes := map[int64]tlog.Hash{}
 	r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(idx))
@@ -52,16 +36,28 @@ func Resign(t testing.TB, db *pebble.DB, signer *checkpoint.Key, election string
 		return out, nil
 	})
 	for i := range n {
-		hs, err := tlog.StoredHashes(int64(i), get(StoreKey('e', election, i)), r)
+		hs, err := tlog.StoredHashes(int64(i), get(t, db, StoreKey('e', election, i)), r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for j, h := range hs {
 			idx := tlog.StoredHashIndex(0, int64(i)) + int64(j)
 			hashes[idx] = h
-			set(StoreKey('h', election, uint64(idx)), h[:])
+			set(t, db, StoreKey('h', election, uint64(idx)), h[:])
 		}
 	}
+	return r
+}
+
+// Resign does what an operator with the ledger's key could do after
+// changing entries [0, n) of an election: it recomputes every stored hash
+// of those entries (Rehash), signs a checkpoint at every size up to n with
+// signer, and sets the tree size to n. Only checks of the entries' own
+// content (their form, their signed submissions, a replay of their
+// verdicts) can then tell.
+func Resign(t testing.TB, db *pebble.DB, signer *checkpoint.Key, election string, n uint64) {
+	t.Helper()
+	r := Rehash(t, db, election, n)
 	for s := uint64(1); s <= n; s++ {
 		root, err := tlog.TreeHash(int64(s), r)
 		if err != nil {
@@ -71,9 +67,26 @@ func Resign(t testing.TB, db *pebble.DB, signer *checkpoint.Key, election string
 		if err != nil {
 			t.Fatal(err)
 		}
-		set(StoreKey('c', election, s), signed)
+		set(t, db, StoreKey('c', election, s), signed)
 	}
-	set([]byte("x"+election), binary.BigEndian.AppendUint64(nil, n))
+	set(t, db, []byte("x"+election), binary.BigEndian.AppendUint64(nil, n))
+}
+
+func get(t testing.TB, db *pebble.DB, k []byte) []byte {
+	t.Helper()
+	b, closer, err := db.Get(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	return bytes.Clone(b)
+}
+
+func set(t testing.TB, db *pebble.DB, k, v []byte) {
+	t.Helper()
+	if err := db.Set(k, v, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TurnVerdict makes stored entry i of an election, logged as rejected, say
@@ -82,12 +95,7 @@ func Resign(t testing.TB, db *pebble.DB, signer *checkpoint.Key, election string
 // entry; Resign then makes the log's hashes and checkpoints agree with it.
 func TurnVerdict(t testing.TB, db *pebble.DB, election string, i uint64) []byte {
 	t.Helper()
-	b, closer, err := db.Get(StoreKey('e', election, i))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := bytes.Clone(b)
-	closer.Close()
+	old := get(t, db, StoreKey('e', election, i))
 	en, err := events.DecodeEntry(old)
 	if err != nil {
 		t.Fatal(err)
@@ -104,8 +112,6 @@ func TurnVerdict(t testing.TB, db *pebble.DB, election string, i uint64) []byte 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Set(StoreKey('e', election, i), data, pebble.Sync); err != nil {
-		t.Fatal(err)
-	}
+	set(t, db, StoreKey('e', election, i), data)
 	return data
 }
