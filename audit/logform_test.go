@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -253,17 +252,9 @@ func TestVerifyLogForm(t *testing.T) {
 		}, size, fmt.Sprintf("logged a second time (entry %d has it)", size-1)},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
-			cp := filepath.Join(t.TempDir(), "pebble")
-			if err := os.CopyFS(cp, os.DirFS(filepath.Join(dir, "pebble"))); err != nil {
-				t.Fatal(err)
-			}
-			db, err := store.Open(cp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := testledger.CopyStore(t, dir)
 			tc.tamper(db.Pebble())
-			_, err = audit.Verify(db, e, v)
+			_, err := audit.Verify(db, e, v)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("the store signed again unchanged: %v", err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,7 +17,6 @@ import (
 	"github.com/election-audit/ledger/internal/testkeys"
 	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/node"
-	"github.com/election-audit/ledger/store"
 )
 
 // TestVerifyRoles: audit.Verify re-decides every verdict with the signer's
@@ -119,20 +116,12 @@ func TestVerifyRoles(t *testing.T) {
 		{"a reporter certifying", 8, "may not sign election.certified events"},
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
-			cp := filepath.Join(t.TempDir(), "pebble")
-			if err := os.CopyFS(cp, os.DirFS(filepath.Join(dir, "pebble"))); err != nil {
-				t.Fatal(err)
-			}
-			db, err := store.Open(cp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := testledger.CopyStore(t, dir)
 			if tc.index > 0 {
 				testledger.TurnVerdict(t, db.Pebble(), e, tc.index)
 			}
 			testledger.Resign(t, db.Pebble(), signer, e, size)
-			_, err = audit.Verify(db, e, v)
+			_, err := audit.Verify(db, e, v)
 			if tc.index == 0 {
 				if err != nil {
 					t.Fatalf("the store signed again unchanged: %v", err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -185,20 +184,12 @@ func TestTamper(t *testing.T) {
 		}, 3, "not what the checkpoint at size 4 signed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cp := filepath.Join(t.TempDir(), "pebble")
-			if err := os.CopyFS(cp, os.DirFS(filepath.Join(dir, "pebble"))); err != nil {
-				t.Fatal(err)
-			}
-			db, err := store.Open(cp)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := testledger.CopyStore(t, dir)
 			if _, err := audit.Verify(db, e, v); err != nil {
 				t.Fatalf("the untouched copy does not verify: %v", err)
 			}
 			tc.tamper(db.Pebble())
-			_, err = audit.Verify(db, e, v)
+			_, err := audit.Verify(db, e, v)
 			var me *audit.MismatchError
 			if !errors.As(err, &me) {
 				t.Fatalf("tampered log verified: %v", err)

@@ -12,7 +12,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -33,6 +32,7 @@ import (
 	"github.com/election-audit/ledger/broker"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/internal/testkeys"
+	"github.com/election-audit/ledger/internal/testledger"
 	"github.com/election-audit/ledger/ledger"
 	"github.com/election-audit/ledger/node"
 	"github.com/election-audit/ledger/store"
@@ -341,9 +341,9 @@ func TestFullDiskDuringIngest(t *testing.T) {
 	want := entries(t, tn.n.Ledger, elecMain)
 	tn.close()
 	fresh := filepath.Join(t.TempDir(), "replay")
-	copyDir(t, filepath.Join(data, "jetstream"), filepath.Join(fresh, "jetstream"))
+	testledger.CopyDir(t, filepath.Join(data, "jetstream"), filepath.Join(fresh, "jetstream"))
 	for _, f := range []string{"ledger.key", "ledger.pub", broker.MonitorKeyFile} {
-		copyFile(t, filepath.Join(data, f), filepath.Join(fresh, f))
+		testledger.CopyFile(t, filepath.Join(data, f), filepath.Join(fresh, f))
 	}
 	replay := startNode(t, fresh, node.Config{})
 	waitLogged(t, replay.n.Ledger, streamLastSeq(t, replay))
@@ -684,47 +684,4 @@ func TestStartOnFullDisk(t *testing.T) {
 		t.Errorf("%d entries after starting with space, want 11", got)
 	}
 	verifyLog(t, again.n.DB, again.n.VerifierKey)
-}
-
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(from, path)
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o700)
-		}
-		copyFile(t, path, filepath.Join(to, rel))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

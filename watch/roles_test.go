@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,7 +88,7 @@ func TestWatchRoles(t *testing.T) {
 	} {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			forged := t.TempDir()
-			copyDir(t, forged, dir)
+			testledger.CopyDir(t, dir, forged)
 			data := turnVerdict(t, forged, april, tc.index)
 			n := open(t, forged)
 			defer n.Close(ctx)
@@ -157,35 +156,4 @@ func turnVerdict(t *testing.T, dir, election string, index uint64) []byte {
 	data := testledger.TurnVerdict(t, db.Pebble(), election, index)
 	testledger.Resign(t, db.Pebble(), k, election, size)
 	return data
-}
-
-// copyDir copies the closed ledger's data directory src to dst, modes
-// kept (a ledger refuses keys that others may read).
-func copyDir(t *testing.T, dst, src string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		to := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(to, info.Mode().Perm())
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(to, b, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
