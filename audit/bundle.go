@@ -20,6 +20,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/election-audit/ledger/audit/logcheck"
 	"github.com/election-audit/ledger/checkpoint"
 	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/store"
@@ -263,7 +264,7 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 	}
 	// The submissions, each before the chunk of its first entry: each
 	// entry is held to its submission (origins) before it is bundled.
-	org := newOrigins(election, db)
+	org := originsOf(election, db)
 	chunkSubs := make([][]bundleMember, 0, cap(chunks))
 	seen := map[[32]byte]bool{}
 	tally, err := TallyAt(entriesFunc(func(election string, start, end uint64, fn func(uint64, []byte) error) error {
@@ -299,10 +300,10 @@ func WriteBundle(w io.Writer, db *store.DB, election string, n uint64, key strin
 				chunk, chunkSize = sha256.New(), 0
 				chunkSubs = append(chunkSubs, nil)
 			}
-			if err := org.check(i, data); err != nil {
+			if err := org.Check(i, data); err != nil {
 				return err
 			}
-			if sub := org.cur; !seen[sub.SHA256] {
+			if sub := org.Submission(); !seen[sub.SHA256] {
 				seen[sub.SHA256] = true
 				c := &chunkSubs[len(chunkSubs)-1]
 				*c = append(*c, bundleMember{submissionMember(sub.SHA256), int64(len(sub.Bytes)), hex.EncodeToString(sub.SHA256[:])})
@@ -788,7 +789,7 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 	// The submissions read so far and not yet done with, and the one the
 	// last entry came in: a submission's entries are consecutive.
 	pending := map[[32]byte]*events.Submission{}
-	org := &origins{election: election}
+	var cur *events.Submission
 	submissions := 0
 	// introduced lists the submissions read before the current entries
 	// member, in order: its entries must first name each of them, in that
@@ -893,11 +894,11 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 					}
 					return entryErr(i, "its submission %s was altered: %s", submissionMember(ref.SHA256), what)
 				}
-				if org.cur == nil || org.cur.SHA256 != ref.SHA256 {
-					if org.cur != nil {
-						delete(pending, org.cur.SHA256)
+				if cur == nil || cur.SHA256 != ref.SHA256 {
+					if cur != nil {
+						delete(pending, cur.SHA256)
 					}
-					if org.cur = pending[ref.SHA256]; org.cur == nil {
+					if cur = pending[ref.SHA256]; cur == nil {
 						return entryErr(i, "its submission %s (SHA-256 %x) is not in the bundle before it", ref.ID, ref.SHA256)
 					}
 					if len(introduced) == 0 || introduced[0] != ref.SHA256 {
@@ -905,7 +906,7 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 					}
 					introduced = introduced[1:]
 				}
-				if err := org.match(ref, ev); err != nil {
+				if err := logcheck.MatchSubmission(cur, ref, ev); err != nil {
 					return entryErr(i, "%v", err)
 				}
 				if i < uint64(len(manifestLines)) {
@@ -963,8 +964,8 @@ func VerifyBundle(r io.Reader, key string) (*BundleInfo, error) {
 		}
 		return nil, err
 	}
-	if org.cur != nil {
-		delete(pending, org.cur.SHA256)
+	if cur != nil {
+		delete(pending, cur.SHA256)
 	}
 	if len(pending) > 0 {
 		left := slices.SortedFunc(maps.Keys(pending), func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })

@@ -21,8 +21,9 @@ import (
 //     of what they decode to, so that one entry has one byte string, and one
 //     leaf hash. The fold checks the entry's own fields, around its event
 //     (envelopeFault); that the event is in its canonical encoding is the
-//     origin check's (origins.match): its bytes are the line of its signed
-//     submission, and events.OpenSubmission takes only canonical lines.
+//     origin check's (logcheck.MatchSubmission): its bytes are the line of
+//     its signed submission, and events.OpenSubmission takes only
+//     canonical lines.
 //     Checking the event again in the fold would cost a replay a fifth of
 //     its speed for nothing a verifier does not check already;
 //   - an event ID appears once in a log: the ledger logs an ID at most once

@@ -33,8 +33,7 @@ func Diff(src Source, subs SubmissionSource, election string, from, to uint64) (
 		return nil, fmt.Errorf("--from %d is after --to %d", from, to)
 	}
 	if subs != nil && from < to {
-		o := newOrigins(election, subs)
-		if err := src.Entries(election, from, to, o.check); err != nil {
+		if err := src.Entries(election, from, to, originsOf(election, subs).Check); err != nil {
 			return nil, fmt.Errorf("couldn't diff %s [%d, %d): %w", election, from, to, err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 
 	"github.com/election-audit/ledger/audit/logcheck"
-	"github.com/election-audit/ledger/events"
 	"github.com/election-audit/ledger/store"
 )
 
@@ -23,33 +22,12 @@ type SubmissionSource interface {
 
 var _ SubmissionSource = (*store.DB)(nil)
 
-// origins checks entries, in log order, against their submissions: check
-// fetches each from its source (newOrigins); a reader that opens the
-// submissions itself sets cur and calls match.
-type origins struct {
-	election string
-	cur      *events.Submission // the submission of the last entry
-	n        int                // submissions opened
-	c        *logcheck.OriginChecker
-}
-
-func newOrigins(election string, src SubmissionSource) *origins {
-	return &origins{election: election, c: NewOriginChecker(election, func(sum [32]byte) ([]byte, error) {
+// originsOf returns a checker that holds an election's entries, in log
+// order, to their submissions, read from src.
+func originsOf(election string, src SubmissionSource) *OriginChecker {
+	return NewOriginChecker(election, func(sum [32]byte) ([]byte, error) {
 		return src.Submission(election, sum)
-	})}
-}
-
-// check holds the stored entry at index to its submission.
-func (o *origins) check(index uint64, entry []byte) error {
-	err := o.c.Check(index, entry)
-	o.cur, o.n = o.c.Submission(), o.c.Opened()
-	return err
-}
-
-// match checks an entry's reference and event against the current
-// submission, which its SHA-256 must be.
-func (o *origins) match(ref *events.SubmissionRef, ev []byte) error {
-	return logcheck.MatchSubmission(o.cur, ref, ev)
+	})
 }
 
 // VerifyOrigins holds entries [0, size) of an election's log to the signed
@@ -57,9 +35,9 @@ func (o *origins) match(ref *events.SubmissionRef, ev []byte) error {
 // many submissions it checked. The first fault is a *MismatchError naming
 // the entry.
 func VerifyOrigins(src Source, subs SubmissionSource, election string, size uint64) (int, error) {
-	o := newOrigins(election, subs)
-	err := src.Entries(election, 0, size, o.check)
-	return o.n, err
+	o := originsOf(election, subs)
+	err := src.Entries(election, 0, size, o.Check)
+	return o.Opened(), err
 }
 
 // OriginChecker holds entries of one election, in log order, to their

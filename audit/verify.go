@@ -94,11 +94,11 @@ func Verify(db *store.DB, election string, key string) (*Result, error) {
 		return nil, &MismatchError{Election: election, Index: size, What: "no signed checkpoint covers the whole log"}
 	}
 	// The origin check (VerifyOrigins) shares the replay's pass.
-	org := newOrigins(election, db)
-	if err := checkProjection(db, election, size, org.check); err != nil {
+	org := originsOf(election, db)
+	if err := checkProjection(db, election, size, org.Check); err != nil {
 		return nil, err
 	}
-	res.Submissions = org.n
+	res.Submissions = org.Opened()
 	return res, nil
 }
 
