@@ -429,14 +429,14 @@ func (b *binder) contest(c events.Contest, before int) (contestMap, error) {
 // of its choices must be a choice of one of them. Which one a report goes
 // to is decided by its unit ([binder.reportTarget]).
 func (b *binder) candidates(c events.Contest) ([]contestMap, error) {
-	var idx []int
+	var cms []contestMap
 	for i := range b.m.Contests {
 		if t := &b.m.Contests[i]; t.ID == c.ID && t.Kind == c.Kind {
-			idx = []int{i}
+			cms = []contestMap{b.choiceMap(i, c)}
 			break
 		}
 	}
-	if idx == nil {
+	if cms == nil {
 		base := strings.TrimSuffix(c.ID, "-turnout") + "-"
 		for i := range b.m.Contests {
 			t := &b.m.Contests[i]
@@ -444,35 +444,38 @@ func (b *binder) candidates(c events.Contest) ([]contestMap, error) {
 				continue
 			}
 			part := strings.HasPrefix(t.ID, base) && strings.HasSuffix(t.ID, "-turnout") == strings.HasSuffix(c.ID, "-turnout")
-			all := namesCandidates(c)
-			for _, ch := range c.Choices {
-				all = all && matchChoice(t, ch) >= 0
-			}
-			if part || all {
-				idx = append(idx, i)
+			cm := b.choiceMap(i, c)
+			if part || namesCandidates(c) && len(cm.choices) == len(c.Choices) {
+				cms = append(cms, cm)
 			}
 		}
 	}
-	if len(idx) == 0 {
+	if len(cms) == 0 {
 		return nil, fmt.Errorf("contest %q (%s) is not a contest of the election, by ID or by its choices%s", c.ID, c.Name, b.nearest(c))
 	}
-	cms := make([]contestMap, len(idx))
-	for k, i := range idx {
-		cms[k] = contestMap{id: b.m.Contests[i].ID, idx: i, choices: map[string]string{}}
-	}
 	for _, ch := range c.Choices {
-		found := false
-		for k, i := range idx {
-			if j := matchChoice(&b.m.Contests[i], ch); j >= 0 {
-				cms[k].choices[ch.ID] = b.m.Contests[i].Choices[j].ID
-				found = true
+		if !slices.ContainsFunc(cms, func(cm contestMap) bool { _, ok := cm.choices[ch.ID]; return ok }) {
+			ids := make([]int, len(cms))
+			for k, cm := range cms {
+				ids[k] = cm.idx
 			}
-		}
-		if !found {
-			return nil, fmt.Errorf("choice %q (%s) of contest %q is not a choice of the election's contest %s", ch.ID, ch.Name, c.ID, contestIDs(b.m, idx))
+			return nil, fmt.Errorf("choice %q (%s) of contest %q is not a choice of the election's contest %s", ch.ID, ch.Name, c.ID, contestIDs(b.m, ids))
 		}
 	}
 	return cms, nil
+}
+
+// choiceMap maps the choices of an imported contest c that the target's
+// contest i has to that contest's choices.
+func (b *binder) choiceMap(i int, c events.Contest) contestMap {
+	t := &b.m.Contests[i]
+	cm := contestMap{id: t.ID, idx: i, choices: map[string]string{}}
+	for _, ch := range c.Choices {
+		if j := matchChoice(t, ch); j >= 0 {
+			cm.choices[ch.ID] = t.Choices[j].ID
+		}
+	}
+	return cm
 }
 
 // reportTarget picks, of the logged contests a report's contest may go to,

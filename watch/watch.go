@@ -344,8 +344,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	src := client.Source{Client: w.cfg.Client, Ctx: ctx}
 	w.origins = logcheck.NewOriginChecker(w.cfg.Election, func(sum [32]byte) ([]byte, error) {
-		// A 404 is store.ErrNotFound: the checker reports the submission
-		// missing. Other errors are the network's: reconnect.
+		// A 404 wraps fs.ErrNotExist (client.Source): the checker reports
+		// the submission missing. Other errors are the network's: reconnect.
 		b, err := src.Submission(w.cfg.Election, sum)
 		w.fetched = b // nil after an error: no evidence rather than another submission's
 		if err == nil {
